@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Umbrella header of libcstor. */
+#ifndef CSTOR_CSTOR_H
+#define CSTOR_CSTOR_H
+
+#include <cstor/common.h>
+#include <cstor/error.h>
+#include <cstor/store.h>
+
+#endif
