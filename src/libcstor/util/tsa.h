@@ -11,6 +11,11 @@
  * member does not work. That is why stores embed a `cstor_lock` (a small
  * capability wrapper) instead of pointing at a shared lock file object.
  *
+ * Fallible acquisitions (load a store under its lock, which can fail on a
+ * corrupt file) return 0 with the lock held and are declared
+ * CSTOR_TRY_ACQUIRE(0, ...). Callers must test them with `!= 0`: clang
+ * understands `if (r != 0)` but not `if (r < 0)`.
+ *
  * CSTOR_NO_TSA is reserved for the lock primitives themselves.
  */
 #ifndef CSTOR_UTIL_TSA_H
