@@ -5,6 +5,7 @@
 
 #include <cstor/common.h>
 #include <cstor/error.h>
+#include <cstor/layer.h>
 #include <cstor/store.h>
 
 #endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Opening a store: the graph root (persistent data), the run root (state that
+ * must not outlive a reboot: mount records, feature probes) and a driver.
+ *
+ * Settings come from storage.conf (found as containers/storage finds it:
+ * $CONTAINERS_STORAGE_CONF, then the user's and the system's files), then the
+ * environment (STORAGE_DRIVER, STORAGE_OPTS), then the fields of
+ * cstor_store_options. Each option overrides only its own setting: giving a
+ * graph root does not drop the configured driver options (the Go CLI drops
+ * them; cstor does not copy that).
+ */
+#ifndef CSTOR_STORE_H
+#define CSTOR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cstor/common.h>
+#include <cstor/error.h>
+
+CSTOR_BEGIN_DECL
+
+typedef struct cstor_store cstor_store;
+
+/** Log levels passed to cstor_store_options.log. */
+enum {
+	CSTOR_LOG_ERROR = 0,
+	CSTOR_LOG_WARNING = 1,
+	CSTOR_LOG_DEBUG = 2,
+};
+
+#define CSTOR_STORE_OPTIONS_VERSION 1
+
+typedef struct cstor_store_options {
+	unsigned int version; /* CSTOR_STORE_OPTIONS_VERSION */
+	const char *graph_root; /* NULL: from configuration or the default */
+	const char *run_root;   /* NULL: from configuration or the default */
+	const char *driver;     /* NULL: configured, else detected */
+	/* NULL-terminated "driver.key=value" strings. Each replaces the
+	 * configured option with the same key; additional image stores
+	 * ("imagestore") add to the configured ones. */
+	const char *const *driver_options;
+	/* storage.conf to read instead of the default search; "" reads none. */
+	const char *config_file;
+	int transient_store; /* -1: configured value; 0 or 1 to override */
+	/* Called with library diagnostics (the library never prints). */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+	uint32_t flags; /* none defined yet; must be 0 */
+} cstor_store_options;
+
+#define CSTOR_STORE_OPTIONS_INIT                                               \
+	{ CSTOR_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, -1, 0, 0, 0 }
+
+/**
+ * Open (creating its directories if needed) the store described by @opts.
+ *
+ * @param[out] out the store, freed with cstor_store_free()
+ * @param opts  options, or NULL for all defaults
+ * @return 0, -EINVAL (bad option), -EBADMSG (unparsable storage.conf),
+ *         -ENOTSUP (unknown or unusable driver), or an I/O error.
+ * Since: 0.1
+ */
+CSTOR_PUBLIC int cstor_store_open(cstor_store **out, const cstor_store_options *opts,
+				  cstor_error *err);
+
+/** Release the store. Accepts NULL. */
+CSTOR_PUBLIC void cstor_store_free(cstor_store *store);
+
+CSTOR_PUBLIC const char *cstor_store_graph_root(const cstor_store *store);
+CSTOR_PUBLIC const char *cstor_store_run_root(const cstor_store *store);
+CSTOR_PUBLIC const char *cstor_store_driver_name(const cstor_store *store);
+/** The effective driver options, NULL-terminated, owned by the store. */
+CSTOR_PUBLIC const char *const *cstor_store_driver_options(const cstor_store *store);
+/** The storage.conf that was read, or NULL when none was. */
+CSTOR_PUBLIC const char *cstor_store_config_file(const cstor_store *store);
+
+/**
+ * Status as (key, value) pairs, the keys containers-storage's `status`
+ * prints: "Root", "Run Root", "Driver Name", "Driver Options", then the
+ * driver's own.
+ *
+ * @param[out] out NULL-terminated array alternating keys and values; free
+ *             with cstor_strv_free().
+ */
+CSTOR_PUBLIC int cstor_store_status(char ***out, cstor_store *store, cstor_error *err);
+
+/** Free a NULL-terminated string array returned by the library. */
+CSTOR_PUBLIC void cstor_strv_free(char **v);
+
+/** The library version, "MAJOR.MINOR.PATCH". */
+CSTOR_PUBLIC const char *cstor_version(void);
+
+CSTOR_END_DECL
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The storage-driver interface: an internal ops table. A driver owns the
+ * layer directories under its home (<graphroot>/<name>) and knows how to
+ * create, remove, mount and diff them. It has no locks of its own: the layer
+ * store calls it with the right store locks held (docs/locking.md).
+ */
+#ifndef CSTOR_DRIVER_H
+#define CSTOR_DRIVER_H
+
+#include <stdbool.h>
+
+#include <cstor/error.h>
+
+struct cstor_driver;
+
+struct cstor_driver_init {
+	const char *home;     /* <graphroot>/<name> */
+	const char *run_home; /* <runroot>/<name> */
+	const char *graph_root;
+	const char *run_root;
+	char *const *options; /* "driver.key=value" strings meant for this driver */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+};
+
+struct cstor_driver_ops {
+	const char *name;
+	int (*init)(struct cstor_driver **out, const struct cstor_driver_init *init,
+		    cstor_error *err);
+	void (*free)(struct cstor_driver *d);
+	/* Extra (key, value) pairs for `status`, appended to *pairs. */
+	int (*status)(struct cstor_driver *d, char ***pairs, cstor_error *err);
+	/* Create the directory of layer @id, empty or starting as a copy of
+	 * @parent (NULL for a base layer). A leftover directory of the same
+	 * ID (an interrupted earlier attempt) is replaced. */
+	int (*create)(struct cstor_driver *d, const char *id, const char *parent,
+		      cstor_error *err);
+	/* Remove everything the driver keeps for @id; absent is fine. */
+	int (*remove)(struct cstor_driver *d, const char *id, cstor_error *err);
+	/* Whether the driver has a directory for @id. */
+	bool (*exists)(struct cstor_driver *d, const char *id);
+};
+
+extern const struct cstor_driver_ops cstor_driver_vfs;
+extern const struct cstor_driver_ops cstor_driver_overlay;
+
+/* Look a driver up by name ("overlay2" is "overlay"). NULL if unknown. */
+const struct cstor_driver_ops *cstor_driver_lookup(const char *name);
+
+/* Whether an option "prefix.key=value" is meant for driver @name: prefix
+ * empty, the driver's name, or (overlay) "overlay2". */
+bool cstor_driver_option_is_for(const char *name, const char *prefix);
+
+#endif

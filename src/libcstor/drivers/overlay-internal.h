@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CSTOR_OVERLAY_INTERNAL_H
+#define CSTOR_OVERLAY_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "drivers/driver.h"
+
+struct cstor_driver {
+	char *home;
+	int home_fd;
+	char *run_home;
+	char **image_stores;
+	char *mountopt;
+	char *mount_program;
+	bool skip_mount_home;
+	bool ignore_chown_errors;
+};
+
+/* Open the directory of layer @id: the home first, then each additional
+ * image store's overlay directory (a parent may live there). */
+int overlay_open_layer_dir(struct cstor_driver *d, const char *id, bool *read_only);
+
+int overlay_create(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err);
+int overlay_remove(struct cstor_driver *d, const char *id, cstor_error *err);
+bool overlay_exists(struct cstor_driver *d, const char *id);
+
+#endif

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The overlay driver: layers are kernel overlayfs upper directories under
+ * <home>/<id>/diff, stacked through the short links in <home>/l/
+ * (cs-formats.md §1.3, §5). This file holds initialisation, options and
+ * status; layer operations live in overlay-*.c.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drivers/overlay-internal.h"
+#include "error-internal.h"
+#include "fileutil.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+
+static void overlay_free(struct cstor_driver *d)
+{
+	if (!d)
+		return;
+	free(d->home);
+	if (d->home_fd >= 0)
+		close(d->home_fd);
+	free(d->run_home);
+	strv_free(d->image_stores);
+	free(d->mountopt);
+	free(d->mount_program);
+	free(d);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (streq(v, "1") || streq(v, "t") || streq(v, "T") || streq(v, "true") ||
+	    streq(v, "TRUE") || streq(v, "True")) {
+		*out = true;
+		return 0;
+	}
+	if (streq(v, "0") || streq(v, "f") || streq(v, "F") || streq(v, "false") ||
+	    streq(v, "FALSE") || streq(v, "False")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int set_option(struct cstor_driver *d, const char *opt, cstor_error *err)
+{
+	_cleanup_free_ char *prefix = NULL, *key = NULL, *val = NULL;
+	if (cstor_driver_opt_split(opt, &prefix, &key, &val) < 0)
+		return cstor_error_set(err, EINVAL, "invalid overlay option \"%s\"", opt);
+	if (streq(key, "imagestore") || streq(key, "additionalimagestore")) {
+		_cleanup_strv_free_ char **parts = strv_split(val, ',');
+		if (!parts)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		for (size_t k = 0; parts[k]; k++) {
+			if (!parts[k][0])
+				continue;
+			if (parts[k][0] != '/')
+				return cstor_error_set(err, EINVAL,
+						       "overlay: image store \"%s\" is not an absolute path",
+						       parts[k]);
+			if (strv_append(&d->image_stores, parts[k]) < 0)
+				return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		return 0;
+	}
+	if (streq(key, "mountopt")) {
+		free(d->mountopt);
+		d->mountopt = TAKE_PTR(val);
+		return 0;
+	}
+	if (streq(key, "mount_program")) {
+		free(d->mount_program);
+		d->mount_program = TAKE_PTR(val);
+		return 0;
+	}
+	if (streq(key, "skip_mount_home") || streq(key, "ignore_chown_errors")) {
+		bool b;
+		if (parse_bool(val, &b) < 0)
+			return cstor_error_set(err, EINVAL, "overlay option %s: \"%s\" is not a boolean",
+					       key, val);
+		if (streq(key, "skip_mount_home"))
+			d->skip_mount_home = b;
+		else
+			d->ignore_chown_errors = b;
+		return 0;
+	}
+	/* size/inodes need xfs project quotas, force_mask needs a mount
+	 * program, additional layer stores and composefs are not built:
+	 * refusing is better than pretending. */
+	return cstor_error_set(err, EINVAL, "overlay option \"%s\" is not supported by cstor", opt);
+}
+
+static int overlay_init(struct cstor_driver **out, const struct cstor_driver_init *in,
+			cstor_error *err)
+{
+	struct cstor_driver *d = calloc(1, sizeof(*d));
+	if (d)
+		d->home_fd = -1;
+	if (!d || !(d->home = strdup(in->home)) || !(d->run_home = strdup(in->run_home))) {
+		overlay_free(d);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	int r = 0;
+	for (size_t i = 0; in->options && in->options[i] && r >= 0; i++)
+		r = set_option(d, in->options[i], err);
+	if (r < 0) {
+		overlay_free(d);
+		return r;
+	}
+	_cleanup_free_ char *l = cstor_path_join(in->home, "l");
+	if (!l) {
+		overlay_free(d);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	if ((r = cstor_mkdir_p(in->home, 0700, err)) < 0 || (r = cstor_mkdir_p(l, 0755, err)) < 0 ||
+	    (r = cstor_mkdir_p(in->run_home, 0700, err)) < 0) {
+		overlay_free(d);
+		return r;
+	}
+	d->home_fd = open(in->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->home_fd < 0) {
+		r = cstor_error_errno(err, errno, "open %s", in->home);
+		overlay_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+static const char *fs_name(long magic)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} names[] = {
+		{ 0x61756673, "aufs" },     { 0x9123683E, "btrfs" },    { 0x28cd3d45, "cramfs" },
+		{ 0xf15f, "ecryptfs" },     { 0xEF53, "extfs" },        { 0xF2F52010, "f2fs" },
+		{ 0x47504653, "gpfs" },     { 0x72b6, "jffs2" },        { 0x3153464a, "jfs" },
+		{ 0x6969, "nfs" },          { 0x794C7630, "overlayfs" }, { 0x858458f6, "ramfs" },
+		{ 0x52654973, "reiserfs" }, { 0x517B, "smb" },          { 0x73717368, "squashfs" },
+		{ 0x01021994, "tmpfs" },    { 0xa501fcf5, "vxfs" },     { 0x58465342, "xfs" },
+		{ 0x2fc12fc1, "zfs" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (names[i].magic == (unsigned long)magic)
+			return names[i].name;
+	return NULL;
+}
+
+static int overlay_status(struct cstor_driver *d, char ***pairs, cstor_error *err)
+{
+	struct statfs sfs;
+	if (statfs(d->home, &sfs) < 0)
+		return cstor_error_errno(err, errno, "statfs %s", d->home);
+	const char *name = fs_name((long)sfs.f_type);
+	char buf[32];
+	if (!name) {
+		/* Go prints the magic number for unknown filesystems. */
+		snprintf(buf, sizeof(buf), "<unknown> (0x%lx)", (unsigned long)sfs.f_type);
+		name = buf;
+	}
+	/* d_type: every entry of a directory we created reports its type. */
+	bool dtype = true;
+	_cleanup_closedir_ DIR *dir = opendir(d->home);
+	struct dirent *de;
+	while (dir && (de = readdir(dir)))
+		if (de->d_type == DT_UNKNOWN)
+			dtype = false;
+	if (strv_append(pairs, "Backing Filesystem") < 0 || strv_append(pairs, name) < 0 ||
+	    strv_append(pairs, "Supports d_type") < 0 ||
+	    strv_append(pairs, dtype ? "true" : "false") < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+const struct cstor_driver_ops cstor_driver_overlay = {
+	.name = "overlay",
+	.init = overlay_init,
+	.free = overlay_free,
+	.status = overlay_status,
+	.create = overlay_create,
+	.remove = overlay_remove,
+	.exists = overlay_exists,
+};

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The vfs driver: every layer is a full directory tree under
+ * <home>/dir/<id>; a child starts as a copy of its parent.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drivers/driver.h"
+#include "error-internal.h"
+#include "fileutil.h"
+#include "util/cleanup.h"
+#include "util/copy.h"
+#include "util/rm.h"
+#include "util/strv.h"
+
+struct cstor_driver {
+	char *home;
+	int dir_fd; /* <home>/dir */
+	char **image_stores; /* read-only homes of additional stores */
+	bool ignore_chown_errors;
+};
+
+static void vfs_free(struct cstor_driver *d)
+{
+	if (!d)
+		return;
+	free(d->home);
+	if (d->dir_fd >= 0)
+		close(d->dir_fd);
+	strv_free(d->image_stores);
+	free(d);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	/* Go's strconv.ParseBool. */
+	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		if (streq(v, t[i])) {
+			*out = true;
+			return 0;
+		}
+		if (streq(v, f[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int vfs_init(struct cstor_driver **out, const struct cstor_driver_init *in, cstor_error *err)
+{
+	struct cstor_driver *d = calloc(1, sizeof(*d));
+	if (d)
+		d->dir_fd = -1;
+	if (!d || !(d->home = strdup(in->home))) {
+		free(d);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; in->options && in->options[i]; i++) {
+		_cleanup_free_ char *prefix = NULL, *key = NULL, *val = NULL;
+		int r = cstor_driver_opt_split(in->options[i], &prefix, &key, &val);
+		if (r < 0) {
+			vfs_free(d);
+			return cstor_error_set(err, EINVAL, "invalid vfs option \"%s\"", in->options[i]);
+		}
+		if (streq(key, "imagestore")) {
+			_cleanup_strv_free_ char **parts = strv_split(val, ',');
+			for (size_t k = 0; parts && parts[k]; k++)
+				if (parts[k][0] && strv_append(&d->image_stores, parts[k]) < 0)
+					r = -ENOMEM;
+			if (!parts || r < 0) {
+				vfs_free(d);
+				return cstor_error_set(err, ENOMEM, "out of memory");
+			}
+		} else if (streq(key, "ignore_chown_errors")) {
+			if (parse_bool(val, &d->ignore_chown_errors) < 0) {
+				vfs_free(d);
+				return cstor_error_set(err, EINVAL,
+						       "vfs option ignore_chown_errors: \"%s\" is not a boolean",
+						       val);
+			}
+		} else if (streq(key, "mountopt")) {
+			vfs_free(d);
+			return cstor_error_set(err, EINVAL, "vfs driver does not support mount options");
+		} else {
+			vfs_free(d);
+			return cstor_error_set(err, EINVAL, "vfs driver does not support option \"%s\"",
+					       in->options[i]);
+		}
+	}
+	_cleanup_free_ char *dir = cstor_path_join(in->home, "dir");
+	if (!dir) {
+		vfs_free(d);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	int r = cstor_mkdir_p(dir, 0700, err);
+	if (r < 0) {
+		vfs_free(d);
+		return r;
+	}
+	d->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dir_fd < 0) {
+		r = cstor_error_errno(err, errno, "open %s", dir);
+		vfs_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+static int vfs_status(struct cstor_driver *d, char ***pairs, cstor_error *err)
+{
+	return 0;
+}
+
+static int vfs_create(struct cstor_driver *d, const char *id, const char *parent,
+		      cstor_error *err)
+{
+	int r = cstor_rm_rf_at(d->dir_fd, id, err);
+	if (r < 0)
+		return r;
+	mode_t mode = 0555;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	_cleanup_close_ int pfd = -1;
+	if (parent) {
+		pfd = openat(d->dir_fd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0)
+			return cstor_error_errno(err, errno, "open parent layer %s", parent);
+		struct stat st;
+		if (fstat(pfd, &st) < 0)
+			return cstor_error_errno(err, errno, "stat parent layer %s", parent);
+		mode = st.st_mode & 07777;
+		uid = st.st_uid;
+		gid = st.st_gid;
+	} else {
+		uid = geteuid();
+		gid = getegid();
+	}
+	if (mkdirat(d->dir_fd, id, 0700) < 0)
+		return cstor_error_errno(err, errno, "create layer directory %s/dir/%s", d->home, id);
+	_cleanup_close_ int fd = openat(d->dir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "open layer directory %s/dir/%s", d->home, id);
+	if (fchown(fd, uid, gid) < 0 && !d->ignore_chown_errors)
+		return cstor_error_errno(err, errno, "chown layer directory %s/dir/%s", d->home, id);
+	if (parent) {
+		/* A child starts as a full copy of its parent. */
+		r = cstor_copy_tree(pfd, fd, 0, err);
+		if (r < 0)
+			return cstor_error_wrap(err, r, "copy layer %s into %s", parent, id);
+	}
+	if (fchmod(fd, mode) < 0)
+		return cstor_error_errno(err, errno, "chmod layer directory %s/dir/%s", d->home, id);
+	return 0;
+}
+
+static int vfs_remove(struct cstor_driver *d, const char *id, cstor_error *err)
+{
+	return cstor_rm_rf_at(d->dir_fd, id, err);
+}
+
+static bool vfs_exists(struct cstor_driver *d, const char *id)
+{
+	struct stat st;
+	return fstatat(d->dir_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+const struct cstor_driver_ops cstor_driver_vfs = {
+	.create = vfs_create,
+	.remove = vfs_remove,
+	.exists = vfs_exists,
+	.name = "vfs",
+	.init = vfs_init,
+	.free = vfs_free,
+	.status = vfs_status,
+};

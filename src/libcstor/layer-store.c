@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error-internal.h"
+#include "fileutil.h"
+#include "layer-store.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+#define LAYERS_JSON "layers.json"
+
+static void free_records(struct cstor_layer_rec **recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cstor_layer_rec_free(recs[i]);
+	free(recs);
+}
+
+int cstor_layer_store_open(struct cstor_layer_store **out, const char *dir, bool read_only,
+			   cstor_error *err)
+{
+	struct cstor_layer_store *ls = calloc(1, sizeof(*ls));
+	if (!ls || !(ls->dir = strdup(dir))) {
+		free(ls);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	ls->read_only = read_only;
+	ls->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ls->dirfd < 0 && !(read_only && errno == ENOENT)) {
+		int e = errno;
+		free(ls->dir);
+		free(ls);
+		return cstor_error_errno(err, e, "open layer store %s", dir);
+	}
+	_cleanup_free_ char *lp = cstor_path_join(dir, "layers.lock");
+	int r = lp ? cstor_lock_open(&ls->lock, lp, read_only, err)
+		   : cstor_error_set(err, ENOMEM, "out of memory");
+	if (r < 0) {
+		if (ls->dirfd >= 0)
+			close(ls->dirfd);
+		free(ls->dir);
+		free(ls);
+		return r;
+	}
+	*out = ls;
+	return 0;
+}
+
+void cstor_layer_store_free(struct cstor_layer_store *ls) CSTOR_NO_TSA
+{
+	if (!ls)
+		return;
+	free_records(ls->layers, ls->n_layers);
+	cstor_lock_close(&ls->lock);
+	if (ls->dirfd >= 0)
+		close(ls->dirfd);
+	free(ls->dir);
+	free(ls);
+}
+
+static int json_mtime(struct cstor_layer_store *ls, struct timespec *out)
+{
+	struct stat st;
+	out->tv_sec = 0;
+	out->tv_nsec = 0;
+	if (ls->dirfd < 0)
+		return 0;
+	if (fstatat(ls->dirfd, LAYERS_JSON, &st, 0) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*out = st.st_mtim;
+	return 0;
+}
+
+/* Whether our copy is stale: never loaded, another writer's token, or a
+ * changed file (hand edits do not touch the lock). */
+static bool stale(struct cstor_layer_store *ls) CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	if (!ls->loaded)
+		return true;
+	cstor_lock_token t;
+	if (cstor_lock_read_token(&ls->lock, &t, NULL) < 0 || !cstor_lock_token_equal(&t, &ls->token))
+		return true;
+	struct timespec m;
+	if (json_mtime(ls, &m) < 0)
+		return true;
+	return m.tv_sec != ls->json_mtime.tv_sec || m.tv_nsec != ls->json_mtime.tv_nsec;
+}
+
+/* Remove a name from every record but @keep. */
+static void steal_name(struct cstor_layer_store *ls, const char *name,
+		       const struct cstor_layer_rec *keep) CSTOR_REQUIRES(&ls->lock)
+{
+	for (size_t i = 0; i < ls->n_layers; i++)
+		if (ls->layers[i] != keep && strv_contains(ls->layers[i]->names, name))
+			strv_remove(ls->layers[i]->names, name);
+}
+
+static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES(&ls->lock)
+{
+	_cleanup_free_ char *path = cstor_path_join(ls->dir, LAYERS_JSON);
+	if (!path)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* Token and mtime first: a write racing with our read makes the next
+	 * check reload again rather than miss it. */
+	cstor_lock_token t;
+	int r = cstor_lock_read_token(&ls->lock, &t, err);
+	if (r < 0)
+		return r;
+	struct timespec m;
+	if ((r = json_mtime(ls, &m)) < 0)
+		return cstor_error_errno(err, r, "stat %s", path);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (ls->dirfd >= 0) {
+		r = cstor_read_file_at(ls->dirfd, LAYERS_JSON, &data, &len, path, err);
+		if (r == -ENOENT) {
+			cstor_error_clear(err);
+			r = 0;
+		}
+		if (r < 0)
+			return r;
+	}
+	struct cstor_layer_rec **recs = NULL;
+	size_t n = 0;
+	if (data && (r = cstor_layer_recs_parse(&recs, &n, data, len, path, err)) < 0)
+		return r;
+	free_records(ls->layers, ls->n_layers);
+	ls->layers = recs;
+	ls->n_layers = n;
+	ls->token = t;
+	ls->json_mtime = m;
+	ls->loaded = true;
+
+	/* Names are unique among layers: a later record wins, as when Go
+	 * loads such a file. */
+	bool dup = false;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; recs[i]->names && recs[i]->names[k]; k++)
+			for (size_t j = 0; j < i; j++)
+				if (strv_contains(recs[j]->names, recs[i]->names[k])) {
+					dup = true;
+					strv_remove(recs[j]->names, recs[i]->names[k]);
+				}
+	if (dup) {
+		if (ls->read_only)
+			return cstor_error_set(err, EBADMSG,
+					       "read-only layer store %s assigns the same name to "
+					       "multiple layers",
+					       ls->dir);
+		ls->needs_save = true;
+	}
+	return 0;
+}
+
+int cstor_layer_store_start_reading(struct cstor_layer_store *ls, cstor_error *err) CSTOR_NO_TSA
+{
+	for (int attempt = 0;; attempt++) {
+		cstor_lock_rlock(&ls->lock);
+		if (!stale(ls))
+			return 0;
+		cstor_lock_unlock(&ls->lock);
+		/* Reloading replaces the records other readers of this process
+		 * may be looking at: it needs the lock exclusively. For a
+		 * read-only store that is exclusive among our threads and
+		 * still shared on the file. */
+		cstor_lock_lock(&ls->lock);
+		int r = stale(ls) ? reload(ls, err) : 0;
+		cstor_lock_unlock(&ls->lock);
+		if (r < 0)
+			return r;
+		(void)attempt;
+	}
+}
+
+int cstor_layer_store_start_writing(struct cstor_layer_store *ls, cstor_error *err) CSTOR_NO_TSA
+{
+	if (ls->read_only)
+		return cstor_error_set(err, EROFS, "layer store %s is read-only", ls->dir);
+	cstor_lock_lock(&ls->lock);
+	if (stale(ls)) {
+		int r = reload(ls, err);
+		if (r < 0) {
+			cstor_lock_unlock(&ls->lock);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void cstor_layer_store_done(struct cstor_layer_store *ls) CSTOR_NO_TSA
+{
+	cstor_lock_unlock(&ls->lock);
+}
+
+int cstor_layer_store_save(struct cstor_layer_store *ls, cstor_error *err)
+{
+	if (ls->read_only)
+		return cstor_error_set(err, EROFS, "layer store %s is read-only", ls->dir);
+	_cleanup_free_ char *path = cstor_path_join(ls->dir, LAYERS_JSON);
+	if (!path)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	cstor_buf b = { 0 };
+	cstor_buf_putc(&b, '[');
+	for (size_t i = 0; i < ls->n_layers; i++) {
+		if (i)
+			cstor_buf_putc(&b, ',');
+		cstor_layer_rec_write(&b, ls->layers[i]);
+	}
+	cstor_buf_putc(&b, ']');
+	if (b.oom) {
+		cstor_buf_free(&b);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	cstor_lock_token t;
+	/* Token before the data (newer Go readers) ... */
+	int r = cstor_lock_record_write(&ls->lock, &t, err);
+	if (r >= 0)
+		r = cstor_atomic_write_at(ls->dirfd, LAYERS_JSON, b.data, b.len, 0600,
+					  CSTOR_WRITE_DURABLE, path, err);
+	cstor_buf_free(&b);
+	/* ... and after it (Go 1.43 readers check only after). */
+	if (r >= 0)
+		r = cstor_lock_record_write(&ls->lock, &t, err);
+	if (r < 0)
+		return r;
+	ls->token = t;
+	ls->needs_save = false;
+	return json_mtime(ls, &ls->json_mtime) < 0 ? 0 : 0;
+}
+
+struct cstor_layer_rec *cstor_layer_store_by_id(struct cstor_layer_store *ls, const char *id)
+{
+	for (size_t i = 0; i < ls->n_layers; i++)
+		if (streq(ls->layers[i]->id, id))
+			return ls->layers[i];
+	return NULL;
+}
+
+struct cstor_layer_rec *cstor_layer_store_lookup(struct cstor_layer_store *ls, const char *ref,
+						 bool *ambiguous)
+{
+	if (ambiguous)
+		*ambiguous = false;
+	if (!ref || !ref[0])
+		return NULL;
+	struct cstor_layer_rec *r = cstor_layer_store_by_id(ls, ref);
+	if (r)
+		return r;
+	for (size_t i = 0; i < ls->n_layers; i++)
+		if (strv_contains(ls->layers[i]->names, ref))
+			return ls->layers[i];
+	struct cstor_layer_rec *found = NULL;
+	size_t l = strlen(ref);
+	for (size_t i = 0; i < ls->n_layers; i++) {
+		if (strncmp(ls->layers[i]->id, ref, l) != 0)
+			continue;
+		if (found) {
+			if (ambiguous)
+				*ambiguous = true;
+			return NULL;
+		}
+		found = ls->layers[i];
+	}
+	return found;
+}
+
+int cstor_layer_store_add(struct cstor_layer_store *ls, struct cstor_layer_rec *rec)
+{
+	struct cstor_layer_rec **n = realloc(ls->layers, (ls->n_layers + 1) * sizeof(*n));
+	if (!n) {
+		cstor_layer_rec_free(rec);
+		return -ENOMEM;
+	}
+	n[ls->n_layers++] = rec;
+	ls->layers = n;
+	return 0;
+}
+
+void cstor_layer_store_remove(struct cstor_layer_store *ls, struct cstor_layer_rec *rec)
+{
+	for (size_t i = 0; i < ls->n_layers; i++)
+		if (ls->layers[i] == rec) {
+			memmove(&ls->layers[i], &ls->layers[i + 1],
+				(ls->n_layers - i - 1) * sizeof(*ls->layers));
+			ls->n_layers--;
+			cstor_layer_rec_free(rec);
+			return;
+		}
+}
+
+int cstor_layer_store_set_names(struct cstor_layer_store *ls, struct cstor_layer_rec *rec,
+				char *const *names)
+{
+	_cleanup_strv_free_ char **v = calloc(1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; names && names[i]; i++)
+		if (!strv_contains(v, names[i]) && strv_append(&v, names[i]) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; v[i]; i++)
+		steal_name(ls, v[i], rec);
+	strv_free(rec->names);
+	rec->names = TAKE_PTR(v);
+	return 0;
+}
+
+bool cstor_layer_store_has_children(struct cstor_layer_store *ls, const char *id)
+{
+	for (size_t i = 0; i < ls->n_layers; i++)
+		if (streq_ptr(ls->layers[i]->parent, id))
+			return true;
+	return false;
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The public layer API on top of the layer stores and the driver. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <cstor/layer.h>
+
+#include "error-internal.h"
+#include "store-internal.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+struct cstor_layer {
+	struct cstor_layer_rec *rec;
+	bool read_only;
+	char *const *names; /* rec->names or an empty list */
+};
+
+static char *const no_names[] = { NULL };
+
+void cstor_layer_free(cstor_layer *l)
+{
+	if (!l)
+		return;
+	cstor_layer_rec_free(l->rec);
+	free(l);
+}
+
+void cstor_layer_list_free(cstor_layer **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		cstor_layer_free(list[i]);
+	free(list);
+}
+
+const char *cstor_layer_id(const cstor_layer *l)
+{
+	return l->rec->id;
+}
+
+const char *const *cstor_layer_names(const cstor_layer *l)
+{
+	return (const char *const *)l->names;
+}
+
+const char *cstor_layer_parent(const cstor_layer *l)
+{
+	return l->rec->parent && l->rec->parent[0] ? l->rec->parent : NULL;
+}
+
+const char *cstor_layer_metadata(const cstor_layer *l)
+{
+	return l->rec->metadata;
+}
+
+const char *cstor_layer_created(const cstor_layer *l)
+{
+	return l->rec->created;
+}
+
+int cstor_layer_read_only(const cstor_layer *l)
+{
+	return l->read_only;
+}
+
+char *cstor_layer_to_json(const cstor_layer *l)
+{
+	cstor_buf b = { 0 };
+	cstor_layer_rec_write(&b, l->rec);
+	return cstor_buf_steal(&b, NULL);
+}
+
+/* A deep copy through the JSON encoding: exact by construction. */
+static int snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool read_only)
+{
+	cstor_buf b = { 0 };
+	cstor_layer_rec_write(&b, rec);
+	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
+	if (!s)
+		return -ENOMEM;
+	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
+	if (!j)
+		return -ENOMEM;
+	struct cstor_layer *l = calloc(1, sizeof(*l));
+	int r = l ? cstor_layer_rec_parse(&l->rec, j, "layer", NULL) : -ENOMEM;
+	json_decref(j);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	l->read_only = read_only;
+	l->names = l->rec->names ? l->rec->names : no_names;
+	*out = l;
+	return 0;
+}
+
+int cstor_random_id(char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (;;) {
+		unsigned char b[32];
+		if (getrandom(b, sizeof(b), 0) != sizeof(b))
+			return -errno;
+		for (int i = 0; i < 32; i++) {
+			out[2 * i] = hex[b[i] >> 4];
+			out[2 * i + 1] = hex[b[i] & 15];
+		}
+		out[64] = 0;
+		bool digits = true;
+		for (int i = 0; i < 12 && digits; i++)
+			digits = out[i] >= '0' && out[i] <= '9';
+		if (!digits)
+			return 0;
+	}
+}
+
+static int append_layers(cstor_layer ***list, size_t *n, struct cstor_layer_store *ls, bool ro,
+			 cstor_error *err)
+{
+	int r = cstor_layer_store_start_reading(ls, err);
+	if (r != 0)
+		return r;
+	for (size_t i = 0; i < ls->n_layers && r == 0; i++) {
+		cstor_layer **nl = realloc(*list, (*n + 2) * sizeof(*nl));
+		if (!nl) {
+			r = -ENOMEM;
+			break;
+		}
+		*list = nl;
+		r = snapshot(&nl[*n], ls->layers[i], ro);
+		if (r == 0)
+			nl[++*n] = NULL;
+	}
+	cstor_layer_store_done(ls);
+	return r < 0 ? cstor_error_set(err, r, "out of memory") : 0;
+}
+
+int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
+{
+	cstor_layer **list = calloc(1, sizeof(*list));
+	size_t n = 0;
+	if (!list)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = append_layers(&list, &n, s->layers, false, err);
+	for (size_t i = 0; i < s->n_ro_layers && r == 0; i++)
+		r = append_layers(&list, &n, s->ro_layers[i], true, err);
+	if (r < 0) {
+		cstor_layer_list_free(list);
+		return r;
+	}
+	*out = list;
+	return 0;
+}
+
+static int find_in(cstor_layer **out, struct cstor_layer_store *ls, const char *ref, bool ro,
+		   cstor_error *err)
+{
+	int r = cstor_layer_store_start_reading(ls, err);
+	if (r != 0)
+		return r;
+	bool amb = false;
+	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
+	if (rec)
+		r = snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
+	else if (amb)
+		r = cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
+	else
+		r = -ENOENT;
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+int cstor_store_layer(cstor_layer **out, cstor_store *s, const char *ref, cstor_error *err)
+{
+	int r = find_in(out, s->layers, ref, false, err);
+	for (size_t i = 0; r == -ENOENT && i < s->n_ro_layers; i++)
+		r = find_in(out, s->ro_layers[i], ref, true, err);
+	if (r == -ENOENT)
+		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
+	return r;
+}
+
+/* Whether @id names a layer of a read-only store (a valid parent). */
+static bool in_ro_stores(cstor_store *s, const char *ref, char **id_out, cstor_error *err)
+{
+	for (size_t i = 0; i < s->n_ro_layers; i++) {
+		cstor_layer *l = NULL;
+		if (find_in(&l, s->ro_layers[i], ref, true, err) == 0) {
+			*id_out = strdup(cstor_layer_id(l));
+			cstor_layer_free(l);
+			return *id_out != NULL;
+		}
+		cstor_error_clear(err);
+	}
+	return false;
+}
+
+int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
+			     cstor_error *err)
+{
+	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	if (o->flags)
+		return cstor_error_set(err, EINVAL, "unknown layer flags 0x%x", o->flags);
+	if (o->id && (!o->id[0] || strpbrk(o->id, " /") || streq(o->id, ".") || streq(o->id, "..")))
+		return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\"", o->id);
+
+	char id[65];
+	if (o->id)
+		snprintf(id, sizeof(id), "%s", o->id);
+	if (o->id && strlen(o->id) > 64)
+		return cstor_error_set(err, EINVAL, "layer ID \"%s\" is longer than 64 characters",
+				       o->id);
+	if (!o->id && cstor_random_id(id) < 0)
+		return cstor_error_errno(err, errno, "generate a layer ID");
+
+	/* A parent in a read-only store is found before we lock the primary
+	 * store for writing (the lock order puts read-only stores after the
+	 * primary one, so we must not hold the primary while reading them). */
+	_cleanup_free_ char *ro_parent = NULL;
+	if (o->parent && o->parent[0]) {
+		cstor_layer *p = NULL;
+		int r = find_in(&p, s->layers, o->parent, false, err);
+		cstor_layer_free(p);
+		if (r == -ENOENT && !in_ro_stores(s, o->parent, &ro_parent, err))
+			return cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+
+	struct cstor_layer_store *ls = s->layers;
+	int r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		return r;
+	const char *parent_id = ro_parent;
+	if (o->parent && o->parent[0] && !ro_parent) {
+		struct cstor_layer_rec *p = cstor_layer_store_lookup(ls, o->parent, NULL);
+		if (!p) {
+			r = cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
+			goto out;
+		}
+		if (cstor_layer_rec_flag_bool(p, "incomplete")) {
+			r = cstor_error_set(err, EINVAL, "parent layer %s is incomplete", p->id);
+			goto out;
+		}
+		parent_id = p->id;
+	}
+	if (cstor_layer_store_by_id(ls, id)) {
+		r = cstor_error_set(err, EEXIST, "a layer with ID \"%s\" already exists", id);
+		goto out;
+	}
+	for (size_t i = 0; o->names && o->names[i]; i++)
+		for (size_t k = 0; k < ls->n_layers; k++)
+			if (strv_contains(ls->layers[k]->names, o->names[i])) {
+				r = cstor_error_set(err, EEXIST, "the layer name \"%s\" is already in use",
+						    o->names[i]);
+				goto out;
+			}
+
+	struct cstor_layer_rec *rec = calloc(1, sizeof(*rec));
+	if (!rec || !(rec->id = strdup(id)) || !(rec->created = cstor_time_now_json()) ||
+	    (parent_id && !(rec->parent = strdup(parent_id))) ||
+	    (o->mount_label && o->mount_label[0] && !(rec->mountlabel = strdup(o->mount_label))) ||
+	    cstor_layer_rec_set_flag(rec, "incomplete", json_true()) < 0) {
+		cstor_layer_rec_free(rec);
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->names && (rec->names = strv_copy((char *const *)o->names)) == NULL) {
+		cstor_layer_rec_free(rec);
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = cstor_layer_store_add(ls, rec)) < 0) {
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Recorded as incomplete first: if we die before the driver is done,
+	 * the next writer removes the layer instead of trusting it. */
+	if ((r = cstor_layer_store_save(ls, err)) < 0) {
+		cstor_layer_store_remove(ls, rec);
+		goto out;
+	}
+	r = s->driver_ops->create(s->driver, id, parent_id, err);
+	if (r == 0) {
+		cstor_layer_rec_del_flag(rec, "incomplete");
+		r = cstor_layer_store_save(ls, err);
+	}
+	if (r < 0) {
+		cstor_error_wrap(err, r, "create layer %s", id);
+		s->driver_ops->remove(s->driver, id, NULL);
+		cstor_layer_store_remove(ls, rec);
+		cstor_layer_store_save(ls, NULL);
+		goto out;
+	}
+	if (out && snapshot(out, rec, false) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+out:
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+static int change_names(cstor_store *s, const char *ref, const char *const *names, bool add,
+			cstor_error *err)
+{
+	struct cstor_layer_store *ls = s->layers;
+	int r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		return r;
+	bool amb = false;
+	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
+	if (!rec) {
+		cstor_layer_store_done(ls);
+		/* A layer of a read-only store cannot be renamed. */
+		for (size_t i = 0; i < s->n_ro_layers; i++) {
+			cstor_layer *l = NULL;
+			if (find_in(&l, s->ro_layers[i], ref, true, NULL) == 0) {
+				cstor_layer_free(l);
+				return cstor_error_set(err, EROFS,
+						       "layer %s is in a read-only store", ref);
+			}
+		}
+		if (amb)
+			return cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
+		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
+	}
+	_cleanup_strv_free_ char **all = add ? strv_copy(rec->names) : calloc(1, sizeof(char *));
+	for (size_t i = 0; all && names && names[i]; i++)
+		if (strv_append(&all, names[i]) < 0) {
+			strv_free(all);
+			all = NULL;
+		}
+	if (!all)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if (cstor_layer_store_set_names(ls, rec, all) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else
+		r = cstor_layer_store_save(ls, err);
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+int cstor_layer_set_names(cstor_store *s, const char *ref, const char *const *names,
+			  cstor_error *err)
+{
+	return change_names(s, ref, names, false, err);
+}
+
+int cstor_layer_add_names(cstor_store *s, const char *ref, const char *const *names,
+			  cstor_error *err)
+{
+	return change_names(s, ref, names, true, err);
+}
