@@ -28,9 +28,11 @@ static char path[4096];
 
 static int setup(void)
 {
-	if (!dir[0] || dir[strlen(dir) - 1] == 'X') {
+	static bool created;
+	if (!created) {
 		if (!mkdtemp(dir))
 			return -1;
+		created = true;
 	}
 	static int n;
 	snprintf(path, sizeof(path), "%s/sub/l%d.lock", dir, n++);
