@@ -60,8 +60,7 @@ test_version() {
 test_status_matches_go() {
 	have_go_cs || skip "containers-storage (Go CLI) is not installed"
 	local s; s=$(t_store)
-	# overlay's status gains its feature probes with the overlay driver.
-	for d in vfs; do
+	for d in vfs overlay; do
 		local G="-g $s/g.$d -R $s/r.$d -s $d"
 		local go c
 		go=$("$GO_CS" $G status --json)
@@ -151,6 +150,34 @@ test_corrupt_layers_json_is_an_error() {
 	cmp "$f" "$s/bad.json" || die "corrupt layers.json was rewritten"
 }
 
+test_rootless_defaults() {
+	[ "$(id -u)" = 0 ] || skip "needs root to switch to an unprivileged user"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local s; s=$(t_store)
+	chmod 755 "$T_TMP" "$s"
+	mkdir -p "$s/home" "$s/xdg-run" "$s/xdg-data"
+	chown 65534:65534 "$s/home" "$s/xdg-run" "$s/xdg-data"
+	chmod 700 "$s/xdg-run"
+	local as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin
+		STORAGE_DRIVER=vfs)
+	local out
+	out=$("${as_user[@]}" HOME="$s/home" XDG_RUNTIME_DIR="$s/xdg-run" "$CSTOR" status) ||
+		die "rootless status failed"
+	echo "$out" | grep -qx "Root: $s/home/.local/share/containers/storage" || die "graph root: $out"
+	echo "$out" | grep -qx "Run Root: $s/xdg-run/containers" || die "run root: $out"
+	out=$("${as_user[@]}" HOME="$s/home" XDG_RUNTIME_DIR="$s/xdg-run" XDG_DATA_HOME="$s/xdg-data" \
+		"$CSTOR" status) || die "rootless status failed"
+	echo "$out" | grep -qx "Root: $s/xdg-data/containers/storage" || die "XDG_DATA_HOME: $out"
+	# The user's own storage.conf, with rootless_storage_path.
+	mkdir -p "$s/home/.config/containers"
+	printf '[storage]\ndriver = "vfs"\nrootless_storage_path = "%s/rsp"\n' "$s" \
+		>"$s/home/.config/containers/storage.conf"
+	chmod 777 "$s"
+	out=$("${as_user[@]}" HOME="$s/home" XDG_RUNTIME_DIR="$s/xdg-run" "$CSTOR" status) ||
+		die "rootless status with user storage.conf failed"
+	echo "$out" | grep -qx "Root: $s/rsp" || die "rootless_storage_path: $out"
+}
+
 t_begin
 t_run test_flag_syntaxes
 t_run test_debug_goes_to_stderr
@@ -160,4 +187,5 @@ t_run test_status_matches_go
 t_run test_storage_conf_is_read
 t_run test_bad_storage_conf
 t_run test_corrupt_layers_json_is_an_error
+t_run test_rootless_defaults
 t_end

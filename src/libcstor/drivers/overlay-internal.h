@@ -15,11 +15,19 @@ struct cstor_driver {
 	char *mount_program;
 	bool skip_mount_home;
 	bool ignore_chown_errors;
+	bool metacopy; /* the configured mountopt makes the kernel use metacopy */
 };
 
 /* Open the directory of layer @id: the home first, then each additional
  * image store's overlay directory (a parent may live there). */
 int overlay_open_layer_dir(struct cstor_driver *d, const char *id, bool *read_only);
+
+/* Refuse unusable setups (backing filesystem, mount programs, rootless)
+ * and probe native overlay once (cached in the run home). */
+int overlay_check_support(struct cstor_driver *d, cstor_error *err);
+int overlay_uses_metacopy(struct cstor_driver *d, bool *out, cstor_error *err);
+/* Whether diffs can be read from diff/ directly (else through mounts). */
+bool overlay_native_diff(struct cstor_driver *d);
 
 int overlay_create(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err);
 int overlay_remove(struct cstor_driver *d, const char *id, cstor_error *err);

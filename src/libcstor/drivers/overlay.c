@@ -131,6 +131,11 @@ static int overlay_init(struct cstor_driver **out, const struct cstor_driver_ini
 		overlay_free(d);
 		return r;
 	}
+	if ((r = overlay_check_support(d, err)) < 0 ||
+	    (r = overlay_uses_metacopy(d, &d->metacopy, err)) < 0) {
+		overlay_free(d);
+		return r;
+	}
 	*out = d;
 	return 0;
 }
@@ -176,7 +181,11 @@ static int overlay_status(struct cstor_driver *d, char ***pairs, cstor_error *er
 			dtype = false;
 	if (strv_append(pairs, "Backing Filesystem") < 0 || strv_append(pairs, name) < 0 ||
 	    strv_append(pairs, "Supports d_type") < 0 ||
-	    strv_append(pairs, dtype ? "true" : "false") < 0)
+	    strv_append(pairs, dtype ? "true" : "false") < 0 ||
+	    strv_append(pairs, "Native Overlay Diff") < 0 ||
+	    strv_append(pairs, overlay_native_diff(d) && !d->metacopy ? "true" : "false") < 0 ||
+	    strv_append(pairs, "Using metacopy") < 0 ||
+	    strv_append(pairs, d->metacopy ? "true" : "false") < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	return 0;
 }

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Feature probes of the overlay driver, run with real test mounts in a
+ * scratch directory of the driver home and cached in the run home as
+ * containers/storage caches them (cs-formats.md §5.7: "<feature>-true" /
+ * "<feature>-false" files, the false ones holding the reason), so a Go
+ * process and cstor share the results and the probes re-run after reboot.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "drivers/overlay-internal.h"
+#include "error-internal.h"
+#include "fileutil.h"
+#include "util/cleanup.h"
+#include "util/mountopt.h"
+#include "util/rm.h"
+
+/* 1: cached true, 0: cached false, -ENOENT: not cached. */
+static int cache_get(struct cstor_driver *d, const char *feature)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/%s-true", d->run_home, feature);
+	if (access(p, F_OK) == 0)
+		return 1;
+	snprintf(p, sizeof(p), "%s/%s-false", d->run_home, feature);
+	if (access(p, F_OK) == 0)
+		return 0;
+	return -ENOENT;
+}
+
+static void cache_put(struct cstor_driver *d, const char *feature, bool value, const char *text)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/%s-%s", d->run_home, feature, value ? "true" : "false");
+	_cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0 && text && text[0])
+		(void)cstor_write_all(fd, text, strlen(text));
+}
+
+/* A scratch directory in the home, removed (with anything mounted on its
+ * "merged") by scratch_done. */
+struct scratch {
+	char path[4096];
+	int fd;
+};
+
+static int scratch_new(struct scratch *s, struct cstor_driver *d, const char *prefix,
+		       cstor_error *err)
+{
+	snprintf(s->path, sizeof(s->path), "%s/%sXXXXXX", d->home, prefix);
+	s->fd = -1;
+	if (!mkdtemp(s->path))
+		return cstor_error_errno(err, errno, "create probe directory in %s", d->home);
+	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->fd < 0)
+		return cstor_error_errno(err, errno, "open %s", s->path);
+	return 0;
+}
+
+static void scratch_done(struct scratch *s, struct cstor_driver *d)
+{
+	char m[4200];
+	snprintf(m, sizeof(m), "%s/merged", s->path);
+	umount2(m, MNT_DETACH);
+	if (s->fd >= 0)
+		close(s->fd);
+	const char *base = strrchr(s->path, '/') + 1;
+	cstor_rm_rf_at(d->home_fd, base, NULL);
+}
+
+static int mkdirs(int dirfd, const char *const *names)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (mkdirat(dirfd, names[i], 0755) < 0)
+			return -errno;
+	return 0;
+}
+
+static int probe_mount(struct scratch *s, const char *lowers, const char *upper,
+		       const char *mountopt, char *why, size_t why_len)
+{
+	unsigned long flags = 0;
+	_cleanup_free_ char *data = NULL;
+	if (cstor_mount_options_parse(mountopt, &flags, &data) < 0)
+		return -ENOMEM;
+	char opts[16384], target[4200];
+	int n;
+	if (upper)
+		n = snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/%s,workdir=%s/work%s%s",
+			     lowers, s->path, upper, s->path, data[0] ? "," : "", data);
+	else
+		n = snprintf(opts, sizeof(opts), "lowerdir=%s%s%s", lowers, data[0] ? "," : "", data);
+	if (n < 0 || (size_t)n >= sizeof(opts))
+		return -E2BIG;
+	snprintf(target, sizeof(target), "%s/merged", s->path);
+	if (mount("overlay", target, "overlay", flags, opts) < 0) {
+		int e = errno;
+		snprintf(why, why_len, "mount overlay with \"%.900s\": %s", opts, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int overlay_check_support(struct cstor_driver *d, cstor_error *err)
+{
+	struct statfs sfs;
+	if (statfs(d->home, &sfs) < 0)
+		return cstor_error_errno(err, errno, "statfs %s", d->home);
+	/* Overlay cannot use these as upper/work directories. */
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} bad[] = { { 0x61756673, "aufs" }, { 0x2fc12fc1, "zfs" }, { 0x794C7630, "overlayfs" },
+		    { 0xf15f, "ecryptfs" } };
+	for (size_t i = 0; i < ELEMENTSOF(bad) && !d->mount_program; i++)
+		if ((unsigned long)sfs.f_type == bad[i].magic)
+			return cstor_error_set(err, ENOTSUP,
+					       "'overlay' is not supported over %s (%s), a mount_program "
+					       "is required",
+					       bad[i].name, d->home);
+	if (d->mount_program)
+		return cstor_error_set(err, ENOTSUP,
+				       "overlay.mount_program (%s) is not supported by cstor yet",
+				       d->mount_program);
+	if (geteuid() != 0)
+		return cstor_error_set(err, ENOTSUP,
+				       "native overlay needs root; rootless overlay needs a "
+				       "mount_program, which cstor does not support yet");
+
+	/* containers/storage records whether this home uses a mount program;
+	 * one that did never reverts to native overlay. */
+	char flag[16] = "";
+	_cleanup_close_ int ff = openat(d->home_fd, ".has-mount-program", O_RDONLY | O_CLOEXEC);
+	if (ff >= 0) {
+		ssize_t n = read(ff, flag, sizeof(flag) - 1);
+		flag[n > 0 ? n : 0] = 0;
+	}
+	if (streq(flag, "true"))
+		return cstor_error_set(err, ENOTSUP,
+				       "%s was set up with a mount program (fuse-overlayfs), which "
+				       "cstor does not support yet",
+				       d->home);
+	if (ff < 0) {
+		int r = cstor_atomic_write_at(d->home_fd, ".has-mount-program", "false", 5, 0600, 0,
+					      ".has-mount-program", err);
+		if (r < 0)
+			return r;
+	}
+
+	int c = cache_get(d, "overlay");
+	if (c == 1)
+		return 0;
+	if (c == 0)
+		return cstor_error_set(err, ENOTSUP,
+				       "kernel does not support overlay fs (cached in %s/overlay-false)",
+				       d->run_home);
+	struct scratch s;
+	int r = scratch_new(&s, d, "compat", err);
+	if (r < 0)
+		return r;
+	static const char *const dirs[] = { "merged", "lower1", "lower2", "upper", "work", NULL };
+	char why[512] = "";
+	r = mkdirs(s.fd, dirs);
+	if (r == 0) {
+		char lowers[9000];
+		snprintf(lowers, sizeof(lowers), "%s/lower1:%s/lower2", s.path, s.path);
+		r = probe_mount(&s, lowers, "upper", "", why, sizeof(why));
+	} else
+		snprintf(why, sizeof(why), "create probe directories: %s", strerror(-r));
+	scratch_done(&s, d);
+	cache_put(d, "overlay", r == 0, why);
+	if (r < 0)
+		return cstor_error_set(err, ENOTSUP, "kernel does not support overlay fs: %s", why);
+	return 0;
+}
+
+int overlay_uses_metacopy(struct cstor_driver *d, bool *out, cstor_error *err)
+{
+	char feature[4200];
+	snprintf(feature, sizeof(feature), "metacopy(%s)", d->mountopt ? d->mountopt : "");
+	int c = cache_get(d, feature);
+	if (c >= 0) {
+		*out = c == 1;
+		return 0;
+	}
+	struct scratch s;
+	int r = scratch_new(&s, d, "metacopy-check", err);
+	if (r < 0)
+		return r;
+	static const char *const dirs[] = { "l1", "l2", "work", "merged", NULL };
+	char why[512] = "";
+	bool meta = false;
+	if ((r = mkdirs(s.fd, dirs)) < 0) {
+		scratch_done(&s, d);
+		return cstor_error_errno(err, r, "create metacopy probe directories");
+	}
+	_cleanup_close_ int f = openat(s.fd, "l1/f", O_WRONLY | O_CREAT | O_CLOEXEC, 0700);
+	if (f < 0 || write(f, "\xff", 1) != 1) {
+		r = cstor_error_errno(err, errno, "create metacopy probe file");
+		scratch_done(&s, d);
+		return r;
+	}
+	char lowers[4200];
+	snprintf(lowers, sizeof(lowers), "%s/l1", s.path);
+	r = probe_mount(&s, lowers, "l2", d->mountopt, why, sizeof(why));
+	if (r == -EINVAL) {
+		/* The kernel refused the options: no metacopy. */
+		r = 0;
+	} else if (r == 0) {
+		char mf[4200], uf[4200];
+		snprintf(mf, sizeof(mf), "%s/merged/f", s.path);
+		snprintf(uf, sizeof(uf), "%s/l2/f", s.path);
+		if (chmod(mf, 0600) < 0)
+			r = cstor_error_errno(err, errno, "metacopy probe: chmod");
+		else
+			meta = lgetxattr(uf, "trusted.overlay.metacopy", NULL, 0) >= 0;
+	} else
+		r = cstor_error_set(err, -r, "metacopy probe: %s", why);
+	scratch_done(&s, d);
+	if (r < 0)
+		return r;
+	cache_put(d, feature, meta, "");
+	*out = meta;
+	return 0;
+}
+
+bool overlay_native_diff(struct cstor_driver *d)
+{
+	char feature[4200];
+	snprintf(feature, sizeof(feature), "native-diff(%s)", d->mountopt ? d->mountopt : "");
+	int c = cache_get(d, feature);
+	if (c >= 0)
+		return c == 1;
+	struct scratch s;
+	if (scratch_new(&s, d, "opaque-bug-check", NULL) < 0)
+		return false;
+	static const char *const dirs[] = { "l1", "l1/d", "l1/d1", "l2", "l2/d", "l3", "work",
+					    "merged", NULL };
+	char why[1024] = "";
+	int r = mkdirs(s.fd, dirs);
+	char p[4300];
+	if (r == 0) {
+		snprintf(p, sizeof(p), "%s/l2/d", s.path);
+		if (lsetxattr(p, "trusted.overlay.opaque", "y", 1, 0) < 0) {
+			r = -errno;
+			snprintf(why, sizeof(why), "failed to set opaque flag on middle layer: %s",
+				 strerror(errno));
+		}
+	}
+	if (r == 0) {
+		char lowers[9000];
+		snprintf(lowers, sizeof(lowers), "%s/l2:%s/l1", s.path, s.path);
+		r = probe_mount(&s, lowers, "l3", d->mountopt, why, sizeof(why));
+	}
+	if (r == 0) {
+		snprintf(p, sizeof(p), "%s/merged/d/f", s.path);
+		_cleanup_close_ int f = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		char v[8];
+		snprintf(p, sizeof(p), "%s/l3/d", s.path);
+		ssize_t n = f < 0 ? -1 : lgetxattr(p, "trusted.overlay.opaque", v, sizeof(v));
+		if (f < 0) {
+			r = -EIO;
+			snprintf(why, sizeof(why), "failed to write to merged directory");
+		} else if (n == 1 && v[0] == 'y') {
+			r = -ENOTSUP;
+			snprintf(why, sizeof(why), "opaque flag erroneously copied up");
+		}
+	}
+	if (r == 0) {
+		char from[4300], to[4300];
+		snprintf(from, sizeof(from), "%s/merged/d1", s.path);
+		snprintf(to, sizeof(to), "%s/merged/d2", s.path);
+		if (rename(from, to) == 0) {
+			char v[8];
+			snprintf(p, sizeof(p), "%s/l3/d2", s.path);
+			ssize_t n = lgetxattr(p, "trusted.overlay.redirect", v, sizeof(v));
+			if (n == 2 && memcmp(v, "d1", 2) == 0) {
+				r = -ENOTSUP;
+				snprintf(why, sizeof(why), "kernel has CONFIG_OVERLAY_FS_REDIRECT_DIR enabled");
+			}
+		} else if (errno != EXDEV) {
+			r = -errno;
+			snprintf(why, sizeof(why), "failed to rename dir in merged directory: %s",
+				 strerror(errno));
+		}
+	}
+	scratch_done(&s, d);
+	char text[1200] = "";
+	if (r < 0)
+		snprintf(text, sizeof(text),
+			 "Not using native diff for overlay, this may cause degraded performance for "
+			 "building images: %s",
+			 why);
+	cache_put(d, feature, r == 0, text);
+	return r == 0;
+}
