@@ -6,6 +6,7 @@
 #include <cstor/common.h>
 #include <cstor/error.h>
 #include <cstor/layer.h>
+#include <cstor/mount.h>
 #include <cstor/store.h>
 
 #endif

@@ -79,6 +79,96 @@ CSTOR_PUBLIC int cstor_layer_set_names(cstor_store *store, const char *ref,
 CSTOR_PUBLIC int cstor_layer_add_names(cstor_store *store, const char *ref,
 				       const char *const *names, cstor_error *err);
 
+/** Remove names from a layer. */
+CSTOR_PUBLIC int cstor_layer_remove_names(cstor_store *store, const char *ref,
+					  const char *const *names, cstor_error *err);
+
+/** NULL-terminated; never NULL. */
+CSTOR_PUBLIC const char *const *cstor_layer_big_data_names(const cstor_layer *layer);
+CSTOR_PUBLIC const char *cstor_layer_compressed_digest(const cstor_layer *layer);
+CSTOR_PUBLIC int64_t cstor_layer_compressed_size(const cstor_layer *layer);
+CSTOR_PUBLIC const char *cstor_layer_uncompressed_digest(const cstor_layer *layer);
+/** The uncompressed size, or -1 when unknown. */
+CSTOR_PUBLIC int64_t cstor_layer_uncompressed_size(const cstor_layer *layer);
+/** 0 none, 1 bzip2, 2 gzip, 3 xz, 4 zstd (containers/storage's values). */
+CSTOR_PUBLIC int cstor_layer_compression(const cstor_layer *layer);
+/** Non-zero when an apply into the layer was interrupted: its content is
+ *  not trustworthy until it is applied again or deleted. */
+CSTOR_PUBLIC int cstor_layer_incomplete(const cstor_layer *layer);
+/** Mount count and mount point as last recorded (0 and NULL if none). */
+CSTOR_PUBLIC int64_t cstor_layer_mount_count(const cstor_layer *layer);
+CSTOR_PUBLIC const char *cstor_layer_mount_point(const cstor_layer *layer);
+
+/** Set the free-form metadata string of a layer. */
+CSTOR_PUBLIC int cstor_layer_set_metadata(cstor_store *store, const char *ref,
+					  const char *metadata, cstor_error *err);
+
+/**
+ * Delete a layer and its content. Refused with -EBUSY while the layer has
+ * children, is mounted, or is used by an image or a container (checked by
+ * ID, whatever @ref was: the Go CLI's name-lookup bug skips the checks).
+ */
+CSTOR_PUBLIC int cstor_store_delete_layer(cstor_store *store, const char *ref, cstor_error *err);
+
+/** Layer big data: named blobs stored next to the layer. */
+CSTOR_PUBLIC int cstor_layer_get_big_data(void **data, size_t *len, cstor_store *store,
+					  const char *ref, const char *key, cstor_error *err);
+CSTOR_PUBLIC int cstor_layer_set_big_data(cstor_store *store, const char *ref, const char *key,
+					  const void *data, size_t len, cstor_error *err);
+
+/** Read up to @len bytes: the count, 0 at the end, or -errno. */
+typedef long (*cstor_read_fn)(void *ctx, void *buf, size_t len);
+/** Write all @len bytes or return -errno. */
+typedef int (*cstor_write_fn)(void *ctx, const void *buf, size_t len);
+
+/**
+ * Apply a layer tarball (plain, gzip or zstd, detected from the stream) to
+ * a layer. The layer is flagged incomplete while the apply runs, so an
+ * interrupted apply is never mistaken for a complete layer. Records the
+ * digests, sizes, compression, owners and the tar-split needed to give the
+ * tarball back byte for byte. Refused for a layer with children.
+ *
+ * @param[out] size the uncompressed size (may be NULL)
+ */
+CSTOR_PUBLIC int cstor_store_apply_diff(int64_t *size, cstor_store *store, const char *ref,
+					cstor_read_fn read, void *ctx, cstor_error *err);
+
+enum {
+	CSTOR_DIFF_DEFAULT = -1, /* the compression the layer was applied with */
+	CSTOR_DIFF_UNCOMPRESSED = 0,
+	CSTOR_DIFF_GZIP = 2,
+	CSTOR_DIFF_ZSTD = 4,
+};
+
+/**
+ * Write the changes of layer @to against @from (NULL: its parent) as a tar
+ * stream. For an unchanged applied layer against its parent this is the
+ * applied tarball, byte for byte.
+ */
+CSTOR_PUBLIC int cstor_store_diff(cstor_store *store, const char *from, const char *to,
+				  int compression, cstor_write_fn write, void *ctx,
+				  cstor_error *err);
+
+enum {
+	CSTOR_CHANGE_MODIFY = 0,
+	CSTOR_CHANGE_ADD = 1,
+	CSTOR_CHANGE_DELETE = 2,
+};
+
+typedef struct cstor_change {
+	char *path; /* absolute, "/etc/hosts" */
+	int kind;   /* CSTOR_CHANGE_* */
+} cstor_change;
+
+CSTOR_PUBLIC int cstor_store_changes(cstor_change **out, size_t *n, cstor_store *store,
+				     const char *from, const char *to, cstor_error *err);
+CSTOR_PUBLIC void cstor_changes_free(cstor_change *changes, size_t n);
+CSTOR_PUBLIC int cstor_store_diff_size(int64_t *size, cstor_store *store, const char *from,
+				       const char *to, cstor_error *err);
+
+/** Delete every container, image and layer of the primary store. */
+CSTOR_PUBLIC int cstor_store_wipe(cstor_store *store, cstor_error *err);
+
 CSTOR_END_DECL
 
 #endif

@@ -216,6 +216,13 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 		cstor_layer_rec_free(r);
 		return cstor_error_set(err, EBADMSG, "%s: layer record without an id", where);
 	}
+	/* IDs name directories: one that could climb out of the store is
+	 * never acted upon. */
+	if (strchr(r->id, '/') || streq(r->id, ".") || streq(r->id, "..")) {
+		cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%s\"", where, r->id);
+		cstor_layer_rec_free(r);
+		return -EBADMSG;
+	}
 	json_t *flags = json_object_get(obj, "flags");
 	if (flags && !json_is_null(flags)) {
 		if (!json_is_object(flags)) {

@@ -60,6 +60,12 @@ void cstor_layer_rec_write(cstor_buf *b, const struct cstor_layer_rec *r);
 int cstor_layer_recs_parse(struct cstor_layer_rec ***out, size_t *n, const char *data, size_t len,
 			   const char *path, cstor_error *err);
 
+/* cstor's own flag: an apply into this (existing) layer started and has not
+ * finished. Go ignores unknown flags; cstor refuses to use such a layer
+ * until it is applied again or deleted. Go's "incomplete" flag is kept for
+ * its meaning there: a creation or deletion to be finished by removal. */
+#define CSTOR_FLAG_APPLY_INCOMPLETE "cstor.apply-incomplete"
+
 /* Flags helpers. */
 bool cstor_layer_rec_flag_bool(const struct cstor_layer_rec *r, const char *key);
 int cstor_layer_rec_set_flag(struct cstor_layer_rec *r, const char *key, json_t *value);

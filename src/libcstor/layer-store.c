@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 #include "fileutil.h"
 #include "layer-store.h"
 #include "util/cleanup.h"
+#include "drivers/driver.h"
+#include "util/rm.h"
 #include "util/strv.h"
 
 #define LAYERS_JSON "layers.json"
@@ -176,19 +179,74 @@ int cstor_layer_store_start_reading(struct cstor_layer_store *ls, cstor_error *e
 	}
 }
 
+/* Layers flagged "incomplete" were being created or deleted by a writer
+ * that died (writers hold the lock exclusively from flag to unflag): finish
+ * removing them, as containers/storage does at load. */
+static int remove_incomplete(struct cstor_layer_store *ls, cstor_error *err)
+	CSTOR_REQUIRES(&ls->lock)
+{
+	int r = 0;
+	for (size_t i = 0; i < ls->n_layers && r == 0;) {
+		struct cstor_layer_rec *rec = ls->layers[i];
+		if (!cstor_layer_rec_flag_bool(rec, "incomplete")) {
+			i++;
+			continue;
+		}
+		r = cstor_layer_store_delete(ls, rec, err);
+	}
+	if (r == 0 && ls->needs_save)
+		r = cstor_layer_store_save(ls, err);
+	return r;
+}
+
 int cstor_layer_store_start_writing(struct cstor_layer_store *ls, cstor_error *err) CSTOR_NO_TSA
 {
 	if (ls->read_only)
 		return cstor_error_set(err, EROFS, "layer store %s is read-only", ls->dir);
 	cstor_lock_lock(&ls->lock);
+	int r = 0;
 	if (stale(ls)) {
-		int r = reload(ls, err);
-		if (r < 0) {
-			cstor_lock_unlock(&ls->lock);
-			return r;
-		}
+		r = reload(ls, err);
+		if (r == 0 && ls->drv_ops)
+			r = remove_incomplete(ls, err);
 	}
-	return 0;
+	if (r < 0)
+		cstor_lock_unlock(&ls->lock);
+	return r;
+}
+
+char *cstor_layer_store_tarsplit_path(struct cstor_layer_store *ls, const char *id)
+{
+	char *p;
+	return asprintf(&p, "%s/%s.tar-split.gz", ls->dir, id) < 0 ? NULL : p;
+}
+
+char *cstor_layer_store_data_dir(struct cstor_layer_store *ls, const char *id)
+{
+	return cstor_path_join(ls->dir, id);
+}
+
+int cstor_layer_store_delete(struct cstor_layer_store *ls, struct cstor_layer_rec *rec,
+			     cstor_error *err)
+{
+	int r;
+	if (!cstor_layer_rec_flag_bool(rec, "incomplete")) {
+		if (cstor_layer_rec_set_flag(rec, "incomplete", json_true()) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if ((r = cstor_layer_store_save(ls, err)) < 0)
+			return r;
+	}
+	if (ls->drv_ops && (r = ls->drv_ops->remove(ls->drv, rec->id, err)) < 0)
+		return cstor_error_wrap(err, r, "remove layer %s", rec->id);
+	_cleanup_free_ char *ts = NULL, *data = NULL;
+	if (asprintf(&ts, "%s.tar-split.gz", rec->id) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (unlinkat(ls->dirfd, ts, 0) < 0 && errno != ENOENT)
+		return cstor_error_errno(err, errno, "remove %s/%s", ls->dir, ts);
+	if ((r = cstor_rm_rf_at(ls->dirfd, rec->id, err)) < 0)
+		return r;
+	cstor_layer_store_remove(ls, rec);
+	return cstor_layer_store_save(ls, err);
 }
 
 void cstor_layer_store_done(struct cstor_layer_store *ls) CSTOR_NO_TSA

@@ -20,8 +20,14 @@
 #include "layer-record.h"
 #include "lockfile.h"
 
+struct cstor_driver;
+struct cstor_driver_ops;
+
 struct cstor_layer_store {
 	cstor_lock lock; /* layers.lock */
+	/* The driver holding the layers' files (primary store only). */
+	const struct cstor_driver_ops *drv_ops;
+	struct cstor_driver *drv;
 	bool read_only;  /* an additional image store: never written */
 	char *dir;       /* <root>/<driver>-layers */
 	int dirfd;       /* the directory (fsync needs a real fd), -1 if absent */
@@ -67,6 +73,16 @@ void cstor_layer_store_remove(struct cstor_layer_store *ls, struct cstor_layer_r
  * layer that had it, as containers/storage does. */
 int cstor_layer_store_set_names(struct cstor_layer_store *ls, struct cstor_layer_rec *rec,
 				char *const *names) CSTOR_REQUIRES(&ls->lock);
+/* Remove a layer for good: flagged incomplete and saved first, so an
+ * interruption leaves something the next writer finishes removing; then
+ * the driver's files, the tar-split, the big data, the record. */
+int cstor_layer_store_delete(struct cstor_layer_store *ls, struct cstor_layer_rec *rec,
+			     cstor_error *err) CSTOR_REQUIRES(&ls->lock);
+
+/* <dir>/<id>.tar-split.gz and <dir>/<id> (big data). */
+char *cstor_layer_store_tarsplit_path(struct cstor_layer_store *ls, const char *id);
+char *cstor_layer_store_data_dir(struct cstor_layer_store *ls, const char *id);
+
 /* Whether some layer has @id as parent. */
 bool cstor_layer_store_has_children(struct cstor_layer_store *ls, const char *id)
 	CSTOR_REQUIRES_SHARED(&ls->lock);

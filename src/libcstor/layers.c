@@ -11,12 +11,6 @@
 #include "util/cleanup.h"
 #include "util/strv.h"
 
-struct cstor_layer {
-	struct cstor_layer_rec *rec;
-	bool read_only;
-	char *const *names; /* rec->names or an empty list */
-};
-
 static char *const no_names[] = { NULL };
 
 void cstor_layer_free(cstor_layer *l)
@@ -24,6 +18,7 @@ void cstor_layer_free(cstor_layer *l)
 	if (!l)
 		return;
 	cstor_layer_rec_free(l->rec);
+	free(l->mount_point);
 	free(l);
 }
 
@@ -71,8 +66,55 @@ char *cstor_layer_to_json(const cstor_layer *l)
 	return cstor_buf_steal(&b, NULL);
 }
 
+const char *const *cstor_layer_big_data_names(const cstor_layer *l)
+{
+	return (const char *const *)l->data_names;
+}
+
+const char *cstor_layer_compressed_digest(const cstor_layer *l)
+{
+	return l->rec->compressed_digest;
+}
+
+int64_t cstor_layer_compressed_size(const cstor_layer *l)
+{
+	return l->rec->compressed_digest ? l->rec->compressed_size : -1;
+}
+
+const char *cstor_layer_uncompressed_digest(const cstor_layer *l)
+{
+	return l->rec->uncompressed_digest;
+}
+
+int64_t cstor_layer_uncompressed_size(const cstor_layer *l)
+{
+	/* containers/storage: the size is known when the digest is. */
+	return l->rec->uncompressed_digest || l->rec->toc_digest ? l->rec->uncompressed_size : -1;
+}
+
+int cstor_layer_compression(const cstor_layer *l)
+{
+	return l->rec->compression;
+}
+
+int cstor_layer_incomplete(const cstor_layer *l)
+{
+	return cstor_layer_rec_flag_bool(l->rec, "incomplete") ||
+	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_APPLY_INCOMPLETE);
+}
+
+int64_t cstor_layer_mount_count(const cstor_layer *l)
+{
+	return l->mount_count;
+}
+
+const char *cstor_layer_mount_point(const cstor_layer *l)
+{
+	return l->mount_point;
+}
+
 /* A deep copy through the JSON encoding: exact by construction. */
-static int snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool read_only)
+int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool read_only)
 {
 	cstor_buf b = { 0 };
 	cstor_layer_rec_write(&b, rec);
@@ -91,6 +133,7 @@ static int snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool r
 	}
 	l->read_only = read_only;
 	l->names = l->rec->names ? l->rec->names : no_names;
+	l->data_names = l->rec->big_data_names ? l->rec->big_data_names : no_names;
 	*out = l;
 	return 0;
 }
@@ -115,12 +158,28 @@ int cstor_random_id(char out[65])
 	}
 }
 
-static int append_layers(cstor_layer ***list, size_t *n, struct cstor_layer_store *ls, bool ro,
-			 cstor_error *err)
+/* Mount state of the primary store's layers, for listings. */
+static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to)
+{
+	if (cstor_mounts_start_reading(s->mounts, NULL) != 0)
+		return;
+	for (size_t i = from; i < to; i++) {
+		struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, cstor_layer_id(list[i]));
+		if (m && m->count > 0) {
+			list[i]->mount_count = m->count;
+			list[i]->mount_point = strdup(m->path);
+		}
+	}
+	cstor_mounts_done(s->mounts);
+}
+
+static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
+			 struct cstor_layer_store *ls, bool ro, cstor_error *err)
 {
 	int r = cstor_layer_store_start_reading(ls, err);
 	if (r != 0)
 		return r;
+	size_t first = *n;
 	for (size_t i = 0; i < ls->n_layers && r == 0; i++) {
 		cstor_layer **nl = realloc(*list, (*n + 2) * sizeof(*nl));
 		if (!nl) {
@@ -128,10 +187,12 @@ static int append_layers(cstor_layer ***list, size_t *n, struct cstor_layer_stor
 			break;
 		}
 		*list = nl;
-		r = snapshot(&nl[*n], ls->layers[i], ro);
+		r = cstor_layer_snapshot(&nl[*n], ls->layers[i], ro);
 		if (r == 0)
 			nl[++*n] = NULL;
 	}
+	if (r == 0 && ls == s->layers)
+		add_mount_info(s, *list, first, *n);
 	cstor_layer_store_done(ls);
 	return r < 0 ? cstor_error_set(err, r, "out of memory") : 0;
 }
@@ -142,9 +203,9 @@ int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
 	size_t n = 0;
 	if (!list)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	int r = append_layers(&list, &n, s->layers, false, err);
+	int r = append_layers(s, &list, &n, s->layers, false, err);
 	for (size_t i = 0; i < s->n_ro_layers && r == 0; i++)
-		r = append_layers(&list, &n, s->ro_layers[i], true, err);
+		r = append_layers(s, &list, &n, s->ro_layers[i], true, err);
 	if (r < 0) {
 		cstor_layer_list_free(list);
 		return r;
@@ -153,8 +214,10 @@ int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
 	return 0;
 }
 
-static int find_in(cstor_layer **out, struct cstor_layer_store *ls, const char *ref, bool ro,
-		   cstor_error *err)
+static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to);
+
+static int find_in(cstor_store *s, cstor_layer **out, struct cstor_layer_store *ls,
+		   const char *ref, bool ro, cstor_error *err)
 {
 	int r = cstor_layer_store_start_reading(ls, err);
 	if (r != 0)
@@ -162,7 +225,9 @@ static int find_in(cstor_layer **out, struct cstor_layer_store *ls, const char *
 	bool amb = false;
 	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
 	if (rec)
-		r = snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
+		r = cstor_layer_snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
+	if (rec && r == 0 && !ro)
+		add_mount_info(s, out, 0, 1);
 	else if (amb)
 		r = cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
 	else
@@ -171,14 +236,25 @@ static int find_in(cstor_layer **out, struct cstor_layer_store *ls, const char *
 	return r;
 }
 
-int cstor_store_layer(cstor_layer **out, cstor_store *s, const char *ref, cstor_error *err)
+int cstor_store_find_layer(cstor_layer **out, struct cstor_layer_store **where, cstor_store *s,
+			   const char *ref, cstor_error *err)
 {
-	int r = find_in(out, s->layers, ref, false, err);
-	for (size_t i = 0; r == -ENOENT && i < s->n_ro_layers; i++)
-		r = find_in(out, s->ro_layers[i], ref, true, err);
+	int r = find_in(s, out, s->layers, ref, false, err);
+	if (r == 0 && where)
+		*where = s->layers;
+	for (size_t i = 0; r == -ENOENT && i < s->n_ro_layers; i++) {
+		r = find_in(s, out, s->ro_layers[i], ref, true, err);
+		if (r == 0 && where)
+			*where = s->ro_layers[i];
+	}
 	if (r == -ENOENT)
 		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
 	return r;
+}
+
+int cstor_store_layer(cstor_layer **out, cstor_store *s, const char *ref, cstor_error *err)
+{
+	return cstor_store_find_layer(out, NULL, s, ref, err);
 }
 
 /* Whether @id names a layer of a read-only store (a valid parent). */
@@ -186,7 +262,7 @@ static bool in_ro_stores(cstor_store *s, const char *ref, char **id_out, cstor_e
 {
 	for (size_t i = 0; i < s->n_ro_layers; i++) {
 		cstor_layer *l = NULL;
-		if (find_in(&l, s->ro_layers[i], ref, true, err) == 0) {
+		if (find_in(s, &l, s->ro_layers[i], ref, true, err) == 0) {
 			*id_out = strdup(cstor_layer_id(l));
 			cstor_layer_free(l);
 			return *id_out != NULL;
@@ -221,7 +297,7 @@ int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 	_cleanup_free_ char *ro_parent = NULL;
 	if (o->parent && o->parent[0]) {
 		cstor_layer *p = NULL;
-		int r = find_in(&p, s->layers, o->parent, false, err);
+		int r = find_in(s, &p, s->layers, o->parent, false, err);
 		cstor_layer_free(p);
 		if (r == -ENOENT && !in_ro_stores(s, o->parent, &ro_parent, err))
 			return cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
@@ -294,7 +370,7 @@ int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 		cstor_layer_store_save(ls, NULL);
 		goto out;
 	}
-	if (out && snapshot(out, rec, false) < 0)
+	if (out && cstor_layer_snapshot(out, rec, false) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 out:
 	cstor_layer_store_done(ls);
@@ -315,7 +391,7 @@ static int change_names(cstor_store *s, const char *ref, const char *const *name
 		/* A layer of a read-only store cannot be renamed. */
 		for (size_t i = 0; i < s->n_ro_layers; i++) {
 			cstor_layer *l = NULL;
-			if (find_in(&l, s->ro_layers[i], ref, true, NULL) == 0) {
+			if (find_in(s, &l, s->ro_layers[i], ref, true, NULL) == 0) {
 				cstor_layer_free(l);
 				return cstor_error_set(err, EROFS,
 						       "layer %s is in a read-only store", ref);

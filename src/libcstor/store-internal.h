@@ -9,6 +9,7 @@
 #include "drivers/driver.h"
 #include "layer-store.h"
 #include "lockfile.h"
+#include "mounts.h"
 
 struct cstor_store {
 	struct cstor_config cfg;
@@ -28,9 +29,14 @@ struct cstor_store {
 	/* The primary layer store, then the read-only ones of additional
 	 * image stores, in configuration order (the lock order). */
 	struct cstor_layer_store *layers;
+	struct cstor_mounts *mounts; /* mount state of the primary store's run root */
 	struct cstor_layer_store **ro_layers;
 	size_t n_ro_layers;
 	char **image_stores; /* roots of the additional image stores */
+
+	/* Set by the image/container stores: -EBUSY (with a message) when an
+	 * image or container uses layer @id. */
+	int (*layer_in_use)(struct cstor_store *s, const char *id, cstor_error *err);
 
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
@@ -39,6 +45,29 @@ struct cstor_store {
 /* A new random ID: 64 hex digits, never 12 leading digits (which Docker
  * tooling would mistake for a number), as containers/storage makes them. */
 int cstor_random_id(char out[65]);
+
+/* Layer snapshots shared by layers.c and layer-ops.c. */
+struct cstor_layer {
+	struct cstor_layer_rec *rec;
+	bool read_only;
+	char *const *names;     /* rec->names or an empty list */
+	char *const *data_names; /* rec->big_data_names or an empty list */
+	int64_t mount_count;
+	char *mount_point;
+};
+int cstor_layer_snapshot(struct cstor_layer **out, const struct cstor_layer_rec *rec,
+			 bool read_only);
+
+/* Find a layer in any store (primary first) and say which store has it. */
+int cstor_store_find_layer(struct cstor_layer **out, struct cstor_layer_store **where,
+			   struct cstor_store *s, const char *ref, cstor_error *err);
+
+/* Find a layer of the primary store, or report why not: -ENOENT, -EINVAL
+ * (ambiguous), -EROFS (it is in a read-only store). Caller holds the
+ * primary store's lock. */
+struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s, const char *ref,
+						       const char *what, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&s->layers->lock);
 
 void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

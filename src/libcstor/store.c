@@ -41,6 +41,7 @@ void cstor_store_free(cstor_store *s)
 {
 	if (!s)
 		return;
+	cstor_mounts_free(s->mounts);
 	cstor_layer_store_free(s->layers);
 	for (size_t i = 0; i < s->n_ro_layers; i++)
 		cstor_layer_store_free(s->ro_layers[i]);
@@ -145,6 +146,10 @@ static int open_layer_stores(struct cstor_store *s, cstor_error *err)
 {
 	int r = cstor_layer_store_open(&s->layers, s->layers_dir, false, err);
 	if (r < 0)
+		return r;
+	s->layers->drv_ops = s->driver_ops;
+	s->layers->drv = s->driver;
+	if ((r = cstor_mounts_open(&s->mounts, s->run_layers_dir, err)) < 0)
 		return r;
 	size_t n = strv_length(s->image_stores);
 	s->ro_layers = calloc(n + 1, sizeof(*s->ro_layers));

@@ -40,6 +40,15 @@ struct cstor_driver_ops {
 	int (*remove)(struct cstor_driver *d, const char *id, cstor_error *err);
 	/* Whether the driver has a directory for @id. */
 	bool (*exists)(struct cstor_driver *d, const char *id);
+	/* Make the layer's file tree available: *path gets the mount point
+	 * (malloc'd). @options are mount options ("ro", ...), NULL-terminated
+	 * or NULL. */
+	int (*get)(struct cstor_driver *d, const char *id, char *const *options,
+		   const char *mount_label, char **path, cstor_error *err);
+	/* Undo get(). */
+	int (*put)(struct cstor_driver *d, const char *id, cstor_error *err);
+	/* Whether what get() returned as @path is still in place. */
+	bool (*is_mounted)(struct cstor_driver *d, const char *id, const char *path);
 };
 
 extern const struct cstor_driver_ops cstor_driver_vfs;

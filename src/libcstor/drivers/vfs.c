@@ -4,6 +4,7 @@
  * <home>/dir/<id>; a child starts as a copy of its parent.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,7 +174,37 @@ static bool vfs_exists(struct cstor_driver *d, const char *id)
 	return fstatat(d->dir_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
+		   const char *mount_label, char **path, cstor_error *err)
+{
+	for (size_t i = 0; options && options[i]; i++)
+		if (!streq(options[i], "ro"))
+			return cstor_error_set(err, EINVAL,
+					       "vfs driver does not support mount options (\"%s\")",
+					       options[i]);
+	if (!vfs_exists(d, id))
+		return cstor_error_set(err, ENOENT, "layer directory %s/dir/%s does not exist", d->home,
+				       id);
+	if (asprintf(path, "%s/dir/%s", d->home, id) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static int vfs_put(struct cstor_driver *d, const char *id, cstor_error *err)
+{
+	return 0;
+}
+
+static bool vfs_is_mounted(struct cstor_driver *d, const char *id, const char *path)
+{
+	/* Nothing is mounted: the directory is the layer. */
+	return vfs_exists(d, id);
+}
+
 const struct cstor_driver_ops cstor_driver_vfs = {
+	.get = vfs_get,
+	.put = vfs_put,
+	.is_mounted = vfs_is_mounted,
 	.create = vfs_create,
 	.remove = vfs_remove,
 	.exists = vfs_exists,
