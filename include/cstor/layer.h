@@ -133,6 +133,15 @@ typedef int (*cstor_write_fn)(void *ctx, const void *buf, size_t len);
 CSTOR_PUBLIC int cstor_store_apply_diff(int64_t *size, cstor_store *store, const char *ref,
 					cstor_read_fn read, void *ctx, cstor_error *err);
 
+/**
+ * Create a layer and apply a tarball to it in one step (import-layer). If
+ * the apply fails, or the process dies before it completes, the layer is
+ * removed (at once, or by the next writer that opens the store).
+ */
+CSTOR_PUBLIC int cstor_store_import_layer(cstor_layer **out, cstor_store *store,
+					  const cstor_layer_options *opts, cstor_read_fn read,
+					  void *ctx, cstor_error *err);
+
 enum {
 	CSTOR_DIFF_DEFAULT = -1, /* the compression the layer was applied with */
 	CSTOR_DIFF_UNCOMPRESSED = 0,

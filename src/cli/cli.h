@@ -78,6 +78,8 @@ int cli_print_new_layer(const struct cstor_layer *layer, bool as_json);
 extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_version;
 extern const struct cli_cmd cmd_layers;
+extern const struct cli_cmd cmd_applydiff;
+extern const struct cli_cmd cmd_import_layer;
 extern const struct cli_cmd cmd_create_layer;
 extern const struct cli_cmd cmd_get_names;
 extern const struct cli_cmd cmd_add_names;

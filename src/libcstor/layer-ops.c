@@ -208,6 +208,11 @@ int cstor_store_mount(char **mountpoint, cstor_store *s, const char *ref,
 				    rec->id);
 		goto out;
 	}
+	if (!s->driver_ops->get) {
+		r = cstor_error_set(err, ENOTSUP, "mount: the %s driver cannot mount yet",
+				    s->driver_ops->name);
+		goto out;
+	}
 	if ((r = cstor_mounts_start(s->mounts, err)) != 0)
 		goto out;
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->id);

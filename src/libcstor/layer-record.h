@@ -65,6 +65,9 @@ int cstor_layer_recs_parse(struct cstor_layer_rec ***out, size_t *n, const char 
  * until it is applied again or deleted. Go's "incomplete" flag is kept for
  * its meaning there: a creation or deletion to be finished by removal. */
 #define CSTOR_FLAG_APPLY_INCOMPLETE "cstor.apply-incomplete"
+/* cstor's flag for a layer created together with its content (import): a
+ * writer that finds it with no apply in progress removes the layer. */
+#define CSTOR_FLAG_CREATING "cstor.creating"
 
 /* Flags helpers. */
 bool cstor_layer_rec_flag_bool(const struct cstor_layer_rec *r, const char *key);

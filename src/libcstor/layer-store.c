@@ -188,7 +188,11 @@ static int remove_incomplete(struct cstor_layer_store *ls, cstor_error *err)
 	int r = 0;
 	for (size_t i = 0; i < ls->n_layers && r == 0;) {
 		struct cstor_layer_rec *rec = ls->layers[i];
-		if (!cstor_layer_rec_flag_bool(rec, "incomplete")) {
+		bool dead = cstor_layer_rec_flag_bool(rec, "incomplete") ||
+			    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_CREATING);
+		if (dead && ls->apply_live && ls->apply_live(ls->apply_live_ctx, rec->id))
+			dead = false;
+		if (!dead) {
 			i++;
 			continue;
 		}

@@ -28,6 +28,9 @@ struct cstor_layer_store {
 	/* The driver holding the layers' files (primary store only). */
 	const struct cstor_driver_ops *drv_ops;
 	struct cstor_driver *drv;
+	/* Whether an apply into layer @id is running in some process. */
+	bool (*apply_live)(void *ctx, const char *id);
+	void *apply_live_ctx;
 	bool read_only;  /* an additional image store: never written */
 	char *dir;       /* <root>/<driver>-layers */
 	int dirfd;       /* the directory (fsync needs a real fd), -1 if absent */

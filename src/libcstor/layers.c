@@ -275,6 +275,16 @@ static bool in_ro_stores(cstor_store *s, const char *ref, char **id_out, cstor_e
 int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
 			     cstor_error *err)
 {
+	_cleanup_free_ char *id = NULL;
+	int r = cstor_layer_create(&id, s, o, NULL, err);
+	if (r < 0)
+		return r;
+	return out ? cstor_store_layer(out, s, id, err) : 0;
+}
+
+int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options *o,
+		       const char *flag, cstor_error *err)
+{
 	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
 	if (o->flags)
@@ -316,8 +326,10 @@ int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 			r = cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
 			goto out;
 		}
-		if (cstor_layer_rec_flag_bool(p, "incomplete")) {
-			r = cstor_error_set(err, EINVAL, "parent layer %s is incomplete", p->id);
+		if (cstor_layer_rec_flag_bool(p, "incomplete") ||
+		    cstor_layer_rec_flag_bool(p, CSTOR_FLAG_APPLY_INCOMPLETE) ||
+		    cstor_layer_rec_flag_bool(p, CSTOR_FLAG_CREATING)) {
+			r = cstor_error_set(err, EBUSY, "parent layer %s is incomplete", p->id);
 			goto out;
 		}
 		parent_id = p->id;
@@ -361,7 +373,10 @@ int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 	r = s->driver_ops->create(s->driver, id, parent_id, err);
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, "incomplete");
-		r = cstor_layer_store_save(ls, err);
+		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		if (r == 0)
+			r = cstor_layer_store_save(ls, err);
 	}
 	if (r < 0) {
 		cstor_error_wrap(err, r, "create layer %s", id);
@@ -370,7 +385,7 @@ int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 		cstor_layer_store_save(ls, NULL);
 		goto out;
 	}
-	if (out && cstor_layer_snapshot(out, rec, false) < 0)
+	if (!(*id_out = strdup(id)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 out:
 	cstor_layer_store_done(ls);

@@ -3,6 +3,7 @@
 #ifndef CSTOR_STORE_INTERNAL_H
 #define CSTOR_STORE_INTERNAL_H
 
+#include <cstor/layer.h>
 #include <cstor/store.h>
 
 #include "config.h"
@@ -68,6 +69,21 @@ int cstor_store_find_layer(struct cstor_layer **out, struct cstor_layer_store **
 struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s, const char *ref,
 						       const char *what, cstor_error *err)
 	CSTOR_REQUIRES_SHARED(&s->layers->lock);
+
+/* Create a layer record and its driver directory; @flag (optional) is set
+ * on the record (true) in the same save that completes the creation.
+ * *id_out gets the new ID. */
+int cstor_layer_create(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
+		       const char *flag, cstor_error *err);
+/* Apply a tarball into layer @ref (layer-apply.c). */
+int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
+		      int lock_fd, cstor_read_fn read, void *ctx, cstor_error *err);
+bool cstor_apply_in_progress(struct cstor_store *s, const char *id);
+/* Take the apply lock of @id without waiting (-EBUSY when held); the
+ * returned fd holds it. Release unlinks the lock file and closes the fd. */
+int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cstor_error *err);
+void cstor_apply_lock_release(struct cstor_store *s, const char *id, int fd);
+void cstor_layer_apply_setup(struct cstor_store *s);
 
 void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -149,6 +149,7 @@ static int open_layer_stores(struct cstor_store *s, cstor_error *err)
 		return r;
 	s->layers->drv_ops = s->driver_ops;
 	s->layers->drv = s->driver;
+	cstor_layer_apply_setup(s);
 	if ((r = cstor_mounts_open(&s->mounts, s->run_layers_dir, err)) < 0)
 		return r;
 	size_t n = strv_length(s->image_stores);

@@ -49,6 +49,12 @@ struct cstor_driver_ops {
 	int (*put)(struct cstor_driver *d, const char *id, cstor_error *err);
 	/* Whether what get() returned as @path is still in place. */
 	bool (*is_mounted)(struct cstor_driver *d, const char *id, const char *path);
+	/* Where and how a layer tarball is applied: an fd of the directory
+	 * receiving the files, the whiteout representation, and whether an
+	 * existing root keeps its metadata (overlay) or takes the tar's
+	 * (vfs). */
+	int (*apply_target)(struct cstor_driver *d, const char *id, int *fd, int *whiteout_mode,
+			    bool *skip_existing_root, cstor_error *err);
 };
 
 extern const struct cstor_driver_ops cstor_driver_vfs;

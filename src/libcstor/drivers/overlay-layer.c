@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/whiteout.h"
 #include "drivers/overlay-internal.h"
 #include "error-internal.h"
 #include "fileutil.h"
@@ -167,4 +168,19 @@ int overlay_create(struct cstor_driver *d, const char *id, const char *parent, c
 fail:
 	overlay_remove(d, id, NULL);
 	return r < 0 ? r : -EIO;
+}
+
+int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
+			 bool *skip_existing_root, cstor_error *err)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/diff", id);
+	*fd = openat(d->home_fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return cstor_error_errno(err, errno, "open %s/%s", d->home, p);
+	/* The upper directory keeps whiteouts as the kernel wants them, and
+	 * Go's Unpack leaves an existing root alone (diff/ stays 0555). */
+	*whiteouts = CSTOR_WHITEOUT_OVERLAY;
+	*skip_existing_root = true;
+	return 0;
 }

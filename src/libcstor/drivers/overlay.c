@@ -198,4 +198,5 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.create = overlay_create,
 	.remove = overlay_remove,
 	.exists = overlay_exists,
+	.apply_target = overlay_apply_target,
 };

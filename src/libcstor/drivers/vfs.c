@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/whiteout.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "error-internal.h"
@@ -201,7 +202,21 @@ static bool vfs_is_mounted(struct cstor_driver *d, const char *id, const char *p
 	return vfs_exists(d, id);
 }
 
+static int vfs_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
+			    bool *skip_existing_root, cstor_error *err)
+{
+	*fd = openat(d->dir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return cstor_error_errno(err, errno, "open layer directory %s/dir/%s", d->home, id);
+	/* vfs layers hold the whole tree: whiteouts delete, and the tar's
+	 * root entry sets the layer root's metadata (Go's UnpackLayer). */
+	*whiteouts = CSTOR_WHITEOUT_EXECUTE;
+	*skip_existing_root = false;
+	return 0;
+}
+
 const struct cstor_driver_ops cstor_driver_vfs = {
+	.apply_target = vfs_apply_target,
 	.get = vfs_get,
 	.put = vfs_put,
 	.is_mounted = vfs_is_mounted,
