@@ -32,6 +32,11 @@ bool overlay_native_diff(struct cstor_driver *d);
 int overlay_create(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err);
 int overlay_remove(struct cstor_driver *d, const char *id, cstor_error *err);
 bool overlay_exists(struct cstor_driver *d, const char *id);
+int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
+		const char *mount_label, char **path, cstor_error *err);
+int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err);
+bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path);
+int overlay_recreate_links(struct cstor_driver *d);
 int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
 			 bool *skip_existing_root, cstor_error *err);
 

@@ -199,4 +199,7 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.remove = overlay_remove,
 	.exists = overlay_exists,
 	.apply_target = overlay_apply_target,
+	.get = overlay_get,
+	.put = overlay_put,
+	.is_mounted = overlay_is_mounted,
 };

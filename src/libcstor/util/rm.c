@@ -75,3 +75,8 @@ int cstor_rm_rf_at(int dirfd, const char *name, cstor_error *err)
 		return cstor_error_errno(err, errno, "remove %s", name);
 	return 0;
 }
+
+void cstor_rm_rf_at_quiet(int dirfd, const char *name)
+{
+	(void)cstor_rm_rf_at(dirfd, name, NULL);
+}

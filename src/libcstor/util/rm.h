@@ -9,4 +9,7 @@
  * fine. Directories without write permission are made writable first. */
 int cstor_rm_rf_at(int dirfd, const char *name, cstor_error *err);
 
+/* The same, ignoring errors (best-effort cleanup). */
+void cstor_rm_rf_at_quiet(int dirfd, const char *name);
+
 #endif

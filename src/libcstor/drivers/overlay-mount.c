@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Mounting overlay layers: the whole parent chain through native kernel
+ * overlayfs, with lowers named by their short l/ links as containers/storage
+ * names them (cs-formats.md §5.3-5.4).
+ *
+ * The mount data must fit in one page. Like Go, when the absolute form is
+ * too long we mount with paths relative to the driver home (lowerdir=l/...),
+ * and when even that is too long (deep chains: 500 lowers of "l/<26>" are
+ * ~15 KiB) with each lower passed as an open fd, relative to /proc/self/fd
+ * (newer containers/storage does the same). The working directory change
+ * happens in a vfork()ed child, never in the library's process, whose
+ * threads share one cwd.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drivers/overlay-internal.h"
+#include "error-internal.h"
+#include "fileutil.h"
+#include "util/cleanup.h"
+#include "util/mountinfo.h"
+#include "gojson.h"
+#include "util/mountopt.h"
+#include "util/rm.h"
+#include "util/strv.h"
+
+#define MAX_DEPTH 500
+
+static int read_text(int dirfd, const char *name, char **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r = cstor_read_file_at(dirfd, name, &buf, &len, name, NULL);
+	if (r < 0)
+		return r;
+	*out = buf;
+	return (int)len;
+}
+
+/* Resolve one lower "l/<link>" to a directory: the home's l/ first, then
+ * each additional store's. *abs gets the path passed to the kernel (the
+ * symlink, as Go passes it) and *fd an O_PATH fd of the directory. */
+static int resolve_lower(struct cstor_driver *d, const char *l, char **abs, int *fd)
+{
+	if (strncmp(l, "l/", 2) != 0 || strchr(l + 2, '/') || !l[2])
+		return -EBADMSG;
+	int f = openat(d->home_fd, l, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (f >= 0) {
+		*fd = f;
+		return asprintf(abs, "%s/%s", d->home, l) < 0 ? -ENOMEM : 0;
+	}
+	for (size_t i = 0; d->image_stores && d->image_stores[i]; i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/overlay/%s", d->image_stores[i], l);
+		f = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (f >= 0) {
+			*fd = f;
+			return (*abs = strdup(p)) ? 0 : -ENOMEM;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Recreate l/ symlinks from the layers' "link" files (they live in the
+ * graph root and survive, but a crash or a copy may lose the links). */
+int overlay_recreate_links(struct cstor_driver *d)
+{
+	_cleanup_close_ int dfd = fcntl(d->home_fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0)
+		return -errno;
+	DIR *dir = fdopendir(dfd);
+	if (!dir)
+		return -errno;
+	dfd = -1;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.' || streq(de->d_name, "l") || de->d_type != DT_DIR)
+			continue;
+		char p[4200], link[128];
+		snprintf(p, sizeof(p), "%s/link", de->d_name);
+		_cleanup_close_ int lf = openat(d->home_fd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = lf < 0 ? -1 : read(lf, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strchr(link, '/') || link[0] == '.')
+			continue;
+		char lp[200], target[4200];
+		snprintf(lp, sizeof(lp), "l/%s", link);
+		snprintf(target, sizeof(target), "../%s/diff", de->d_name);
+		if (symlinkat(target, d->home_fd, lp) < 0 && errno != EEXIST) {
+			closedir(dir);
+			return -errno;
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+struct mount_req {
+	const char *data;
+	const char *target;
+	unsigned long flags;
+	int cwd_fd;          /* -1: no chdir */
+	const char *cwd_path; /* or a path to chdir to */
+};
+
+/* Mount from another working directory without touching ours. */
+static int mount_in_child(const struct mount_req *m)
+{
+	pid_t pid = vfork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (m->cwd_fd >= 0 && fchdir(m->cwd_fd) < 0)
+			_exit(errno);
+		if (m->cwd_path && chdir(m->cwd_path) < 0)
+			_exit(errno);
+		if (mount("overlay", m->target, "overlay", m->flags, m->data) < 0)
+			_exit(errno);
+		_exit(0);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(st))
+		return -EIO;
+	return -WEXITSTATUS(st);
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
+		const char *mount_label, char **path, cstor_error *err)
+{
+	bool in_ro_store = false;
+	_cleanup_close_ int dir = overlay_open_layer_dir(d, id, &in_ro_store);
+	if (dir < 0)
+		return cstor_error_errno(err, dir, "overlay: layer %s", id);
+	/* A layer of a read-only store is mounted read-only, with its mount
+	 * point in our home (the store is not ours to write). */
+	bool read_write = !in_ro_store;
+
+	_cleanup_strv_free_ char **opts = NULL;
+	if (options && options[0])
+		opts = strv_copy(options);
+	else
+		opts = strv_split(d->mountopt ? d->mountopt : "", ',');
+	if (!opts)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (!d->metacopy)
+		strv_remove(opts, "metacopy=on");
+	if (strv_contains(opts, "ro"))
+		read_write = false;
+
+	_cleanup_free_ char *lower_text = NULL;
+	int n = read_text(dir, "lower", &lower_text);
+	if (n < 0 && n != -ENOENT)
+		return cstor_error_errno(err, n, "overlay: read lower of %s", id);
+	_cleanup_strv_free_ char **lowers = strv_split(n > 0 ? lower_text : "", ':');
+	if (!lowers)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	strv_remove(lowers, "");
+	size_t nl = strv_length(lowers);
+	if (nl > MAX_DEPTH)
+		return cstor_error_set(err, EINVAL,
+				       "overlay: cannot mount layer %s: max depth exceeded (%zu lower "
+				       "layers, the limit is %d)",
+				       id, nl, MAX_DEPTH);
+
+	/* Absolute paths, relative ones and fds of every lower. */
+	_cleanup_strv_free_ char **abs = calloc(nl + 2, sizeof(char *));
+	_cleanup_free_ int *fds = calloc(nl + 2, sizeof(int));
+	if (!abs || !fds)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	size_t k = 0;
+	int r = 0;
+	if (!read_write) {
+		/* Read-only: the layer's own diff is the top lower. */
+		char p[4300];
+		fds[k] = openat(dir, "diff", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[k] < 0)
+			return cstor_error_errno(err, errno, "overlay: open diff of %s", id);
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[k]);
+		char real[4200];
+		ssize_t l = readlink(p, real, sizeof(real) - 1);
+		if (l < 0) {
+			close_fds(fds, k + 1);
+			return cstor_error_errno(err, errno, "overlay: resolve diff of %s", id);
+		}
+		real[l] = 0;
+		abs[k++] = strdup(real);
+	}
+	for (size_t i = 0; i < nl && r == 0; i++) {
+		r = resolve_lower(d, lowers[i], &abs[k], &fds[k]);
+		if (r == -ENOENT && overlay_recreate_links(d) == 0)
+			r = resolve_lower(d, lowers[i], &abs[k], &fds[k]);
+		if (r == 0)
+			k++;
+		else
+			cstor_error_errno(err, r, "overlay: lower layer %s of %s", lowers[i], id);
+	}
+	if (r == 0 && k == 0) {
+		/* No lowers: the layer's empty/ directory stands in. */
+		fds[k] = openat(dir, "empty", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[k] < 0)
+			r = cstor_error_errno(err, errno, "overlay: open %s/empty", id);
+		else if (asprintf(&abs[k], "%s/%s/empty", d->home, id) < 0)
+			r = -ENOMEM;
+		else
+			k++;
+	}
+	if (r < 0) {
+		close_fds(fds, k);
+		return r;
+	}
+
+	unsigned long flags = 0;
+	_cleanup_free_ char *joined = strv_join(opts, ","), *data = NULL;
+	if (!joined || cstor_mount_options_parse(joined, &flags, &data) < 0) {
+		close_fds(fds, k);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	_cleanup_free_ char *label = NULL;
+	if (mount_label && mount_label[0] && asprintf(&label, ",context=\"%s\"", mount_label) < 0) {
+		close_fds(fds, k);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	if (mkdirat(dir, "merged", 0700) < 0 && errno != EEXIST) {
+		close_fds(fds, k);
+		return cstor_error_errno(err, errno, "overlay: create merged of %s", id);
+	}
+
+	/* Where the mount goes: the layer's merged/ in our home. A layer of
+	 * a read-only store gets a directory in our run home instead. */
+	_cleanup_free_ char *target = NULL;
+	if (in_ro_store) {
+		if (asprintf(&target, "%s/%s/merged", d->run_home, id) < 0 ||
+		    cstor_mkdir_p(target, 0700, err) < 0) {
+			close_fds(fds, k);
+			return err && err->code ? -err->code : -ENOMEM;
+		}
+	} else if (asprintf(&target, "%s/%s/merged", d->home, id) < 0) {
+		close_fds(fds, k);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+
+	long page = sysconf(_SC_PAGESIZE);
+	_cleanup_free_ char *lowerdir = strv_join(abs, ":");
+	_cleanup_free_ char *mdata = NULL;
+	const char *extra_sep = data[0] ? "," : "";
+	if (read_write)
+		r = asprintf(&mdata, "lowerdir=%s,upperdir=%s/%s/diff,workdir=%s/%s/work%s%s%s",
+			     lowerdir, d->home, id, d->home, id, extra_sep, data, label ? label : "");
+	else
+		r = asprintf(&mdata, "lowerdir=%s%s%s%s", lowerdir, extra_sep, data,
+			     label ? label : "");
+	if (r < 0) {
+		close_fds(fds, k);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	/* A volatile upper left by a crash makes the kernel refuse it. */
+	if (read_write) {
+		char v[4300];
+		snprintf(v, sizeof(v), "%s/work/work/incompat/volatile", id);
+		cstor_rm_rf_at_quiet(d->home_fd, v);
+	}
+
+	r = 0;
+	if ((long)strlen(mdata) < page) {
+		if (mount("overlay", target, "overlay", flags, mdata) < 0)
+			r = -errno;
+	} else {
+		/* Too long: every lower as an fd number, relative to
+		 * /proc/self/fd in a child (fds are inherited by vfork). */
+		cstor_buf b = { 0 };
+		cstor_buf_puts(&b, "lowerdir=");
+		for (size_t i = 0; i < k; i++)
+			cstor_buf_printf(&b, "%s%d", i ? ":" : "", fds[i]);
+		if (read_write)
+			cstor_buf_printf(&b, ",upperdir=%s/%s/diff,workdir=%s/%s/work", d->home, id,
+					 d->home, id);
+		cstor_buf_printf(&b, "%s%s%s", extra_sep, data, label ? label : "");
+		_cleanup_free_ char *fdata = cstor_buf_steal(&b, NULL);
+		if (!fdata)
+			r = -ENOMEM;
+		else if ((long)strlen(fdata) >= page)
+			r = cstor_error_set(err, E2BIG,
+					    "overlay: cannot mount layer %s: mount data too long (%zu "
+					    "bytes) even with lowers passed as fds",
+					    id, strlen(fdata));
+		else {
+			struct mount_req m = { fdata, target, flags, -1, "/proc/self/fd" };
+			r = mount_in_child(&m);
+		}
+	}
+	close_fds(fds, k);
+	if (r < 0) {
+		if (!err || !err->code)
+			cstor_error_errno(err, r, "overlay: mount layer %s on %s", id, target);
+		return r;
+	}
+	*path = TAKE_PTR(target);
+	return 0;
+}
+
+int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err)
+{
+	char target[4200];
+	snprintf(target, sizeof(target), "%s/%s/merged", d->home, id);
+	if (!cstor_mountinfo_has(target, "overlay")) {
+		snprintf(target, sizeof(target), "%s/%s/merged", d->run_home, id);
+		if (!cstor_mountinfo_has(target, "overlay"))
+			return 0;
+	}
+	if (umount2(target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return cstor_error_errno(err, errno, "overlay: unmount %s", target);
+	return 0;
+}
+
+bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path)
+{
+	return cstor_mountinfo_has(path, "overlay");
+}
