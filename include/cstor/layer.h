@@ -158,7 +158,8 @@ CSTOR_PUBLIC int cstor_store_diff(cstor_store *store, const char *from, const ch
 				  int compression, cstor_write_fn write, void *ctx,
 				  cstor_error *err);
 
-enum {
+/* Values of containers/storage's archive.ChangeType (the CLI's JSON "Kind"). */
+enum cstor_change_kind {
 	CSTOR_CHANGE_MODIFY = 0,
 	CSTOR_CHANGE_ADD = 1,
 	CSTOR_CHANGE_DELETE = 2,
@@ -166,7 +167,7 @@ enum {
 
 typedef struct cstor_change {
 	char *path; /* absolute, "/etc/hosts" */
-	int kind;   /* CSTOR_CHANGE_* */
+	enum cstor_change_kind kind;
 } cstor_change;
 
 CSTOR_PUBLIC int cstor_store_changes(cstor_change **out, size_t *n, cstor_store *store,

@@ -9,6 +9,7 @@
 #define CSTOR_DRIVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <cstor/error.h>
 
@@ -55,6 +56,13 @@ struct cstor_driver_ops {
 	 * (vfs). */
 	int (*apply_target)(struct cstor_driver *d, const char *id, int *fd, int *whiteout_mode,
 			    bool *skip_existing_root, cstor_error *err);
+	/* The directories holding layer @id's own files: *top (vfs: the
+	 * whole tree; overlay: diff/) and, for overlay, the lower layers'
+	 * diff directories, nearest first (malloc'd array of fds, the caller
+	 * closes them). *native tells whether diffs can be computed from
+	 * these directories directly (else through mounts). */
+	int (*diff_dirs)(struct cstor_driver *d, const char *id, int *top, int **lowers,
+			 size_t *n_lowers, bool *native, cstor_error *err);
 };
 
 extern const struct cstor_driver_ops cstor_driver_vfs;

@@ -37,6 +37,8 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err);
 bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path);
 int overlay_recreate_links(struct cstor_driver *d);
+int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,
+		      size_t *n_lowers, bool *native, cstor_error *err);
 int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
 			 bool *skip_existing_root, cstor_error *err);
 

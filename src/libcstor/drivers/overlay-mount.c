@@ -338,3 +338,44 @@ bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path
 {
 	return cstor_mountinfo_has(path, "overlay");
 }
+
+int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,
+		      size_t *n_lowers, bool *native, cstor_error *err)
+{
+	*lowers = NULL;
+	*n_lowers = 0;
+	*native = !d->metacopy && !d->mount_program && overlay_native_diff(d);
+	_cleanup_close_ int dir = overlay_open_layer_dir(d, id, NULL);
+	if (dir < 0)
+		return cstor_error_errno(err, dir, "overlay: layer %s", id);
+	_cleanup_free_ char *lower_text = NULL;
+	int n = read_text(dir, "lower", &lower_text);
+	if (n < 0 && n != -ENOENT)
+		return cstor_error_errno(err, n, "overlay: read lower of %s", id);
+	_cleanup_strv_free_ char **ls = strv_split(n > 0 ? lower_text : "", ':');
+	if (!ls)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	strv_remove(ls, "");
+	size_t nl = strv_length(ls);
+	_cleanup_free_ int *fds = calloc(nl + 1, sizeof(int));
+	if (!fds)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < nl; i++) {
+		_cleanup_free_ char *abs = NULL;
+		int r = resolve_lower(d, ls[i], &abs, &fds[i]);
+		if (r == -ENOENT && overlay_recreate_links(d) == 0)
+			r = resolve_lower(d, ls[i], &abs, &fds[i]);
+		if (r < 0) {
+			close_fds(fds, i);
+			return cstor_error_errno(err, r, "overlay: lower layer %s of %s", ls[i], id);
+		}
+	}
+	*top = openat(dir, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*top < 0) {
+		close_fds(fds, nl);
+		return cstor_error_errno(err, errno, "overlay: open %s/diff", id);
+	}
+	*lowers = TAKE_PTR(fds);
+	*n_lowers = nl;
+	return 0;
+}

@@ -200,6 +200,7 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.exists = overlay_exists,
 	.apply_target = overlay_apply_target,
 	.get = overlay_get,
+	.diff_dirs = overlay_diff_dirs,
 	.put = overlay_put,
 	.is_mounted = overlay_is_mounted,
 };

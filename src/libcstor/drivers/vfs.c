@@ -215,7 +215,31 @@ static int vfs_apply_target(struct cstor_driver *d, const char *id, int *fd, int
 	return 0;
 }
 
+static int vfs_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,
+			 size_t *n_lowers, bool *native, cstor_error *err)
+{
+	*lowers = NULL;
+	*n_lowers = 0;
+	*native = false;
+	*top = openat(d->dir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*top < 0 && errno == ENOENT) {
+		/* A layer of an additional store. */
+		for (size_t i = 0; d->image_stores && d->image_stores[i]; i++) {
+			char p[4200];
+			snprintf(p, sizeof(p), "%s/vfs/dir/%s", d->image_stores[i], id);
+			*top = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (*top >= 0)
+				return 0;
+		}
+		errno = ENOENT;
+	}
+	if (*top < 0)
+		return cstor_error_errno(err, errno, "open layer directory %s/dir/%s", d->home, id);
+	return 0;
+}
+
 const struct cstor_driver_ops cstor_driver_vfs = {
+	.diff_dirs = vfs_diff_dirs,
 	.apply_target = vfs_apply_target,
 	.get = vfs_get,
 	.put = vfs_put,

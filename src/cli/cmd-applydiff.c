@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* applydiff [-f FILE] LAYER, and import-layer [options] [-f FILE] [PARENT] */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstor/layer.h>
+
+#include "cli.h"
+
+static char *file;
+static bool json, readonly;
+static char *id, *label;
+static char **names;
+
+static long fd_read(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The input: the file of -f, else stdin. */
+static int open_input(const char *what)
+{
+	if (!file || !file[0])
+		return 0;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "%s: %s: open %s: %m\n", cli_program, what, file);
+	return fd;
+}
+
+static const struct cli_flag apply_flags[] = {
+	{ { "-file", "f" }, CLI_STRING, &file, "Read from file instead of stdin" },
+	{ { NULL } },
+};
+
+static int applydiff(cstor_store *store, int argc, char **argv)
+{
+	int fd = open_input("applydiff");
+	if (fd < 0)
+		return EXIT_FAIL;
+	cstor_error err = CSTOR_ERROR_INIT;
+	int r = cstor_store_apply_diff(NULL, store, argv[0], fd_read, &fd, &err);
+	if (fd > 0)
+		close(fd);
+	if (r < 0) {
+		cli_error("applydiff", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+const struct cli_cmd cmd_applydiff = {
+	.names = { "applydiff", "apply-diff" },
+	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.usage = "Apply a diff to a layer",
+	.min_args = 1,
+	.max_args = 2,
+	.flags = apply_flags,
+	.run = applydiff,
+};
+
+static const struct cli_flag import_flags[] = {
+	CLI_JSON_FLAG(json),
+	{ { "-file", "f" }, CLI_STRING, &file, "Read from file instead of stdin" },
+	{ { "-id", "i" }, CLI_STRING, &id, "Layer ID" },
+	{ { "-name", "n" }, CLI_LIST, &names, "Layer name" },
+	{ { "-label", "l" }, CLI_STRING, &label, "Mount Label" },
+	{ { "-readonly", "r" }, CLI_BOOL, &readonly, "Mark as read-only" },
+	{ { NULL } },
+};
+
+static int import_layer(cstor_store *store, int argc, char **argv)
+{
+	int fd = open_input("import-layer");
+	if (fd < 0)
+		return EXIT_FAIL;
+	cstor_layer_options o = CSTOR_LAYER_OPTIONS_INIT;
+	o.id = id;
+	o.parent = argc > 0 ? argv[0] : NULL;
+	o.names = (const char *const *)names;
+	o.mount_label = label;
+	o.writeable = !readonly;
+	cstor_error err = CSTOR_ERROR_INIT;
+	cstor_layer *layer = NULL;
+	int r = cstor_store_import_layer(&layer, store, &o, fd_read, &fd, &err);
+	if (fd > 0)
+		close(fd);
+	if (r < 0) {
+		cli_error("import-layer", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	int rc = cli_print_new_layer(layer, json);
+	cstor_layer_free(layer);
+	return rc;
+}
+
+const struct cli_cmd cmd_import_layer = {
+	.names = { "import-layer", "importlayer" },
+	.args_help = "[options [...]] [parentLayerNameOrID]",
+	.usage = "Import a new layer",
+	.max_args = 1,
+	.flags = import_flags,
+	.run = import_layer,
+};
