@@ -6,6 +6,8 @@
 #include <cstor/layer.h>
 
 #include "cli.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
 
 static bool json, tree;
 
@@ -17,9 +19,36 @@ static const struct cli_flag flags[] = {
 
 struct node {
 	const char *left, *right;
-	const cstor_layer *layer;
+	char **notes; /* "name: N", "mount: P", ... in Go's order */
 	bool printed;
 };
+
+/* cstor's note for a layer whose apply was interrupted (Go deletes such
+ * layers when it next writes the store; cstor keeps them until the apply is
+ * redone or the layer deleted). */
+#define INCOMPLETE_NOTE "incomplete: an apply was interrupted; apply again or delete"
+
+static char **layer_notes(const cstor_layer *l)
+{
+	char **notes = NULL;
+	int bad = 0;
+	for (const char *const *nm = cstor_layer_names(l); *nm; nm++) {
+		char *s = NULL;
+		bad |= asprintf(&s, "name: %s", *nm) < 0 || strv_consume(&notes, s) < 0;
+	}
+	if (cstor_layer_mount_point(l)) {
+		char *s = NULL;
+		bad |= asprintf(&s, "mount: %s", cstor_layer_mount_point(l)) < 0 ||
+		       strv_consume(&notes, s) < 0;
+	}
+	if (cstor_layer_incomplete(l))
+		bad |= strv_append(&notes, INCOMPLETE_NOTE) < 0;
+	if (bad || (!notes && !(notes = calloc(1, sizeof(char *))))) {
+		strv_free(notes);
+		return NULL;
+	}
+	return notes;
+}
 
 /* The root with the fewest children among parents that are not layers
  * themselves; first seen wins ties (Go picks one at random). */
@@ -63,6 +92,8 @@ static void print_subtree(const char *root, struct node *nodes, size_t n, int in
 		/* Indentation: spaces with a vertical bar in each column whose
 		 * subtree continues below. */
 		char *ind = malloc((size_t)indent * 3 + 1);
+		if (!ind)
+			return;
 		size_t p = 0;
 		for (int col = 0; col < indent; col++) {
 			bool bar = false;
@@ -78,10 +109,15 @@ static void print_subtree(const char *root, struct node *nodes, size_t n, int in
 		bool last = ++k == nchildren;
 		printf("%s%s\u2500%s\n", ind, last ? "\u2514" : "\u251c", nodes[i].right);
 		const char *nh = last ? " " : "\u2502";
-		for (const char *const *nm = cstor_layer_names(nodes[i].layer); *nm; nm++)
-			printf("%s%s name: %s\n", ind, nh, *nm);
+		for (char **note = nodes[i].notes; *note; note++)
+			printf("%s%s %s\n", ind, nh, *note);
 		int *sub = malloc((ncont + 1) * sizeof(int));
-		memcpy(sub, continued, ncont * sizeof(int));
+		if (!sub) {
+			free(ind);
+			return;
+		}
+		if (ncont)
+			memcpy(sub, continued, ncont * sizeof(int));
 		size_t nsub = ncont;
 		if (!last)
 			sub[nsub++] = indent;
@@ -113,25 +149,36 @@ static int run(cstor_store *store, int argc, char **argv)
 		puts("]");
 	} else if (tree) {
 		struct node *nodes = calloc(n ? n : 1, sizeof(*nodes));
-		for (size_t i = 0; i < n; i++) {
+		bool oom = !nodes;
+		for (size_t i = 0; i < n && !oom; i++) {
 			const char *p = cstor_layer_parent(layers[i]);
 			nodes[i].left = p ? p : "(base)";
 			nodes[i].right = cstor_layer_id(layers[i]);
-			nodes[i].layer = layers[i];
+			nodes[i].notes = layer_notes(layers[i]);
+			oom = !nodes[i].notes;
 		}
 		for (;;) {
-			const char *root = select_root(nodes, n);
+			const char *root = oom ? NULL : select_root(nodes, n);
 			if (!root)
 				break;
 			printf("%s\n", root);
 			print_subtree(root, nodes, n, 0, NULL, 0);
 		}
+		for (size_t i = 0; nodes && i < n; i++)
+			strv_free(nodes[i].notes);
 		free(nodes);
+		if (oom) {
+			fprintf(stderr, "%s: layers: out of memory\n", cli_program);
+			cstor_layer_list_free(layers);
+			return EXIT_FAIL;
+		}
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			printf("%s\n", cstor_layer_id(layers[i]));
 			for (const char *const *nm = cstor_layer_names(layers[i]); *nm; nm++)
 				printf("\tname: %s\n", *nm);
+			if (cstor_layer_incomplete(layers[i]))
+				printf("\t%s\n", INCOMPLETE_NOTE);
 		}
 	}
 	cstor_layer_list_free(layers);

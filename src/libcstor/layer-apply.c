@@ -154,7 +154,7 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 	int r = cstor_layer_store_start_writing(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "apply diff", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
 	if (!rec) {
 		r = err && err->code ? -err->code : -ENOENT;
 		cstor_layer_store_done(ls);

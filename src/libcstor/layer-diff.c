@@ -188,6 +188,78 @@ static bool needs_mounts(const struct diff_ctx *c)
 	return streq(c->s->driver_ops->name, "overlay") && !(c->native && c->from_is_parent);
 }
 
+/*
+ * Mounted trees of both layers, for a naive comparison on overlay. Taken
+ * under the mount state lock, exclusively, as Mount takes it: a layer that
+ * is mounted already is used where it is; one that is not is mounted
+ * read-only for the duration and unmounted afterwards. The lock is held
+ * until trees_done(), so nobody unmounts them under us.
+ */
+struct trees {
+	int to, from;
+	bool mounted_to, mounted_from;
+	bool locked;
+};
+
+static int mount_tree(int *fd, bool *we_mounted, struct diff_ctx *c, const char *id,
+		      cstor_error *err) CSTOR_REQUIRES(&c->s->mounts->lock)
+{
+	struct cstor_store *s = c->s;
+	struct cstor_mount_rec *m = cstor_mounts_get(c->s->mounts, id);
+	_cleanup_free_ char *path = NULL;
+	*we_mounted = false;
+	if (m && m->count > 0 && m->path[0] && s->driver_ops->is_mounted(s->driver, id, m->path)) {
+		if (!(path = strdup(m->path)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	} else {
+		char *const ro[] = { (char *)"ro", NULL };
+		int r = s->driver_ops->get(s->driver, id, ro, NULL, &path, err);
+		if (r < 0)
+			return r;
+		*we_mounted = true;
+	}
+	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0) {
+		int r = cstor_error_errno(err, errno, "open %s", path);
+		if (*we_mounted)
+			s->driver_ops->put(s->driver, id, NULL);
+		*we_mounted = false;
+		return r;
+	}
+	return 0;
+}
+
+static void trees_done(struct trees *t, struct diff_ctx *c) CSTOR_NO_TSA
+{
+	struct cstor_store *s = c->s;
+	if (t->to >= 0)
+		close(t->to);
+	if (t->from >= 0)
+		close(t->from);
+	if (t->mounted_to)
+		s->driver_ops->put(s->driver, c->to_id, NULL);
+	if (t->mounted_from)
+		s->driver_ops->put(s->driver, c->from_id, NULL);
+	if (t->locked)
+		cstor_mounts_done(s->mounts);
+}
+
+static int trees_open(struct trees *t, struct diff_ctx *c, cstor_error *err) CSTOR_NO_TSA
+{
+	t->to = t->from = -1;
+	t->mounted_to = t->mounted_from = false;
+	int r = cstor_mounts_start(c->s->mounts, err);
+	if (r != 0)
+		return r;
+	t->locked = true;
+	r = mount_tree(&t->to, &t->mounted_to, c, c->to_id, err);
+	if (r == 0 && c->from_id)
+		r = mount_tree(&t->from, &t->mounted_from, c, c->from_id, err);
+	if (r < 0)
+		trees_done(t, c);
+	return r;
+}
+
 /* ---- tar-split reassembly --------------------------------------------- */
 
 struct open_ctx {
@@ -291,13 +363,18 @@ int cstor_store_diff(cstor_store *s, const char *from, const char *to, int compr
 	}
 	struct cstor_export_options eo = { .compression = (cstor_compression)comp };
 	if (needs_mounts(&c)) {
-		finish(&c);
-		return cstor_error_set(err, ENOTSUP,
-				       "diff: comparing overlay layer %s with %s needs mounts, which "
-				       "cstor does not do for diffs yet",
-				       to, from ? from : "its parent");
-	}
-	if (c.native)
+		struct trees t;
+		r = trees_open(&t, &c, err);
+		if (r == 0) {
+			struct cstor_change_list l = { 0 };
+			if (!c.from_id)
+				r = cstor_export_tree(t.to, write, ctx, &eo, err);
+			else if ((r = cstor_changes_naive(&l, t.to, t.from, err)) == 0)
+				r = cstor_export_changes(t.to, &l, write, ctx, &eo, err);
+			cstor_change_list_done(&l);
+			trees_done(&t, &c);
+		}
+	} else if (c.native)
 		r = cstor_export_overlay_diff(c.top, c.lowers, c.n_lowers, write, ctx, &eo, err);
 	else if (!c.from_id)
 		r = cstor_export_tree(c.top, write, ctx, &eo, err);
@@ -316,11 +393,15 @@ int cstor_store_diff(cstor_store *s, const char *from, const char *to, int compr
 
 static int compute_changes(struct cstor_change_list *l, struct diff_ctx *c, cstor_error *err)
 {
-	if (needs_mounts(c))
-		return cstor_error_set(err, ENOTSUP,
-				       "comparing overlay layer %s with %s needs mounts, which cstor "
-				       "does not do for diffs yet",
-				       c->to_id, c->from_id ? c->from_id : "nothing");
+	if (needs_mounts(c)) {
+		struct trees t;
+		int r = trees_open(&t, c, err);
+		if (r < 0)
+			return r;
+		r = cstor_changes_naive(l, t.to, t.from, err);
+		trees_done(&t, c);
+		return r;
+	}
 	if (c->native)
 		return cstor_changes_overlay(l, c->top, c->lowers, c->n_lowers, 0, err);
 	int r = open_from_tree(c, err);
@@ -364,7 +445,18 @@ int cstor_store_diff_size(int64_t *size, cstor_store *s, const char *from, const
 		return r;
 	if (c.native && c.from_is_parent)
 		r = cstor_dir_size(size, c.top, err);
-	else {
+	else if (needs_mounts(&c)) {
+		struct trees t;
+		r = trees_open(&t, &c, err);
+		if (r == 0) {
+			struct cstor_change_list l = { 0 };
+			r = cstor_changes_naive(&l, t.to, t.from, err);
+			if (r == 0)
+				r = cstor_changes_size(size, &l, t.to, err);
+			cstor_change_list_done(&l);
+			trees_done(&t, &c);
+		}
+	} else {
 		struct cstor_change_list l = { 0 };
 		r = compute_changes(&l, &c, err);
 		if (r == 0)

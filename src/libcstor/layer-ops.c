@@ -13,11 +13,12 @@
 #include "util/cleanup.h"
 #include "util/strv.h"
 
-struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s, const char *ref,
+struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s,
+						       struct cstor_layer_store *ls, const char *ref,
 						       const char *what, cstor_error *err)
 {
 	bool amb = false;
-	struct cstor_layer_rec *rec = cstor_layer_store_lookup(s->layers, ref, &amb);
+	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
 	if (rec)
 		return rec;
 	if (amb) {
@@ -54,7 +55,7 @@ int cstor_layer_set_metadata(cstor_store *s, const char *ref, const char *metada
 	int r = cstor_layer_store_start_writing(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "set metadata", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "set metadata", err);
 	if (!rec)
 		r = fail_code(err);
 	else {
@@ -78,7 +79,7 @@ int cstor_layer_remove_names(cstor_store *s, const char *ref, const char *const 
 	int r = cstor_layer_store_start_writing(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "remove names", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "remove names", err);
 	if (!rec)
 		r = fail_code(err);
 	else {
@@ -96,7 +97,7 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 	int r = cstor_layer_store_start_writing(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "delete layer", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "delete layer", err);
 	if (!rec) {
 		r = fail_code(err);
 		goto out;
@@ -150,7 +151,7 @@ int cstor_layer_set_big_data(cstor_store *s, const char *ref, const char *key, c
 	int r = cstor_layer_store_start_writing(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "set layer data", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "set layer data", err);
 	if (!rec) {
 		r = fail_code(err);
 		goto out;
@@ -196,7 +197,7 @@ int cstor_store_mount(char **mountpoint, cstor_store *s, const char *ref,
 	if (r != 0)
 		return r;
 	_cleanup_free_ char *path = NULL;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "mount", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "mount", err);
 	if (!rec) {
 		r = fail_code(err);
 		goto out;
@@ -213,7 +214,8 @@ int cstor_store_mount(char **mountpoint, cstor_store *s, const char *ref,
 				    s->driver_ops->name);
 		goto out;
 	}
-	if ((r = cstor_mounts_start(s->mounts, err)) != 0)
+	r = cstor_mounts_start(s->mounts, err);
+	if (r != 0)
 		goto out;
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->id);
 	int64_t count = m ? m->count : 0;
@@ -246,12 +248,13 @@ int cstor_store_unmount(int *still_mounted, cstor_store *s, const char *ref, int
 	int r = cstor_layer_store_start_reading(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "unmount", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "unmount", err);
 	if (!rec) {
 		r = fail_code(err);
 		goto out;
 	}
-	if ((r = cstor_mounts_start(s->mounts, err)) != 0)
+	r = cstor_mounts_start(s->mounts, err);
+	if (r != 0)
 		goto out;
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->id);
 	int64_t count = m ? m->count : 0;
@@ -286,12 +289,13 @@ int cstor_store_mounted(int64_t *count, cstor_store *s, const char *ref, cstor_e
 	int r = cstor_layer_store_start_reading(ls, err);
 	if (r != 0)
 		return r;
-	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ref, "mounted", err);
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "mounted", err);
 	if (!rec) {
 		r = fail_code(err);
 		goto out;
 	}
-	if ((r = cstor_mounts_start_reading(s->mounts, err)) != 0)
+	r = cstor_mounts_start_reading(s->mounts, err);
+	if (r != 0)
 		goto out;
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->id);
 	*count = m ? m->count : 0;

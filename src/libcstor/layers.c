@@ -224,11 +224,12 @@ static int find_in(cstor_store *s, cstor_layer **out, struct cstor_layer_store *
 		return r;
 	bool amb = false;
 	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
-	if (rec)
+	if (rec) {
+		/* A layer of a read-only store is found too (it has no mounts). */
 		r = cstor_layer_snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
-	if (rec && r == 0 && !ro)
-		add_mount_info(s, out, 0, 1);
-	else if (amb)
+		if (r == 0 && !ro)
+			add_mount_info(s, out, 0, 1);
+	} else if (amb)
 		r = cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
 	else
 		r = -ENOENT;

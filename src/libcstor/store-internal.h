@@ -66,9 +66,10 @@ int cstor_store_find_layer(struct cstor_layer **out, struct cstor_layer_store **
 /* Find a layer of the primary store, or report why not: -ENOENT, -EINVAL
  * (ambiguous), -EROFS (it is in a read-only store). Caller holds the
  * primary store's lock. */
-struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s, const char *ref,
+struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s,
+						       struct cstor_layer_store *ls, const char *ref,
 						       const char *what, cstor_error *err)
-	CSTOR_REQUIRES_SHARED(&s->layers->lock);
+	CSTOR_REQUIRES_SHARED(&ls->lock);
 
 /* Create a layer record and its driver directory; @flag (optional) is set
  * on the record (true) in the same save that completes the creation.

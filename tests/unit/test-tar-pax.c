@@ -3,6 +3,8 @@
  * and raw-accounting API. */
 #include "tap.h"
 
+#include <sys/mman.h>
+
 #include "error-internal.h"
 #include "util/cleanup.h"
 
@@ -455,6 +457,29 @@ static int test_raw_accounting(void)
 	return TEST_PASS;
 }
 
+static int test_copy_to_fd(void)
+{
+	struct msink s = { 0 };
+	sample_archive(&s);
+	struct one o;
+	CHECK(one_open(&o, &s) == 1);
+	int fd = memfd_create("content", MFD_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_OK(cstor_tar_reader_copy_to_fd(o.r, fd, &o.err));
+	CHECK(lseek(fd, 0, SEEK_CUR) == 300000);
+	unsigned char b[512];
+	CHECK(pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b));
+	CHECK(memcmp(b, s.data + 512, sizeof(b)) == 0);
+	close(fd);
+	/* A bad fd is an error naming the entry. */
+	CHECK(cstor_tar_reader_next(o.r, &o.h, &o.err) == 1);
+	CHECK(cstor_tar_reader_copy_to_fd(o.r, -1, &o.err) == -EBADF);
+	CHECK(strstr(cstor_error_message(&o.err), "write content of small"));
+	one_close(&o);
+	msink_free(&s);
+	return TEST_PASS;
+}
+
 static int test_api_misuse(void)
 {
 	struct msink s = { 0 };
@@ -476,4 +501,4 @@ static int test_api_misuse(void)
 TAP_MAIN(TEST(test_pax_overrides), TEST(test_pax_bad_values), TEST(test_pax_record_lengths),
 	 TEST(test_extension_limits), TEST(test_gnu_long_names),
 	 TEST(test_global_and_repeated_headers), TEST(test_xattr_records), TEST(test_content_api),
-	 TEST(test_raw_accounting), TEST(test_api_misuse))
+	 TEST(test_raw_accounting), TEST(test_copy_to_fd), TEST(test_api_misuse))

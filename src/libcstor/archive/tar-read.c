@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error-internal.h"
 #include "util/cleanup.h"
@@ -219,6 +220,28 @@ ssize_t cstor_tar_reader_read(cstor_tar_reader *r, void *buf, size_t len, cstor_
 		return ret;
 	memcpy(buf, p, n);
 	return (ssize_t)n;
+}
+
+int cstor_tar_reader_copy_to_fd(cstor_tar_reader *r, int fd, cstor_error *err)
+{
+	for (;;) {
+		const void *p;
+		size_t n;
+		int ret = cstor_tar_reader_peek(r, &p, &n, 0, err);
+		if (ret < 0)
+			return ret;
+		if (n == 0)
+			return 0;
+		while (n > 0) {
+			ssize_t k = write(fd, p, n);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return cstor_error_errno(err, errno, "write content of %s", r->hs.hdr.name);
+			p = (const unsigned char *)p + k;
+			n -= (size_t)k;
+		}
+	}
 }
 
 int cstor_tar_reader_skip(cstor_tar_reader *r, cstor_error *err)

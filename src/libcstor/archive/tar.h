@@ -8,12 +8,19 @@
  * an archive means, because a layer must unpack and re-pack identically in
  * both implementations: v7, ustar, star, old GNU and POSIX pax headers, GNU
  * long names/links, base-256 numbers, signed or unsigned header checksums.
- * Sparse files are refused. Deliberate differences from Go are documented at
- * the function or field they concern.
+ * Sparse files are refused.
  *
- * Errors: -EBADMSG for anything wrong with the archive (the message names
- * the entry or the byte offset), -ENOTSUP for sparse entries, otherwise what
- * the callbacks return.
+ * Deliberate differences from Go's reader, all on input no tool writes:
+ * negative sizes, uids and gids are errors (Go lets them through to the
+ * consumer); names and link names over 64 KiB are errors (Go's limit is the
+ * 1 MiB of the extension body); LIBARCHIVE.xattr.* records are decoded
+ * (Go ignores them); input that ends inside the padding after the last
+ * member ends the archive as in Go, but the partial padding is still
+ * accounted as raw bytes so a tar-split of it reassembles exactly.
+ *
+ * Callbacks may return -EINTR, which is retried. Errors: -EBADMSG for
+ * anything wrong with the archive (the message names the entry or the byte
+ * offset), -ENOTSUP for sparse entries, otherwise what the callbacks return.
  */
 #ifndef CSTOR_ARCHIVE_TAR_H
 #define CSTOR_ARCHIVE_TAR_H
@@ -145,8 +152,9 @@ int64_t cstor_tar_reader_remaining(const cstor_tar_reader *r);
 /* Content bytes of the current member (0 for header-only types). */
 int64_t cstor_tar_reader_content_size(const cstor_tar_reader *r);
 
-/* Copy up to @len content bytes: the count, 0 at the end of the content, or
- * -errno. Large reads into an empty buffer bypass the internal buffer. */
+/* Copy up to @len content bytes: the count (short counts happen, as with
+ * read(2)), 0 at the end of the content, or -errno. Large reads into an
+ * empty buffer go straight from the callback into @buf. */
 ssize_t cstor_tar_reader_read(cstor_tar_reader *r, void *buf, size_t len, cstor_error *err);
 
 /* Zero-copy variant: point *data at up to @max (0 = no limit) content bytes
@@ -154,6 +162,10 @@ ssize_t cstor_tar_reader_read(cstor_tar_reader *r, void *buf, size_t len, cstor_
  * content. The pointer is valid until the next call on @r. */
 int cstor_tar_reader_peek(cstor_tar_reader *r, const void **data, size_t *len, size_t max,
 			  cstor_error *err);
+
+/* Write the rest of the current content to @fd (short writes and EINTR
+ * handled), straight from the reader's buffer. */
+int cstor_tar_reader_copy_to_fd(cstor_tar_reader *r, int fd, cstor_error *err);
 
 /* Consume the rest of the current content (checksummed in RAW mode). */
 int cstor_tar_reader_skip(cstor_tar_reader *r, cstor_error *err);
@@ -193,6 +205,10 @@ int cstor_tar_reader_trailing(cstor_tar_reader *r, const void **data, size_t *le
  * (as SCHILY.xattr.* records), pax (extra records; keys Go manages itself,
  * like path or size, are ignored). Values that neither USTAR nor PAX can
  * hold (Go would fall back to GNU) fail with -EINVAL.
+ *
+ * The mode is written as given. containers/storage's archiver stores
+ * st_mode & (S_IFMT | 07777) there (Go's FileInfoHeader plus the S_IFMT
+ * bits it adds back), so pass that to produce the same bytes.
  */
 typedef struct cstor_tar_writer cstor_tar_writer;
 

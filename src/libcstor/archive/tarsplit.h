@@ -44,6 +44,20 @@ enum {
 
 /* ---- Packer ------------------------------------------------------------ */
 
+/*
+ * Typical use while applying a layer (the read callback hashes what it
+ * hands out, so the digest covers the whole stream):
+ *
+ *     cstor_tar_reader_new(&r, read, ctx, CSTOR_TAR_READER_RAW, err);
+ *     cstor_tarsplit_packer_new(&p, write_gz, gzctx, err);
+ *     while ((ret = cstor_tar_reader_next(r, &h, err)) > 0) {
+ *             ... extract h, reading its content with _read()/_peek() ...
+ *             ret = cstor_tarsplit_packer_add_entry(p, r, h, err);
+ *     }
+ *     if (ret == 0)
+ *             ret = cstor_tarsplit_packer_finish(p, r, err);
+ */
+
 typedef struct cstor_tarsplit_packer cstor_tarsplit_packer;
 
 /* Compressed output goes to @write (gzip, level 1). */

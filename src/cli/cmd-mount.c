@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mount, unmount (umount), mounted. Messages for failures are Go's
+ * ("<error> while mounting <arg>", ...): scripts look for them. Only layers
+ * can be named for now; containers (their layer) and images (mount -r, and
+ * unmount's second try) are added here when the library has them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cstor/mount.h>
+
+#include "cli.h"
+
+static bool json, readonly, force;
+static char *label, *mount_opts;
+
+static const struct cli_flag mount_flags[] = {
+	/* Accepted and unused, as in Go. */
+	{ { "-opt", "o" }, CLI_STRING, &mount_opts, "Mount Options" },
+	{ { "-label", "l" }, CLI_STRING, &label, "Mount Label" },
+	{ { "-ro", "r" }, CLI_BOOL, &readonly, "Mount image readonly" },
+	CLI_JSON_FLAG(json),
+	{ { NULL } },
+};
+
+static const struct cli_flag unmount_flags[] = {
+	CLI_JSON_FLAG(json),
+	{ { "-force", "f" }, CLI_BOOL, &force, "Force the umount" },
+	{ { NULL } },
+};
+
+static const struct cli_flag mounted_flags[] = {
+	CLI_JSON_FLAG(json),
+	{ { NULL } },
+};
+
+struct result {
+	const char *id;
+	char *mountpoint;
+	char *error;
+};
+
+static char *error_text(const cstor_error *err)
+{
+	char *s = strdup(cstor_error_message(err));
+	return s ? s : strdup("out of memory");
+}
+
+/* mount -r: Go mounts an image's top layer read-only. There are no images
+ * yet, so no argument names one; the error is Go's for a layer argument. */
+static char *mount_image(char **mp, cstor_store *store, const char *ref)
+{
+	(void)mp;
+	(void)store;
+	char *msg = NULL;
+	if (asprintf(&msg, "image not known: %s", ref) < 0)
+		msg = strdup("out of memory");
+	return msg;
+}
+
+static void print_results(const struct result *res, int n, bool with_mountpoint)
+{
+	putchar('[');
+	for (int i = 0; i < n; i++) {
+		printf("%s{\"id\":", i ? "," : "");
+		cli_json_string(stdout, res[i].id);
+		if (with_mountpoint) {
+			fputs(",\"mountpoint\":", stdout);
+			cli_json_string(stdout, res[i].mountpoint ? res[i].mountpoint : "");
+		}
+		fputs(",\"error\":", stdout);
+		cli_json_string(stdout, res[i].error ? res[i].error : "");
+		putchar('}');
+	}
+	puts("]");
+}
+
+static void free_results(struct result *res, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(res[i].mountpoint);
+		free(res[i].error);
+	}
+	free(res);
+}
+
+static struct result *alloc_results(int n, const char *what)
+{
+	struct result *res = calloc((size_t)n, sizeof(*res));
+	if (!res)
+		fprintf(stderr, "%s: %s: out of memory\n", cli_program, what);
+	return res;
+}
+
+static int mount(cstor_store *store, int argc, char **argv)
+{
+	struct result *res = alloc_results(argc, "mount");
+	if (!res)
+		return EXIT_FAIL;
+	int rc = EXIT_OK;
+	for (int i = 0; i < argc; i++) {
+		cstor_error err = CSTOR_ERROR_INIT;
+		cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
+		o.mount_label = label && label[0] ? label : NULL;
+		res[i].id = argv[i];
+		if (readonly)
+			res[i].error = mount_image(&res[i].mountpoint, store, argv[i]);
+		else if (cstor_store_mount(&res[i].mountpoint, store, argv[i], &o, &err) < 0)
+			res[i].error = error_text(&err);
+		if (res[i].error)
+			rc = EXIT_FAIL;
+		cstor_error_clear(&err);
+	}
+	if (json)
+		print_results(res, argc, true);
+	else
+		for (int i = 0; i < argc; i++) {
+			if (res[i].error) {
+				fflush(stdout);
+				fprintf(stderr, "%s while mounting %s\n", res[i].error, res[i].id);
+			}
+			printf("%s\n", res[i].mountpoint ? res[i].mountpoint : "");
+		}
+	free_results(res, argc);
+	return rc;
+}
+
+static int unmount(cstor_store *store, int argc, char **argv)
+{
+	struct result *res = alloc_results(argc, "unmount");
+	if (!res)
+		return EXIT_FAIL;
+	int rc = EXIT_OK;
+	for (int i = 0; i < argc; i++) {
+		cstor_error err = CSTOR_ERROR_INIT;
+		int still = 0;
+		res[i].id = argv[i];
+		if (cstor_store_unmount(&still, store, argv[i], force, &err) < 0) {
+			res[i].error = error_text(&err);
+			rc = EXIT_FAIL;
+		} else if (!still)
+			printf("%s mountpoint unmounted\n", argv[i]);
+		cstor_error_clear(&err);
+	}
+	if (json)
+		print_results(res, argc, false);
+	else
+		for (int i = 0; i < argc; i++)
+			if (res[i].error) {
+				fflush(stdout);
+				fprintf(stderr, "%s while unmounting %s\n", res[i].error, res[i].id);
+			}
+	free_results(res, argc);
+	return rc;
+}
+
+static int mounted(cstor_store *store, int argc, char **argv)
+{
+	struct result *res = alloc_results(argc, "mounted");
+	if (!res)
+		return EXIT_FAIL;
+	int rc = EXIT_OK;
+	for (int i = 0; i < argc; i++) {
+		cstor_error err = CSTOR_ERROR_INIT;
+		int64_t count = 0;
+		res[i].id = argv[i];
+		if (cstor_store_mounted(&count, store, argv[i], &err) < 0) {
+			res[i].error = error_text(&err);
+			rc = EXIT_FAIL;
+		} else if (count > 0)
+			printf("%s mounted\n", argv[i]);
+		cstor_error_clear(&err);
+	}
+	/* Go prints the plain lines above with --json too. */
+	if (json)
+		print_results(res, argc, false);
+	else
+		for (int i = 0; i < argc; i++)
+			if (res[i].error) {
+				fflush(stdout);
+				fprintf(stderr, "%s checking if %s is mounted\n", res[i].error,
+					res[i].id);
+			}
+	free_results(res, argc);
+	return rc;
+}
+
+const struct cli_cmd cmd_mount = {
+	.names = { "mount" },
+	.args_help = "[options [...]] LayerOrContainerNameOrID",
+	.usage = "Mount a layer or container",
+	.min_args = 1,
+	.max_args = -1,
+	.flags = mount_flags,
+	.run = mount,
+};
+
+const struct cli_cmd cmd_unmount = {
+	.names = { "unmount", "umount" },
+	.args_help = "LayerOrContainerNameOrID",
+	.usage = "Unmount an image, layer or container",
+	.min_args = 1,
+	.max_args = -1,
+	.flags = unmount_flags,
+	.run = unmount,
+};
+
+const struct cli_cmd cmd_mounted = {
+	.names = { "mounted" },
+	.args_help = "LayerOrContainerNameOrID",
+	.usage = "Check if a file system is mounted",
+	.min_args = 1,
+	.max_args = -1,
+	.flags = mounted_flags,
+	.run = mounted,
+};
