@@ -668,19 +668,18 @@ static ssize_t read_zstd(cstor_decompressor *d, uint8_t *buf, size_t len, cstor_
 		 * input it already consumed. Not at a frame end with nothing
 		 * buffered, though: that call would open a new frame and turn
 		 * a clean EOF into a truncation. */
-		if (d->in_pos == d->in_end && d->zstd_hint == 0)
-			goto need_input;
-		ZSTD_inBuffer in = { d->in, d->in_end, d->in_pos };
-		size_t r = ZSTD_decompressStream(d->zstd, &out, &in);
-		d->in_pos = in.pos;
-		if (ZSTD_isError(r))
-			return fail(d, err, EBADMSG, "zstd: %s", ZSTD_getErrorName(r));
-		d->zstd_hint = r;
-		if (out.pos > 0)
-			return (ssize_t)out.pos;
-		if (d->in_pos < d->in_end)
-			continue;
-	need_input:;
+		if (d->in_pos < d->in_end || d->zstd_hint != 0) {
+			ZSTD_inBuffer in = { d->in, d->in_end, d->in_pos };
+			size_t r = ZSTD_decompressStream(d->zstd, &out, &in);
+			d->in_pos = in.pos;
+			if (ZSTD_isError(r))
+				return fail(d, err, EBADMSG, "zstd: %s", ZSTD_getErrorName(r));
+			d->zstd_hint = r;
+			if (out.pos > 0)
+				return (ssize_t)out.pos;
+			if (d->in_pos < d->in_end)
+				continue;
+		}
 		ssize_t n = refill(d, err);
 		if (n < 0)
 			return n;

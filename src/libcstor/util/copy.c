@@ -257,9 +257,8 @@ static int chown_result(struct copy_state *s, int r, cstor_error *err)
 }
 
 /* Owner first (chown clears setuid/setgid and security.capability), then
- * xattrs (an ACL xattr rewrites the group bits), then the mode, then times
- * (every change above touches ctime only, but mode/xattr writes on some
- * filesystems bump mtime). */
+ * xattrs (an ACL xattr rewrites the group bits), then the mode, and the
+ * times last so that nothing disturbs them. */
 static int set_metadata_fd(struct copy_state *s, int src_fd, int dst_fd, const struct stat *st,
 			   cstor_error *err)
 {
