@@ -77,3 +77,11 @@ expect_eq() {
 skip() { echo "$*"; exit 77; }
 
 have_go_cs() { command -v "$GO_CS" >/dev/null 2>&1; }
+
+# cstor's `mounted` adds the count, mount point and holders to Go's output
+# (detail lines after "<arg> mounted", extra JSON keys): strip them to get
+# exactly what containers-storage prints.
+go_view() {
+	sed -e '/^\t\(count\|mountpoint\|holder\): /d' \
+		-e 's/,"count":[0-9-]*,"mountpoint":"[^"]*","holders":\[[^]]*\]//g'
+}

@@ -147,5 +147,6 @@ extern const struct cli_cmd cmd_set_layer_data;
 extern const struct cli_cmd cmd_mount;
 extern const struct cli_cmd cmd_unmount;
 extern const struct cli_cmd cmd_mounted;
+extern const struct cli_cmd cmd_with_mount;
 
 #endif

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cstor/mount.h>
 
@@ -48,15 +49,20 @@ static char *error_text(const cstor_error *err)
 	return s ? s : strdup("out of memory");
 }
 
-/* mount -r: Go mounts an image's top layer read-only. There are no images
- * yet, so no argument names one; the error is Go's for a layer argument. */
+/* mount -r: Go mounts an image's top layer read-only. For a layer (of the
+ * primary or of a read-only store) cstor mounts that layer read-only. */
 static char *mount_image(char **mp, cstor_store *store, const char *ref)
 {
-	(void)mp;
-	(void)store;
+	static const char *const ro[] = { "ro", NULL };
+	cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
+	o.options = ro;
+	o.mount_label = label && label[0] ? label : NULL;
+	o.description = "cstor mount -r";
+	cstor_error err = CSTOR_ERROR_INIT;
 	char *msg = NULL;
-	if (asprintf(&msg, "image not known: %s", ref) < 0)
-		msg = strdup("out of memory");
+	if (cstor_store_mount(mp, store, ref, &o, &err) < 0)
+		msg = error_text(&err);
+	cstor_error_clear(&err);
 	return msg;
 }
 
@@ -104,6 +110,7 @@ static int mount(cstor_store *store, int argc, char **argv)
 		cstor_error err = CSTOR_ERROR_INIT;
 		cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
 		o.mount_label = label && label[0] ? label : NULL;
+		o.description = "cstor mount";
 		res[i].id = argv[i];
 		if (readonly)
 			res[i].error = mount_image(&res[i].mountpoint, store, argv[i]);
@@ -156,33 +163,107 @@ static int unmount(cstor_store *store, int argc, char **argv)
 	return rc;
 }
 
+static const char *const holder_kinds[] = { "persistent", "process", "foreign" };
+
+static void print_holders_plain(const cstor_mount_holder *h, size_t n, int64_t count,
+				const char *mp)
+{
+	printf("\tcount: %lld\n", (long long)count);
+	if (mp)
+		printf("\tmountpoint: %s\n", mp);
+	for (size_t i = 0; i < n; i++) {
+		printf("\tholder: %s", holder_kinds[h[i].kind < 3 ? h[i].kind : 0]);
+		if (h[i].kind == CSTOR_HOLDER_FOREIGN)
+			printf(" x%lld (containers-storage or another Go program)", (long long)h[i].count);
+		else {
+			printf(" pid %lld", (long long)h[i].pid);
+			if (h[i].since) {
+				char t[64];
+				time_t ts = (time_t)h[i].since;
+				struct tm tm;
+				strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&ts, &tm));
+				printf(" since %s", t);
+			}
+			if (h[i].description)
+				printf(" (%s)", h[i].description);
+		}
+		putchar('\n');
+	}
+}
+
+struct mounted_result {
+	int64_t count;
+	char *mountpoint;
+	cstor_mount_holder *holders;
+	size_t n;
+};
+
 static int mounted(cstor_store *store, int argc, char **argv)
 {
 	struct result *res = alloc_results(argc, "mounted");
-	if (!res)
+	struct mounted_result *mr = calloc((size_t)argc, sizeof(*mr));
+	if (!res || !mr) {
+		free(res);
+		free(mr);
 		return EXIT_FAIL;
+	}
 	int rc = EXIT_OK;
 	for (int i = 0; i < argc; i++) {
 		cstor_error err = CSTOR_ERROR_INIT;
-		int64_t count = 0;
 		res[i].id = argv[i];
-		if (cstor_store_mounted(&count, store, argv[i], &err) < 0) {
+		if (cstor_store_mount_holders(&mr[i].mountpoint, &mr[i].holders, &mr[i].n, store,
+					      argv[i], &err) < 0) {
 			res[i].error = error_text(&err);
 			rc = EXIT_FAIL;
-		} else if (count > 0)
-			printf("%s mounted\n", argv[i]);
+		} else {
+			for (size_t k = 0; k < mr[i].n; k++)
+				mr[i].count += mr[i].holders[k].count;
+			if (mr[i].count > 0) {
+				/* Go's line first: scripts look for it. */
+				printf("%s mounted\n", argv[i]);
+				if (!json)
+					print_holders_plain(mr[i].holders, mr[i].n, mr[i].count,
+							    mr[i].mountpoint);
+			}
+		}
 		cstor_error_clear(&err);
 	}
-	/* Go prints the plain lines above with --json too. */
-	if (json)
-		print_results(res, argc, false);
-	else
+	/* Go prints the plain lines above with --json too; cstor adds the
+	 * count, mount point and holders to each JSON entry. */
+	if (json) {
+		putchar('[');
+		for (int i = 0; i < argc; i++) {
+			printf("%s{\"id\":", i ? "," : "");
+			cli_json_string(stdout, res[i].id);
+			fputs(",\"error\":", stdout);
+			cli_json_string(stdout, res[i].error ? res[i].error : "");
+			printf(",\"count\":%lld,\"mountpoint\":", (long long)mr[i].count);
+			cli_json_string(stdout, mr[i].mountpoint ? mr[i].mountpoint : "");
+			fputs(",\"holders\":[", stdout);
+			for (size_t k = 0; k < mr[i].n; k++) {
+				const cstor_mount_holder *h = &mr[i].holders[k];
+				printf("%s{\"kind\":\"%s\",\"pid\":%lld,\"since\":%lld,\"count\":%lld,"
+				       "\"description\":",
+				       k ? "," : "", holder_kinds[h->kind < 3 ? h->kind : 0],
+				       (long long)h->pid, (long long)h->since, (long long)h->count);
+				cli_json_string(stdout, h->description ? h->description : "");
+				putchar('}');
+			}
+			fputs("]}", stdout);
+		}
+		puts("]");
+	} else
 		for (int i = 0; i < argc; i++)
 			if (res[i].error) {
 				fflush(stdout);
 				fprintf(stderr, "%s checking if %s is mounted\n", res[i].error,
 					res[i].id);
 			}
+	for (int i = 0; i < argc; i++) {
+		free(mr[i].mountpoint);
+		cstor_mount_holders_free(mr[i].holders, mr[i].n);
+	}
+	free(mr);
 	free_results(res, argc);
 	return rc;
 }

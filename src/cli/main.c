@@ -53,6 +53,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_status,
 	&cmd_unmount,
 	&cmd_version,
+	&cmd_with_mount,
 };
 
 static void usage(FILE *f)

@@ -174,15 +174,13 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 		/* The children were built on the current content. */
 		return cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children", id);
 	}
-	if (cstor_mounts_start_reading(s->mounts, err) != 0) {
-		r = err && err->code ? -err->code : -EIO;
+	int64_t holders = 0;
+	if ((r = cstor_mount_count_for_delete(&holders, s, id, err)) < 0) {
 		cstor_layer_store_done(ls);
 		cstor_apply_lock_release(s, id, lock_fd);
 		return r;
 	}
-	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, id);
-	bool mounted = m && m->count > 0;
-	cstor_mounts_done(s->mounts);
+	bool mounted = holders > 0;
 	if (mounted) {
 		cstor_layer_store_done(ls);
 		cstor_apply_lock_release(s, id, lock_fd);

@@ -86,6 +86,11 @@ int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cs
 void cstor_apply_lock_release(struct cstor_store *s, const char *id, int fd);
 void cstor_layer_apply_setup(struct cstor_store *s);
 
+/* mount.c: the reconciled number of live mount holders of primary layer
+ * @id, for delete (caller holds the layer store lock). */
+int cstor_mount_count_for_delete(int64_t *count, struct cstor_store *s, const char *id,
+				 cstor_error *err);
+
 void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

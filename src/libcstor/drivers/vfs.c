@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,11 +18,13 @@
 #include "fileutil.h"
 #include "util/cleanup.h"
 #include "util/copy.h"
+#include "util/mountinfo.h"
 #include "util/rm.h"
 #include "util/strv.h"
 
 struct cstor_driver {
 	char *home;
+	char *run_home; /* read-only bind mounts of additional stores' layers */
 	int dir_fd; /* <home>/dir */
 	char **image_stores; /* read-only homes of additional stores */
 	bool ignore_chown_errors;
@@ -32,6 +35,7 @@ static void vfs_free(struct cstor_driver *d)
 	if (!d)
 		return;
 	free(d->home);
+	free(d->run_home);
 	if (d->dir_fd >= 0)
 		close(d->dir_fd);
 	strv_free(d->image_stores);
@@ -61,7 +65,9 @@ static int vfs_init(struct cstor_driver **out, const struct cstor_driver_init *i
 	struct cstor_driver *d = calloc(1, sizeof(*d));
 	if (d)
 		d->dir_fd = -1;
-	if (!d || !(d->home = strdup(in->home))) {
+	if (!d || !(d->home = strdup(in->home)) || !(d->run_home = strdup(in->run_home))) {
+		if (d)
+			free(d->home);
 		free(d);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
@@ -175,6 +181,21 @@ static bool vfs_exists(struct cstor_driver *d, const char *id)
 	return fstatat(d->dir_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The directory of @id in an additional (read-only) store, or NULL. */
+static char *ro_store_dir(struct cstor_driver *d, const char *id)
+{
+	for (size_t i = 0; d->image_stores && d->image_stores[i]; i++) {
+		char *p;
+		if (asprintf(&p, "%s/vfs/dir/%s", d->image_stores[i], id) < 0)
+			return NULL;
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
 static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
 		   const char *mount_label, char **path, cstor_error *err)
 {
@@ -183,23 +204,53 @@ static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
 			return cstor_error_set(err, EINVAL,
 					       "vfs driver does not support mount options (\"%s\")",
 					       options[i]);
-	if (!vfs_exists(d, id))
-		return cstor_error_set(err, ENOENT, "layer directory %s/dir/%s does not exist", d->home,
-				       id);
-	if (asprintf(path, "%s/dir/%s", d->home, id) < 0)
+	if (vfs_exists(d, id)) {
+		/* The directory is the layer: nothing to mount. */
+		if (asprintf(path, "%s/dir/%s", d->home, id) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		return 0;
+	}
+	/* A layer of a read-only store is shown through a read-only bind
+	 * mount in our run root, so nobody writes into that store through
+	 * the path we hand out. */
+	_cleanup_free_ char *src = ro_store_dir(d, id);
+	if (!src)
+		return cstor_error_set(err, ENOENT, "layer directory of %s does not exist", id);
+	_cleanup_free_ char *target = cstor_path_join(d->run_home, id);
+	if (!target)
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = cstor_mkdir_p(target, 0700, err);
+	if (r < 0)
+		return r;
+	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+		return cstor_error_errno(err, errno, "bind mount %s on %s", src, target);
+	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
+		r = cstor_error_errno(err, errno, "make %s read-only", target);
+		umount2(target, MNT_DETACH);
+		return r;
+	}
+	*path = TAKE_PTR(target);
 	return 0;
 }
 
 static int vfs_put(struct cstor_driver *d, const char *id, cstor_error *err)
 {
+	_cleanup_free_ char *target = cstor_path_join(d->run_home, id);
+	if (!target)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (cstor_mountinfo_has(target, NULL)) {
+		if (umount2(target, MNT_DETACH) < 0)
+			return cstor_error_errno(err, errno, "unmount %s", target);
+		rmdir(target);
+	}
 	return 0;
 }
 
 static bool vfs_is_mounted(struct cstor_driver *d, const char *id, const char *path)
 {
-	/* Nothing is mounted: the directory is the layer. */
-	return vfs_exists(d, id);
+	if (vfs_exists(d, id))
+		return true; /* the directory is the layer */
+	return cstor_mountinfo_has(path, NULL);
 }
 
 static int vfs_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * with-mount [-r] [-l LABEL] LAYER|CONTAINER|IMAGE [--] COMMAND [ARGS...]
+ *
+ * Mounts, runs COMMAND with the mount point in $CSTOR_MOUNTPOINT, and
+ * releases the hold when COMMAND exits. The hold is process-bound and its
+ * fd is inherited by COMMAND: it lives while cstor or COMMAND (or any child
+ * of it that kept the fd) is alive, and when all of them are gone, by any
+ * signal, the next operation on the layer reclaims it. Exit status is
+ * COMMAND's (128+N when a signal N killed it).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstor/mount.h>
+
+#include "cli.h"
+
+static bool readonly;
+static char *label;
+static volatile sig_atomic_t child_pid;
+
+static const struct cli_flag flags[] = {
+	{ { "-ro", "r" }, CLI_BOOL, &readonly, "Mount read-only" },
+	{ { "-label", "l" }, CLI_STRING, &label, "Mount Label" },
+	{ { NULL } },
+};
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+static int run(cstor_store *store, int argc, char **argv)
+{
+	const char *ref = argv[0];
+	argc--;
+	argv++;
+	if (argc > 0 && strcmp(argv[0], "--") == 0) {
+		argc--;
+		argv++;
+	}
+	if (argc < 1) {
+		fprintf(stderr, "%s: with-mount: no command given\n", cli_program);
+		return EXIT_FAIL;
+	}
+
+	/* What `mounted` shows as the holder. */
+	char desc[256];
+	size_t used = (size_t)snprintf(desc, sizeof(desc), "cstor with-mount");
+	for (int i = 0; i < argc && used < sizeof(desc) - 1; i++)
+		used += (size_t)snprintf(desc + used, sizeof(desc) - used, " %s", argv[i]);
+
+	static const char *const ro[] = { "ro", NULL };
+	cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
+	o.options = readonly ? ro : NULL;
+	o.mount_label = label && label[0] ? label : NULL;
+	o.description = desc;
+	o.flags = CSTOR_MOUNT_HOLD_INHERIT;
+	cstor_error err = CSTOR_ERROR_INIT;
+	cstor_mount_hold *hold = NULL;
+	char *mp = NULL;
+	if (cstor_store_mount_hold(&hold, &mp, store, ref, &o, &err) < 0) {
+		fprintf(stderr, "%s: with-mount: %s\n", cli_program, cstor_error_message(&err));
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	if (setenv("CSTOR_MOUNTPOINT", mp, 1) < 0) {
+		fprintf(stderr, "%s: with-mount: setenv: %m\n", cli_program);
+		cstor_mount_hold_release(hold, store, NULL);
+		free(mp);
+		return EXIT_FAIL;
+	}
+	free(mp);
+
+	struct sigaction sa = { .sa_handler = forward };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: with-mount: fork: %m\n", cli_program);
+		cstor_mount_hold_release(hold, store, NULL);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "%s: with-mount: run %s: %m\n", cli_program, argv[0]);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	int rc = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : EXIT_FAIL;
+	if (cstor_mount_hold_release(hold, store, &err) < 0) {
+		fprintf(stderr, "%s: with-mount: release the mount: %s\n", cli_program,
+			cstor_error_message(&err));
+		cstor_error_clear(&err);
+		if (rc == 0)
+			rc = EXIT_FAIL;
+	}
+	return rc;
+}
+
+const struct cli_cmd cmd_with_mount = {
+	.names = { "with-mount" },
+	.args_help = "[options [...]] LayerOrContainerNameOrID [--] COMMAND [ARG...]",
+	.usage = "Run a command with a layer mounted, for as long as it runs",
+	.min_args = 2,
+	.max_args = -1,
+	.flags = flags,
+	.run = run,
+};
