@@ -27,28 +27,16 @@ int cstor_layer_store_open(struct cstor_layer_store **out, const char *dir, bool
 			   cstor_error *err)
 {
 	struct cstor_layer_store *ls = calloc(1, sizeof(*ls));
-	if (!ls || !(ls->dir = strdup(dir))) {
-		free(ls);
+	if (!ls)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
 	ls->read_only = read_only;
-	ls->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ls->dirfd < 0 && !(read_only && errno == ENOENT)) {
-		int e = errno;
-		free(ls->dir);
-		free(ls);
-		return cstor_error_errno(err, e, "open layer store %s", dir);
-	}
-	_cleanup_free_ char *lp = cstor_path_join(dir, "layers.lock");
-	int r = lp ? cstor_lock_open(&ls->lock, lp, read_only, err)
-		   : cstor_error_set(err, ENOMEM, "out of memory");
+	int r = cstor_recfile_open(&ls->file, &ls->lock, dir, LAYERS_JSON, "layers.lock", read_only,
+				   err);
 	if (r < 0) {
-		if (ls->dirfd >= 0)
-			close(ls->dirfd);
-		free(ls->dir);
 		free(ls);
 		return r;
 	}
+	ls->dir = ls->file.dir;
 	*out = ls;
 	return 0;
 }
@@ -58,39 +46,13 @@ void cstor_layer_store_free(struct cstor_layer_store *ls) CSTOR_NO_TSA
 	if (!ls)
 		return;
 	free_records(ls->layers, ls->n_layers);
-	cstor_lock_close(&ls->lock);
-	if (ls->dirfd >= 0)
-		close(ls->dirfd);
-	free(ls->dir);
+	cstor_recfile_close(&ls->file, &ls->lock);
 	free(ls);
 }
 
-static int json_mtime(struct cstor_layer_store *ls, struct timespec *out)
-{
-	struct stat st;
-	out->tv_sec = 0;
-	out->tv_nsec = 0;
-	if (ls->dirfd < 0)
-		return 0;
-	if (fstatat(ls->dirfd, LAYERS_JSON, &st, 0) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	*out = st.st_mtim;
-	return 0;
-}
-
-/* Whether our copy is stale: never loaded, another writer's token, or a
- * changed file (hand edits do not touch the lock). */
 static bool stale(struct cstor_layer_store *ls) CSTOR_REQUIRES_SHARED(&ls->lock)
 {
-	if (!ls->loaded)
-		return true;
-	cstor_lock_token t;
-	if (cstor_lock_read_token(&ls->lock, &t, NULL) < 0 || !cstor_lock_token_equal(&t, &ls->token))
-		return true;
-	struct timespec m;
-	if (json_mtime(ls, &m) < 0)
-		return true;
-	return m.tv_sec != ls->json_mtime.tv_sec || m.tv_nsec != ls->json_mtime.tv_nsec;
+	return cstor_recfile_stale(&ls->file, &ls->lock, &ls->seen);
 }
 
 /* Remove a name from every record but @keep. */
@@ -104,39 +66,20 @@ static void steal_name(struct cstor_layer_store *ls, const char *name,
 
 static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
-	_cleanup_free_ char *path = cstor_path_join(ls->dir, LAYERS_JSON);
-	if (!path)
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	/* Token and mtime first: a write racing with our read makes the next
-	 * check reload again rather than miss it. */
-	cstor_lock_token t;
-	int r = cstor_lock_read_token(&ls->lock, &t, err);
-	if (r < 0)
-		return r;
-	struct timespec m;
-	if ((r = json_mtime(ls, &m)) < 0)
-		return cstor_error_errno(err, r, "stat %s", path);
+	struct cstor_recfile_seen seen;
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	if (ls->dirfd >= 0) {
-		r = cstor_read_file_at(ls->dirfd, LAYERS_JSON, &data, &len, path, err);
-		if (r == -ENOENT) {
-			cstor_error_clear(err);
-			r = 0;
-		}
-		if (r < 0)
-			return r;
-	}
+	int r = cstor_recfile_read(&ls->file, &ls->lock, &data, &len, &seen, err);
+	if (r < 0)
+		return r;
 	struct cstor_layer_rec **recs = NULL;
 	size_t n = 0;
-	if (data && (r = cstor_layer_recs_parse(&recs, &n, data, len, path, err)) < 0)
+	if (data && (r = cstor_layer_recs_parse(&recs, &n, data, len, ls->file.path, err)) < 0)
 		return r;
 	free_records(ls->layers, ls->n_layers);
 	ls->layers = recs;
 	ls->n_layers = n;
-	ls->token = t;
-	ls->json_mtime = m;
-	ls->loaded = true;
+	ls->seen = seen;
 
 	/* Names are unique among layers: a later record wins, as when Go
 	 * loads such a file. */
@@ -245,9 +188,9 @@ int cstor_layer_store_delete(struct cstor_layer_store *ls, struct cstor_layer_re
 	_cleanup_free_ char *ts = NULL, *data = NULL;
 	if (asprintf(&ts, "%s.tar-split.gz", rec->id) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	if (unlinkat(ls->dirfd, ts, 0) < 0 && errno != ENOENT)
+	if (unlinkat(ls->file.dirfd, ts, 0) < 0 && errno != ENOENT)
 		return cstor_error_errno(err, errno, "remove %s/%s", ls->dir, ts);
-	if ((r = cstor_rm_rf_at(ls->dirfd, rec->id, err)) < 0)
+	if ((r = cstor_rm_rf_at(ls->file.dirfd, rec->id, err)) < 0)
 		return r;
 	cstor_layer_store_remove(ls, rec);
 	return cstor_layer_store_save(ls, err);
@@ -262,9 +205,6 @@ int cstor_layer_store_save(struct cstor_layer_store *ls, cstor_error *err)
 {
 	if (ls->read_only)
 		return cstor_error_set(err, EROFS, "layer store %s is read-only", ls->dir);
-	_cleanup_free_ char *path = cstor_path_join(ls->dir, LAYERS_JSON);
-	if (!path)
-		return cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_buf b = { 0 };
 	cstor_buf_putc(&b, '[');
 	for (size_t i = 0; i < ls->n_layers; i++) {
@@ -277,21 +217,12 @@ int cstor_layer_store_save(struct cstor_layer_store *ls, cstor_error *err)
 		cstor_buf_free(&b);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
-	cstor_lock_token t;
-	/* Token before the data (newer Go readers) ... */
-	int r = cstor_lock_record_write(&ls->lock, &t, err);
-	if (r >= 0)
-		r = cstor_atomic_write_at(ls->dirfd, LAYERS_JSON, b.data, b.len, 0600,
-					  CSTOR_WRITE_DURABLE, path, err);
+	int r = cstor_recfile_write(&ls->file, &ls->lock, b.data, b.len, &ls->seen, err);
 	cstor_buf_free(&b);
-	/* ... and after it (Go 1.43 readers check only after). */
-	if (r >= 0)
-		r = cstor_lock_record_write(&ls->lock, &t, err);
 	if (r < 0)
 		return r;
-	ls->token = t;
 	ls->needs_save = false;
-	return json_mtime(ls, &ls->json_mtime) < 0 ? 0 : 0;
+	return 0;
 }
 
 struct cstor_layer_rec *cstor_layer_store_by_id(struct cstor_layer_store *ls, const char *id)

@@ -19,6 +19,7 @@
 
 #include "layer-record.h"
 #include "lockfile.h"
+#include "recfile.h"
 
 struct cstor_driver;
 struct cstor_driver_ops;
@@ -32,14 +33,12 @@ struct cstor_layer_store {
 	bool (*apply_live)(void *ctx, const char *id);
 	void *apply_live_ctx;
 	bool read_only;  /* an additional image store: never written */
-	char *dir;       /* <root>/<driver>-layers */
-	int dirfd;       /* the directory (fsync needs a real fd), -1 if absent */
+	struct cstor_recfile file; /* layers.json in <root>/<driver>-layers */
+	const char *dir; /* file.dir */
 
 	struct cstor_layer_rec **layers CSTOR_GUARDED_BY(&lock);
 	size_t n_layers CSTOR_GUARDED_BY(&lock);
-	bool loaded CSTOR_GUARDED_BY(&lock);
-	cstor_lock_token token CSTOR_GUARDED_BY(&lock);
-	struct timespec json_mtime CSTOR_GUARDED_BY(&lock);
+	struct cstor_recfile_seen seen CSTOR_GUARDED_BY(&lock);
 	/* Layers whose load-time repair (duplicate names) is pending a save. */
 	bool needs_save CSTOR_GUARDED_BY(&lock);
 };

@@ -437,6 +437,13 @@ static int fill_target(struct located *l, struct cstor_layer_rec *rec, bool ro)
 /* On success the layer's store is held shared and the mount state
  * exclusively; release with unlock_layer(). */
 static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
+		      const char *what, cstor_error *err) CSTOR_TRY_ACQUIRE(0, &s->mounts->lock);
+static void unlock_layer(struct located *l, struct cstor_store *s)
+	CSTOR_RELEASE(&s->mounts->lock);
+
+/* A lock primitive of this file: which layer store it takes depends on
+ * where the layer is, which the analysis cannot follow. */
+static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 		      const char *what, cstor_error *err) CSTOR_NO_TSA
 {
 	memset(l, 0, sizeof(*l));
@@ -517,7 +524,7 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 		return cstor_error_set(err, EINVAL, "unknown mount flags 0x%x", o->flags);
 	struct located l;
 	int r = lock_layer(&l, s, ref, "mount", err);
-	if (r < 0)
+	if (r != 0)
 		return r;
 	struct reconciled rc = { 0 };
 	_cleanup_free_ char *file = NULL;
@@ -616,7 +623,7 @@ int cstor_mount_hold_release(cstor_mount_hold *h, cstor_store *s, cstor_error *e
 		return 0;
 	struct located l;
 	int r = lock_layer(&l, s, h->id, "release mount", err);
-	if (r < 0) {
+	if (r != 0) {
 		/* The layer is gone (deleted by force?): just let go. */
 		cstor_mount_hold_free(h);
 		return r == -ENOENT ? 0 : r;
@@ -650,7 +657,7 @@ int cstor_store_unmount(int *still_mounted, cstor_store *s, const char *ref, int
 {
 	struct located l;
 	int r = lock_layer(&l, s, ref, "unmount", err);
-	if (r < 0)
+	if (r != 0)
 		return r;
 	struct reconciled rc;
 	if ((r = reconcile(&rc, s, &l.t, true, err)) < 0)
@@ -700,7 +707,7 @@ int cstor_store_mounted(int64_t *count, cstor_store *s, const char *ref, cstor_e
 {
 	struct located l;
 	int r = lock_layer(&l, s, ref, "mounted", err);
-	if (r < 0)
+	if (r != 0)
 		return r;
 	struct reconciled rc;
 	r = reconcile(&rc, s, &l.t, false, err);
@@ -716,7 +723,7 @@ int cstor_store_mount_holders(char **mountpoint, cstor_mount_holder **holders, s
 {
 	struct located l;
 	int r = lock_layer(&l, s, ref, "mounted", err);
-	if (r < 0)
+	if (r != 0)
 		return r;
 	struct reconciled rc;
 	r = reconcile(&rc, s, &l.t, true, err);

@@ -55,13 +55,12 @@ need_tools() {
 # $S: scratch dir, gocs: the Go CLI with the store's flags.
 compare() {
 	local id=$1 from=$2; shift 2
-	local tag; tag=$(basename "$S")-$RANDOM
-	gocs changes "$id" $from | sort >"$S/go.changes"
+	gocs changes "$id" ${from:+"$from"} | sort >"$S/go.changes"
 	"$TOOL" "$@" | sort >"$S/c.changes"
 	diff -u "$S/go.changes" "$S/c.changes" || die "changes of $id differ (- Go, + cstor)"
 	[ -s "$S/go.changes" ] || die "no changes at all: the test built nothing"
-	expect_eq "$("$TOOL" --size "$@")" "$(gocs diffsize "$id" $from)" "diff size of $id"
-	gocs diff -u -f "$S/go.tar" "$id" $from
+	expect_eq "$("$TOOL" --size "$@")" "$(gocs diffsize "$id" ${from:+"$from"})" "diff size of $id"
+	gocs diff -u -f "$S/go.tar" "$id" ${from:+"$from"}
 	"$TOOL" --tar "$@" >"$S/c.tar"
 	if ! python3 "$T_TMP/tarcmp.py" "$S/go.tar" "$S/c.tar"; then
 		tar -tvvf "$S/go.tar" >"$S/go.list"
@@ -142,6 +141,15 @@ test_vfs_child_against_parent() {
 	c=$(gocs create-layer "$p" | head -1)
 	m=$(gocs mount "$c"); vfs_child_edits "$m" "$pm"; gocs unmount "$c" >/dev/null
 	compare "$c" "" naive "$S/g/vfs/dir/$c" "$S/g/vfs/dir/$p"
+	# Compressed: other bytes than Go's compressor writes, same tar inside.
+	gocs diff -c -f "$S/go.tar.gz" "$c"
+	"$TOOL" --tar -c gzip naive "$S/g/vfs/dir/$c" "$S/g/vfs/dir/$p" >"$S/c.tar.gz"
+	gzip -dc "$S/go.tar.gz" >"$S/go.tar"
+	gzip -dc "$S/c.tar.gz" >"$S/c.tar"
+	python3 "$T_TMP/tarcmp.py" "$S/go.tar" "$S/c.tar" || die "gzip diff of $c differs"
+	command -v zstd >/dev/null || return 0
+	"$TOOL" --tar -c zstd naive "$S/g/vfs/dir/$c" "$S/g/vfs/dir/$p" | zstd -dc >"$S/c.tar"
+	python3 "$T_TMP/tarcmp.py" "$S/go.tar" "$S/c.tar" || die "zstd diff of $c differs"
 }
 
 test_vfs_base_layer() {
@@ -196,7 +204,6 @@ overlay_store() {
 	echo x >"$b/data/x"; echo y >"$b/usr/bin/y"; echo z >"$b/usr/bin/z"
 	echo lib >"$b/usr/lib/libfoo"; echo 1 >"$b/opt/app/1"; echo 2 >"$b/opt/app/2"
 	echo l >"$b/var/log/l"; echo g >"$b/gone/sub/g"
-	tar -C "$b" -cf "$S/base.tar" .
 	# AUFS-style whiteouts and opaque markers, as image layers carry them.
 	mkdir -p "$mid/etc" "$mid/usr/bin" "$mid/newdir" "$mid/opt/app" "$mid/var/log"
 	: >"$mid/etc/.wh.a"
@@ -204,6 +211,10 @@ overlay_store() {
 	: >"$mid/newdir/.wh..wh..opq"; echo f >"$mid/newdir/f"
 	: >"$mid/.wh.gone"; : >"$mid/opt/app/.wh.1"; echo m >"$mid/var/log/m"
 	setfattr -n user.mid -v 1 "$mid/var/log/m"
+	# Equal directory mtimes: upper directories that equal their lower
+	# copy are left out unless a change below needs them.
+	find "$b" "$mid" -exec touch -h -d @1600000000 {} +
+	tar -C "$b" -cf "$S/base.tar" .
 	tar -C "$mid" -cf "$S/mid.tar" .
 	BASE=$(gocs import-layer -f "$S/base.tar" | head -1)
 	MID=$(gocs import-layer -f "$S/mid.tar" "$BASE" | head -1)
@@ -238,13 +249,27 @@ test_overlay_native_imported() {
 	compare "$MID" "" overlay "$S/g/overlay/$MID/diff" $(lowers_of "$MID")
 	rm -f "$S/g/overlay-layers/$BASE.tar-split.gz"
 	compare "$BASE" "" overlay "$S/g/overlay/$BASE/diff"
+	# Opaque directories whose lower copy is whited out (gone/), exists
+	# (usr/bin/, var/log/), or is missing (fresh/): markers only for the
+	# second kind.
+	local o="$S/opq"
+	mkdir -p "$o/gone" "$o/usr/bin" "$o/var/log" "$o/etc" "$o/fresh"
+	: >"$o/gone/.wh..wh..opq"; echo x >"$o/gone/x"
+	: >"$o/usr/bin/.wh..wh..opq"; echo b >"$o/usr/bin/b"
+	: >"$o/var/log/.wh..wh..opq"; : >"$o/fresh/.wh..wh..opq"
+	: >"$o/etc/.wh.hello.txt"
+	find "$o" -exec touch -h -d @1600000000 {} +
+	tar -C "$o" -cf "$S/opq.tar" .
+	local opq; opq=$(gocs import-layer -f "$S/opq.tar" "$MID" | head -1)
+	rm -f "$S/g/overlay-layers/$opq.tar-split.gz"
+	# shellcheck disable=SC2046
+	compare "$opq" "" overlay "$S/g/overlay/$opq/diff" $(lowers_of "$opq")
 }
 
 test_overlay_naive_against_non_parent() {
 	overlay_store
 	# Go mounts both layers and compares the trees; give cstor the same
 	# mounted trees (unmounted again by the trap on failure).
-	gocs changes "$TOP" "$BASE" >/dev/null
 	local mt mb
 	mt=$(gocs mount "$TOP"); mb=$(gocs mount "$BASE")
 	compare "$TOP" "$BASE" naive "$mt" "$mb"

@@ -91,7 +91,8 @@ static int change_cmp(const void *a, const void *b)
 struct pset_slot {
 	const char *key;
 	size_t len;
-	bool implicit;
+	bool implicit; /* added by finish() */
+	bool climbed;  /* a climb went on from here: all above is listed */
 };
 
 struct pset {
@@ -121,7 +122,8 @@ static struct pset_slot *pset_find(struct pset *s, const char *key, size_t len)
  * climb stops at the first listed ancestor, whose own ancestors are handled
  * when its turn comes. Overlay (Go's changedDirs): only Add and Delete
  * count, and a listed Modify does not make its parents count, so the climb
- * passes listed entries and stops only at one this pass added.
+ * passes listed entries and stops only where an earlier climb went through.
+ * Either way each path is climbed past at most once.
  */
 static int finish(struct cstor_change_list *l, bool overlay)
 {
@@ -129,9 +131,6 @@ static int finish(struct cstor_change_list *l, bool overlay)
 	size_t cap = 64;
 	while (cap < (n0 + 1) * 4)
 		cap *= 2;
-	/* Room for the entries that get added: at most one per listed one
-	 * per level, but the table grows by rehash-free doubling only here,
-	 * so size it for the worst realistic case and grow if needed. */
 	struct pset set = { calloc(cap, sizeof(struct pset_slot)), cap };
 	if (!set.v)
 		return -ENOMEM;
@@ -139,7 +138,7 @@ static int finish(struct cstor_change_list *l, bool overlay)
 	for (size_t i = 0; i < n0; i++) {
 		struct pset_slot *s = pset_find(&set, l->v[i].path, strlen(l->v[i].path));
 		if (!s->key) {
-			*s = (struct pset_slot){ l->v[i].path, strlen(l->v[i].path), false };
+			*s = (struct pset_slot){ l->v[i].path, strlen(l->v[i].path), false, false };
 			used++;
 		}
 	}
@@ -171,24 +170,25 @@ static int finish(struct cstor_change_list *l, bool overlay)
 			}
 			struct pset_slot *s = pset_find(&set, p, len);
 			if (s->key) {
-				if (!overlay || s->implicit)
+				if (!overlay || s->implicit || s->climbed)
 					break;
+				s->climbed = true;
 				continue;
 			}
 			char *dir = strndup(p, len);
 			if (!dir || list_add(l, dir, CSTOR_CHANGE_MODIFY) < 0) {
-				free(dir);
-				r = -ENOMEM;
+				r = -ENOMEM; /* list_add freed dir */
 				break;
 			}
-			*s = (struct pset_slot){ dir, len, true };
+			*s = (struct pset_slot){ dir, len, true, false };
 			used++;
 		}
 	}
 	free(set.v);
 	if (r < 0)
 		return r;
-	qsort(l->v, l->n, sizeof(*l->v), change_cmp);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), change_cmp);
 	return 0;
 }
 
@@ -229,8 +229,8 @@ static bool stat_different(const struct stat *o, const struct stat *n)
 	return false;
 }
 
-/* The xattrs Go compares: security.capability and user.*, as a sorted
- * array of "name\0value" records. */
+/* The xattrs Go compares (security.capability and user.*), sorted by name
+ * so that two sets compare element by element. */
 struct xattr_rec {
 	char *name;
 	char *value;
@@ -544,7 +544,8 @@ static int overlay_entry(struct overlay *s, const char *rel, int ufd, const char
 	struct stat st;
 	if (fstatat(ufd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno; /* vanished: Go's Walk skips it */
-	memset(s->probe, PROBE_UNKNOWN, s->n_lowers);
+	if (s->n_lowers)
+		memset(s->probe, PROBE_UNKNOWN, s->n_lowers);
 
 	int kind = -1, r;
 	if (cstor_tree__is_whiteout(&st)) {

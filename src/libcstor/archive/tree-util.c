@@ -47,6 +47,50 @@ static int open_dir_walk(int root_fd, const char *path)
 	}
 }
 
+static int openat2_dir(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* A path longer than PATH_MAX, in pieces that fit, each below the last. */
+static int open_dir_pieces(int root_fd, const char *path)
+{
+	_cleanup_close_ int cur = -1;
+	char piece[PATH_MAX];
+	const char *p = path;
+	for (;;) {
+		size_t len = strlen(p);
+		bool last = len < sizeof(piece);
+		if (!last) {
+			len = sizeof(piece) - 1;
+			while (len > 0 && p[len] != '/')
+				len--;
+			if (len == 0)
+				return -ENAMETOOLONG;
+		}
+		memcpy(piece, p, len);
+		piece[len] = 0;
+		int fd = openat2_dir(cur >= 0 ? cur : root_fd, piece, last ? O_RDONLY : O_PATH);
+		if (fd < 0)
+			return fd;
+		closep(&cur);
+		cur = fd;
+		if (last)
+			return TAKE_FD(cur);
+		p += len + 1;
+	}
+}
+
+void cstor_tree__disable_openat2(void)
+{
+	__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+}
+
 int cstor_tree__open_dir(int root_fd, const char *path)
 {
 	if (!path[0]) {
@@ -54,19 +98,17 @@ int cstor_tree__open_dir(int root_fd, const char *path)
 		return fd < 0 ? -errno : fd;
 	}
 	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
-		struct open_how how = {
-			.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-		};
-		long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+		int fd = openat2_dir(root_fd, path, O_RDONLY);
+		if (fd == -ENAMETOOLONG)
+			fd = open_dir_pieces(root_fd, path);
 		if (fd >= 0)
-			return (int)fd;
+			return fd;
 		/* EAGAIN: a concurrent rename made the kernel give up; the
 		 * component walk has no such retry condition. */
-		if (errno == ENOSYS || errno == EPERM)
+		if (fd == -ENOSYS || fd == -EPERM)
 			__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
-		else if (errno != ENAMETOOLONG && errno != EAGAIN)
-			return -errno;
+		else if (fd != -EAGAIN)
+			return fd;
 	}
 	return open_dir_walk(root_fd, path);
 }

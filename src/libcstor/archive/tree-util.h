@@ -25,6 +25,9 @@
  * is a symlink, ...). Paths longer than PATH_MAX work too.
  */
 int cstor_tree__open_dir(int root_fd, const char *path);
+/* Use the component-by-component fallback from now on, as on kernels
+ * without openat2 (for tests). */
+void cstor_tree__disable_openat2(void);
 
 /* The entries of one directory, sorted bytewise by name like Go's
  * os.ReadDir / filepath.Walk order. Buffers are reused between reads. */
