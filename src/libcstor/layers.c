@@ -288,19 +288,6 @@ int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options 
 {
 	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
-	if (o->flags)
-		return cstor_error_set(err, EINVAL, "unknown layer flags 0x%x", o->flags);
-	if (o->id && (!o->id[0] || strpbrk(o->id, " /") || streq(o->id, ".") || streq(o->id, "..")))
-		return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\"", o->id);
-
-	char id[65];
-	if (o->id)
-		snprintf(id, sizeof(id), "%s", o->id);
-	if (o->id && strlen(o->id) > 64)
-		return cstor_error_set(err, EINVAL, "layer ID \"%s\" is longer than 64 characters",
-				       o->id);
-	if (!o->id && cstor_random_id(id) < 0)
-		return cstor_error_errno(err, errno, "generate a layer ID");
 
 	/* A parent in a read-only store is found before we lock the primary
 	 * store for writing (the lock order puts read-only stores after the
@@ -320,6 +307,32 @@ int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options 
 	int r = cstor_layer_store_start_writing(ls, err);
 	if (r != 0)
 		return r;
+	r = cstor_layer_create_locked(id_out, s, ls, o, ro_parent, flag, err);
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_store *ls,
+			      const cstor_layer_options *o, const char *ro_parent,
+			      const char *flag, cstor_error *err)
+{
+	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	if (o->flags)
+		return cstor_error_set(err, EINVAL, "unknown layer flags 0x%x", o->flags);
+	if (o->id && (!o->id[0] || strpbrk(o->id, " /") || streq(o->id, ".") || streq(o->id, "..")))
+		return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\"", o->id);
+
+	char id[65];
+	if (o->id)
+		snprintf(id, sizeof(id), "%s", o->id);
+	if (o->id && strlen(o->id) > 64)
+		return cstor_error_set(err, EINVAL, "layer ID \"%s\" is longer than 64 characters",
+				       o->id);
+	if (!o->id && cstor_random_id(id) < 0)
+		return cstor_error_errno(err, errno, "generate a layer ID");
+
+	int r = 0;
 	const char *parent_id = ro_parent;
 	if (o->parent && o->parent[0] && !ro_parent) {
 		struct cstor_layer_rec *p = cstor_layer_store_lookup(ls, o->parent, NULL);
@@ -335,6 +348,9 @@ int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options 
 		}
 		parent_id = p->id;
 	}
+	/* A container's layer is nobody's parent (Go: ErrParentIsContainer). */
+	if (parent_id && s->containers && (r = cstor_store_check_parent(s, parent_id, err)) < 0)
+		goto out;
 	if (cstor_layer_store_by_id(ls, id)) {
 		r = cstor_error_set(err, EEXIST, "a layer with ID \"%s\" already exists", id);
 		goto out;
@@ -389,7 +405,6 @@ int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options 
 	if (!(*id_out = strdup(id)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 out:
-	cstor_layer_store_done(ls);
 	return r;
 }
 

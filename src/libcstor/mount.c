@@ -58,6 +58,11 @@ struct cstor_mount_hold {
 struct layer_state {
 	int64_t written; /* count we last wrote, -1 if no state */
 	int64_t foreign;
+	/* Set while a write of mountpoints.json is under way: the count
+	 * before it. A process killed in the middle leaves it set, and the
+	 * next reconciler tells from the file whether the write happened. */
+	int64_t pending_prev;
+	bool pending;
 	char *path;
 	char **options; /* mount options the mount was made with */
 	char *label;
@@ -105,6 +110,11 @@ static int read_state(struct layer_state *st, const char *dir)
 		return 0; /* a torn state is as good as none: Go's count rules */
 	json_t *w = json_object_get(j, "written"), *f = json_object_get(j, "foreign");
 	json_t *pa = json_object_get(j, "path"), *lb = json_object_get(j, "label");
+	json_t *pp = json_object_get(j, "pending-previous");
+	if (json_is_integer(pp)) {
+		st->pending = true;
+		st->pending_prev = json_integer_value(pp);
+	}
 	if (json_is_integer(w))
 		st->written = json_integer_value(w);
 	if (json_is_integer(f))
@@ -127,6 +137,10 @@ static int write_state(const char *dir, const struct layer_state *st, cstor_erro
 	cstor_buf_printf(&b, "%lld", (long long)st->written);
 	cstor_json_key(&b, &first, "foreign");
 	cstor_buf_printf(&b, "%lld", (long long)st->foreign);
+	if (st->pending) {
+		cstor_json_key(&b, &first, "pending-previous");
+		cstor_buf_printf(&b, "%lld", (long long)st->pending_prev);
+	}
 	cstor_json_kv_str(&b, &first, "path", st->path ? st->path : "");
 	cstor_json_kv_strv_omit(&b, &first, "options", st->options);
 	cstor_json_kv_str_omit(&b, &first, "label", st->label);
@@ -250,27 +264,40 @@ static void reconciled_done(struct reconciled *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
+/*
+ * Write the count and our state. Three steps, so that a process killed at
+ * any point leaves something the next reconciler reads right: the state
+ * with the new count marked pending (and the count before), the Go file,
+ * then the state without the mark.
+ */
 static int write_out(struct cstor_store *s, struct reconciled *rc, const char *id,
 		     cstor_error *err) CSTOR_REQUIRES(&s->mounts->lock)
 {
 	int64_t total = rc->live + rc->foreign;
+	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, id);
+	int64_t before = m ? m->count : 0;
 	rc->total = total;
-	if (cstor_mounts_set(s->mounts, id, rc->path, total > 0 ? total : 0) < 0)
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	int r = cstor_mounts_save(s->mounts, err);
+	rc->st.foreign = rc->foreign;
+	free(rc->st.path);
+	rc->st.path = rc->path ? strdup(rc->path) : NULL;
+	int r = cstor_mkdir_p(rc->dir, 0700, err);
 	if (r < 0)
 		return r;
-	if (total == 0) {
+	rc->st.written = total;
+	rc->st.pending = true;
+	rc->st.pending_prev = before;
+	if ((r = write_state(rc->dir, &rc->st, err)) < 0)
+		return r;
+	if (cstor_mounts_set(s->mounts, id, rc->path, total > 0 ? total : 0) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if ((r = cstor_mounts_save(s->mounts, err)) < 0)
+		return r;
+	rc->st.pending = false;
+	if (total == 0 && rc->live == 0) {
 		/* Nothing to remember any more. */
 		cstor_rm_rf_at_quiet(AT_FDCWD, rc->dir);
 		return 0;
 	}
-	rc->st.written = total;
-	rc->st.foreign = rc->foreign;
-	free(rc->st.path);
-	rc->st.path = rc->path ? strdup(rc->path) : NULL;
-	if ((r = cstor_mkdir_p(rc->dir, 0700, err)) < 0)
-		return r;
 	return write_state(rc->dir, &rc->st, err);
 }
 
@@ -305,8 +332,20 @@ static int reconcile(struct reconciled *rc, struct cstor_store *s, const struct 
 	const char *path = m && m->path[0] ? m->path : rc->st.path;
 	if (path && !(rc->path = strdup(path)))
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* No record of a path: look where the driver would have mounted it
+	 * (a process killed between mounting and recording leaves that). */
+	if (!rc->path && s->driver_ops->mount_path(s->driver, t->id, &rc->path) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	rc->mounted = rc->path && s->driver_ops->is_mounted(s->driver, t->id, rc->path);
 
+	bool pending = rc->st.pending;
+	if (rc->st.pending) {
+		/* A writer died during write_out(): if the file still has the
+		 * count from before, its write did not happen. */
+		if (json_count == rc->st.pending_prev && rc->st.pending_prev != rc->st.written)
+			rc->st.written = rc->st.pending_prev;
+		rc->st.pending = false;
+	}
 	if (t->ro_store)
 		/* Go cannot mount these: every hold is ours. (Go also drops
 		 * their records, not knowing the layer, when it rewrites the
@@ -336,7 +375,8 @@ static int reconcile(struct reconciled *rc, struct cstor_store *s, const struct 
 
 	int64_t total = rc->live + rc->foreign;
 	if (total != json_count || !streq_ptr(m && m->path[0] ? m->path : NULL, rc->path) ||
-	    rc->st.written != total || rc->st.foreign != rc->foreign)
+	    (rc->st.written >= 0 ? rc->st.written : json_count) != total ||
+	    rc->st.foreign != rc->foreign || pending)
 		return write_out(s, rc, t->id, err);
 	rc->total = total;
 	return 0;

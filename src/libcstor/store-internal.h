@@ -39,6 +39,14 @@ struct cstor_store {
 	 * image or container uses layer @id. */
 	int (*layer_in_use)(struct cstor_store *s, const char *id, cstor_error *err);
 
+	/* Image and container stores (objstore.h), after the layer stores in
+	 * the lock order: the primary image store, the read-only ones of the
+	 * additional image stores in configuration order, the containers. */
+	struct cstor_objstore *images;
+	struct cstor_objstore **ro_images;
+	size_t n_ro_images;
+	struct cstor_objstore *containers;
+
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
 };
@@ -76,6 +84,12 @@ struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s,
  * *id_out gets the new ID. */
 int cstor_layer_create(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
 		       const char *flag, cstor_error *err);
+/* The same with the primary layer store @ls held exclusively: o->parent is
+ * looked up in it, unless @ro_parent (the ID of a layer of a read-only
+ * store, found by the caller) is given. */
+int cstor_layer_create_locked(char **id_out, struct cstor_store *s, struct cstor_layer_store *ls,
+			      const cstor_layer_options *o, const char *ro_parent,
+			      const char *flag, cstor_error *err) CSTOR_REQUIRES(&ls->lock);
 /* Apply a tarball into layer @ref (layer-apply.c). */
 int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
 		      int lock_fd, cstor_read_fn read, void *ctx, cstor_error *err);
@@ -90,6 +104,14 @@ void cstor_layer_apply_setup(struct cstor_store *s);
  * @id, for delete (caller holds the layer store lock). */
 int cstor_mount_count_for_delete(int64_t *count, struct cstor_store *s, const char *id,
 				 cstor_error *err);
+
+/* store-objects.c: open and free the image and container stores (and set
+ * the layer_in_use hook). */
+int cstor_store_open_objects(struct cstor_store *s, cstor_error *err);
+void cstor_store_free_objects(struct cstor_store *s);
+/* -EBUSY when layer @parent_id is a container's layer (no layer may be
+ * made on top of it). Called with the primary layer store held. */
+int cstor_store_check_parent(struct cstor_store *s, const char *parent_id, cstor_error *err);
 
 void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

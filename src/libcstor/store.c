@@ -41,6 +41,7 @@ void cstor_store_free(cstor_store *s)
 {
 	if (!s)
 		return;
+	cstor_store_free_objects(s);
 	cstor_mounts_free(s->mounts);
 	cstor_layer_store_free(s->layers);
 	for (size_t i = 0; i < s->n_ro_layers; i++)
@@ -235,6 +236,8 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 	if ((r = s->driver_ops->init(&s->driver, &init, err)) < 0)
 		return cstor_error_wrap(err, r, "initialise %s driver", dn);
 	if ((r = open_layer_stores(s, err)) < 0)
+		return r;
+	if ((r = cstor_store_open_objects(s, err)) < 0)
 		return r;
 
 	*out = TAKE_PTR(s);

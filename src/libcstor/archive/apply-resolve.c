@@ -136,8 +136,6 @@ static int resolve_walk(int root_fd, const char *path, int *ret_fd)
 		struct stat st;
 		if (fstat(fd, &st) < 0)
 			return -errno;
-		if (st.st_dev != rst.st_dev)
-			return -EXDEV;
 		if (S_ISLNK(st.st_mode)) {
 			if (++links > MAX_SYMLINKS)
 				return -ELOOP;
@@ -175,6 +173,12 @@ static int resolve_walk(int root_fd, const char *path, int *ret_fd)
 		}
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
+		/* Kernels without openat2 have no mount IDs in statx either;
+		 * a change of device is what a mount point looks like. Only
+		 * for directories: overlayfs may report the device of the
+		 * lower filesystem for other files. */
+		if (st.st_dev != rst.st_dev)
+			return -EXDEV;
 		if (done_len + 1 + clen > PATH_MAX)
 			return -ENAMETOOLONG;
 		if (done_len > 0)

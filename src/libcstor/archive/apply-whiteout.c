@@ -300,26 +300,9 @@ int apply_plnk_save(struct apply *a, const cstor_tar_header *h, const char *base
 		r = cstor_error_errno(err, p.fd, "temporary file for AUFS hard link \"%s\"", base);
 		goto fail;
 	}
-	for (;;) {
-		const void *data;
-		size_t n;
-		r = cstor_tar_reader_peek(a->r, &data, &n, 0, err);
-		if (r < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		while (n > 0) {
-			ssize_t w = write(p.fd, data, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				r = cstor_error_errno(err, errno, "write AUFS hard link \"%s\"", base);
-				goto fail;
-			}
-			data = (const char *)data + w;
-			n -= (size_t)w;
-		}
-	}
+	r = cstor_tar_reader_copy_to_fd(a->r, p.fd, err);
+	if (r < 0)
+		goto fail;
 	p.mode = h->mode;
 	p.uid = h->uid;
 	p.gid = h->gid;

@@ -19,6 +19,8 @@
  *   - The root keeps the times of its "./" member; Go's chroot helper
  *     creates and removes a temporary directory in it afterwards, so there
  *     the root's mtime is the time of the apply.
+ *   - OVERLAY: an opaque marker whose directory is not a directory (a file,
+ *     a whiteout device) is an error; Go sets the xattr on that inode.
  *   - Missing parents are 0755 root-owned in every mode; Go's Unpack makes
  *     them 0777 minus the umask and chowns them to 0:0 explicitly (same
  *     result under the usual umask 022, except below a setgid directory).
@@ -253,21 +255,9 @@ static int write_all(int fd, const void *p, size_t n)
 
 static int copy_content(struct apply *a, int fd, int src_fd, cstor_error *err)
 {
-	if (src_fd < 0) {
-		/* Straight out of the reader's buffer: no copy in between. */
-		for (;;) {
-			const void *p;
-			size_t n;
-			int r = cstor_tar_reader_peek(a->r, &p, &n, 0, err);
-			if (r < 0)
-				return r;
-			if (n == 0)
-				return 0;
-			r = write_all(fd, p, n);
-			if (r < 0)
-				return cstor_error_errno(err, r, "write");
-		}
-	}
+	/* Straight out of the reader's buffer: no copy in between. */
+	if (src_fd < 0)
+		return cstor_tar_reader_copy_to_fd(a->r, fd, err);
 	loff_t off = 0;
 	for (;;) {
 		ssize_t n = copy_file_range(src_fd, &off, fd, NULL, 1 << 30, 0);

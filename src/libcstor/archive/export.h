@@ -42,6 +42,10 @@
  * symlinks (see changes.h). ID mappings are not applied (the IDs on disk
  * are written).
  *
+ * Like changes.h: every lookup is relative to the given fds, no symlink in
+ * a tree is followed, and /proc must be mounted (xattrs of symlinks and
+ * devices are read through /proc/self/fd).
+ *
  * Output goes through @write (see tar.h), compressed with gzip or zstd as
  * the options ask, as Go's Diff does for the CLI's -c / the layer's
  * compression. Nothing is written after an error; what was written stays.

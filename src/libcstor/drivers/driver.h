@@ -48,6 +48,10 @@ struct cstor_driver_ops {
 		   const char *mount_label, char **path, cstor_error *err);
 	/* Undo get(). */
 	int (*put)(struct cstor_driver *d, const char *id, cstor_error *err);
+	/* Where get() mounts layer @id (malloc'd), whether or not it is
+	 * mounted now: a crashed process may have left a mount there that
+	 * no record mentions. */
+	int (*mount_path)(struct cstor_driver *d, const char *id, char **path);
 	/* Whether what get() returned as @path is still in place. */
 	bool (*is_mounted)(struct cstor_driver *d, const char *id, const char *path);
 	/* Where and how a layer tarball is applied: an fd of the directory

@@ -35,6 +35,7 @@ bool overlay_exists(struct cstor_driver *d, const char *id);
 int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		const char *mount_label, char **path, cstor_error *err);
 int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err);
+int overlay_mount_path(struct cstor_driver *d, const char *id, char **path);
 bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path);
 int overlay_recreate_links(struct cstor_driver *d);
 int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,

@@ -242,6 +242,15 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		close_fds(fds, k);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
+	/* Whatever is mounted there is a leftover (the caller knows of no
+	 * holder): never stack a second mount on it. */
+	{
+		_cleanup_free_ char *old = NULL;
+		if (overlay_mount_path(d, id, &old) == 0)
+			for (int i = 0; i < 64 && cstor_mountinfo_has(old, NULL); i++)
+				if (umount2(old, MNT_DETACH) < 0)
+					break;
+	}
 	if (mkdirat(dir, "merged", 0700) < 0 && errno != EEXIST) {
 		close_fds(fds, k);
 		return cstor_error_errno(err, errno, "overlay: create merged of %s", id);
@@ -320,17 +329,22 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 	return 0;
 }
 
+int overlay_mount_path(struct cstor_driver *d, const char *id, char **path)
+{
+	struct stat st;
+	bool here = fstatat(d->home_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return asprintf(path, "%s/%s/merged", here ? d->home : d->run_home, id) < 0 ? -ENOMEM : 0;
+}
+
 int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err)
 {
-	char target[4200];
-	snprintf(target, sizeof(target), "%s/%s/merged", d->home, id);
-	if (!cstor_mountinfo_has(target, "overlay")) {
-		snprintf(target, sizeof(target), "%s/%s/merged", d->run_home, id);
-		if (!cstor_mountinfo_has(target, "overlay"))
-			return 0;
-	}
-	if (umount2(target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-		return cstor_error_errno(err, errno, "overlay: unmount %s", target);
+	_cleanup_free_ char *target = NULL;
+	if (overlay_mount_path(d, id, &target) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* Every mount there goes, also ones stacked by a crashed process. */
+	for (int i = 0; i < 64 && cstor_mountinfo_has(target, NULL); i++)
+		if (umount2(target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			return cstor_error_errno(err, errno, "overlay: unmount %s", target);
 	return 0;
 }
 

@@ -202,5 +202,6 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.get = overlay_get,
 	.diff_dirs = overlay_diff_dirs,
 	.put = overlay_put,
+	.mount_path = overlay_mount_path,
 	.is_mounted = overlay_is_mounted,
 };

@@ -128,6 +128,8 @@ static int vfs_status(struct cstor_driver *d, char ***pairs, cstor_error *err)
 	return 0;
 }
 
+static char *ro_store_dir(struct cstor_driver *d, const char *id);
+
 static int vfs_create(struct cstor_driver *d, const char *id, const char *parent,
 		      cstor_error *err)
 {
@@ -140,6 +142,14 @@ static int vfs_create(struct cstor_driver *d, const char *id, const char *parent
 	_cleanup_close_ int pfd = -1;
 	if (parent) {
 		pfd = openat(d->dir_fd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0 && errno == ENOENT) {
+			/* A parent of an additional (read-only) store. */
+			_cleanup_free_ char *ro = ro_store_dir(d, parent);
+			if (ro)
+				pfd = open(ro, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			else
+				errno = ENOENT;
+		}
 		if (pfd < 0)
 			return cstor_error_errno(err, errno, "open parent layer %s", parent);
 		struct stat st;
@@ -222,6 +232,10 @@ static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
 	int r = cstor_mkdir_p(target, 0700, err);
 	if (r < 0)
 		return r;
+	/* A leftover of a crashed process: do not stack on it. */
+	for (int i = 0; i < 64 && cstor_mountinfo_has(target, NULL); i++)
+		if (umount2(target, MNT_DETACH) < 0)
+			break;
 	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
 		return cstor_error_errno(err, errno, "bind mount %s on %s", src, target);
 	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
@@ -238,12 +252,22 @@ static int vfs_put(struct cstor_driver *d, const char *id, cstor_error *err)
 	_cleanup_free_ char *target = cstor_path_join(d->run_home, id);
 	if (!target)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	if (cstor_mountinfo_has(target, NULL)) {
+	bool any = false;
+	for (int i = 0; i < 64 && cstor_mountinfo_has(target, NULL); i++) {
+		any = true;
 		if (umount2(target, MNT_DETACH) < 0)
 			return cstor_error_errno(err, errno, "unmount %s", target);
-		rmdir(target);
 	}
+	if (any)
+		rmdir(target);
 	return 0;
+}
+
+static int vfs_mount_path(struct cstor_driver *d, const char *id, char **path)
+{
+	if (vfs_exists(d, id))
+		return asprintf(path, "%s/dir/%s", d->home, id) < 0 ? -ENOMEM : 0;
+	return (*path = cstor_path_join(d->run_home, id)) ? 0 : -ENOMEM;
 }
 
 static bool vfs_is_mounted(struct cstor_driver *d, const char *id, const char *path)
@@ -294,6 +318,7 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	.apply_target = vfs_apply_target,
 	.get = vfs_get,
 	.put = vfs_put,
+	.mount_path = vfs_mount_path,
 	.is_mounted = vfs_is_mounted,
 	.create = vfs_create,
 	.remove = vfs_remove,
