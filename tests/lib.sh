@@ -41,8 +41,12 @@ t_store() {
 
 t_skip() { T_SKIP_REASON=$1; return 77; }
 
+# T_ONLY="test_a test_b" runs only those tests of a file.
 t_run() {
 	local name=$1
+	if [ -n "${T_ONLY:-}" ] && [[ " $T_ONLY " != *" $name "* ]]; then
+		return 0
+	fi
 	T_N=$((T_N + 1))
 	T_SKIP_REASON=""
 	local out="$T_TMP/out.$T_N"

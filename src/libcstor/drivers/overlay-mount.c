@@ -139,6 +139,18 @@ static int mount_in_child(const struct mount_req *m)
 	return -WEXITSTATUS(st);
 }
 
+/* The path of an open directory, as the kernel knows it. */
+static int fd_path(int fd, char **out)
+{
+	char p[64], real[4200];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	ssize_t l = readlink(p, real, sizeof(real) - 1);
+	if (l < 0)
+		return -errno;
+	real[l] = 0;
+	return (*out = strdup(real)) ? 0 : -ENOMEM;
+}
+
 static void close_fds(int *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -193,19 +205,14 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 	int r = 0;
 	if (!read_write) {
 		/* Read-only: the layer's own diff is the top lower. */
-		char p[4300];
 		fds[k] = openat(dir, "diff", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fds[k] < 0)
 			return cstor_error_errno(err, errno, "overlay: open diff of %s", id);
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[k]);
-		char real[4200];
-		ssize_t l = readlink(p, real, sizeof(real) - 1);
-		if (l < 0) {
+		if ((r = fd_path(fds[k], &abs[k])) < 0) {
 			close_fds(fds, k + 1);
-			return cstor_error_errno(err, errno, "overlay: resolve diff of %s", id);
+			return cstor_error_errno(err, r, "overlay: resolve diff of %s", id);
 		}
-		real[l] = 0;
-		abs[k++] = strdup(real);
+		k++;
 	}
 	for (size_t i = 0; i < nl && r == 0; i++) {
 		r = resolve_lower(d, lowers[i], &abs[k], &fds[k]);
@@ -216,13 +223,14 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		else
 			cstor_error_errno(err, r, "overlay: lower layer %s of %s", lowers[i], id);
 	}
-	if (r == 0 && k == 0) {
-		/* No lowers: the layer's empty/ directory stands in. */
+	if (r == 0 && k == (read_write ? 0u : 1u)) {
+		/* No lowers: the layer's empty/ directory stands in (overlay
+		 * needs two lowers when it has no upper). */
 		fds[k] = openat(dir, "empty", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fds[k] < 0)
 			r = cstor_error_errno(err, errno, "overlay: open %s/empty", id);
-		else if (asprintf(&abs[k], "%s/%s/empty", d->home, id) < 0)
-			r = -ENOMEM;
+		else if ((r = fd_path(fds[k], &abs[k])) < 0)
+			cstor_error_errno(err, r, "overlay: resolve %s/empty", id);
 		else
 			k++;
 	}

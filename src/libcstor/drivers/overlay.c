@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "error-internal.h"
 #include "fileutil.h"
 #include "util/cleanup.h"
+#include "util/mountinfo.h"
 #include "util/strv.h"
 
 
@@ -128,6 +130,22 @@ static int overlay_init(struct cstor_driver **out, const struct cstor_driver_ini
 	d->home_fd = open(in->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->home_fd < 0) {
 		r = cstor_error_errno(err, errno, "open %s", in->home);
+		overlay_free(d);
+		return r;
+	}
+	/* containers/storage makes the home a private bind mount of itself
+	 * before it mounts anything under it. We must too: a Go process that
+	 * does it later would bind the home over our mounts and hide them. */
+	if (!d->skip_mount_home && geteuid() == 0 && !cstor_mountinfo_has(in->home, NULL)) {
+		if (mount(in->home, in->home, NULL, MS_BIND, NULL) < 0) {
+			r = cstor_error_errno(err, errno, "bind mount %s on itself", in->home);
+			overlay_free(d);
+			return r;
+		}
+	}
+	if (!d->skip_mount_home && geteuid() == 0 &&
+	    mount(NULL, in->home, NULL, MS_PRIVATE, NULL) < 0) {
+		r = cstor_error_errno(err, errno, "make %s a private mount", in->home);
 		overlay_free(d);
 		return r;
 	}
