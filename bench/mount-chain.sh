@@ -1,0 +1,33 @@
+#!/bin/bash
+# mount+unmount of a layer 50 deep, as whole CLI processes, cstor vs the Go
+# CLI on the same kind of store (overlay). Target: cstor at least 6x faster.
+#   bench/mount-chain.sh [DEPTH] [PAIRS]
+. "$(dirname "$0")/lib.sh"
+DEPTH=${1:-50}
+PAIRS=${2:-100}
+
+run_side() { # run_side NAME CLI
+	local name=$1 cli=$2
+	local G="-g $BENCH_TMP/$name/g -R $BENCH_TMP/$name/r -s overlay"
+	local id="" p=""
+	for _ in $(seq 1 "$DEPTH"); do
+		id=$($cli $G create-layer $p | head -1)
+		p=$id
+	done
+	$cli $G mount "$id" >/dev/null; $cli $G unmount "$id" >/dev/null # warm up
+	local t0 t1
+	t0=$(now)
+	for _ in $(seq 1 "$PAIRS"); do
+		$cli $G mount "$id" >/dev/null
+		$cli $G unmount "$id" >/dev/null
+	done
+	t1=$(now)
+	awk -v a="$t0" -v b="$t1" -v n="$PAIRS" 'BEGIN { printf "%.3f", (b - a) * 1000 / n }'
+}
+
+c=$(run_side cstor "$CSTOR")
+g=$(run_side go "$GO_CS")
+echo "mount+unmount of a layer $DEPTH deep, $PAIRS pairs, whole CLI processes:"
+echo "  cstor: $c ms/pair"
+echo "  Go:    $g ms/pair"
+echo "  speedup: $(ratio "$g" "$c")x (target >= 6x)"
