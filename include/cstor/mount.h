@@ -132,6 +132,14 @@ CSTOR_PUBLIC int cstor_store_mount_holders(char **mountpoint, cstor_mount_holder
 					   cstor_error *err);
 CSTOR_PUBLIC void cstor_mount_holders_free(cstor_mount_holder *holders, size_t n);
 
+/**
+ * Shut the store's driver down (overlay: remove the private bind mount of
+ * its home) when no layer is mounted. With @force, persistent and foreign
+ * holds are dropped first; live process-bound holds never are. Fails with
+ * -EBUSY ("a layer is mounted") when a mount remains.
+ */
+CSTOR_PUBLIC int cstor_store_shutdown(cstor_store *store, int force, cstor_error *err);
+
 CSTOR_END_DECL
 
 #endif

@@ -101,9 +101,7 @@ int cli_read_all(FILE *f, char **data, size_t *len);
 
 /*
  * Objects named on the command line: layers, images and containers, as the
- * Go CLI's store-wide lookups see them. Only layers exist in the library so
- * far; images and containers are added to these functions (objects.c) when
- * they do, and every command that uses them follows.
+ * Go CLI's store-wide lookups see them (objects.c).
  */
 enum {
 	CLI_OBJ_LAYER = 1,
@@ -119,6 +117,34 @@ int cli_object_set_metadata(cstor_store *store, const char *ref, const char *met
 			    cstor_error *err);
 /* `delete`: remove whatever @ref names. cstor keeps the safety checks. */
 int cli_object_delete(cstor_store *store, const char *ref, cstor_error *err);
+/* What @ref names, first of layers, images, containers: *kind (one
+ * CLI_OBJ_*) and the object's ID (malloc'd). The layer lookup's error when
+ * nothing has it. */
+int cli_object_lookup(unsigned *kind, char **id, cstor_store *store, const char *ref,
+		      cstor_error *err);
+/* The names of object @id of @kind (a strv copy). */
+int cli_object_names(char ***names, cstor_store *store, unsigned kind, const char *id,
+		     cstor_error *err);
+enum cli_names_op { CLI_NAMES_ADD, CLI_NAMES_SET, CLI_NAMES_REMOVE };
+int cli_object_change_names(cstor_store *store, unsigned kind, const char *id,
+			    const char *const *names, enum cli_names_op op, cstor_error *err);
+/* The layer mount/unmount/mounted act on for @ref: a container's layer
+ * (and, when @options is not NULL, the container's recorded mount options,
+ * a strv or NULL), else @ref itself. */
+int cli_object_mount_layer(char **layer, char ***options, cstor_store *store, const char *ref,
+			   cstor_error *err);
+/* mount -r and unmount's second try: the top layer of image @ref. */
+int cli_object_image_top_layer(char **layer, cstor_store *store, const char *ref,
+			       cstor_error *err);
+
+/* Big-data commands shared by layers, images and containers: write @len
+ * bytes to -f FILE or stdout, read all of -f FILE or stdin. 0 or EXIT_FAIL
+ * (message printed, naming @what). */
+int cli_data_output(const char *what, const char *file, const void *data, size_t len);
+int cli_data_input(const char *what, const char *file, char **data, size_t *len);
+/* A list of names as list-*-data prints it: lines, or JSON (null when
+ * empty, as Go encodes a nil slice). */
+void cli_print_name_list(const char *const *names, bool as_json);
 
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 
@@ -147,6 +173,31 @@ extern const struct cli_cmd cmd_set_layer_data;
 extern const struct cli_cmd cmd_mount;
 extern const struct cli_cmd cmd_unmount;
 extern const struct cli_cmd cmd_mounted;
+extern const struct cli_cmd cmd_images;
+extern const struct cli_cmd cmd_image;
+extern const struct cli_cmd cmd_images_by_digest;
+extern const struct cli_cmd cmd_create_image;
+extern const struct cli_cmd cmd_delete_image;
+extern const struct cli_cmd cmd_list_image_data;
+extern const struct cli_cmd cmd_get_image_data;
+extern const struct cli_cmd cmd_get_image_data_size;
+extern const struct cli_cmd cmd_get_image_data_digest;
+extern const struct cli_cmd cmd_set_image_data;
+extern const struct cli_cmd cmd_containers;
+extern const struct cli_cmd cmd_container;
+extern const struct cli_cmd cmd_create_container;
+extern const struct cli_cmd cmd_delete_container;
+extern const struct cli_cmd cmd_list_container_data;
+extern const struct cli_cmd cmd_get_container_data;
+extern const struct cli_cmd cmd_get_container_data_size;
+extern const struct cli_cmd cmd_get_container_data_digest;
+extern const struct cli_cmd cmd_set_container_data;
+extern const struct cli_cmd cmd_get_container_dir;
+extern const struct cli_cmd cmd_get_container_run_dir;
+extern const struct cli_cmd cmd_wipe;
+extern const struct cli_cmd cmd_layer_parent_owners;
+extern const struct cli_cmd cmd_container_parent_owners;
 extern const struct cli_cmd cmd_with_mount;
+extern const struct cli_cmd cmd_shutdown;
 
 #endif

@@ -804,3 +804,80 @@ int cstor_mount_count_for_delete(int64_t *count, struct cstor_store *s, const ch
 	cstor_mounts_done(s->mounts);
 	return r;
 }
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static int collect_ids(char ***ids, struct cstor_store *s) CSTOR_REQUIRES(&s->mounts->lock)
+{
+	for (size_t i = 0; i < s->mounts->n; i++)
+		if (!strv_contains(*ids, s->mounts->recs[i].id) &&
+		    strv_append(ids, s->mounts->recs[i].id) < 0)
+			return -ENOMEM;
+	_cleanup_free_ char *dir = NULL;
+	if (asprintf(&dir, "%s/%s", s->run_layers_dir, HOLDERS_DIR) < 0)
+		return -ENOMEM;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && !strv_contains(*ids, de->d_name) &&
+		    strv_append(ids, de->d_name) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int cstor_store_shutdown(cstor_store *s, int force, cstor_error *err) CSTOR_NO_TSA
+{
+	int r = cstor_layer_store_start_reading(s->layers, err);
+	if (r != 0)
+		return r;
+	r = cstor_mounts_start(s->mounts, err);
+	if (r != 0) {
+		cstor_layer_store_done(s->layers);
+		return r;
+	}
+	_cleanup_strv_free_ char **ids = NULL;
+	bool busy = false;
+	if (collect_ids(&ids, s) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && ids && ids[i]; i++) {
+		struct cstor_layer_rec *rec = cstor_layer_store_by_id(s->layers, ids[i]);
+		struct target t = { ids[i], rec == NULL, NULL };
+		struct reconciled rc;
+		r = reconcile(&rc, s, &t, false, err);
+		if (r == 0 && force && rc.total > 0) {
+			/* Force drops every hold that is not a running process's. */
+			for (size_t k = 0; rc.h.persistent_files && rc.h.persistent_files[k]; k++) {
+				char p[4300];
+				snprintf(p, sizeof(p), "%s/%s", rc.dir, rc.h.persistent_files[k]);
+				unlink(p);
+				rc.live--;
+			}
+			rc.foreign = 0;
+			if (rc.live == 0 && rc.mounted) {
+				r = s->driver_ops->put(s->driver, t.id, err);
+				rc.mounted = false;
+				free(rc.path);
+				rc.path = NULL;
+			}
+			if (r == 0)
+				r = write_out(s, &rc, t.id, err);
+		}
+		if (r == 0 && rc.total > 0)
+			busy = true;
+		reconciled_done(&rc);
+	}
+	cstor_mounts_done(s->mounts);
+	cstor_layer_store_done(s->layers);
+	if (r < 0)
+		return r;
+	if (busy)
+		/* containers/storage's words: scripts look for them. */
+		return cstor_error_set(err, EBUSY, "a layer is mounted: layer is in use by a container");
+	cstor_lock_lock(&s->graph_lock);
+	cstor_lock_token t;
+	r = cstor_lock_record_write(&s->graph_lock, &t, err);
+	if (r == 0 && s->driver_ops->cleanup)
+		r = s->driver_ops->cleanup(s->driver, err);
+	cstor_lock_unlock(&s->graph_lock);
+	return r;
+}

@@ -226,6 +226,24 @@ read_only_store() {
 test_read_only_store_vfs() { read_only_store vfs; }
 test_read_only_store_overlay() { read_only_store overlay; }
 
+test_shutdown() {
+	grep -qw overlay /proc/filesystems || skip "no overlay filesystem"
+	read -r s id < <(with_mount_setup)
+	local C="$CSTOR -g $s/g -R $s/r -s overlay"
+	$C mount "$id" >/dev/null
+	local rc=0
+	$C shutdown 2>"$s/err" || rc=$?
+	expect_eq $rc 1 "shutdown with a mounted layer"
+	grep -q "a layer is mounted" "$s/err" || die "message: $(cat "$s/err")"
+	expect_eq "$(mounts_under "$s/g/overlay")" 1 "nothing unmounted without -f"
+	$C shutdown --force
+	expect_eq "$(mounts_under "$s/g")" 0 "shutdown -f unmounted the layer and the home"
+	expect_eq "$(cat "$s/r/overlay-layers/mountpoints.json")" "[]" "no mount records"
+	# The next process sets the home up again, as Go's does.
+	$C layers >/dev/null
+	expect_eq "$(mounts_under "$s")" 1 "home bind mount again"
+}
+
 t_begin
 t_run test_torture_overlay
 t_run test_torture_vfs
@@ -237,4 +255,5 @@ t_run test_library_hold_killed
 t_run test_persistent_holds_and_go
 t_run test_read_only_store_vfs
 t_run test_read_only_store_overlay
+t_run test_shutdown
 t_end

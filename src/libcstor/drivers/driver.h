@@ -52,6 +52,9 @@ struct cstor_driver_ops {
 	 * mounted now: a crashed process may have left a mount there that
 	 * no record mentions. */
 	int (*mount_path)(struct cstor_driver *d, const char *id, char **path);
+	/* Undo what init did to the system (overlay: the home's private bind
+	 * mount), for shutdown. Optional. */
+	int (*cleanup)(struct cstor_driver *d, cstor_error *err);
 	/* Whether what get() returned as @path is still in place. */
 	bool (*is_mounted)(struct cstor_driver *d, const char *id, const char *path);
 	/* Where and how a layer tarball is applied: an fd of the directory

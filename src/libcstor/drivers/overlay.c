@@ -208,7 +208,18 @@ static int overlay_status(struct cstor_driver *d, char ***pairs, cstor_error *er
 	return 0;
 }
 
+static int overlay_cleanup(struct cstor_driver *d, cstor_error *err)
+{
+	/* The home's bind mount goes, as containers/storage's Cleanup does;
+	 * the next process that opens the store makes it again. */
+	if (!d->skip_mount_home && cstor_mountinfo_has(d->home, NULL) &&
+	    umount2(d->home, MNT_DETACH) < 0)
+		return cstor_error_errno(err, errno, "unmount %s", d->home);
+	return 0;
+}
+
 const struct cstor_driver_ops cstor_driver_overlay = {
+	.cleanup = overlay_cleanup,
 	.name = "overlay",
 	.init = overlay_init,
 	.free = overlay_free,
