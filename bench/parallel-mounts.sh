@@ -35,7 +35,7 @@ run_side() { # run_side NAME CLI -> "ops/s final-count-check"
 	local mounted
 	mounted=$(awk -v d="$BENCH_TMP/$name/g/overlay/" 'index($5, d) == 1' /proc/self/mountinfo | wc -l)
 	awk -v a="$t0" -v b="$t1" -v n="$ops" -v l="$leftover" -v m="$mounted" \
-		'BEGIN { printf "%.1f %s", n / (b - a), (l == 0 && m == 0) ? "exact" : "WRONG(" l " records, " m " mounts left)" }'
+		'BEGIN { printf "%.1f %s", n / (b - a), (l == 0 && m == 0) ? "exact" : "WRONG(" l "-records," m "-mounts-left)"; print "" }'
 }
 
 read -r c cc < <(run_side cstor "$CSTOR")

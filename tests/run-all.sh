@@ -88,8 +88,10 @@ if ! build "$B"; then
 	fail=$((fail + 1)); failed_names+=("build"); echo "not ok - build"; finish
 fi
 pass=$((pass + 1)); echo "ok - build"
-export CSTOR="$top/$B/src/cli/cstor"
-export CSTOR_BUILD="$top/$B"
+BA=$B
+[[ $BA == /* ]] || BA=$top/$B # BUILD_DIR may be absolute
+export CSTOR="$BA/src/cli/cstor"
+export CSTOR_BUILD="$BA"
 export CSTOR_TOP="$top"
 
 unit_tests() {

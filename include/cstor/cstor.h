@@ -4,7 +4,9 @@
 #define CSTOR_CSTOR_H
 
 #include <cstor/common.h>
+#include <cstor/container.h>
 #include <cstor/error.h>
+#include <cstor/image.h>
 #include <cstor/layer.h>
 #include <cstor/mount.h>
 #include <cstor/store.h>

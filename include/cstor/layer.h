@@ -65,8 +65,10 @@ typedef struct cstor_layer_options {
 #define CSTOR_LAYER_OPTIONS_INIT { CSTOR_LAYER_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0 }
 
 /**
- * Create an empty layer (a child starts with its parent's content).
- * @return 0, -EEXIST (ID taken), -ENOENT (no such parent), -EROFS, I/O errors
+ * Create an empty layer (a child starts with its parent's content). The
+ * parent may live in a read-only store; a container's layer cannot be one.
+ * @return 0, -EEXIST (ID taken), -ENOENT (no such parent), -EBUSY (the
+ *         parent is incomplete or a container's layer), -EROFS, I/O errors
  */
 CSTOR_PUBLIC int cstor_store_create_layer(cstor_layer **out, cstor_store *store,
 					  const cstor_layer_options *opts, cstor_error *err);
@@ -176,7 +178,12 @@ CSTOR_PUBLIC void cstor_changes_free(cstor_change *changes, size_t n);
 CSTOR_PUBLIC int cstor_store_diff_size(int64_t *size, cstor_store *store, const char *from,
 				       const char *to, cstor_error *err);
 
-/** Delete every container, image and layer of the primary store. */
+/**
+ * Delete every container (with its directories), image (with its big data)
+ * and layer of the primary store, in that order. Nothing is deleted while a
+ * layer of the store is mounted or being applied to (-EBUSY naming it);
+ * read-only stores are left alone.
+ */
 CSTOR_PUBLIC int cstor_store_wipe(cstor_store *store, cstor_error *err);
 
 CSTOR_END_DECL

@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* list-layer-data, get-layer-data, set-layer-data: a layer's named blobs. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <cstor/layer.h>
 
@@ -41,39 +37,9 @@ static int list_layer_data(cstor_store *store, int argc, char **argv)
 	cstor_layer *l = NULL;
 	if (cstor_store_layer(&l, store, argv[0], &err) < 0)
 		return fail("list-layer-data", &err);
-	const char *const *keys = cstor_layer_big_data_names(l);
-	if (json) {
-		/* Go encodes the empty list as null. */
-		if (!keys[0])
-			puts("null");
-		else {
-			putchar('[');
-			for (size_t i = 0; keys[i]; i++) {
-				if (i)
-					putchar(',');
-				cli_json_string(stdout, keys[i]);
-			}
-			puts("]");
-		}
-	} else
-		for (size_t i = 0; keys[i]; i++)
-			printf("%s\n", keys[i]);
+	cli_print_name_list(cstor_layer_big_data_names(l), json);
 	cstor_layer_free(l);
 	return EXIT_OK;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 static int get_layer_data(cstor_store *store, int argc, char **argv)
@@ -84,51 +50,19 @@ static int get_layer_data(cstor_store *store, int argc, char **argv)
 	/* Read first: unlike Go, a missing item leaves no empty file behind. */
 	if (cstor_layer_get_big_data(&data, &len, store, argv[0], argv[1], &err) < 0)
 		return fail("get-layer-data", &err);
-	int rc = EXIT_OK;
-	if (file && file[0]) {
-		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-		if (fd < 0 || write_all(fd, data, len) < 0 || close(fd) < 0) {
-			fprintf(stderr, "%s: get-layer-data: write %s: %s\n", cli_program, file,
-				strerror(errno));
-			rc = EXIT_FAIL;
-		}
-	} else {
-		fflush(stdout);
-		if (write_all(STDOUT_FILENO, data, len) < 0) {
-			fprintf(stderr, "%s: get-layer-data: write output: %s\n", cli_program,
-				strerror(errno));
-			rc = EXIT_FAIL;
-		}
-	}
+	int rc = cli_data_output("get-layer-data", file, data, len);
 	free(data);
 	return rc;
 }
 
 static int set_layer_data(cstor_store *store, int argc, char **argv)
 {
-	FILE *in = stdin;
-	const char *name = "standard input";
-	if (file && file[0]) {
-		name = file;
-		in = fopen(file, "rb");
-		if (!in) {
-			fprintf(stderr, "%s: set-layer-data: open %s: %s\n", cli_program, file,
-				strerror(errno));
-			return EXIT_FAIL;
-		}
-	}
 	char *data = NULL;
 	size_t len = 0;
-	int r = cli_read_all(in, &data, &len);
-	int e = errno;
-	if (in != stdin)
-		fclose(in);
-	if (r < 0) {
-		fprintf(stderr, "%s: set-layer-data: read %s: %s\n", cli_program, name, strerror(e));
+	if (cli_data_input("set-layer-data", file, &data, &len) != 0)
 		return EXIT_FAIL;
-	}
 	cstor_error err = CSTOR_ERROR_INIT;
-	r = cstor_layer_set_big_data(store, argv[0], argv[1], data, len, &err);
+	int r = cstor_layer_set_big_data(store, argv[0], argv[1], data, len, &err);
 	free(data);
 	return r < 0 ? fail("set-layer-data", &err) : EXIT_OK;
 }

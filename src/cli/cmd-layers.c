@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cstor/container.h>
+#include <cstor/image.h>
 #include <cstor/layer.h>
 
 #include "cli.h"
@@ -10,6 +12,9 @@
 #include "util/strv.h"
 
 static bool json, tree;
+/* Who uses the layers (Go ignores errors reading them). */
+static cstor_image **images;
+static cstor_container **containers;
 
 static const struct cli_flag flags[] = {
 	CLI_JSON_FLAG(json),
@@ -28,6 +33,55 @@ struct node {
  * redone or the layer deleted). */
 #define INCOMPLETE_NOTE "incomplete: an apply was interrupted; apply again or delete"
 
+static bool image_uses(const cstor_image *img, const char *layer)
+{
+	const char *top = cstor_image_top_layer(img);
+	if (top && strcmp(top, layer) == 0)
+		return true;
+	for (const char *const *m = cstor_image_mapped_top_layers(img); *m; m++)
+		if (strcmp(*m, layer) == 0)
+			return true;
+	return false;
+}
+
+/* The container whose layer it is (the last one, as Go's map keeps it). */
+static const cstor_container *container_of(const char *layer)
+{
+	const cstor_container *c = NULL;
+	for (size_t i = 0; containers && containers[i]; i++)
+		if (strcmp(cstor_container_layer(containers[i]), layer) == 0)
+			c = containers[i];
+	return c;
+}
+
+static int add_note(char ***notes, const char *prefix, const char *arg)
+{
+	char *s = NULL;
+	return asprintf(&s, "%s%s", prefix, arg) < 0 || strv_consume(notes, s) < 0;
+}
+
+/* "image: ID", "image name: N", "container: ID", "container name: N" in
+ * the tree; "\timage: ID", "\t\tname: N", ... in the plain list. */
+static int user_notes(char ***notes, const char *layer, bool plain)
+{
+	int bad = 0;
+	for (size_t i = 0; images && images[i]; i++) {
+		if (!image_uses(images[i], layer))
+			continue;
+		bad |= add_note(notes, plain ? "\timage: " : "image: ", cstor_image_id(images[i]));
+		for (const char *const *n = cstor_image_names(images[i]); *n; n++)
+			bad |= add_note(notes, plain ? "\t\tname: " : "image name: ", *n);
+	}
+	const cstor_container *c = container_of(layer);
+	if (c) {
+		bad |= add_note(notes, plain ? "\tcontainer: " : "container: ",
+				cstor_container_id(c));
+		for (const char *const *n = cstor_container_names(c); *n; n++)
+			bad |= add_note(notes, plain ? "\t\tname: " : "container name: ", *n);
+	}
+	return bad;
+}
+
 static char **layer_notes(const cstor_layer *l)
 {
 	char **notes = NULL;
@@ -41,6 +95,7 @@ static char **layer_notes(const cstor_layer *l)
 		bad |= asprintf(&s, "mount: %s", cstor_layer_mount_point(l)) < 0 ||
 		       strv_consume(&notes, s) < 0;
 	}
+	bad |= user_notes(&notes, cstor_layer_id(l), false);
 	if (cstor_layer_incomplete(l))
 		bad |= strv_append(&notes, INCOMPLETE_NOTE) < 0;
 	if (bad || (!notes && !(notes = calloc(1, sizeof(char *))))) {
@@ -139,6 +194,12 @@ static int run(cstor_store *store, int argc, char **argv)
 	size_t n = 0;
 	while (layers[n])
 		n++;
+	if (!json) {
+		if (cstor_store_images(&images, store, &err) < 0)
+			cstor_error_clear(&err);
+		if (cstor_store_containers(&containers, store, &err) < 0)
+			cstor_error_clear(&err);
+	}
 	if (json) {
 		putchar('[');
 		for (size_t i = 0; i < n; i++) {
@@ -179,8 +240,22 @@ static int run(cstor_store *store, int argc, char **argv)
 				printf("\tname: %s\n", *nm);
 			if (cstor_layer_incomplete(layers[i]))
 				printf("\t%s\n", INCOMPLETE_NOTE);
+			char **lines = NULL;
+			if (user_notes(&lines, cstor_layer_id(layers[i]), true)) {
+				fprintf(stderr, "%s: layers: out of memory\n", cli_program);
+				strv_free(lines);
+				cstor_layer_list_free(layers);
+				return EXIT_FAIL;
+			}
+			for (size_t k = 0; lines && lines[k]; k++)
+				printf("%s\n", lines[k]);
+			strv_free(lines);
 		}
 	}
+	cstor_image_list_free(images);
+	cstor_container_list_free(containers);
+	images = NULL;
+	containers = NULL;
 	cstor_layer_list_free(layers);
 	return EXIT_OK;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mount, unmount (umount), mounted. Messages for failures are Go's
- * ("<error> while mounting <arg>", ...): scripts look for them. Only layers
- * can be named for now; containers (their layer) and images (mount -r, and
- * unmount's second try) are added here when the library has them.
+ * ("<error> while mounting <arg>", ...): scripts look for them. A container
+ * stands for its layer (mounted with the container's recorded mount
+ * options); mount -r and unmount's second try take an image's top layer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,11 +59,27 @@ static char *mount_image(char **mp, cstor_store *store, const char *ref)
 	o.mount_label = label && label[0] ? label : NULL;
 	o.description = "cstor mount -r";
 	cstor_error err = CSTOR_ERROR_INIT;
-	char *msg = NULL;
-	if (cstor_store_mount(mp, store, ref, &o, &err) < 0)
+	char *msg = NULL, *top = NULL;
+	int r = cli_object_image_top_layer(&top, store, ref, &err);
+	if (r < 0 && r != -ENOENT)
 		msg = error_text(&err);
 	cstor_error_clear(&err);
+	if (!msg && cstor_store_mount(mp, store, top ? top : ref, &o, &err) < 0)
+		msg = error_text(&err);
+	cstor_error_clear(&err);
+	free(top);
 	return msg;
+}
+
+/* The layer an argument stands for: a container's, or the argument. */
+static char *target(char ***options, cstor_store *store, const char *ref, char **error)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	char *layer = NULL;
+	if (cli_object_mount_layer(&layer, options, store, ref, &err) < 0)
+		*error = error_text(&err);
+	cstor_error_clear(&err);
+	return layer;
 }
 
 static void print_results(const struct result *res, int n, bool with_mountpoint)
@@ -112,10 +128,16 @@ static int mount(cstor_store *store, int argc, char **argv)
 		o.mount_label = label && label[0] ? label : NULL;
 		o.description = "cstor mount";
 		res[i].id = argv[i];
+		char **opts = NULL, *layer = NULL;
 		if (readonly)
 			res[i].error = mount_image(&res[i].mountpoint, store, argv[i]);
-		else if (cstor_store_mount(&res[i].mountpoint, store, argv[i], &o, &err) < 0)
-			res[i].error = error_text(&err);
+		else if ((layer = target(&opts, store, argv[i], &res[i].error))) {
+			o.options = (const char *const *)opts;
+			if (cstor_store_mount(&res[i].mountpoint, store, layer, &o, &err) < 0)
+				res[i].error = error_text(&err);
+		}
+		free(layer);
+		cstor_strv_free(opts);
 		if (res[i].error)
 			rc = EXIT_FAIL;
 		cstor_error_clear(&err);
@@ -144,11 +166,21 @@ static int unmount(cstor_store *store, int argc, char **argv)
 		cstor_error err = CSTOR_ERROR_INIT;
 		int still = 0;
 		res[i].id = argv[i];
-		if (cstor_store_unmount(&still, store, argv[i], force, &err) < 0) {
-			res[i].error = error_text(&err);
-			rc = EXIT_FAIL;
-		} else if (!still)
+		char *layer = target(NULL, store, argv[i], &res[i].error), *top = NULL;
+		if (layer && cstor_store_unmount(&still, store, layer, force, &err) < 0) {
+			/* Go tries the argument as an image next, and says
+			 * nothing when that works. */
+			cstor_error e2 = CSTOR_ERROR_INIT;
+			if (cli_object_image_top_layer(&top, store, argv[i], &e2) < 0 ||
+			    cstor_store_unmount(&still, store, top, force, &e2) < 0)
+				res[i].error = error_text(&err);
+			cstor_error_clear(&e2);
+		} else if (layer && !still)
 			printf("%s mountpoint unmounted\n", argv[i]);
+		if (res[i].error)
+			rc = EXIT_FAIL;
+		free(layer);
+		free(top);
 		cstor_error_clear(&err);
 	}
 	if (json)
@@ -211,8 +243,11 @@ static int mounted(cstor_store *store, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		cstor_error err = CSTOR_ERROR_INIT;
 		res[i].id = argv[i];
-		if (cstor_store_mount_holders(&mr[i].mountpoint, &mr[i].holders, &mr[i].n, store,
-					      argv[i], &err) < 0) {
+		char *layer = target(NULL, store, argv[i], &res[i].error);
+		if (!layer)
+			rc = EXIT_FAIL;
+		else if (cstor_store_mount_holders(&mr[i].mountpoint, &mr[i].holders, &mr[i].n,
+						   store, layer, &err) < 0) {
 			res[i].error = error_text(&err);
 			rc = EXIT_FAIL;
 		} else {
@@ -226,6 +261,7 @@ static int mounted(cstor_store *store, int argc, char **argv)
 							    mr[i].mountpoint);
 			}
 		}
+		free(layer);
 		cstor_error_clear(&err);
 	}
 	/* Go prints the plain lines above with --json too; cstor adds the

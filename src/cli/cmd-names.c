@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cstor/layer.h>
-
 #include "cli.h"
+#include "util/cleanup.h"
 
 static bool json;
 static char **names;
@@ -21,9 +20,8 @@ static const struct cli_flag set_flags[] = {
 	{ { NULL } },
 };
 
-static void print_names(const cstor_layer *l)
+static void print_names(char *const *n)
 {
-	const char *const *n = cstor_layer_names(l);
 	if (json) {
 		putchar('[');
 		for (size_t i = 0; n[i]; i++) {
@@ -38,71 +36,68 @@ static void print_names(const cstor_layer *l)
 		printf("%s\n", n[i]);
 }
 
+static int fail(const char *what, cstor_error *err)
+{
+	cli_error(what, err);
+	cstor_error_clear(err);
+	return EXIT_FAIL;
+}
+
 static int get_names(cstor_store *store, int argc, char **argv)
 {
 	cstor_error err = CSTOR_ERROR_INIT;
-	cstor_layer *l = NULL;
-	if (cstor_store_layer(&l, store, argv[0], &err) < 0) {
-		cli_error("get-names", &err);
-		cstor_error_clear(&err);
-		return EXIT_FAIL;
+	unsigned kind = 0;
+	char *id = NULL;
+	char **v = NULL;
+	if (cli_object_lookup(&kind, &id, store, argv[0], &err) < 0 ||
+	    cli_object_names(&v, store, kind, id, &err) < 0) {
+		free(id);
+		return fail("get-names", &err);
 	}
-	print_names(l);
-	cstor_layer_free(l);
+	print_names(v);
+	strv_free(v);
+	free(id);
 	return EXIT_OK;
 }
 
-enum change { ADD, SET, REMOVE };
-
-static int change(cstor_store *store, const char *what, char **argv, enum change how)
+static int change(cstor_store *store, const char *what, char **argv, enum cli_names_op how)
 {
 	cstor_error err = CSTOR_ERROR_INIT;
 	const char *const *nv = (const char *const *)names;
 	static const char *const none[] = { NULL };
 	/* Resolve the argument to an ID first, as Go does: the change may
-	 * take away the very name the layer was given by. */
-	cstor_layer *l = NULL;
-	if (cstor_store_layer(&l, store, argv[0], &err) < 0) {
-		cli_error(what, &err);
-		cstor_error_clear(&err);
-		return EXIT_FAIL;
-	}
-	char *id = strdup(cstor_layer_id(l));
-	cstor_layer_free(l);
-	l = NULL;
-	if (!id) {
-		fprintf(stderr, "%s: %s: out of memory\n", cli_program, what);
-		return EXIT_FAIL;
-	}
-	int r = how == ADD ? cstor_layer_add_names(store, id, nv ? nv : none, &err)
-		: how == SET ? cstor_layer_set_names(store, id, nv ? nv : none, &err)
-			     : cstor_layer_remove_names(store, id, nv ? nv : none, &err);
-	if (r == 0 && json && (r = cstor_store_layer(&l, store, id, &err)) == 0) {
-		print_names(l);
-		cstor_layer_free(l);
+	 * take away the very name the object was given by. */
+	unsigned kind = 0;
+	char *id = NULL;
+	if (cli_object_lookup(&kind, &id, store, argv[0], &err) < 0)
+		return fail(what, &err);
+	int r = cli_object_change_names(store, kind, id, nv ? nv : none, how, &err);
+	char **v = NULL;
+	if (r == 0 && json && (r = cli_object_names(&v, store, kind, id, &err)) == 0) {
+		/* Go encodes the names it read back, nil when none: null. */
+		if (v[0])
+			print_names(v);
+		else
+			puts("null");
+		strv_free(v);
 	}
 	free(id);
-	if (r < 0) {
-		cli_error(what, &err);
-		cstor_error_clear(&err);
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	return r < 0 ? fail(what, &err) : EXIT_OK;
 }
 
 static int add_names(cstor_store *store, int argc, char **argv)
 {
-	return change(store, "add-names", argv, ADD);
+	return change(store, "add-names", argv, CLI_NAMES_ADD);
 }
 
 static int set_names(cstor_store *store, int argc, char **argv)
 {
-	return change(store, "set-names", argv, SET);
+	return change(store, "set-names", argv, CLI_NAMES_SET);
 }
 
 static int remove_names(cstor_store *store, int argc, char **argv)
 {
-	return change(store, "remove-names", argv, REMOVE);
+	return change(store, "remove-names", argv, CLI_NAMES_REMOVE);
 }
 
 const struct cli_cmd cmd_get_names = {

@@ -41,11 +41,12 @@ struct apply_dirtime {
 	struct timespec atime, mtime;
 };
 
-/* A regular file under the top-level ".wh..wh.plnk/" kept aside (content in
- * an unnamed file) as the source of AUFS hard links. */
+/* A regular file under the top-level ".wh..wh.plnk/" kept aside as the
+ * source of AUFS hard links; the contents of all of them go one after the
+ * other into one unnamed file (apply.plnk_fd). */
 struct apply_plnk {
 	char *base;
-	int fd;
+	uint64_t off, len;
 	int64_t mode, uid, gid;
 	struct timespec mtime, atime;
 	bool has_atime;
@@ -76,15 +77,55 @@ struct apply {
 	size_t n_dirs, cap_dirs;
 	struct apply_plnk *plnk;
 	size_t n_plnk;
+	int plnk_fd;
+	uint64_t plnk_end;
 };
 
-/* ---- apply.c ---- */
+/* ---- apply-create.c ---- */
 
 /* Whether Go sees xattr @i of @h: it reads SCHILY.xattr.* records only,
  * the reader also decodes LIBARCHIVE.xattr.*. */
 bool apply_xattr_from_go(const cstor_tar_header *h, size_t i);
 
+/* Go's system.Chtimes range: outside 1970..2262 means 1970. */
+struct timespec apply_go_clamp(struct timespec t);
+
+/* Remove whatever is at @name below @pfd (Go's RemoveAll before a member
+ * takes its place), never following or opening it. */
+int apply_remove_existing(struct apply *a, int pfd, const char *name, cstor_error *err);
+
+/*
+ * Create member @h as @base in the directory @pfd, replacing what is there
+ * (a directory over a directory merges), then set its metadata. Regular
+ * files take the member's content, or @src_len bytes at @src_off of
+ * @src_fd with @xattrs (already filtered) when @src_fd >= 0 (AUFS hard
+ * links). A directory becomes the cached parent for @rel.
+ */
+int apply_create_regular(struct apply *a, const cstor_tar_header *h, int pfd, const char *base,
+			 int src_fd, uint64_t src_off, uint64_t src_len,
+			 const struct cstor_tar_xattr *xattrs, size_t n_xattrs, cstor_error *err);
+int apply_create_dir(struct apply *a, const cstor_tar_header *h, int pfd, const char *rel,
+		     size_t rel_len, const char *base, cstor_error *err);
+int apply_create_symlink(struct apply *a, const cstor_tar_header *h, int pfd, const char *base,
+			 cstor_error *err);
+int apply_create_node(struct apply *a, const cstor_tar_header *h, int pfd, const char *base,
+		      cstor_error *err);
+int apply_create_hardlink(struct apply *a, const cstor_tar_header *h, int pfd, const char *base,
+			  cstor_error *err);
+/* The "./" member's owner, mode and xattrs on the root (times at the end). */
+int apply_root_meta(struct apply *a, const cstor_tar_header *h, cstor_error *err);
+
 /* ---- apply-resolve.c ---- */
+
+/* Go's filepath.Join("/", clean) made relative (@clean is filepath.Clean
+ * output): leading "/" and "../" stop at the root. "" is the root. Points
+ * into @clean. */
+const char *apply_confine(const char *clean, size_t len, size_t *ret_len);
+/* ENAMETOOLONG, with a message, for paths of PATH_MAX or more and
+ * components over NAME_MAX. */
+int apply_check_name(const char *p, size_t len, const char *what, cstor_error *err);
+/* Length of the directory part of @p (no trailing slash), base in *base. */
+size_t apply_split(const char *p, size_t len, const char **base);
 
 /* Open the directory @path (relative, cleaned, not empty) inside the root,
  * following symlinks inside it: an O_PATH fd. -errno, no message. */

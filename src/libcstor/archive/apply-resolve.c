@@ -387,3 +387,52 @@ mode_t apply_read_umask(void)
 	}
 	return 0777;
 }
+
+/* ---- names ---- */
+
+const char *apply_confine(const char *clean, size_t len, size_t *ret_len)
+{
+	while (len > 0) {
+		if (clean[0] == '/') {
+			clean++;
+			len--;
+		} else if (len >= 2 && clean[0] == '.' && clean[1] == '.' &&
+			   (len == 2 || clean[2] == '/')) {
+			clean += 2;
+			len -= 2;
+		} else if (len == 1 && clean[0] == '.') {
+			len = 0;
+		} else {
+			break;
+		}
+	}
+	*ret_len = len;
+	return clean;
+}
+
+int apply_check_name(const char *p, size_t len, const char *what, cstor_error *err)
+{
+	if (len >= PATH_MAX)
+		return cstor_error_set(err, ENAMETOOLONG, "%s too long (%zu bytes, at most %d)",
+				       what, len, PATH_MAX - 1);
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && p[j] != '/')
+			j++;
+		if (j - i > NAME_MAX)
+			return cstor_error_set(err, ENAMETOOLONG,
+					       "%s has a component of %zu bytes (at most %d)", what,
+					       j - i, NAME_MAX);
+		i = j + 1;
+	}
+	return 0;
+}
+
+size_t apply_split(const char *p, size_t len, const char **base)
+{
+	size_t d = len;
+	while (d > 0 && p[d - 1] != '/')
+		d--;
+	*base = p + d;
+	return d ? d - 1 : 0;
+}

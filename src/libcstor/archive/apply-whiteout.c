@@ -278,31 +278,38 @@ static int tmp_file(struct apply *a)
 static void plnk_clear(struct apply_plnk *p)
 {
 	free(p->base);
-	if (p->fd >= 0)
-		close(p->fd);
 	for (size_t i = 0; i < p->n_xattrs; i++) {
 		free(p->xattrs[i].name);
 		free(p->xattrs[i].value);
 	}
 	free(p->xattrs);
-	*p = (struct apply_plnk){ .fd = -1 };
+	*p = (struct apply_plnk){ 0 };
 }
 
 int apply_plnk_save(struct apply *a, const cstor_tar_header *h, const char *base,
 		    cstor_error *err)
 {
-	struct apply_plnk p = { .fd = -1 };
+	struct apply_plnk p = { 0 };
 	int r;
 	if (!(p.base = strdup(base)))
 		goto oom;
-	p.fd = tmp_file(a);
-	if (p.fd < 0) {
-		r = cstor_error_errno(err, p.fd, "temporary file for AUFS hard link \"%s\"", base);
+	if (a->plnk_fd < 0) {
+		a->plnk_fd = tmp_file(a);
+		if (a->plnk_fd < 0) {
+			r = cstor_error_errno(err, a->plnk_fd, "temporary file for AUFS hard links");
+			goto fail;
+		}
+	}
+	if (lseek(a->plnk_fd, (off_t)a->plnk_end, SEEK_SET) < 0) {
+		r = cstor_error_errno(err, errno, "temporary file for AUFS hard links");
 		goto fail;
 	}
-	r = cstor_tar_reader_copy_to_fd(a->r, p.fd, err);
+	p.off = a->plnk_end;
+	r = cstor_tar_reader_copy_to_fd(a->r, a->plnk_fd, err);
 	if (r < 0)
 		goto fail;
+	p.len = (uint64_t)cstor_tar_reader_content_size(a->r);
+	a->plnk_end += p.len;
 	p.mode = h->mode;
 	p.uid = h->uid;
 	p.gid = h->gid;
@@ -363,4 +370,7 @@ void apply_plnk_free(struct apply *a)
 	free(a->plnk);
 	a->plnk = NULL;
 	a->n_plnk = 0;
+	if (a->plnk_fd >= 0)
+		close(a->plnk_fd);
+	a->plnk_fd = -1;
 }
