@@ -190,11 +190,12 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	strv_remove(lowers, "");
 	size_t nl = strv_length(lowers);
-	if (nl > MAX_DEPTH)
+	/* The layer and its lowers: at most MAX_DEPTH layers in one mount. */
+	if (nl + 1 > MAX_DEPTH)
 		return cstor_error_set(err, EINVAL,
-				       "overlay: cannot mount layer %s: max depth exceeded (%zu lower "
-				       "layers, the limit is %d)",
-				       id, nl, MAX_DEPTH);
+				       "overlay: cannot mount layer %s: max depth exceeded (a chain of "
+				       "%zu layers, the limit is %d)",
+				       id, nl + 1, MAX_DEPTH);
 
 	/* Absolute paths, relative ones and fds of every lower. */
 	_cleanup_strv_free_ char **abs = calloc(nl + 2, sizeof(char *));

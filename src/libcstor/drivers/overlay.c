@@ -133,6 +133,11 @@ static int overlay_init(struct cstor_driver **out, const struct cstor_driver_ini
 		overlay_free(d);
 		return r;
 	}
+	/* Refuse an unusable setup before changing anything. */
+	if ((r = overlay_check_support(d, err)) < 0) {
+		overlay_free(d);
+		return r;
+	}
 	/* containers/storage makes the home a private bind mount of itself
 	 * before it mounts anything under it. We must too: a Go process that
 	 * does it later would bind the home over our mounts and hide them. */
@@ -149,8 +154,7 @@ static int overlay_init(struct cstor_driver **out, const struct cstor_driver_ini
 		overlay_free(d);
 		return r;
 	}
-	if ((r = overlay_check_support(d, err)) < 0 ||
-	    (r = overlay_uses_metacopy(d, &d->metacopy, err)) < 0) {
+	if ((r = overlay_uses_metacopy(d, &d->metacopy, err)) < 0) {
 		overlay_free(d);
 		return r;
 	}
