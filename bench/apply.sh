@@ -82,6 +82,7 @@ shape() { (cd "$1" && find . \( -type d -printf '%p d %m %U\n' \) -o -printf '%p
 	sort | md5sum | cut -c1-12; }
 
 best=()
+shapes=()
 names=("GNU tar" "cstor")
 for ((i = 1; i <= runs; i++)); do
 	for k in 0 1; do
@@ -97,11 +98,11 @@ for ((i = 1; i <= runs; i++)); do
 			best[$k]="$w $c $s"
 		fi
 		if [ "$i" -eq "$runs" ]; then
-			eval "shape_$k=\$(shape \"\$work/x\")"
+			shapes[$k]=$(shape "$work/x")
 		fi
 	done
 done
-if [ "$shape_0" != "$shape_1" ]; then
+if [ "${shapes[0]}" != "${shapes[1]}" ]; then
 	echo "apply.sh: the two trees differ" >&2
 	exit 1
 fi
