@@ -46,6 +46,9 @@ struct cstor_layer_rec {
 	size_t n_gidmap;
 	char **big_data_names;
 	json_t *extra; /* unknown keys, object or NULL */
+	/* Kept in volatile-layers.json (newer containers/storage writes
+	 * layers of volatile containers there); not a JSON field. */
+	bool is_volatile;
 };
 
 void cstor_layer_rec_free(struct cstor_layer_rec *r);

@@ -15,6 +15,9 @@
 #include "util/strv.h"
 
 #define LAYERS_JSON "layers.json"
+/* Newer containers/storage keeps layers of volatile containers here,
+ * written without fsync; its token changes like layers.json's. */
+#define VOLATILE_JSON "volatile-layers.json"
 
 static void free_records(struct cstor_layer_rec **recs, size_t n)
 {
@@ -76,6 +79,48 @@ static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES
 	size_t n = 0;
 	if (data && (r = cstor_layer_recs_parse(&recs, &n, data, len, ls->file.path, err)) < 0)
 		return r;
+	/* Then the volatile ones; a duplicate ID there is skipped, as Go
+	 * does. */
+	_cleanup_free_ char *vdata = NULL;
+	size_t vlen = 0;
+	if (ls->file.dirfd >= 0) {
+		_cleanup_free_ char *vpath = cstor_path_join(ls->dir, VOLATILE_JSON);
+		r = vpath ? cstor_read_file_at(ls->file.dirfd, VOLATILE_JSON, &vdata, &vlen, vpath, err)
+			  : -ENOMEM;
+		if (r == -ENOENT) {
+			cstor_error_clear(err);
+			r = 0;
+		}
+		struct cstor_layer_rec **vrecs = NULL;
+		size_t vn = 0;
+		if (r == 0 && vdata)
+			r = cstor_layer_recs_parse(&vrecs, &vn, vdata, vlen, vpath, err);
+		if (r < 0) {
+			free_records(recs, n);
+			return r;
+		}
+		if (vn) {
+			struct cstor_layer_rec **all = realloc(recs, (n + vn + 1) * sizeof(*all));
+			if (!all) {
+				free_records(recs, n);
+				free_records(vrecs, vn);
+				return cstor_error_set(err, ENOMEM, "out of memory");
+			}
+			recs = all;
+			for (size_t i = 0; i < vn; i++) {
+				bool dup = false;
+				for (size_t j = 0; j < n && !dup; j++)
+					dup = streq(recs[j]->id, vrecs[i]->id);
+				if (dup) {
+					cstor_layer_rec_free(vrecs[i]);
+					continue;
+				}
+				vrecs[i]->is_volatile = true;
+				recs[n++] = vrecs[i];
+			}
+		}
+		free(vrecs);
+	}
 	free_records(ls->layers, ls->n_layers);
 	ls->layers = recs;
 	ls->n_layers = n;
@@ -205,19 +250,34 @@ int cstor_layer_store_save(struct cstor_layer_store *ls, cstor_error *err)
 {
 	if (ls->read_only)
 		return cstor_error_set(err, EROFS, "layer store %s is read-only", ls->dir);
-	cstor_buf b = { 0 };
+	cstor_buf b = { 0 }, v = { 0 };
 	cstor_buf_putc(&b, '[');
+	cstor_buf_putc(&v, '[');
+	size_t nb = 0, nv = 0;
 	for (size_t i = 0; i < ls->n_layers; i++) {
-		if (i)
-			cstor_buf_putc(&b, ',');
-		cstor_layer_rec_write(&b, ls->layers[i]);
+		cstor_buf *t = ls->layers[i]->is_volatile ? &v : &b;
+		size_t *k = ls->layers[i]->is_volatile ? &nv : &nb;
+		if ((*k)++)
+			cstor_buf_putc(t, ',');
+		cstor_layer_rec_write(t, ls->layers[i]);
 	}
 	cstor_buf_putc(&b, ']');
-	if (b.oom) {
+	cstor_buf_putc(&v, ']');
+	if (b.oom || v.oom) {
 		cstor_buf_free(&b);
+		cstor_buf_free(&v);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
-	int r = cstor_recfile_write(&ls->file, &ls->lock, b.data, b.len, &ls->seen, err);
+	/* The volatile file is only rewritten when there is one or when it
+	 * has records to hold (Go 1.43 never writes it). */
+	int r = 0;
+	struct stat st;
+	if (nv > 0 || fstatat(ls->file.dirfd, VOLATILE_JSON, &st, 0) == 0)
+		r = cstor_atomic_write_at(ls->file.dirfd, VOLATILE_JSON, v.data, v.len, 0600, 0,
+					  VOLATILE_JSON, err);
+	cstor_buf_free(&v);
+	if (r == 0)
+		r = cstor_recfile_write(&ls->file, &ls->lock, b.data, b.len, &ls->seen, err);
 	cstor_buf_free(&b);
 	if (r < 0)
 		return r;
