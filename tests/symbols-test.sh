@@ -11,6 +11,11 @@ listed=$(sed -n '/global:/,/local:/p' src/libcstor/libcstor.sym | grep -o 'cstor
 if [ "$exported" != "$listed" ]; then
 	echo "exported vs listed differ:"; diff <(echo "$exported") <(echo "$listed"); exit 1
 fi
+# Every public declaration is exported.
+declared=$(grep -ho 'CSTOR_PUBLIC[^;(]*cstor_[a-z0-9_]*(' include/cstor/*.h | grep -o 'cstor_[a-z0-9_]*($' | tr -d '(' | sort -u)
+if [ "$declared" != "$listed" ]; then
+	echo "declared in include/cstor vs listed in libcstor.sym:"; diff <(echo "$declared") <(echo "$listed"); exit 1
+fi
 for s in $listed; do
 	grep -q "\b$s(" include/cstor/*.h || { echo "$s is not declared in include/cstor"; exit 1; }
 done

@@ -136,6 +136,16 @@ CSTOR_PUBLIC int cstor_store_apply_diff(int64_t *size, cstor_store *store, const
 					cstor_read_fn read, void *ctx, cstor_error *err);
 
 /**
+ * Apply a tarball by extracting it into a staging directory without any
+ * store lock held, then committing it as the layer's content in one rename
+ * (applydiff-using-staging-dir). overlay only (-ENOTSUP otherwise); the
+ * layer's own content must be empty.
+ */
+CSTOR_PUBLIC int cstor_store_apply_diff_staged(int64_t *size, cstor_store *store,
+					       const char *ref, cstor_read_fn read, void *ctx,
+					       cstor_error *err);
+
+/**
  * Create a layer and apply a tarball to it in one step (import-layer). If
  * the apply fails, or the process dies before it completes, the layer is
  * removed (at once, or by the next writer that opens the store).

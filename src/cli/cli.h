@@ -152,6 +152,7 @@ extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_version;
 extern const struct cli_cmd cmd_layers;
 extern const struct cli_cmd cmd_applydiff;
+extern const struct cli_cmd cmd_applydiff_staged;
 extern const struct cli_cmd cmd_diff;
 extern const struct cli_cmd cmd_changes;
 extern const struct cli_cmd cmd_diffsize;

@@ -105,6 +105,33 @@ static int import_layer(cstor_store *store, int argc, char **argv)
 	return rc;
 }
 
+static int applydiff_staged(cstor_store *store, int argc, char **argv)
+{
+	int fd = open_input("applydiff-using-staging-dir");
+	if (fd < 0)
+		return EXIT_FAIL;
+	cstor_error err = CSTOR_ERROR_INIT;
+	int r = cstor_store_apply_diff_staged(NULL, store, argv[0], fd_read, &fd, &err);
+	if (fd > 0)
+		close(fd);
+	if (r < 0) {
+		cli_error("applydiff-using-staging-dir", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+const struct cli_cmd cmd_applydiff_staged = {
+	.names = { "applydiff-using-staging-dir" },
+	.args_help = "[options [...]] layerNameOrID",
+	.usage = "Apply a diff to a layer using a staging directory",
+	.min_args = 1,
+	.max_args = 1,
+	.flags = apply_flags,
+	.run = applydiff_staged,
+};
+
 const struct cli_cmd cmd_import_layer = {
 	.names = { "import-layer", "importlayer" },
 	.args_help = "[options [...]] [parentLayerNameOrID]",

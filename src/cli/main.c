@@ -30,6 +30,7 @@ static const struct cli_flag global_flags[] = {
 static const struct cli_cmd *const commands[] = {
 	&cmd_add_names,
 	&cmd_applydiff,
+	&cmd_applydiff_staged,
 	&cmd_changes,
 	&cmd_container,
 	&cmd_container_parent_owners,

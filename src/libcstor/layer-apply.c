@@ -29,6 +29,7 @@
 #include "fileutil.h"
 #include "store-internal.h"
 #include "util/cleanup.h"
+#include "util/rm.h"
 
 /* ---- the pipeline ------------------------------------------------------ */
 
@@ -319,3 +320,91 @@ int cstor_store_import_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 	return out ? cstor_store_layer(out, s, id, err) : 0;
 }
 
+
+/*
+ * applydiff-using-staging-dir (newer containers/storage): the tarball is
+ * extracted into a staging directory of the driver home with no store lock
+ * held at all, then committed as the layer's diff/ in one rename under the
+ * exclusive lock. Only overlay keeps a layer's own files apart from its
+ * parent's, so only overlay can do this; the layer's diff/ must be empty.
+ */
+int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref,
+				  cstor_read_fn read, void *ctx, cstor_error *err)
+{
+	if (!streq(s->driver_ops->name, "overlay"))
+		return cstor_error_set(err, ENOTSUP,
+				       "applydiff-using-staging-dir: the %s driver has no staging "
+				       "directories (overlay only)",
+				       s->driver_ops->name);
+	char stage[4200], ts_tmp[4300];
+	snprintf(stage, sizeof(stage), "%s/staging/stage-XXXXXX", s->driver_home);
+	int r = cstor_mkdir_p(strcat(strcpy(ts_tmp, s->driver_home), "/staging"), 0700, err);
+	if (r < 0)
+		return r;
+	if (!mkdtemp(stage))
+		return cstor_error_errno(err, errno, "create a staging directory in %s/staging",
+					 s->driver_home);
+	/* Next to its final place: the driver home is a bind mount of its
+	 * own, and rename() does not cross mounts. */
+	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", s->layers->dir,
+		 strrchr(stage, '/') + 1);
+	struct results res = { 0 };
+	_cleanup_close_ int stage_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int ts_fd = open(ts_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (stage_fd < 0 || ts_fd < 0)
+		r = cstor_error_errno(err, errno, "open %s", stage);
+	if (r == 0)
+		r = run_pipeline(&res, stage_fd, CSTOR_WHITEOUT_OVERLAY, true, false, ts_fd, read, ctx,
+				 err);
+	if (r == 0 && fdatasync(ts_fd) < 0)
+		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	if (r < 0) {
+		cstor_error_wrap(err, r, "applydiff-using-staging-dir to %s", ref);
+		goto out;
+	}
+
+	/* Commit, exclusively: the layer, empty, childless and unmounted. */
+	struct cstor_layer_store *ls = s->layers;
+	r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		goto out;
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
+	int64_t holders = 0;
+	char diff[4300], ts_final[4300];
+	if (!rec)
+		r = err && err->code ? -err->code : -ENOENT;
+	else if (cstor_layer_store_has_children(ls, rec->id))
+		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children",
+				    rec->id);
+	else if ((r = cstor_mount_count_for_delete(&holders, s, rec->id, err)) == 0 && holders > 0)
+		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->id);
+	if (r == 0) {
+		snprintf(diff, sizeof(diff), "%s/%s/diff", s->driver_home, rec->id);
+		struct stat st;
+		/* rmdir fails on a non-empty diff/: content applied before. */
+		if (stat(diff, &st) < 0 || rmdir(diff) < 0)
+			r = cstor_error_errno(err, errno,
+					      "apply diff to layer %s: its diff directory is not empty",
+					      rec->id);
+		else if (rename(stage, diff) < 0 || chmod(diff, st.st_mode & 07777) < 0 ||
+			 chown(diff, st.st_uid, st.st_gid) < 0)
+			r = cstor_error_errno(err, errno, "commit %s as %s", stage, diff);
+	}
+	if (r == 0) {
+		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, rec->id);
+		if (record_results(rec, &res) < 0)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		else if (rename(ts_tmp, ts_final) < 0)
+			r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
+		else
+			r = cstor_layer_store_save(ls, err);
+	}
+	cstor_layer_store_done(ls);
+	if (r == 0 && size)
+		*size = (int64_t)res.dr.uncompressed_size;
+out:
+	cstor_apply_stats_done(&res.stats);
+	unlink(ts_tmp);
+	cstor_rm_rf_at_quiet(AT_FDCWD, stage);
+	return r;
+}

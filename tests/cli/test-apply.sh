@@ -106,9 +106,33 @@ test_bad_input_loses_nothing() {
 	grep -q "$id" "$S/err" || die "message does not name the layer: $(cat "$S/err")"
 }
 
+test_applydiff_using_staging_dir() {
+	grep -qw overlay /proc/filesystems || skip "no overlay filesystem"
+	DRV=overlay setup
+	local id; id=$($C create-layer | head -1)
+	$C applydiff-using-staging-dir -f "$S/base.tar" "$id"
+	expect_eq "$($C diff -u "$id" | sha256sum)" "$(sha256sum <"$S/base.tar")" "diff after a staged apply"
+	$C layers --json | grep -q '"diff-size":' || die "no digests recorded"
+	expect_eq "$(stat -c %a "$S/g/overlay/$id/diff")" 555 "diff/ keeps its mode"
+	ls "$S/g/overlay/staging" | grep -q . && die "staging directory left behind"
+	# Only into an empty layer: the content is replaced in one rename.
+	local rc=0
+	$C applydiff-using-staging-dir -f "$S/base.tar" "$id" 2>"$S/err" || rc=$?
+	expect_eq $rc 1 "staged apply into a non-empty layer"
+	grep -q "not empty" "$S/err" || die "message: $(cat "$S/err")"
+	ls "$S/g/overlay/staging" | grep -q . && die "staging directory left after a failure"
+	# vfs has no staging.
+	local V="$CSTOR -g $S/gv -R $S/rv -s vfs"
+	local v; v=$($V create-layer | head -1)
+	rc=0; $V applydiff-using-staging-dir -f "$S/base.tar" "$v" 2>"$S/err" || rc=$?
+	expect_eq $rc 1 "staged apply on vfs"
+	grep -q "overlay only" "$S/err" || die "message: $(cat "$S/err")"
+}
+
 t_begin
 t_run test_interrupted_applydiff_is_flagged
 t_run test_interrupted_import_is_removed
 t_run test_apply_refused_with_children_or_mounted
 t_run test_bad_input_loses_nothing
+t_run test_applydiff_using_staging_dir
 t_end
