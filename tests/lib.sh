@@ -18,8 +18,17 @@ T_SKIP_REASON=""
 t_cleanup_dir() {
 	local d=$1
 	[ -n "$d" ] && [ -d "$d" ] || return 0
-	awk -v d="$d/" 'index($5, d) == 1 || $5 == substr(d, 1, length(d) - 1) {print $5}' /proc/self/mountinfo |
-		sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	# Several passes: a mount hidden under another (a bind mount made
+	# over a directory with mounts in it) only shows once the upper one
+	# is gone.
+	local pass
+	for pass in 1 2 3 4 5; do
+		local ms
+		ms=$(awk -v d="$d/" 'index($5, d) == 1 || $5 == substr(d, 1, length(d) - 1) {print $5}' \
+			/proc/self/mountinfo | sort -r)
+		[ -n "$ms" ] || break
+		echo "$ms" | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	done
 	chattr -R -i "$d" 2>/dev/null || true
 	rm -rf "$d"
 }
