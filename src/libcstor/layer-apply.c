@@ -176,7 +176,7 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 		return cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children", id);
 	}
 	int64_t holders = 0;
-	if ((r = cstor_mount_count_for_delete(&holders, s, id, err)) < 0) {
+	if ((r = cstor_mount_live_count(&holders, s, id, err)) < 0) {
 		cstor_layer_store_done(ls);
 		cstor_apply_lock_release(s, id, lock_fd);
 		return r;
@@ -376,7 +376,7 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	else if (cstor_layer_store_has_children(ls, rec->id))
 		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children",
 				    rec->id);
-	else if ((r = cstor_mount_count_for_delete(&holders, s, rec->id, err)) == 0 && holders > 0)
+	else if ((r = cstor_mount_live_count(&holders, s, rec->id, err)) == 0 && holders > 0)
 		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->id);
 	if (r == 0) {
 		snprintf(diff, sizeof(diff), "%s/%s/diff", s->driver_home, rec->id);

@@ -787,9 +787,9 @@ void cstor_mount_holders_free(cstor_mount_holder *h, size_t n)
 	free(h);
 }
 
-/* For delete: the live holder count of a primary layer, reconciled. The
+/* For delete and apply: the live holder count of a primary layer, reconciled. The
  * caller holds the layer store (exclusively) and nothing later. */
-int cstor_mount_count_for_delete(int64_t *count, struct cstor_store *s, const char *id,
+int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id,
 				 cstor_error *err) CSTOR_NO_TSA
 {
 	int r = cstor_mounts_start(s->mounts, err);

@@ -116,7 +116,7 @@ static int check_deletable(struct cstor_store *s, struct cstor_layer_store *ls, 
 			   const char *what, cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
 	int64_t count = 0;
-	int r = cstor_mount_count_for_delete(&count, s, id, err);
+	int r = cstor_mount_live_count(&count, s, id, err);
 	if (r < 0)
 		return r;
 	if (count > 0)
