@@ -10,5 +10,6 @@
 #include <cstor/layer.h>
 #include <cstor/mount.h>
 #include <cstor/store.h>
+#include <cstor/transfer.h>
 
 #endif

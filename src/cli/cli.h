@@ -146,6 +146,17 @@ int cli_data_input(const char *what, const char *file, char **data, size_t *len)
  * empty, as Go encodes a nil slice). */
 void cli_print_name_list(const char *const *names, bool as_json);
 
+/* Progress lines of import/export on a terminal (progress.c). */
+struct cli_progress {
+	const char *verb;
+	bool enabled, shown;
+	double start, last;
+};
+void cli_progress_init(struct cli_progress *p, const char *verb, bool quiet);
+/* A cstor_progress_fn; ctx is a struct cli_progress. */
+void cli_progress_cb(void *ctx, const cstor_progress *progress);
+void cli_progress_end(struct cli_progress *p);
+
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 
 extern const struct cli_cmd cmd_status;
@@ -200,5 +211,7 @@ extern const struct cli_cmd cmd_layer_parent_owners;
 extern const struct cli_cmd cmd_container_parent_owners;
 extern const struct cli_cmd cmd_with_mount;
 extern const struct cli_cmd cmd_shutdown;
+extern const struct cli_cmd cmd_import;
+extern const struct cli_cmd cmd_export;
 
 #endif
