@@ -81,7 +81,7 @@ CSTOR_PUBLIC int cstor_store_image(cstor_image **out, cstor_store *store, const 
 CSTOR_PUBLIC int cstor_store_images_by_digest(cstor_image ***out, cstor_store *store,
 					      const char *digest, cstor_error *err);
 
-#define CSTOR_IMAGE_OPTIONS_VERSION 1
+#define CSTOR_IMAGE_OPTIONS_VERSION 2
 
 typedef struct cstor_image_options {
 	unsigned int version;     /* CSTOR_IMAGE_OPTIONS_VERSION */
@@ -91,9 +91,12 @@ typedef struct cstor_image_options {
 	const char *metadata;
 	const char *digest;       /* "sha256:...", NULL: none (validated) */
 	uint32_t flags;           /* none defined yet; must be 0 */
+	/* Since version 2: the creation date, RFC 3339 (e.g. the image
+	 * config's "created"); NULL: now. */
+	const char *created;
 } cstor_image_options;
 
-#define CSTOR_IMAGE_OPTIONS_INIT { CSTOR_IMAGE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0 }
+#define CSTOR_IMAGE_OPTIONS_INIT { CSTOR_IMAGE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Create an image. The top layer may live in a read-only store.

@@ -1,18 +1,50 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* import: an image from an OCI layout, oci-archive or docker-archive. */
+#include <stdlib.h>
+
 #include "cli.h"
+
+static bool quiet, no_keep;
+static char **names;
+
+static const struct cli_flag flags[] = {
+	{ { "-name", "n" }, CLI_LIST, &names, "Name to give the image (repeatable)" },
+	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
+	{ { "-no-keep-blobs" }, CLI_BOOL, &no_keep,
+	  "Do not keep compressed layer blobs (export then recompresses them)" },
+	{ { NULL } },
+};
 
 static int run(cstor_store *store, int argc, char **argv)
 {
-	(void)store, (void)argc, (void)argv;
-	fprintf(stderr, "%s: import: not implemented yet\n", cli_program);
-	return EXIT_FAIL;
+	(void)argc;
+	struct cli_progress p;
+	cli_progress_init(&p, "Importing", quiet);
+	cstor_import_options o = CSTOR_IMPORT_OPTIONS_INIT;
+	o.names = (const char *const *)names;
+	o.flags = no_keep ? CSTOR_IMPORT_NO_KEEP_BLOBS : 0;
+	o.progress = cli_progress_cb;
+	o.progress_ctx = &p;
+	cstor_error err = CSTOR_ERROR_INIT;
+	char *id = NULL;
+	int r = cstor_store_import_image(&id, store, argv[0], &o, &err);
+	cli_progress_end(&p);
+	if (r < 0) {
+		cli_error("import", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	printf("%s\n", id);
+	free(id);
+	return EXIT_OK;
 }
 
 const struct cli_cmd cmd_import = {
 	.names = { "import" },
-	.args_help = "",
-	.usage = "import (not implemented yet)",
-	.min_args = 0,
-	.max_args = -1,
+	.args_help = "[oci:|oci-archive:|docker-archive:]PATH[:REF]",
+	.usage = "Import an image from an OCI layout, oci-archive or docker-archive",
+	.min_args = 1,
+	.max_args = 1,
+	.flags = flags,
 	.run = run,
 };

@@ -318,7 +318,9 @@ static int create_locked(struct cstor_image_rec **out, struct cstor_objstore *is
 					       names[i], other->id);
 	}
 	struct cstor_image_rec *rec = calloc(1, sizeof(*rec));
-	if (!rec || !(rec->h.id = strdup(id)) || !(rec->h.created = cstor_time_now_json()) ||
+	bool given = o->version >= 2 && o->created;
+	if (!rec || !(rec->h.id = strdup(id)) ||
+	    !(rec->h.created = given ? cstor_time_normalize(o->created) : cstor_time_now_json()) ||
 	    (o->digest && o->digest[0] && !(rec->digest = strdup(o->digest))) ||
 	    (layer && !(rec->layer = strdup(layer))) ||
 	    (o->metadata && o->metadata[0] && !(rec->h.metadata = strdup(o->metadata)))) {
@@ -343,10 +345,17 @@ static int create_locked(struct cstor_image_rec **out, struct cstor_objstore *is
 int cstor_store_create_image(cstor_image **out, cstor_store *s, const cstor_image_options *o,
 			     cstor_error *err)
 {
-	if (!o || o->version != CSTOR_IMAGE_OPTIONS_VERSION)
+	if (!o || o->version < 1 || o->version > CSTOR_IMAGE_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_image_options version");
 	if (o->flags)
 		return cstor_error_set(err, EINVAL, "unknown image flags 0x%x", o->flags);
+	if (o->version >= 2 && o->created) {
+		char *t = cstor_time_normalize(o->created);
+		free(t);
+		if (!t)
+			return cstor_error_set(err, EINVAL, "invalid creation date \"%s\" (not RFC 3339)",
+					       o->created);
+	}
 	if (o->id && !id_ok(o->id))
 		return cstor_error_set(err, EINVAL, "invalid image ID \"%s\"", o->id);
 	if (o->digest && o->digest[0] && cstor_digest_validate(o->digest, NULL) < 0) {

@@ -145,8 +145,24 @@ static int record_results(struct cstor_layer_rec *rec, const struct results *res
  * the layer was just created for this apply (import-layer) and is deleted if
  * the apply fails.
  */
+static int check_expect(const struct cstor_apply_expect *e, const cstor_decompress_result *dr,
+			cstor_error *err)
+{
+	if (!e)
+		return 0;
+	if (e->compressed_digest && !streq(e->compressed_digest, dr->compressed_digest))
+		return cstor_error_set(err, EBADMSG, "blob digest mismatch: expected %s, got %s",
+				       e->compressed_digest, dr->compressed_digest);
+	if (e->uncompressed_digest && !streq(e->uncompressed_digest, dr->uncompressed_digest))
+		return cstor_error_set(err, EBADMSG,
+				       "uncompressed digest (DiffID) mismatch: expected %s, got %s",
+				       e->uncompressed_digest, dr->uncompressed_digest);
+	return 0;
+}
+
 int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
-		      int lock_fd, cstor_read_fn read, void *ctx, cstor_error *err)
+		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
+		      void *ctx, cstor_error *err)
 {
 	struct cstor_layer_store *ls = s->layers;
 	_cleanup_free_ char *id = NULL;
@@ -227,6 +243,8 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 	}
 	if (r == 0)
 		r = run_pipeline(&res, root_fd, whiteouts, skip_root, false, ts_fd, read, ctx, err);
+	if (r == 0)
+		r = check_expect(expect, &res.dr, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	cstor_layer_store_done(ls);
@@ -286,11 +304,22 @@ fail_unlocked:
 int cstor_store_apply_diff(int64_t *size, cstor_store *s, const char *ref, cstor_read_fn read,
 			   void *ctx, cstor_error *err)
 {
-	return cstor_layer_apply(size, s, ref, false, -1, read, ctx, err);
+	return cstor_layer_apply(size, s, ref, false, -1, NULL, read, ctx, err);
 }
 
 int cstor_store_import_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
 			     cstor_read_fn read, void *ctx, cstor_error *err)
+{
+	_cleanup_free_ char *id = NULL;
+	int r = cstor_layer_import(&id, s, o, NULL, read, ctx, err);
+	if (r < 0)
+		return r;
+	return out ? cstor_store_layer(out, s, id, err) : 0;
+}
+
+int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
+		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
+		       cstor_error *err)
 {
 	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
@@ -315,9 +344,11 @@ int cstor_store_import_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 		cstor_apply_lock_release(s, opts.id, lock_fd);
 		return r;
 	}
-	if ((r = cstor_layer_apply(NULL, s, id, true, lock_fd, read, ctx, err)) < 0)
+	if ((r = cstor_layer_apply(NULL, s, id, true, lock_fd, expect, read, ctx, err)) < 0)
 		return r;
-	return out ? cstor_store_layer(out, s, id, err) : 0;
+	if (id_out)
+		*id_out = TAKE_PTR(id);
+	return 0;
 }
 
 

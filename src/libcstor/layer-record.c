@@ -47,6 +47,40 @@ char *cstor_time_now_json(void)
 	return s;
 }
 
+char *cstor_time_normalize(const char *in)
+{
+	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), as Go's RFC 3339
+	 * parser takes it; written back the way Go marshals the time. */
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i = 0;
+	for (; pat[i]; i++)
+		if (pat[i] == 'd' ? !(in[i] >= '0' && in[i] <= '9') : in[i] != pat[i])
+			return NULL;
+	const char *frac = NULL;
+	size_t nfrac = 0;
+	if (in[i] == '.') {
+		frac = in + ++i;
+		while (in[i] >= '0' && in[i] <= '9' && nfrac < 9)
+			i++, nfrac++;
+		if (nfrac == 0 || (in[i] >= '0' && in[i] <= '9'))
+			return NULL;
+	}
+	const char *zone = in + i;
+	bool utc = streq(zone, "Z") || streq(zone, "+00:00") || streq(zone, "-00:00");
+	if (!utc && !((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 6 &&
+		      zone[1] >= '0' && zone[1] <= '9' && zone[2] >= '0' && zone[2] <= '9' &&
+		      zone[3] == ':' && zone[4] >= '0' && zone[4] <= '9' && zone[5] >= '0' &&
+		      zone[5] <= '9'))
+		return NULL;
+	while (nfrac > 0 && frac[nfrac - 1] == '0')
+		nfrac--;
+	char *out;
+	if (asprintf(&out, "%.19s%s%.*s%s", in, nfrac ? "." : "", (int)nfrac, frac ? frac : "",
+		     utc ? "Z" : zone) < 0)
+		return NULL;
+	return out;
+}
+
 int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *err)
 {
 	*out = NULL;

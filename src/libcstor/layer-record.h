@@ -85,5 +85,9 @@ void cstor_idmaps_write(cstor_buf *b, bool *first, const char *key, const struct
 			size_t n);
 /* The current time in Go's JSON form (UTC, nanoseconds, trimmed). */
 char *cstor_time_now_json(void);
+/* An RFC 3339 time as containers/storage would store it after parsing
+ * (fraction without trailing zeros, "Z" for UTC); NULL when @in is not one
+ * (or on OOM). */
+char *cstor_time_normalize(const char *in);
 
 #endif

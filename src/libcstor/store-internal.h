@@ -90,9 +90,26 @@ int cstor_layer_create(char **id_out, struct cstor_store *s, const cstor_layer_o
 int cstor_layer_create_locked(char **id_out, struct cstor_store *s, struct cstor_layer_store *ls,
 			      const cstor_layer_options *o, const char *ro_parent,
 			      const char *flag, cstor_error *err) CSTOR_REQUIRES(&ls->lock);
-/* Apply a tarball into layer @ref (layer-apply.c). */
+/* What an importer knows the blob must be (manifest and config digests):
+ * checked after extraction and before the layer is marked complete, so a
+ * mismatching layer is never visible as a finished one. NULL fields are
+ * not checked. */
+struct cstor_apply_expect {
+	const char *compressed_digest;
+	const char *uncompressed_digest;
+};
+/* Apply a tarball into layer @ref (layer-apply.c). @expect may be NULL. */
 int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
-		      int lock_fd, cstor_read_fn read, void *ctx, cstor_error *err);
+		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
+		      void *ctx, cstor_error *err);
+/* Layer big data item @key of primary layer @id from @size bytes of @fd at
+ * @off (layer-blob.c). */
+int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const char *key, int fd,
+				off_t off, uint64_t size, cstor_error *err);
+/* import-layer with expectations; *id_out (may be NULL) gets the ID. */
+int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
+		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
+		       cstor_error *err);
 bool cstor_apply_in_progress(struct cstor_store *s, const char *id);
 /* Take the apply lock of @id without waiting (-EBUSY when held); the
  * returned fd holds it. Release unlinks the lock file and closes the fd. */
