@@ -30,6 +30,15 @@
  * layer was stored by skopeo/podman, or imported without keeping), the
  * layer is written gzip-compressed by cstor and the manifest rewritten to
  * match (new digest): the export says so in its result.
+ * A Docker schema 2 manifest (what a docker-archive import stores, or podman
+ * pulling from Docker Hub) is converted to an OCI image manifest, as skopeo
+ * does when copying to an OCI layout, whose readers look only for OCI
+ * manifests: same config blob and digest (only its descriptor's media type
+ * becomes OCI's), each layer's OCI media type chosen by the compression of
+ * the blob actually written (a docker-archive import's blobs are
+ * uncompressed although the manifest says gzip), foreign layers becoming
+ * non-distributable ones, urls and annotations kept. That is also a
+ * rewritten manifest with a new digest, said so in the result.
  */
 #ifndef CSTOR_TRANSFER_H
 #define CSTOR_TRANSFER_H
@@ -120,7 +129,9 @@ typedef struct cstor_export_options {
 /* What an export wrote. */
 typedef struct cstor_export_result {
 	char *manifest_digest; /* of the manifest written */
-	int manifest_rewritten; /* non-zero: not the stored manifest (see above) */
+	int manifest_rewritten; /* non-zero: not the stored manifest (layers
+				 * recompressed or Docker schema 2 converted
+				 * to OCI, see above) */
 } cstor_export_result;
 
 CSTOR_PUBLIC void cstor_export_result_clear(cstor_export_result *result);
@@ -129,12 +140,17 @@ CSTOR_PUBLIC void cstor_export_result_clear(cstor_export_result *result);
  * Export image @ref to @dest: "oci:DIR[:REF]" (created, or added to: an
  * existing entry with the same REF is replaced) or "oci-archive:FILE[:REF]"
  * (written whole; replaced atomically). REF becomes the
- * org.opencontainers.image.ref.name annotation.
+ * org.opencontainers.image.ref.name annotation; without one, the entry
+ * of the same manifest without a ref is replaced. The path ends at the
+ * first ':' after the transport, so it cannot contain one.
  *
  * @param[out] result (may be NULL) cleared with cstor_export_result_clear()
  * @return 0, -ENOENT (no such image, or a blob the image needs is
- *         missing), -EBADMSG (stored data that does not match its digest),
- *         I/O errors
+ *         missing), -EBADMSG (stored data that does not match its digest,
+ *         or layers that do not match the manifest), -EINVAL (a bad
+ *         @dest), -ENOTSUP (a manifest list or schema 1 manifest stored as
+ *         the image's manifest, or a Docker manifest with a layer that has
+ *         no OCI media type), I/O errors
  */
 CSTOR_PUBLIC int cstor_store_export_image(cstor_export_result *result, cstor_store *store,
 					  const char *ref, const char *dest,
