@@ -312,7 +312,46 @@ test_progress() {
 	return 0
 }
 
+# import then export: the same manifest digest and the same blobs, byte for
+# byte, on both drivers, to a layout and an archive; skopeo takes the result.
+test_round_trip() {
+	need_skopeo; need_busybox; mkimages
+	local d kind A want
+	for d in vfs overlay; do
+		for kind in gz plain; do
+			A=$(t_store)
+			want=$(jq -r '.manifests[0].digest' "$IMG/$kind/index.json")
+			cs "$A" $d import -q -n example.com/rt:v1 "oci:$IMG/$kind:v1" >/dev/null
+			got=$(cs "$A" $d export -q example.com/rt:v1 "oci:$A/out:v1")
+			expect_eq "$got" "$want" "$d/$kind: manifest digest of the export"
+			for b in "$IMG/$kind"/blobs/sha256/*; do
+				cmp "$b" "$A/out/blobs/sha256/$(basename "$b")" || die "$d/$kind: blob $(basename "$b") differs"
+			done
+			expect_eq "$(sk inspect "oci:$A/out:v1" | jq -r .Digest)" "$want" "$d/$kind: skopeo inspect"
+			sk copy -q "oci:$A/out:v1" "oci:$A/copy:v1" || die "$d/$kind: skopeo copy of the export"
+			got=$(cs "$A" $d export -q example.com/rt:v1 "oci-archive:$A/out.tar:v1")
+			expect_eq "$got" "$want" "$d/$kind: manifest digest of the archive"
+			expect_eq "$(sk inspect "oci-archive:$A/out.tar:v1" | jq -r .Digest)" "$want" "$d/$kind: skopeo inspect archive"
+			t_cleanup_dir "$A"
+		done
+	done
+	# Without kept blobs a gzip image comes out recompressed: new manifest
+	# digest, same config and DiffIDs, and it imports back to the same layers.
+	A=$(t_store)
+	cs "$A" vfs import -q --no-keep-blobs -n example.com/rt:v1 "oci:$IMG/gz:v1" >/dev/null
+	got=$(cs "$A" vfs export -q example.com/rt:v1 "oci:$A/out:v1" 2>"$A/err")
+	[ "$got" != "$(jq -r '.manifests[0].digest' "$IMG/gz/index.json")" ] || die "recompressed yet the same digest"
+	grep -q 'manifest digest changed' "$A/err" || die "no notice of the rewritten manifest: $(cat "$A/err")"
+	expect_eq "$(sk inspect --config "oci:$A/out:v1" | jq -c .rootfs)" \
+		"$(jq -c .rootfs "$(config_of "$IMG/gz")")" "DiffIDs of the recompressed export"
+	B=$(t_store)
+	cs "$B" vfs import -q "oci:$A/out:v1" >/dev/null
+	expect_eq "$(jq -c '[.[].id] | sort' "$B/g/vfs-layers/layers.json")" \
+		"$(jq -c '[.[].id] | sort' "$A/g/vfs-layers/layers.json")" "layer IDs after a recompressed round trip"
+}
+
 t_begin
+t_run test_round_trip
 t_run test_oci_same_records_as_skopeo
 t_run test_archives_same_records_as_skopeo
 t_run test_skopeo_and_go_read_cstor_imports
