@@ -1,13 +1,17 @@
 #!/bin/bash
 # Install the Debian packages cstor needs, when run as root and something is
-# missing. Usage: scripts/deps.sh [--build|--test]  (--test includes --build)
+# missing. Usage: scripts/deps.sh [--build|--demo|--test]  (--demo and --test
+# include --build; --test includes --demo)
 set -eu
 build_pkgs=(meson ninja-build gcc pkg-config libjansson-dev zlib1g-dev libzstd-dev libssl-dev
             liblzma-dev libbz2-dev libisal-dev)
-test_pkgs=(clang-19 containers-storage skopeo attr tar gzip zstd xfsprogs e2fsprogs util-linux
-           busybox-static jq)
+demo_pkgs=(busybox-static tar gzip)
+test_pkgs=(clang-19 containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq)
 want=("${build_pkgs[@]}")
-[ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
+case ${1:-} in
+--demo) want+=("${demo_pkgs[@]}") ;;
+--test) want+=("${demo_pkgs[@]}" "${test_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
