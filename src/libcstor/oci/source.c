@@ -328,11 +328,13 @@ static int index_tar(struct cstor_oci_src *src, cstor_error *err)
 			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
 		clean_path(name);
-		src->m[src->n++] = (struct member){ name, link, type ? type : '0', data, size,
-						   src->n };
+		size_t k = src->n++;
+		src->m[k] = (struct member){ name, link, type ? type : '0', data, size, k };
 		has_pax_size = false;
 		off = data + (off_t)blocks;
 	}
+	if (src->n == 0)
+		return 0; /* an empty archive: every lookup misses */
 	qsort(src->m, src->n, sizeof(*src->m), cmp_member);
 	/* A name given twice: the later member wins, as extraction would. */
 	size_t w = 0;
