@@ -29,7 +29,6 @@
 #include "fileutil.h"
 #include "util/cleanup.h"
 #include "util/mountinfo.h"
-#include "util/umount.h"
 #include "gojson.h"
 #include "util/mountopt.h"
 #include "util/rm.h"
@@ -352,10 +351,9 @@ int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err)
 	if (overlay_mount_path(d, id, &target) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	/* Every mount there goes, also ones stacked by a crashed process. */
-	int r;
 	for (int i = 0; i < 64 && cstor_mountinfo_has(target, NULL); i++)
-		if ((r = cstor_umount_detach(target)) < 0 && r != -EINVAL && r != -ENOENT)
-			return cstor_error_errno(err, -r, "overlay: unmount %s", target);
+		if (umount2(target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			return cstor_error_errno(err, errno, "overlay: unmount %s", target);
 	return 0;
 }
 
