@@ -38,9 +38,23 @@ run_side() { # run_side NAME CLI -> "ops/s final-count-check"
 		'BEGIN { printf "%.1f %s", n / (b - a), (l == 0 && m == 0) ? "exact" : "WRONG(" l "-records," m "-mounts-left)"; print "" }'
 }
 
+# What no CLI can beat here: the same process count doing nothing.
+floor() {
+	local t0 t1
+	t0=$(now)
+	for i in $(seq 1 "$PROCS"); do
+		( for _ in $(seq 1 "$PAIRS"); do /bin/true; /bin/true; /bin/true; /bin/true; done ) &
+	done
+	wait
+	t1=$(now)
+	awk -v a="$t0" -v b="$t1" -v n=$((PROCS * PAIRS * 4)) 'BEGIN { printf "%.1f", n / (b - a) }'
+}
+
 read -r c cc < <(run_side cstor "$CSTOR")
 read -r g gc < <(run_side go "$GO_CS")
 echo "$PROCS processes x $PAIRS x (mount own, mount shared, unmount shared, unmount own):"
 echo "  cstor: $c CLI ops/s, final counts: $cc"
 echo "  Go:    $g CLI ops/s, final counts: $gc"
 echo "  throughput ratio: $(ratio "$c" "$g")x (target >= 8x)"
+f=$(floor)
+echo "  floor, /bin/true in place of each CLI op: $f ops/s; floor/Go $(ratio "$f" "$g")x"
