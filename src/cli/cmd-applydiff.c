@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstor/layer.h>
@@ -14,16 +15,44 @@ static bool json, readonly;
 static char *id, *label;
 static char **names;
 
+/* The input, counted for the progress line a terminal gets. */
+struct input {
+	int fd;
+	struct cli_progress p;
+	cstor_progress pr;
+};
+
 static long fd_read(void *ctx, void *buf, size_t len)
 {
-	int fd = *(int *)ctx;
+	struct input *in = ctx;
 	for (;;) {
-		ssize_t n = read(fd, buf, len);
+		ssize_t n = read(in->fd, buf, len);
+		if (n > 0) {
+			in->pr.layer_done += (uint64_t)n;
+			in->pr.bytes_done += (uint64_t)n;
+			cli_progress_cb(&in->p, &in->pr);
+		}
 		if (n >= 0)
 			return n;
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+static void input_start(struct input *in, const char *verb)
+{
+	struct stat st;
+	cli_progress_init(&in->p, verb, false);
+	in->pr = (cstor_progress){ .n_layers = 1 };
+	if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode))
+		in->pr.layer_total = in->pr.bytes_total = (uint64_t)st.st_size;
+}
+
+static void input_end(struct input *in)
+{
+	cli_progress_end(&in->p);
+	if (in->fd > 0)
+		close(in->fd);
 }
 
 /* The input: the file of -f, else stdin. */
@@ -44,13 +73,13 @@ static const struct cli_flag apply_flags[] = {
 
 static int applydiff(cstor_store *store, int argc, char **argv)
 {
-	int fd = open_input("applydiff");
-	if (fd < 0)
+	struct input in = { .fd = open_input("applydiff") };
+	if (in.fd < 0)
 		return EXIT_FAIL;
+	input_start(&in, "Applying");
 	cstor_error err = CSTOR_ERROR_INIT;
-	int r = cstor_store_apply_diff(NULL, store, argv[0], fd_read, &fd, &err);
-	if (fd > 0)
-		close(fd);
+	int r = cstor_store_apply_diff(NULL, store, argv[0], fd_read, &in, &err);
+	input_end(&in);
 	if (r < 0) {
 		cli_error("applydiff", &err);
 		cstor_error_clear(&err);
@@ -81,8 +110,8 @@ static const struct cli_flag import_flags[] = {
 
 static int import_layer(cstor_store *store, int argc, char **argv)
 {
-	int fd = open_input("import-layer");
-	if (fd < 0)
+	struct input in = { .fd = open_input("import-layer") };
+	if (in.fd < 0)
 		return EXIT_FAIL;
 	cstor_layer_options o = CSTOR_LAYER_OPTIONS_INIT;
 	o.id = id;
@@ -92,9 +121,9 @@ static int import_layer(cstor_store *store, int argc, char **argv)
 	o.writeable = !readonly;
 	cstor_error err = CSTOR_ERROR_INIT;
 	cstor_layer *layer = NULL;
-	int r = cstor_store_import_layer(&layer, store, &o, fd_read, &fd, &err);
-	if (fd > 0)
-		close(fd);
+	input_start(&in, "Importing");
+	int r = cstor_store_import_layer(&layer, store, &o, fd_read, &in, &err);
+	input_end(&in);
 	if (r < 0) {
 		cli_error("import-layer", &err);
 		cstor_error_clear(&err);
@@ -107,13 +136,13 @@ static int import_layer(cstor_store *store, int argc, char **argv)
 
 static int applydiff_staged(cstor_store *store, int argc, char **argv)
 {
-	int fd = open_input("applydiff-using-staging-dir");
-	if (fd < 0)
+	struct input in = { .fd = open_input("applydiff-using-staging-dir") };
+	if (in.fd < 0)
 		return EXIT_FAIL;
+	input_start(&in, "Applying");
 	cstor_error err = CSTOR_ERROR_INIT;
-	int r = cstor_store_apply_diff_staged(NULL, store, argv[0], fd_read, &fd, &err);
-	if (fd > 0)
-		close(fd);
+	int r = cstor_store_apply_diff_staged(NULL, store, argv[0], fd_read, &in, &err);
+	input_end(&in);
 	if (r < 0) {
 		cli_error("applydiff-using-staging-dir", &err);
 		cstor_error_clear(&err);

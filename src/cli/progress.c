@@ -50,9 +50,11 @@ void cli_progress_cb(void *ctx, const cstor_progress *pr)
 	human(total, sizeof(total), (double)pr->bytes_total);
 	double el = t - p->start;
 	human(rate, sizeof(rate), el > 0 ? (double)pr->bytes_done / el : 0);
-	fprintf(stderr, "\r\033[K%s layer %u/%u %.19s%s  %s / %s  %s/s", p->verb, pr->layer + 1,
-		pr->n_layers, pr->digest ? pr->digest : "", pr->reused ? " (already stored)" : "",
-		done, total, rate);
+	/* Input of unknown size (a pipe) shows what was read so far. */
+	fprintf(stderr, "\r\033[K%s layer %u/%u%s%.19s%s  %s%s%s  %s/s", p->verb, pr->layer + 1,
+		pr->n_layers, pr->digest ? " " : "", pr->digest ? pr->digest : "",
+		pr->reused ? " (already stored)" : "",
+		done, pr->bytes_total ? " / " : "", pr->bytes_total ? total : "", rate);
 	if (pr->layer_finished)
 		fputc('\n', stderr);
 	p->shown = true;

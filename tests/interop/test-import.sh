@@ -309,6 +309,15 @@ test_progress() {
 	A=$(t_store)
 	script -qec "$CSTOR -g $A/g -R $A/r -s vfs import -q oci:$IMG/gz:v1" /dev/null >"$A/tty" </dev/null
 	grep -q 'Importing' "$A/tty" && die "progress despite --quiet"
+	# Layer applies show it too: bytes of the input, of its size when known.
+	tar -C "$IMG" -cf "$A/l.tar" gz
+	script -qec "$CSTOR -g $A/g -R $A/r -s vfs import-layer -f $A/l.tar" /dev/null >"$A/tty" </dev/null
+	grep -q 'Importing layer 1/1  .* / .*/s' "$A/tty" || die "no import-layer progress: $(cat -v "$A/tty")"
+	id=$(jq -r '.[-1].id' "$A/g/vfs-layers/layers.json")
+	script -qec "$CSTOR -g $A/g -R $A/r -s vfs create-layer -i lay2 && $CSTOR -g $A/g -R $A/r -s vfs applydiff lay2 <$A/l.tar" /dev/null >"$A/tty" </dev/null
+	grep -q 'Applying layer 1/1' "$A/tty" || die "no applydiff progress: $(cat -v "$A/tty")"
+	"$CSTOR" -g "$A/g" -R "$A/r" -s vfs import-layer -f "$A/l.tar" >/dev/null 2>"$A/err"
+	expect_eq "$(cat "$A/err")" "" "import-layer stderr when not a terminal"
 	return 0
 }
 
