@@ -100,7 +100,8 @@ int cstor_layer_compression(const cstor_layer *l)
 int cstor_layer_incomplete(const cstor_layer *l)
 {
 	return cstor_layer_rec_flag_bool(l->rec, "incomplete") ||
-	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_APPLY_INCOMPLETE);
+	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_APPLY_INCOMPLETE) ||
+	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_CREATING);
 }
 
 int64_t cstor_layer_mount_count(const cstor_layer *l)

@@ -184,6 +184,34 @@ test_shared_layers_reused() {
 	expect_eq "$(jq length "$A/g/vfs-layers/layers.json")" 2 "layers kept for image b"
 }
 
+# Imports of images sharing layers, in parallel (podman pulls so): each
+# waits for a layer another is making and reuses it; all succeed.
+test_parallel_imports() {
+	need_busybox; mkimages
+	local A; A=$(t_store)
+	cp -r "$IMG/gz" "$A/img2"
+	cfg=$(config_of "$A/img2")
+	jq -c '.config.Cmd=["/bin/echo","other"]' "$cfg" >"$A/cfg"
+	rm "$cfg"
+	relayout "$A/img2" "$A/cfg"
+	for round in 1 2 3; do
+		rm -rf "$A/g" "$A/r"
+		pids=()
+		for n in a b c d; do
+			src="oci:$IMG/gz:v1"
+			[ $n = c ] || [ $n = d ] && src="oci:$A/img2:v1"
+			cs "$A" vfs import -q -n localhost/$n "$src" >/dev/null 2>"$A/err.$n" &
+			pids+=($!)
+		done
+		for p in "${pids[@]}"; do wait "$p" || die "round $round: an import failed: $(cat "$A"/err.*)"; done
+		expect_eq "$(jq length "$A/g/vfs-layers/layers.json")" 2 "round $round: layers"
+		expect_eq "$(jq length "$A/g/vfs-images/images.json")" 2 "round $round: images"
+		expect_eq "$(jq -c '[.[].names[]] | sort' "$A/g/vfs-images/images.json")" \
+			'["localhost/a:latest","localhost/b:latest","localhost/c:latest","localhost/d:latest"]' "round $round: names"
+		expect_eq "$(jq -c '[.[] | select(.flags != null)] | length' "$A/g/vfs-layers/layers.json")" 0 "round $round: no flagged layer"
+	done
+}
+
 # Each defect: the import fails naming it, and the store (which already
 # holds an image) is exactly as it was.
 bad_case() { # NAME MUTATE-FUNCTION EXPECTED-MESSAGE-REGEX [SOURCE-PREFIX]
@@ -368,5 +396,6 @@ t_run test_cstor_uses_skopeo_stored_image
 t_run test_shared_layers_reused
 t_run test_bad_input
 t_run test_interrupted_import_cleaned
+t_run test_parallel_imports
 t_run test_progress
 t_end

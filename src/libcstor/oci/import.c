@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstor/image.h>
@@ -125,12 +126,18 @@ static int chain_id(char out[65], const char *parent, const char *diff_id, cstor
 	return 0;
 }
 
-/* Is layer @id already there, complete? 1 yes, 0 no, or -errno. */
-static int have_layer(cstor_store *s, const char *id, cstor_error *err)
+enum layer_state { LAYER_ABSENT, LAYER_COMPLETE, LAYER_BEING_MADE };
+
+/* Is layer @id there, and complete? A layer another process is still
+ * making (its apply lock is held) is LAYER_BEING_MADE; an incomplete one
+ * nobody is making is an error: an interrupted applydiff left it, and only
+ * its owner can say whether to apply again or delete it. */
+static int layer_state(enum layer_state *st, cstor_store *s, const char *id, cstor_error *err)
 {
 	cstor_layer *l = NULL;
 	cstor_error e = CSTOR_ERROR_INIT;
 	int r = cstor_store_layer(&l, s, id, &e);
+	*st = LAYER_ABSENT;
 	if (r == -ENOENT || (r == 0 && !streq(cstor_layer_id(l), id))) {
 		cstor_error_clear(&e);
 		cstor_layer_free(l);
@@ -142,12 +149,24 @@ static int have_layer(cstor_store *s, const char *id, cstor_error *err)
 	}
 	bool incomplete = cstor_layer_incomplete(l);
 	cstor_layer_free(l);
-	if (incomplete)
-		return cstor_error_set(err, EBUSY,
-				       "layer %s is incomplete (being applied by another process, or "
-				       "interrupted: delete it)",
-				       id);
-	return 1;
+	if (!incomplete) {
+		*st = LAYER_COMPLETE;
+		return 0;
+	}
+	if (cstor_apply_in_progress(s, id)) {
+		*st = LAYER_BEING_MADE;
+		return 0;
+	}
+	return cstor_error_set(err, EBUSY,
+			       "layer %s is incomplete (an apply into it was interrupted): delete it "
+			       "or apply it again",
+			       id);
+}
+
+static void nap(void)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
 }
 
 static int import_layer(cstor_store *s, struct cstor_oci_src *src, const struct cstor_oci_layer *l,
@@ -358,26 +377,43 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 		pr.layer_done = 0;
 		pr.layer_total = l->size;
 		pr.layer_finished = 0;
-		int have = have_layer(s, id, err);
-		if (have < 0) {
-			r = have;
-			goto fail_layer;
-		}
-		pr.reused = have;
-		if (!have) {
+		pr.reused = 0;
+		/*
+		 * Another import of an image sharing this layer may be making
+		 * it right now (podman pulls in parallel): wait for it to
+		 * finish and reuse its layer, or, if it gave up and removed
+		 * the layer, make it ourselves.
+		 */
+		bool made = false;
+		for (unsigned tries = 0;; tries++) {
+			enum layer_state st;
+			if ((r = layer_state(&st, s, id, err)) < 0)
+				goto fail_layer;
+			if (st == LAYER_COMPLETE)
+				break;
+			if (st == LAYER_BEING_MADE) {
+				nap();
+				continue;
+			}
 			uint64_t before = pr.bytes_done;
+			pr.layer_done = 0;
 			r = import_layer(s, src, l, id, parent[0] ? parent : NULL, o, &pr, err);
-			if (r == -EEXIST) {
-				/* Another import made it meanwhile. */
+			pr.bytes_done = before;
+			/* -EEXIST: created meanwhile; -EBUSY: being applied. */
+			if ((r == -EEXIST || r == -EBUSY) && tries < 500) {
 				cstor_error_clear(err);
-				have = have_layer(s, id, err);
-				r = have < 0 ? have : have ? 0 : -EEXIST;
-			} else if (r == 0 && strv_append(&created, id) < 0) {
-				r = cstor_error_set(err, ENOMEM, "out of memory");
+				nap();
+				continue;
 			}
 			if (r < 0)
 				goto fail_layer;
-			pr.bytes_done = before;
+			made = true;
+			break;
+		}
+		pr.reused = !made;
+		if (made && strv_append(&created, id) < 0) {
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+			goto fail_layer;
 		}
 		pr.layer_done = l->size;
 		pr.bytes_done += l->size;
