@@ -184,6 +184,25 @@ test_shared_layers_reused() {
 	expect_eq "$(jq length "$A/g/vfs-layers/layers.json")" 2 "layers kept for image b"
 }
 
+# Layers a read-only additional store has are used from there, not copied;
+# a container of the image gets its own layer in the primary store.
+test_ro_store_layers_reused() {
+	need_busybox; mkimages
+	local R A; R=$(t_store) A=$(t_store)
+	cs "$R" vfs import -q -n localhost/base "oci:$IMG/gz:v1" >/dev/null
+	chattr -R +i "$R/g" 2>/dev/null || true
+	local o="--storage-opt vfs.imagestore=$R/g"
+	before=$(find "$R/g" -type f -exec sha256sum {} + | sort | sha256sum)
+	cs "$A" vfs $o import -q -n localhost/mine "oci:$IMG/gz:v1" >/dev/null || die "import with a read-only store"
+	[ ! -e "$A/g/vfs-layers/layers.json" ] || expect_eq "$(jq length "$A/g/vfs-layers/layers.json")" 0 "layers copied"
+	cs "$A" vfs $o create-container -n c1 localhost/mine:latest >/dev/null
+	mp=$(cs "$A" vfs $o mount c1)
+	expect_eq "$(cat "$mp/etc/motd")" "Hello from a cstor image." "motd"
+	cs "$A" vfs $o unmount c1 >/dev/null
+	chattr -R -i "$R/g" 2>/dev/null || true
+	expect_eq "$(find "$R/g" -type f -exec sha256sum {} + | sort | sha256sum)" "$before" "read-only store unchanged"
+}
+
 # Imports of images sharing layers, in parallel (podman pulls so): each
 # waits for a layer another is making and reuses it; all succeed.
 test_parallel_imports() {
@@ -397,5 +416,6 @@ t_run test_shared_layers_reused
 t_run test_bad_input
 t_run test_interrupted_import_cleaned
 t_run test_parallel_imports
+t_run test_ro_store_layers_reused
 t_run test_progress
 t_end
