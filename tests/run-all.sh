@@ -135,6 +135,10 @@ if [ -z "${QUICK:-}" ] && want asan; then
 			name=$(basename "$r" -replay)
 			run_one "asan/fuzz-replay/$name" "$r" "tests/fuzz/corpus/$name"
 		done
+		# The image import/export paths end to end, through the CLI.
+		for t in tests/interop/test-import.sh tests/cli/test-export-image.sh; do
+			CSTOR=$top/build-asan/src/cli/cstor run_tap "asan/$(basename "$t" .sh)" bash "$t"
+		done
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 	else
 		fail=$((fail + 1)); failed_names+=("asan build"); echo "not ok - asan build"
