@@ -6,7 +6,7 @@ set -eu
 build_pkgs=(meson ninja-build gcc pkg-config libjansson-dev zlib1g-dev libzstd-dev libssl-dev
             liblzma-dev libbz2-dev libisal-dev)
 demo_pkgs=(busybox-static tar gzip)
-test_pkgs=(clang-19 containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq)
+test_pkgs=(clang-19 containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs)
 want=("${build_pkgs[@]}")
 case ${1:-} in
 --demo) want+=("${demo_pkgs[@]}") ;;

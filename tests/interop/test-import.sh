@@ -281,6 +281,11 @@ mut_diff_id() {
 	relayout "$1" "$1/c"
 }
 mut_index_garbage() { echo '[1,2' >"$1/index.json"; }
+mut_symlink_out() { # a blob that is a symlink out of the layout
+	local b; b=$(layer_blob "$1" 0)
+	mv "$b" "$1.outside"
+	ln -s "$1.outside" "$b"
+}
 
 test_bad_input() {
 	need_busybox; mkimages
@@ -290,6 +295,7 @@ test_bad_input() {
 	bad_case config-not-json mut_config_not_json "config is not valid JSON"
 	bad_case diff-id mut_diff_id "DiffID.*mismatch"
 	bad_case index-garbage mut_index_garbage "index.json is not valid JSON"
+	bad_case symlink-out mut_symlink_out "leads out of the layout"
 	# Not an image at all, and a bad name.
 	local A; A=$(t_store)
 	rc=0; cs "$A" vfs import -q "oci:$T_TMP/nonexistent" 2>"$A/err" || rc=$?

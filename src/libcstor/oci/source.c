@@ -8,10 +8,12 @@
  * things a tarball can hold only where they would matter (sizes, bounds).
  */
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "archive/compress.h"
@@ -478,9 +480,19 @@ int cstor_oci_src_open_member(struct cstor_oci_member *m, struct cstor_oci_src *
 {
 	*m = (struct cstor_oci_member){ .fd = -1 };
 	if (src->dir_fd >= 0) {
-		/* Blobs are regular files of the layout; a symlink out of it
-		 * would read something the user did not hand over. */
-		int fd = openat(src->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* Blobs are files of the layout: a symlink out of it (or
+		 * "..") would read something the user did not hand over, so
+		 * resolution stays beneath the layout directory. */
+		struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+					.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+		int fd = (int)syscall(SYS_openat2, src->dir_fd, name, &how, sizeof(how));
+		if (fd < 0 && errno == ENOSYS)
+			fd = strstr(name, "..") ? (errno = EXDEV, -1)
+						: openat(src->dir_fd, name,
+							 O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno == EXDEV)
+			return cstor_error_set(err, EBADMSG, "%s: %s leads out of the layout",
+					       src->path, name);
 		struct stat st;
 		if (fd < 0 && errno == ENOENT)
 			return cstor_error_set(err, ENOENT, "%s: %s is missing", src->path, name);
