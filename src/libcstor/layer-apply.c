@@ -385,7 +385,10 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	if (stage_fd < 0 || ts_fd < 0)
 		r = cstor_error_errno(err, errno, "open %s", stage);
 	if (r == 0)
-		r = run_pipeline(&res, stage_fd, CSTOR_WHITEOUT_OVERLAY, true, false, ts_fd, read, ctx,
+		r = run_pipeline(&res, stage_fd,
+				 s->driver_ops->whiteout_mode ? s->driver_ops->whiteout_mode(s->driver)
+							      : CSTOR_WHITEOUT_OVERLAY,
+				 true, false, ts_fd, read, ctx,
 				 err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);

@@ -63,6 +63,10 @@ struct cstor_driver_ops {
 	 * (vfs). */
 	int (*apply_target)(struct cstor_driver *d, const char *id, int *fd, int *whiteout_mode,
 			    bool *skip_existing_root, cstor_error *err);
+	/* The whiteout representation of the driver's layer directories (an
+	 * enum cstor_whiteout_mode), for applies into a staging directory
+	 * that is not a layer yet. Optional (overlay only). */
+	int (*whiteout_mode)(struct cstor_driver *d);
 	/* The directories holding layer @id's own files: *top (vfs: the
 	 * whole tree; overlay: diff/) and, for overlay, the lower layers'
 	 * diff directories, nearest first (malloc'd array of fds, the caller

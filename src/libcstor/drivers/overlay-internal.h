@@ -12,7 +12,8 @@ struct cstor_driver {
 	char *run_home;
 	char **image_stores;
 	char *mountopt;
-	char *mount_program;
+	char *mount_program; /* overlay.mount_program: mounts run it (overlay-program.c) */
+	char *mount_fstype;  /* its mounts' type in mountinfo: "fuse.<program name>" */
 	bool skip_mount_home;
 	bool ignore_chown_errors;
 	bool metacopy; /* the configured mountopt makes the kernel use metacopy */
@@ -29,6 +30,16 @@ int overlay_uses_metacopy(struct cstor_driver *d, bool *out, cstor_error *err);
 /* Whether diffs can be read from diff/ directly (else through mounts). */
 bool overlay_native_diff(struct cstor_driver *d);
 
+/* Use @program as mount program (also sets mount_fstype). */
+int overlay_program_set(struct cstor_driver *d, const char *program, cstor_error *err);
+/* Find @name in $PATH: 0 and a malloc'd *out, or -ENOENT. */
+int overlay_program_lookup(const char *name, char **out);
+/* Run the mount program: `<program> -o <data> <target>` in the home. */
+int overlay_program_mount(struct cstor_driver *d, const char *data, const char *target,
+			  cstor_error *err);
+/* Flush what the program's daemon caches for the mount on @target. */
+void overlay_program_sync(const char *target);
+
 int overlay_create(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err);
 int overlay_remove(struct cstor_driver *d, const char *id, cstor_error *err);
 bool overlay_exists(struct cstor_driver *d, const char *id);
@@ -40,6 +51,7 @@ bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path
 int overlay_recreate_links(struct cstor_driver *d);
 int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,
 		      size_t *n_lowers, bool *native, cstor_error *err);
+int overlay_whiteout_mode(struct cstor_driver *d);
 int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
 			 bool *skip_existing_root, cstor_error *err);
 

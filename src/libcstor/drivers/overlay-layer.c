@@ -170,6 +170,15 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
+int overlay_whiteout_mode(struct cstor_driver *d)
+{
+	/* The upper directory keeps whiteouts as the kernel wants them; with
+	 * a mount program Go keeps the tar's AUFS ".wh." files instead (the
+	 * program may run unprivileged, where mknod fails), and so must we:
+	 * Go writes its layers of such a home that way too. */
+	return d->mount_program ? CSTOR_WHITEOUT_KEEP : CSTOR_WHITEOUT_OVERLAY;
+}
+
 int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
 			 bool *skip_existing_root, cstor_error *err)
 {
@@ -178,9 +187,8 @@ int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *w
 	*fd = openat(d->home_fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*fd < 0)
 		return cstor_error_errno(err, errno, "open %s/%s", d->home, p);
-	/* The upper directory keeps whiteouts as the kernel wants them, and
-	 * Go's Unpack leaves an existing root alone (diff/ stays 0555). */
-	*whiteouts = CSTOR_WHITEOUT_OVERLAY;
+	/* Go's Unpack leaves an existing root alone (diff/ stays 0555). */
+	*whiteouts = overlay_whiteout_mode(d);
 	*skip_existing_root = true;
 	return 0;
 }

@@ -158,6 +158,64 @@ static void close_fds(int *fds, size_t n)
 			close(fds[i]);
 }
 
+/* @p relative to the home when it lies in it (l/<link>, <id>/diff), else
+ * @p itself. */
+static const char *home_relative(struct cstor_driver *d, const char *p)
+{
+	size_t n = strlen(d->home);
+	return strncmp(p, d->home, n) == 0 && p[n] == '/' && p[n + 1] ? p + n + 1 : p;
+}
+
+/* An argv string may be up to 32 pages (MAX_ARG_STRLEN). */
+#define MAX_ARG_LEN (32 * 4096)
+
+/*
+ * Mount through overlay.mount_program. The data is Go's (absolute lowers,
+ * upper and work, then the options); no page limit applies to an argv, but
+ * a long one is shortened as the kernel mounts are, with paths relative to
+ * the home, where the program runs. Lowers of additional stores stay
+ * absolute. @abs holds the @k lowers, the layer's own diff first when
+ * read-only.
+ */
+static int mount_with_program(struct cstor_driver *d, const char *id, char **abs, size_t k,
+			      bool read_write, const char *data, const char *label,
+			      const char *target, cstor_error *err)
+{
+	const char *sep = data[0] ? "," : "";
+	_cleanup_free_ char *mdata = NULL;
+	for (int rel = 0; rel < 2 && !mdata; rel++) {
+		cstor_buf b = { 0 };
+		cstor_buf_puts(&b, "lowerdir=");
+		for (size_t i = 0; i < k; i++)
+			cstor_buf_printf(&b, "%s%s", i ? ":" : "",
+					 rel ? home_relative(d, abs[i]) : abs[i]);
+		if (read_write && rel)
+			cstor_buf_printf(&b, ",upperdir=%s/diff,workdir=%s/work", id, id);
+		else if (read_write)
+			cstor_buf_printf(&b, ",upperdir=%s/%s/diff,workdir=%s/%s/work", d->home, id,
+					 d->home, id);
+		cstor_buf_printf(&b, "%s%s%s", sep, data, label ? label : "");
+		char *m = cstor_buf_steal(&b, NULL);
+		if (!m)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if (strlen(m) < (size_t)sysconf(_SC_PAGESIZE) || (rel && strlen(m) < MAX_ARG_LEN))
+			mdata = m;
+		else if (rel) {
+			size_t len = strlen(m);
+			free(m);
+			return cstor_error_set(err, E2BIG,
+					       "overlay: cannot mount layer %s: mount data too long (%zu "
+					       "bytes) for mount program %s",
+					       id, len, d->mount_program);
+		} else
+			free(m);
+	}
+	int r = overlay_program_mount(d, mdata, target, err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "overlay: mount layer %s on %s", id, target);
+	return 0;
+}
+
 int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		const char *mount_label, char **path, cstor_error *err)
 {
@@ -301,6 +359,15 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 	}
 
 	r = 0;
+	if (d->mount_program) {
+		/* The program gets the data only: mount flags ("ro",
+		 * "nodev", ...) are the kernel's, and Go drops them too. */
+		close_fds(fds, k);
+		r = mount_with_program(d, id, abs, k, read_write, data, label, target, err);
+		if (r == 0)
+			*path = TAKE_PTR(target);
+		return r;
+	}
 	if ((long)strlen(mdata) < page) {
 		if (mount("overlay", target, "overlay", flags, mdata) < 0)
 			r = -errno;
@@ -350,6 +417,8 @@ int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err)
 	_cleanup_free_ char *target = NULL;
 	if (overlay_mount_path(d, id, &target) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (d->mount_program)
+		overlay_program_sync(target);
 	/* Every mount there goes, also ones stacked by a crashed process. */
 	for (int i = 0; i < 64 && cstor_mountinfo_has(target, NULL); i++)
 		if (umount2(target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
@@ -359,7 +428,10 @@ int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err)
 
 bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path)
 {
-	return cstor_mountinfo_has(path, "overlay");
+	/* With a mount program its FUSE mounts count, and so does a kernel
+	 * overlay mount made before the store was switched to the program. */
+	return cstor_mountinfo_has(path, "overlay") ||
+	       (d->mount_fstype && cstor_mountinfo_has(path, d->mount_fstype));
 }
 
 int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,

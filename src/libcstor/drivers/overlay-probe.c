@@ -114,40 +114,58 @@ int overlay_check_support(struct cstor_driver *d, cstor_error *err)
 	struct statfs sfs;
 	if (statfs(d->home, &sfs) < 0)
 		return cstor_error_errno(err, errno, "statfs %s", d->home);
-	/* Overlay cannot use these as upper/work directories. */
-	static const struct {
-		unsigned long magic;
-		const char *name;
-	} bad[] = { { 0x61756673, "aufs" }, { 0x2fc12fc1, "zfs" }, { 0x794C7630, "overlayfs" },
-		    { 0xf15f, "ecryptfs" } };
-	for (size_t i = 0; i < ELEMENTSOF(bad) && !d->mount_program; i++)
-		if ((unsigned long)sfs.f_type == bad[i].magic)
-			return cstor_error_set(err, ENOTSUP,
-					       "'overlay' is not supported over %s (%s), a mount_program "
-					       "is required",
-					       bad[i].name, d->home);
-	if (d->mount_program)
-		return cstor_error_set(err, ENOTSUP,
-				       "overlay.mount_program (%s) is not supported by cstor yet",
-				       d->mount_program);
-	if (geteuid() != 0)
-		return cstor_error_set(err, ENOTSUP,
-				       "native overlay needs root; rootless overlay needs a "
-				       "mount_program, which cstor does not support yet");
-
-	/* containers/storage records whether this home uses a mount program;
-	 * one that did never reverts to native overlay. */
+	/* containers/storage records whether this home uses a mount program
+	 * (its layers keep AUFS whiteouts, which kernel overlay would show as
+	 * files): one that did never reverts to native overlay, and without
+	 * a configured program Go then uses fuse-overlayfs from $PATH. */
 	char flag[16] = "";
 	_cleanup_close_ int ff = openat(d->home_fd, ".has-mount-program", O_RDONLY | O_CLOEXEC);
 	if (ff >= 0) {
 		ssize_t n = read(ff, flag, sizeof(flag) - 1);
 		flag[n > 0 ? n : 0] = 0;
 	}
-	if (streq(flag, "true"))
+	if (!d->mount_program && streq(flag, "true") && geteuid() == 0) {
+		_cleanup_free_ char *prog = NULL;
+		int r = overlay_program_lookup("fuse-overlayfs", &prog);
+		if (r == -ENOENT)
+			return cstor_error_set(err, ENOTSUP,
+					       "%s was set up with a mount program (fuse-overlayfs), "
+					       "which is not installed",
+					       d->home);
+		if (r < 0)
+			return cstor_error_set(err, -r, "out of memory");
+		if ((r = overlay_program_set(d, prog, err)) < 0)
+			return r;
+	}
+	if (d->mount_program) {
+		if (geteuid() != 0)
+			return cstor_error_set(err, ENOTSUP,
+					       "rootless overlay (with mount_program %s) is not supported "
+					       "by cstor yet",
+					       d->mount_program);
+		/* No kernel probes with a mount program, as in Go. */
+		if (streq(flag, "true"))
+			return 0;
+		return cstor_atomic_write_at(d->home_fd, ".has-mount-program", "true", 4, 0600, 0,
+					     ".has-mount-program", err);
+	}
+
+	/* Overlay cannot use these as upper/work directories. */
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} bad[] = { { 0x61756673, "aufs" }, { 0x2fc12fc1, "zfs" }, { 0x794C7630, "overlayfs" },
+		    { 0xf15f, "ecryptfs" } };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		if ((unsigned long)sfs.f_type == bad[i].magic)
+			return cstor_error_set(err, ENOTSUP,
+					       "'overlay' is not supported over %s (%s), a mount_program "
+					       "is required",
+					       bad[i].name, d->home);
+	if (geteuid() != 0)
 		return cstor_error_set(err, ENOTSUP,
-				       "%s was set up with a mount program (fuse-overlayfs), which "
-				       "cstor does not support yet",
-				       d->home);
+				       "native overlay needs root; rootless overlay needs a "
+				       "mount_program, which cstor supports only as root");
 	if (ff < 0) {
 		int r = cstor_atomic_write_at(d->home_fd, ".has-mount-program", "false", 5, 0600, 0,
 					      ".has-mount-program", err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ static void overlay_free(struct cstor_driver *d)
 	strv_free(d->image_stores);
 	free(d->mountopt);
 	free(d->mount_program);
+	free(d->mount_fstype);
 	free(d);
 }
 
@@ -79,9 +81,18 @@ static int set_option(struct cstor_driver *d, const char *opt, cstor_error *err)
 		return 0;
 	}
 	if (streq(key, "mount_program")) {
-		free(d->mount_program);
-		d->mount_program = TAKE_PTR(val);
-		return 0;
+		/* Empty means none, as in Go; a program that is not there is
+		 * an error now rather than at the first mount. */
+		if (!val[0]) {
+			free(d->mount_program);
+			free(d->mount_fstype);
+			d->mount_program = d->mount_fstype = NULL;
+			return 0;
+		}
+		struct stat st;
+		if (stat(val, &st) < 0)
+			return cstor_error_errno(err, errno, "overlay: can't stat program \"%s\"", val);
+		return overlay_program_set(d, val, err);
 	}
 	if (streq(key, "skip_mount_home") || streq(key, "ignore_chown_errors")) {
 		bool b;
@@ -154,7 +165,9 @@ static int overlay_init(struct cstor_driver **out, const struct cstor_driver_ini
 		overlay_free(d);
 		return r;
 	}
-	if ((r = overlay_uses_metacopy(d, &d->metacopy, err)) < 0) {
+	/* A mount program does its own thing: no kernel metacopy (Go does
+	 * not probe it either). */
+	if (!d->mount_program && (r = overlay_uses_metacopy(d, &d->metacopy, err)) < 0) {
 		overlay_free(d);
 		return r;
 	}
@@ -194,9 +207,10 @@ static int overlay_status(struct cstor_driver *d, char ***pairs, cstor_error *er
 		snprintf(buf, sizeof(buf), "<unknown> (0x%lx)", (unsigned long)sfs.f_type);
 		name = buf;
 	}
-	/* d_type: every entry of a directory we created reports its type. */
+	/* d_type: every entry of a directory we created reports its type.
+	 * A mount program copes without it (Go reports true then). */
 	bool dtype = true;
-	_cleanup_closedir_ DIR *dir = opendir(d->home);
+	_cleanup_closedir_ DIR *dir = d->mount_program ? NULL : opendir(d->home);
 	struct dirent *de;
 	while (dir && (de = readdir(dir)))
 		if (de->d_type == DT_UNKNOWN)
@@ -205,7 +219,9 @@ static int overlay_status(struct cstor_driver *d, char ***pairs, cstor_error *er
 	    strv_append(pairs, "Supports d_type") < 0 ||
 	    strv_append(pairs, dtype ? "true" : "false") < 0 ||
 	    strv_append(pairs, "Native Overlay Diff") < 0 ||
-	    strv_append(pairs, overlay_native_diff(d) && !d->metacopy ? "true" : "false") < 0 ||
+	    strv_append(pairs, !d->mount_program && !d->metacopy && overlay_native_diff(d)
+					? "true"
+					: "false") < 0 ||
 	    strv_append(pairs, "Using metacopy") < 0 ||
 	    strv_append(pairs, d->metacopy ? "true" : "false") < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
@@ -232,6 +248,7 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.remove = overlay_remove,
 	.exists = overlay_exists,
 	.apply_target = overlay_apply_target,
+	.whiteout_mode = overlay_whiteout_mode,
 	.get = overlay_get,
 	.diff_dirs = overlay_diff_dirs,
 	.put = overlay_put,
