@@ -122,6 +122,30 @@ test_archives_same_records_as_skopeo() {
 	expect_eq "$(jq -r '.[0].names[0]' "$A/g/vfs-images/images.json")" "example.com/bb:v1" "RepoTags name"
 }
 
+# An OCI image index: the linux/amd64 image is chosen, and the index kept
+# as skopeo keeps it (it becomes the image digest).
+test_manifest_list_same_as_skopeo() {
+	need_skopeo; need_busybox; mkimages
+	[ "$(uname -m)" = x86_64 ] || skip "the index made here lists amd64 only"
+	local A B L
+	A=$(t_store) B=$(t_store) L=$T_TMP/multi
+	rm -rf "$L"; cp -r "$IMG/gz" "$L"
+	m=$(jq -r '.manifests[0].digest' "$L/index.json")
+	ms=$(jq -r '.manifests[0].size' "$L/index.json")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":100,"platform":{"architecture":"arm64","os":"linux"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"architecture":"amd64","os":"linux"}}]}' \
+		"$(printf '%064d' 1)" "$m" "$ms" >"$L/idx"
+	i=$(sha256sum "$L/idx" | cut -d' ' -f1)
+	mv "$L/idx" "$L/blobs/sha256/$i"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}]}' \
+		"$i" "$(stat -c %s "$L/blobs/sha256/$i")" >"$L/index.json"
+	cs "$A" vfs import -q -n example.com/m:1 "oci:$L:multi" >/dev/null
+	sk copy -q "oci:$L:multi" "$(csref "$B" vfs example.com/m:1)"
+	diff <(images_view "$A/g/vfs-images/images.json") <(images_view "$B/g/vfs-images/images.json") ||
+		die "images.json differs from skopeo's"
+	expect_eq "$(jq -r '.[0].digest' "$A/g/vfs-images/images.json")" "sha256:$i" "image digest is the index's"
+	diff -r "$A/g/vfs-images" "$B/g/vfs-images" -x '*.lock' -x images.json || die "big data differs"
+}
+
 test_skopeo_and_go_read_cstor_imports() {
 	need_skopeo; need_go; need_busybox; mkimages
 	local A; A=$(t_store)
@@ -416,6 +440,7 @@ t_begin
 t_run test_round_trip
 t_run test_oci_same_records_as_skopeo
 t_run test_archives_same_records_as_skopeo
+t_run test_manifest_list_same_as_skopeo
 t_run test_skopeo_and_go_read_cstor_imports
 t_run test_cstor_uses_skopeo_stored_image
 t_run test_shared_layers_reused
