@@ -125,6 +125,7 @@ static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES
 	ls->layers = recs;
 	ls->n_layers = n;
 	ls->seen = seen;
+	ls->check_incomplete = true;
 
 	/* Names are unique among layers: a later record wins, as when Go
 	 * loads such a file. */
@@ -197,10 +198,14 @@ int cstor_layer_store_start_writing(struct cstor_layer_store *ls, cstor_error *e
 		return cstor_error_set(err, EROFS, "layer store %s is read-only", ls->dir);
 	cstor_lock_lock(&ls->lock);
 	int r = 0;
-	if (stale(ls)) {
+	if (stale(ls))
 		r = reload(ls, err);
-		if (r == 0 && ls->drv_ops)
-			r = remove_incomplete(ls, err);
+	/* Also after a reader's reload: a process whose first look at the
+	 * store was a read would otherwise never clean up. */
+	if (r == 0 && ls->check_incomplete && ls->drv_ops) {
+		r = remove_incomplete(ls, err);
+		if (r == 0)
+			ls->check_incomplete = false;
 	}
 	if (r < 0)
 		cstor_lock_unlock(&ls->lock);

@@ -41,6 +41,9 @@ struct cstor_layer_store {
 	struct cstor_recfile_seen seen CSTOR_GUARDED_BY(&lock);
 	/* Layers whose load-time repair (duplicate names) is pending a save. */
 	bool needs_save CSTOR_GUARDED_BY(&lock);
+	/* Records were loaded since the last removal of dead incomplete
+	 * layers: the next writer does it, even if a reader loaded them. */
+	bool check_incomplete CSTOR_GUARDED_BY(&lock);
 };
 
 int cstor_layer_store_open(struct cstor_layer_store **out, const char *dir, bool read_only,

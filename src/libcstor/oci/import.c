@@ -126,12 +126,13 @@ static int chain_id(char out[65], const char *parent, const char *diff_id, cstor
 	return 0;
 }
 
-enum layer_state { LAYER_ABSENT, LAYER_COMPLETE, LAYER_BEING_MADE };
+enum layer_state { LAYER_ABSENT, LAYER_COMPLETE, LAYER_BEING_MADE, LAYER_DEAD };
 
-/* Is layer @id there, and complete? A layer another process is still
- * making (its apply lock is held) is LAYER_BEING_MADE; an incomplete one
- * nobody is making is an error: an interrupted applydiff left it, and only
- * its owner can say whether to apply again or delete it. */
+/* Is layer @id there, and complete? An incomplete one is LAYER_BEING_MADE
+ * while another process holds its apply lock, else LAYER_DEAD: what an
+ * interrupted import leaves (the next writer removes it, so creating it
+ * again works) or an interrupted applydiff (which only its owner can
+ * finish or delete). */
 static int layer_state(enum layer_state *st, cstor_store *s, const char *id, cstor_error *err)
 {
 	cstor_layer *l = NULL;
@@ -149,18 +150,11 @@ static int layer_state(enum layer_state *st, cstor_store *s, const char *id, cst
 	}
 	bool incomplete = cstor_layer_incomplete(l);
 	cstor_layer_free(l);
-	if (!incomplete) {
+	if (!incomplete)
 		*st = LAYER_COMPLETE;
-		return 0;
-	}
-	if (cstor_apply_in_progress(s, id)) {
-		*st = LAYER_BEING_MADE;
-		return 0;
-	}
-	return cstor_error_set(err, EBUSY,
-			       "layer %s is incomplete (an apply into it was interrupted): delete it "
-			       "or apply it again",
-			       id);
+	else
+		*st = cstor_apply_in_progress(s, id) ? LAYER_BEING_MADE : LAYER_DEAD;
+	return 0;
 }
 
 static void nap(void)
@@ -384,7 +378,7 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 		 * finish and reuse its layer, or, if it gave up and removed
 		 * the layer, make it ourselves.
 		 */
-		bool made = false;
+		bool made = false, dead = false;
 		for (unsigned tries = 0;; tries++) {
 			enum layer_state st;
 			if ((r = layer_state(&st, s, id, err)) < 0)
@@ -395,6 +389,28 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 				nap();
 				continue;
 			}
+			/* A dead incomplete layer: creating it again makes the
+			 * store's writer remove an interrupted import's layer
+			 * first; an interrupted applydiff's stays, and says so. */
+			if (st == LAYER_DEAD && dead) {
+				r = cstor_error_set(err, EBUSY,
+						    "layer %s is incomplete (an apply into it was "
+						    "interrupted): delete it or apply it again",
+						    id);
+				goto fail_layer;
+			}
+			dead = st == LAYER_DEAD;
+			if (dead) {
+				/* Taking the layer store for writing removes
+				 * dead imports' layers; ours must not hold the
+				 * layer's apply lock yet, or it would look alive. */
+				cstor_error e = CSTOR_ERROR_INIT;
+				int w = cstor_layer_store_start_writing(s->layers, &e);
+				if (w == 0)
+					cstor_layer_store_done(s->layers);
+				cstor_error_clear(&e);
+				continue;
+			}
 			uint64_t before = pr.bytes_done;
 			pr.layer_done = 0;
 			r = import_layer(s, src, l, id, parent[0] ? parent : NULL, o, &pr, err);
@@ -402,7 +418,8 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 			/* -EEXIST: created meanwhile; -EBUSY: being applied. */
 			if ((r == -EEXIST || r == -EBUSY) && tries < 500) {
 				cstor_error_clear(err);
-				nap();
+				if (!dead)
+					nap();
 				continue;
 			}
 			if (r < 0)
