@@ -140,11 +140,6 @@ static int record_results(struct cstor_layer_rec *rec, const struct results *res
 	return 0;
 }
 
-/*
- * Apply into the existing layer @id of the primary store. When @new_layer,
- * the layer was just created for this apply (import-layer) and is deleted if
- * the apply fails.
- */
 static int check_expect(const struct cstor_apply_expect *e, const cstor_decompress_result *dr,
 			cstor_error *err)
 {
@@ -160,6 +155,11 @@ static int check_expect(const struct cstor_apply_expect *e, const cstor_decompre
 	return 0;
 }
 
+/*
+ * Apply into the existing layer @id of the primary store. When @new_layer,
+ * the layer was just created for this apply (import-layer) and is deleted if
+ * the apply fails.
+ */
 int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
 		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
 		      void *ctx, cstor_error *err)
