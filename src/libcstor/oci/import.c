@@ -299,7 +299,7 @@ static int normalize_names(char ***out, const char *const *given, char *const *f
 }
 
 static int open_source(struct cstor_oci_src **src, bool *docker, const char *source,
-		       const char *ref_in, enum src_kind kind, const char *path, cstor_error *err)
+		       enum src_kind kind, const char *path, cstor_error *err)
 {
 	int r = cstor_oci_src_open(src, path, err);
 	if (r < 0)
@@ -319,7 +319,6 @@ static int open_source(struct cstor_oci_src **src, bool *docker, const char *sou
 		return cstor_error_set(err, EINVAL, "%s: %s", source,
 				       dir ? "is a directory (use oci:)"
 					   : "is a file (use oci-archive: or docker-archive:)");
-	(void)ref_in;
 	*docker = kind == SRC_DOCKER_ARCHIVE;
 	return 0;
 }
@@ -341,7 +340,7 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 		return r;
 	struct cstor_oci_src *src = NULL;
 	bool docker = false;
-	if ((r = open_source(&src, &docker, source, ref, kind, path, err)) < 0) {
+	if ((r = open_source(&src, &docker, source, kind, path, err)) < 0) {
 		cstor_oci_src_free(src);
 		return r;
 	}
