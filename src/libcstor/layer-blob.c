@@ -82,7 +82,10 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 	if (dfd < 0)
 		return cstor_error_errno(err, errno, "open %s", dir);
 	char tmp[600];
-	snprintf(tmp, sizeof(tmp), ".tmp-%.500s%08x", name, (unsigned)random());
+	snprintf(tmp, sizeof(tmp), ".tmp-%.500s%d", name, (int)getpid());
+	/* Only the layer's creator writes here: a leftover of that name is
+	 * from a dead process with the same pid. */
+	unlinkat(dfd, tmp, 0);
 	_cleanup_close_ int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return cstor_error_errno(err, errno, "create %s/%s", dir, tmp);
