@@ -146,6 +146,30 @@ int cli_data_input(const char *what, const char *file, char **data, size_t *len)
  * empty, as Go encodes a nil slice). */
 void cli_print_name_list(const char *const *names, bool as_json);
 
+/* What the data commands of one kind of object call. */
+struct cli_data_kind {
+	const char *noun; /* "layer", "image", "container": in messages */
+	/* The item names of object @ref: a strv the caller frees. */
+	int (*names)(char ***names, cstor_store *store, const char *ref, cstor_error *err);
+	int (*get)(void **data, size_t *len, cstor_store *store, const char *ref, const char *key,
+		   cstor_error *err);
+	int (*size)(int64_t *size, cstor_store *store, const char *ref, const char *key,
+		    cstor_error *err);
+	int (*digest)(char **digest, cstor_store *store, const char *ref, const char *key,
+		      cstor_error *err);
+	int (*set)(cstor_store *store, const char *ref, const char *key, const void *data,
+		   size_t len, cstor_error *err);
+};
+extern const struct cli_flag cli_data_list_flags[]; /* --json */
+extern const struct cli_flag cli_data_get_flags[];  /* -f FILE to write */
+extern const struct cli_flag cli_data_set_flags[];  /* -f FILE to read */
+/* The commands themselves (argv: object, then item name). */
+int cli_data_list(const struct cli_data_kind *k, cstor_store *store, char **argv);
+int cli_data_get(const struct cli_data_kind *k, cstor_store *store, char **argv);
+int cli_data_size(const struct cli_data_kind *k, cstor_store *store, char **argv);
+int cli_data_digest(const struct cli_data_kind *k, cstor_store *store, char **argv);
+int cli_data_set(const struct cli_data_kind *k, cstor_store *store, char **argv);
+
 /* Progress lines of import/export on a terminal (progress.c). */
 struct cli_progress {
 	const char *verb;

@@ -1,93 +1,62 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* list-image-data, get-image-data, get-image-data-size,
- * get-image-data-digest, set-image-data: an image's named blobs. */
-#include <stdlib.h>
+ * get-image-data-digest, set-image-data: an image's named blobs (data.c). */
+#include <errno.h>
 
 #include <cstor/image.h>
 
 #include "cli.h"
+#include "util/strv.h"
 
-static bool json;
-static char *file;
-
-static const struct cli_flag list_flags[] = {
-	CLI_JSON_FLAG(json),
-	{ { NULL } },
-};
-
-static const struct cli_flag get_flags[] = {
-	{ { "-file", "f" }, CLI_STRING, &file, "Write data to file" },
-	{ { NULL } },
-};
-
-static const struct cli_flag set_flags[] = {
-	{ { "-file", "f" }, CLI_STRING, &file, "Read data from file" },
-	{ { NULL } },
-};
-
-static int fail(const char *what, cstor_error *err)
+static int names(char ***out, cstor_store *store, const char *ref, cstor_error *err)
 {
-	cli_error(what, err);
-	cstor_error_clear(err);
-	return EXIT_FAIL;
-}
-
-static int list_image_data(cstor_store *store, int argc, char **argv)
-{
-	cstor_error err = CSTOR_ERROR_INIT;
 	cstor_image *img = NULL;
-	if (cstor_store_image(&img, store, argv[0], &err) < 0)
-		return fail("list-image-data", &err);
-	cli_print_name_list(cstor_image_big_data_names(img), json);
+	int r = cstor_store_image(&img, store, ref, err);
+	if (r < 0)
+		return r;
+	*out = strv_copy((char *const *)cstor_image_big_data_names(img));
 	cstor_image_free(img);
-	return EXIT_OK;
+	if (*out)
+		return 0;
+	err->code = ENOMEM; /* strerror() gives the message */
+	return -ENOMEM;
 }
 
-static int get_image_data(cstor_store *store, int argc, char **argv)
+static int set(cstor_store *store, const char *ref, const char *key, const void *data,
+	       size_t len, cstor_error *err)
 {
-	cstor_error err = CSTOR_ERROR_INIT;
-	void *data = NULL;
-	size_t len = 0;
-	/* Read first: unlike Go, a missing item leaves no empty file behind. */
-	if (cstor_image_get_big_data(&data, &len, store, argv[0], argv[1], &err) < 0)
-		return fail("get-image-data", &err);
-	int rc = cli_data_output("get-image-data", file, data, len);
-	free(data);
-	return rc;
-}
-
-static int get_image_data_size(cstor_store *store, int argc, char **argv)
-{
-	cstor_error err = CSTOR_ERROR_INIT;
-	int64_t size = 0;
-	if (cstor_image_big_data_size(&size, store, argv[0], argv[1], &err) < 0)
-		return fail("get-image-data-size", &err);
-	printf("%lld\n", (long long)size);
-	return EXIT_OK;
-}
-
-static int get_image_data_digest(cstor_store *store, int argc, char **argv)
-{
-	cstor_error err = CSTOR_ERROR_INIT;
-	char *d = NULL;
-	if (cstor_image_big_data_digest(&d, store, argv[0], argv[1], &err) < 0)
-		return fail("get-image-data-digest", &err);
-	printf("%s\n", d);
-	free(d);
-	return EXIT_OK;
-}
-
-static int set_image_data(cstor_store *store, int argc, char **argv)
-{
-	char *data = NULL;
-	size_t len = 0;
-	if (cli_data_input("set-image-data", file, &data, &len) != 0)
-		return EXIT_FAIL;
-	cstor_error err = CSTOR_ERROR_INIT;
 	/* As the Go CLI: a manifest's digest is the sha256 of its bytes. */
-	int r = cstor_image_set_big_data(store, argv[0], argv[1], data, len, NULL, &err);
-	free(data);
-	return r < 0 ? fail("set-image-data", &err) : EXIT_OK;
+	return cstor_image_set_big_data(store, ref, key, data, len, NULL, err);
+}
+
+static const struct cli_data_kind kind = {
+	"image", names, cstor_image_get_big_data, cstor_image_big_data_size,
+	cstor_image_big_data_digest, set,
+};
+
+static int list(cstor_store *store, int argc, char **argv)
+{
+	return cli_data_list(&kind, store, argv);
+}
+
+static int get(cstor_store *store, int argc, char **argv)
+{
+	return cli_data_get(&kind, store, argv);
+}
+
+static int size(cstor_store *store, int argc, char **argv)
+{
+	return cli_data_size(&kind, store, argv);
+}
+
+static int digest(cstor_store *store, int argc, char **argv)
+{
+	return cli_data_digest(&kind, store, argv);
+}
+
+static int put(cstor_store *store, int argc, char **argv)
+{
+	return cli_data_set(&kind, store, argv);
 }
 
 const struct cli_cmd cmd_list_image_data = {
@@ -96,8 +65,8 @@ const struct cli_cmd cmd_list_image_data = {
 	.usage = "List data items that are attached to an image",
 	.min_args = 1,
 	.max_args = 1,
-	.flags = list_flags,
-	.run = list_image_data,
+	.flags = cli_data_list_flags,
+	.run = list,
 };
 
 const struct cli_cmd cmd_get_image_data = {
@@ -106,8 +75,8 @@ const struct cli_cmd cmd_get_image_data = {
 	.usage = "Get data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
-	.flags = get_flags,
-	.run = get_image_data,
+	.flags = cli_data_get_flags,
+	.run = get,
 };
 
 const struct cli_cmd cmd_get_image_data_size = {
@@ -116,7 +85,7 @@ const struct cli_cmd cmd_get_image_data_size = {
 	.usage = "Get size of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
-	.run = get_image_data_size,
+	.run = size,
 };
 
 const struct cli_cmd cmd_get_image_data_digest = {
@@ -125,7 +94,7 @@ const struct cli_cmd cmd_get_image_data_digest = {
 	.usage = "Get digest of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
-	.run = get_image_data_digest,
+	.run = digest,
 };
 
 const struct cli_cmd cmd_set_image_data = {
@@ -134,6 +103,6 @@ const struct cli_cmd cmd_set_image_data = {
 	.usage = "Set data that is attached to an image (with sometimes wrong digest)",
 	.min_args = 2,
 	.max_args = 2,
-	.flags = set_flags,
-	.run = set_image_data,
+	.flags = cli_data_set_flags,
+	.run = put,
 };

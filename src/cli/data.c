@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Input and output of the big-data commands of layers, images, containers. */
+/* The big-data commands of layers, images and containers: list-*-data,
+ * get-*-data, get-*-data-size, get-*-data-digest, set-*-data, written once
+ * over a table of the library calls of each kind (struct cli_data_kind). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -7,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -84,4 +88,99 @@ void cli_print_name_list(const char *const *keys, bool as_json)
 		cli_json_string(stdout, keys[i]);
 	}
 	puts("]");
+}
+
+/* The flags of the data commands, shared by all kinds. */
+static bool data_json;
+static char *data_file;
+
+const struct cli_flag cli_data_list_flags[] = {
+	CLI_JSON_FLAG(data_json),
+	{ { NULL } },
+};
+
+const struct cli_flag cli_data_get_flags[] = {
+	{ { "-file", "f" }, CLI_STRING, &data_file, "Write data to file" },
+	{ { NULL } },
+};
+
+const struct cli_flag cli_data_set_flags[] = {
+	{ { "-file", "f" }, CLI_STRING, &data_file, "Read data from file" },
+	{ { NULL } },
+};
+
+/* The command's name for messages: "<verb>-<noun>-data<suffix>". */
+static const char *cmd_name(char *buf, size_t n, const char *verb, const struct cli_data_kind *k,
+			    const char *suffix)
+{
+	snprintf(buf, n, "%s-%s-data%s", verb, k->noun, suffix);
+	return buf;
+}
+
+static int fail(const char *verb, const char *suffix, const struct cli_data_kind *k,
+		cstor_error *err)
+{
+	char what[64];
+	cli_error(cmd_name(what, sizeof(what), verb, k, suffix), err);
+	cstor_error_clear(err);
+	return EXIT_FAIL;
+}
+
+int cli_data_list(const struct cli_data_kind *k, cstor_store *store, char **argv)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	char **names = NULL;
+	if (k->names(&names, store, argv[0], &err) < 0)
+		return fail("list", "", k, &err);
+	cli_print_name_list((const char *const *)names, data_json);
+	strv_free(names);
+	return EXIT_OK;
+}
+
+int cli_data_get(const struct cli_data_kind *k, cstor_store *store, char **argv)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	void *data = NULL;
+	size_t len = 0;
+	/* Read first: unlike Go, a missing item leaves no empty file behind. */
+	if (k->get(&data, &len, store, argv[0], argv[1], &err) < 0)
+		return fail("get", "", k, &err);
+	char what[64];
+	int rc = cli_data_output(cmd_name(what, sizeof(what), "get", k, ""), data_file, data, len);
+	free(data);
+	return rc;
+}
+
+int cli_data_size(const struct cli_data_kind *k, cstor_store *store, char **argv)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	int64_t size = 0;
+	if (k->size(&size, store, argv[0], argv[1], &err) < 0)
+		return fail("get", "-size", k, &err);
+	printf("%lld\n", (long long)size);
+	return EXIT_OK;
+}
+
+int cli_data_digest(const struct cli_data_kind *k, cstor_store *store, char **argv)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	char *d = NULL;
+	if (k->digest(&d, store, argv[0], argv[1], &err) < 0)
+		return fail("get", "-digest", k, &err);
+	printf("%s\n", d);
+	free(d);
+	return EXIT_OK;
+}
+
+int cli_data_set(const struct cli_data_kind *k, cstor_store *store, char **argv)
+{
+	char what[64];
+	char *data = NULL;
+	size_t len = 0;
+	if (cli_data_input(cmd_name(what, sizeof(what), "set", k, ""), data_file, &data, &len) != 0)
+		return EXIT_FAIL;
+	cstor_error err = CSTOR_ERROR_INIT;
+	int r = k->set(store, argv[0], argv[1], data, len, &err);
+	free(data);
+	return r < 0 ? fail("set", "", k, &err) : EXIT_OK;
 }
