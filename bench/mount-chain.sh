@@ -42,3 +42,12 @@ echo "  Go:    $g ms/pair"
 echo "  speedup: $(ratio "$g" "$c")x (target >= 6x)"
 f=$(floor)
 echo "  floor, two /bin/true per pair (no store, no mount): $f ms/pair; Go/floor $(ratio "$g" "$f")x"
+# The kernel's own mount+unmount of the same depth, in one process.
+ML=$(dirname "$CSTOR")/../../tests/mount-loop
+if [ -x "$ML" ]; then
+	mkdir -p "$BENCH_TMP/kernel"
+	k=$("$ML" "$BENCH_TMP/kernel" "$DEPTH" "$PAIRS")
+	echo "  kernel overlay mount+umount of $DEPTH lowers alone: $k ms/pair"
+	echo "  so no CLI can beat: $(awk -v f="$f" -v k="$k" 'BEGIN { printf "%.3f", f + k }') ms/pair;" \
+		"Go/that $(ratio "$g" "$(awk -v f="$f" -v k="$k" 'BEGIN { print f + k }')")x"
+fi
