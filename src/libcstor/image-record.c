@@ -159,24 +159,10 @@ int cstor_image_recs_parse(struct cstor_obj_head ***out, size_t *n, const char *
 {
 	*out = NULL;
 	*n = 0;
-	if (cstor_recfile_blank(data, len))
-		return 0;
-	json_error_t je;
-	json_t *root = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-	if (!root)
-		/* Never an empty store: the next save would lose every image
-		 * (Go 1.43 reads such a file as empty). */
-		return cstor_error_set(err, EBADMSG, "loading \"%s\": %s at line %d, column %d", path,
-				       je.text, je.line, je.column);
-	if (json_is_null(root)) {
-		json_decref(root);
-		return 0;
-	}
-	if (!json_is_array(root)) {
-		json_decref(root);
-		return cstor_error_set(err, EBADMSG, "loading \"%s\": expected a list of images",
-				       path);
-	}
+	json_t *root = NULL;
+	int rr = cstor_recfile_parse_list(&root, data, len, path, "images", err);
+	if (rr < 0 || !root)
+		return rr;
 	size_t k = json_array_size(root);
 	struct cstor_obj_head **recs = calloc(k + 1, sizeof(*recs));
 	if (!recs) {

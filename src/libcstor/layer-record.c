@@ -5,6 +5,7 @@
 
 #include "error-internal.h"
 #include "layer-record.h"
+#include "recfile.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
@@ -337,27 +338,10 @@ int cstor_layer_recs_parse(struct cstor_layer_rec ***out, size_t *n, const char 
 {
 	*out = NULL;
 	*n = 0;
-	size_t i = 0;
-	while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r'))
-		i++;
-	if (i == len)
-		return 0; /* an empty file is an empty store, as in Go */
-	json_error_t je;
-	json_t *root = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-	if (!root)
-		/* Never read a corrupt file as an empty store: the next save
-		 * would destroy every record in it (what Go 1.43 does). */
-		return cstor_error_set(err, EBADMSG, "loading \"%s\": %s at line %d, column %d", path,
-				       je.text, je.line, je.column);
-	if (json_is_null(root)) {
-		json_decref(root);
-		return 0;
-	}
-	if (!json_is_array(root)) {
-		json_decref(root);
-		return cstor_error_set(err, EBADMSG, "loading \"%s\": expected a list of layers",
-				       path);
-	}
+	json_t *root = NULL;
+	int rr = cstor_recfile_parse_list(&root, data, len, path, "layers", err);
+	if (rr < 0 || !root)
+		return rr;
 	size_t k = json_array_size(root);
 	struct cstor_layer_rec **recs = calloc(k + 1, sizeof(*recs));
 	if (!recs) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,4 +134,28 @@ bool cstor_recfile_blank(const char *data, size_t len)
 		if (!strchr(" \t\r\n", data[i]) || data[i] == 0)
 			return false;
 	return true;
+}
+
+int cstor_recfile_parse_list(json_t **root, const char *data, size_t len, const char *path,
+			     const char *what, cstor_error *err)
+{
+	*root = NULL;
+	if (cstor_recfile_blank(data, len))
+		return 0;
+	json_error_t je;
+	json_t *j = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	if (!j)
+		return cstor_error_set(err, EBADMSG, "loading \"%s\": %s at line %d, column %d", path,
+				       je.text, je.line, je.column);
+	if (json_is_null(j)) {
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return cstor_error_set(err, EBADMSG, "loading \"%s\": expected a list of %s", path,
+				       what);
+	}
+	*root = j;
+	return 0;
 }

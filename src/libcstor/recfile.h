@@ -73,4 +73,13 @@ int cstor_recfile_write(struct cstor_recfile *f, cstor_lock *lock, const void *d
  * an empty store, as in Go. */
 bool cstor_recfile_blank(const char *data, size_t len);
 
+/* Parse a records file: *root is the JSON list, or NULL for an empty store
+ * (a blank file or null, as in Go). Anything else is -EBADMSG naming @path:
+ * a corrupt file is never read as an empty store, because the next save
+ * would destroy every record in it (what Go 1.43 does). @what names the
+ * records ("layers", "images", "containers"). */
+struct json_t;
+int cstor_recfile_parse_list(struct json_t **root, const char *data, size_t len,
+			     const char *path, const char *what, cstor_error *err);
+
 #endif
