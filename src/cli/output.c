@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "gojson.h"
+#include "util/gojson.h"
 
 void cli_json_string(FILE *f, const char *s)
 {

@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/manifest.h"
 #include "oci/source.h"
 

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 
 #include "archive/tar.h"
 #include "archive/tarsplit.h"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 
 #include "archive/tarsplit.h"
 

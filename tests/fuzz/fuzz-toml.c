@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error-internal.h"
-#include "toml.h"
+#include "util/error-internal.h"
+#include "util/toml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,7 +23,7 @@
 
 #include "archive/apply.h"
 #include "archive/compress.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 static ssize_t dec_read(void *ctx, void *buf, size_t len)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "archive/compress.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 #include "util/copy.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lockfile.h"
+#include "records/lockfile.h"
 
 static void wait_for_release(void)
 {

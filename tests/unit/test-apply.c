@@ -12,7 +12,7 @@
 #include "archive/apply-internal.h"
 #include "archive/apply.h"
 #include "archive/tarsplit.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "test-tar-helpers.h"

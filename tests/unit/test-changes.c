@@ -15,7 +15,7 @@
 
 #include "archive/changes.h"
 #include "archive/tree-util.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 /* ---- scratch trees ---------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include "archive/compress.h"
 #include "archive/digest.h"
 #include "cstor-config.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 /* ---- helpers --------------------------------------------------------------- */

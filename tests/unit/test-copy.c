@@ -16,7 +16,7 @@
 
 #include "tap.h"
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 #include "util/copy.h"
 

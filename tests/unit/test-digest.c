@@ -5,7 +5,7 @@
 #include "tap.h"
 
 #include "archive/digest.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #define EMPTY_SHA256 "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tap.h"
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 
 static int test_set_and_wrap(void)
 {

@@ -3,7 +3,7 @@
  * ref names (oci/export-dest.c). */
 #include "tap.h"
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
 
 /* Parse @dest; the error code, 0 with kind/path/ref checked. */

@@ -18,7 +18,7 @@
 #include "archive/compress.h"
 #include "archive/export.h"
 #include "archive/tar.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 /* ---- scratch trees ---------------------------------------------------------- */

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileutil.h"
+#include "util/fileutil.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/cstor-fileutil-test.XXXXXX";

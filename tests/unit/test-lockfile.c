@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lockfile.h"
+#include "records/lockfile.h"
 #include "tap.h"
 
 /* These tests drive the lock primitives directly, including holding locks

@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "error-internal.h"
-#include "layer-record.h"
+#include "util/error-internal.h"
+#include "records/layer-rec.h"
 #include "oci/refname.h"
 #include "oci/source.h"
 #include "tap.h"

@@ -5,7 +5,7 @@
 
 #include <sys/mman.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "archive/crc64.h"

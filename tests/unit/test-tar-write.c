@@ -3,7 +3,7 @@
  * reader and GNU tar, the Go CLI's diff output, and misuse. */
 #include "tap.h"
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "archive/crc64.h"

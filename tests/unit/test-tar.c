@@ -5,7 +5,7 @@
 
 #include <sys/sysmacros.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "test-tar-helpers.h"

@@ -3,7 +3,7 @@
  * corrupt input, checksum failures, and files written by the Go CLI. */
 #include "tap.h"
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "archive/crc64.h"

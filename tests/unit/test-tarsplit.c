@@ -3,7 +3,7 @@
  * exact JSON, and pack + assemble round trips over many archive shapes. */
 #include "tap.h"
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "archive/crc64.h"

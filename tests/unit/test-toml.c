@@ -6,8 +6,8 @@
 
 #include "tap.h"
 
-#include "error-internal.h"
-#include "toml.h"
+#include "util/error-internal.h"
+#include "util/toml.h"
 
 /* Compact dump with insertion order, so tests pin both content and order. */
 static int dump_is(const char *text, size_t len, const char *want)

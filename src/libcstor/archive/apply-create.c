@@ -16,7 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
 
@@ -64,21 +64,6 @@ static void entry_times(const struct timespec *mtime, const struct timespec *ati
 }
 
 /* ---- metadata ---- */
-
-bool apply_xattr_from_go(const cstor_tar_header *h, size_t i)
-{
-	bool libarchive = false;
-	for (size_t k = 0; k < h->n_pax && !libarchive; k++)
-		libarchive = startswith(h->pax[k].key, "LIBARCHIVE.xattr.") != NULL;
-	if (!libarchive)
-		return true;
-	for (size_t k = 0; k < h->n_pax; k++) {
-		const char *n = startswith(h->pax[k].key, "SCHILY.xattr.");
-		if (n && streq(n, h->xattrs[i].name))
-			return true;
-	}
-	return false;
-}
 
 /* What to set on a new or merged inode; @fd is an open fd of it, or -1 to
  * work by name (@name below @pfd, never following it). */

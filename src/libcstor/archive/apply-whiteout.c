@@ -17,7 +17,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
 
@@ -353,6 +353,21 @@ oom:
 fail:
 	plnk_clear(&p);
 	return r;
+}
+
+bool apply_xattr_from_go(const cstor_tar_header *h, size_t i)
+{
+	bool libarchive = false;
+	for (size_t k = 0; k < h->n_pax && !libarchive; k++)
+		libarchive = startswith(h->pax[k].key, "LIBARCHIVE.xattr.") != NULL;
+	if (!libarchive)
+		return true;
+	for (size_t k = 0; k < h->n_pax; k++) {
+		const char *n = startswith(h->pax[k].key, "SCHILY.xattr.");
+		if (n && streq(n, h->xattrs[i].name))
+			return true;
+	}
+	return false;
 }
 
 const struct apply_plnk *apply_plnk_find(const struct apply *a, const char *base)

@@ -17,7 +17,7 @@
 #endif
 
 #include "archive/compress.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 /* Input is pulled in chunks of this size: large enough that per-call costs

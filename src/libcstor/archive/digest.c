@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 
 #include "archive/digest.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 static const struct {

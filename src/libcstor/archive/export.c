@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "export.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 
 #include "tar-header.h"
 

@@ -6,9 +6,11 @@
 #ifndef CSTOR_ARCHIVE_TAR_INTERNAL_H
 #define CSTOR_ARCHIVE_TAR_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 /* A growable byte buffer; data is NUL-terminated whenever len < cap. */
@@ -17,7 +19,25 @@ struct tbuf {
 	size_t len, cap;
 };
 
-int cstor_tar__buf_reserve(struct tbuf *b, size_t extra);
+/* Inline with putc, which calls it: the buffer is self-contained here. */
+static inline int cstor_tar__buf_reserve(struct tbuf *b, size_t extra)
+{
+	/* Keep one spare byte so the data can always be NUL-terminated. */
+	if (extra > SIZE_MAX / 2 - b->len)
+		return -ENOMEM;
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	unsigned char *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
 int cstor_tar__buf_append(struct tbuf *b, const void *p, size_t n);
 static inline int cstor_tar__buf_putc(struct tbuf *b, char c)
 {

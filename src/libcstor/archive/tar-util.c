@@ -9,25 +9,6 @@
 
 #include "tar-internal.h"
 
-int cstor_tar__buf_reserve(struct tbuf *b, size_t extra)
-{
-	/* Keep one spare byte so the data can always be NUL-terminated. */
-	if (extra > SIZE_MAX / 2 - b->len)
-		return -ENOMEM;
-	size_t need = b->len + extra + 1;
-	if (need <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need)
-		cap *= 2;
-	unsigned char *p = realloc(b->data, cap);
-	if (!p)
-		return -ENOMEM;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
 int cstor_tar__buf_append(struct tbuf *b, const void *p, size_t n)
 {
 	int r = cstor_tar__buf_reserve(b, n);

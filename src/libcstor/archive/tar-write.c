@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "tar-internal.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "crc64.h"

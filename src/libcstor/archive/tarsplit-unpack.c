@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <zlib.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 
 #include "tar-header.h"

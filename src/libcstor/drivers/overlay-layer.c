@@ -15,8 +15,8 @@
 
 #include "archive/whiteout.h"
 #include "drivers/overlay-internal.h"
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
 

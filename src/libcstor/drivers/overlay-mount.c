@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "drivers/overlay-internal.h"
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "util/cleanup.h"
 #include "util/mountinfo.h"
-#include "gojson.h"
+#include "util/gojson.h"
 #include "util/mountopt.h"
 #include "util/rm.h"
 #include "util/strv.h"

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "drivers/overlay-internal.h"
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "util/cleanup.h"
 #include "util/mountopt.h"
 #include "util/rm.h"

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "drivers/overlay-internal.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "util/cleanup.h"
 #include "util/mountinfo.h"
 

@@ -15,10 +15,10 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "store/config.h"
 #include "drivers/overlay-internal.h"
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "util/cleanup.h"
 #include "util/mountinfo.h"
 #include "util/strv.h"

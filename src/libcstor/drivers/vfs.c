@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "archive/whiteout.h"
-#include "config.h"
+#include "store/config.h"
 #include "drivers/driver.h"
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "util/cleanup.h"
 #include "util/copy.h"
 #include "util/mountinfo.h"

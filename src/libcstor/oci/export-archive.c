@@ -16,7 +16,7 @@
 
 #include "archive/compress.h"
 #include "archive/tar.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"

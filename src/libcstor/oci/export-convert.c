@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "archive/compress.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 

@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bigdata.h"
-#include "error-internal.h"
+#include "records/bigdata.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
-#include "store-internal.h"
+#include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "archive/compress.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"

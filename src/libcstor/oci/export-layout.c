@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"

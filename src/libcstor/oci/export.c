@@ -21,7 +21,7 @@
 #include <cstor/transfer.h>
 
 #include "archive/digest.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "archive/compress.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/manifest.h"
 #include "util/cleanup.h"
 #include "util/macro.h"

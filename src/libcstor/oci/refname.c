@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "archive/digest.h"
-#include "error-internal.h"
+#include "util/error-internal.h"
 #include "oci/refname.h"
 #include "util/cleanup.h"
 #include "util/macro.h"

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "archive/compress.h"
-#include "error-internal.h"
-#include "fileutil.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "oci/source.h"
 #include "util/cleanup.h"
 #include "util/macro.h"

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/error-internal.h"
+#include "util/fileutil.h"
+#include "util/gojson.h"
+#include "mount/mountpoints.h"
+#include "util/cleanup.h"
+
+#define MOUNTS_JSON "mountpoints.json"
+
+static void free_recs(struct cstor_mount_rec *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].id);
+		free(r[i].path);
+	}
+	free(r);
+}
+
+int cstor_mounts_open(struct cstor_mounts **out, const char *dir, cstor_error *err)
+{
+	struct cstor_mounts *m = calloc(1, sizeof(*m));
+	if (!m || !(m->dir = strdup(dir))) {
+		free(m);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	int r = cstor_mkdir_p(dir, 0700, err);
+	m->dirfd = r < 0 ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r >= 0 && m->dirfd < 0)
+		r = cstor_error_errno(err, errno, "open %s", dir);
+	_cleanup_free_ char *lp = r < 0 ? NULL : cstor_path_join(dir, "mountpoints.lock");
+	if (r >= 0)
+		r = lp ? cstor_lock_open(&m->lock, lp, false, err)
+		       : cstor_error_set(err, ENOMEM, "out of memory");
+	if (r < 0) {
+		if (m->dirfd >= 0)
+			close(m->dirfd);
+		free(m->dir);
+		free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+void cstor_mounts_free(struct cstor_mounts *m) CSTOR_NO_TSA
+{
+	if (!m)
+		return;
+	free_recs(m->recs, m->n);
+	cstor_lock_close(&m->lock);
+	if (m->dirfd >= 0)
+		close(m->dirfd);
+	free(m->dir);
+	free(m);
+}
+
+static void file_mtime(struct cstor_mounts *m, struct timespec *t)
+{
+	struct stat st;
+	if (fstatat(m->dirfd, MOUNTS_JSON, &st, 0) == 0)
+		*t = st.st_mtim;
+	else
+		t->tv_sec = t->tv_nsec = 0;
+}
+
+static bool stale(struct cstor_mounts *m) CSTOR_REQUIRES_SHARED(&m->lock)
+{
+	if (!m->loaded)
+		return true;
+	cstor_lock_token t;
+	if (cstor_lock_read_token(&m->lock, &t, NULL) < 0 || !cstor_lock_token_equal(&t, &m->token))
+		return true;
+	struct timespec ts;
+	file_mtime(m, &ts);
+	return ts.tv_sec != m->mtime.tv_sec || ts.tv_nsec != m->mtime.tv_nsec;
+}
+
+static int reload(struct cstor_mounts *m, cstor_error *err) CSTOR_REQUIRES(&m->lock)
+{
+	_cleanup_free_ char *path = cstor_path_join(m->dir, MOUNTS_JSON);
+	if (!path)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	cstor_lock_token t;
+	int r = cstor_lock_read_token(&m->lock, &t, err);
+	if (r < 0)
+		return r;
+	struct timespec mt;
+	file_mtime(m, &mt);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	r = cstor_read_file_at(m->dirfd, MOUNTS_JSON, &data, &len, path, err);
+	if (r == -ENOENT) {
+		cstor_error_clear(err);
+		r = 0;
+	}
+	if (r < 0)
+		return r;
+	struct cstor_mount_rec *recs = NULL;
+	size_t n = 0;
+	size_t i = 0;
+	while (data && i < len && strchr(" \t\r\n", data[i]))
+		i++;
+	if (data && i < len) {
+		json_error_t je;
+		json_t *root = json_loadb(data, len, 0, &je);
+		if (!root)
+			return cstor_error_set(err, EBADMSG, "loading \"%s\": %s at line %d, column %d",
+					       path, je.text, je.line, je.column);
+		if (!json_is_array(root) && !json_is_null(root)) {
+			json_decref(root);
+			return cstor_error_set(err, EBADMSG, "loading \"%s\": expected a list", path);
+		}
+		size_t k = json_array_size(root);
+		recs = calloc(k + 1, sizeof(*recs));
+		if (!recs) {
+			json_decref(root);
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		for (size_t j = 0; j < k; j++) {
+			json_t *e = json_array_get(root, j);
+			json_t *id = json_object_get(e, "id"), *p = json_object_get(e, "path"),
+			       *c = json_object_get(e, "count");
+			if (!json_is_string(id) || (p && !json_is_string(p)) ||
+			    (c && !json_is_integer(c))) {
+				free_recs(recs, n);
+				json_decref(root);
+				return cstor_error_set(err, EBADMSG, "loading \"%s\": bad mount record %zu",
+						       path, j);
+			}
+			recs[n].id = strdup(json_string_value(id));
+			recs[n].path = strdup(p ? json_string_value(p) : "");
+			recs[n].count = c ? json_integer_value(c) : 0;
+			n++;
+			if (!recs[n - 1].id || !recs[n - 1].path) {
+				free_recs(recs, n);
+				json_decref(root);
+				return cstor_error_set(err, ENOMEM, "out of memory");
+			}
+		}
+		json_decref(root);
+	}
+	free_recs(m->recs, m->n);
+	m->recs = recs;
+	m->n = n;
+	m->token = t;
+	m->mtime = mt;
+	m->loaded = true;
+	return 0;
+}
+
+int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
+{
+	cstor_lock_lock(&m->lock);
+	int r = stale(m) ? reload(m, err) : 0;
+	if (r < 0)
+		cstor_lock_unlock(&m->lock);
+	return r;
+}
+
+int cstor_mounts_start_reading(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
+{
+	for (;;) {
+		cstor_lock_rlock(&m->lock);
+		if (!stale(m))
+			return 0;
+		cstor_lock_unlock(&m->lock);
+		cstor_lock_lock(&m->lock);
+		int r = stale(m) ? reload(m, err) : 0;
+		cstor_lock_unlock(&m->lock);
+		if (r < 0)
+			return r;
+	}
+}
+
+void cstor_mounts_done(struct cstor_mounts *m) CSTOR_NO_TSA
+{
+	cstor_lock_unlock(&m->lock);
+}
+
+struct cstor_mount_rec *cstor_mounts_get(struct cstor_mounts *m, const char *id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (streq(m->recs[i].id, id))
+			return &m->recs[i];
+	return NULL;
+}
+
+int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, int64_t count)
+{
+	struct cstor_mount_rec *r = cstor_mounts_get(m, id);
+	if (count <= 0) {
+		if (r) {
+			size_t i = (size_t)(r - m->recs);
+			free(r->id);
+			free(r->path);
+			memmove(&m->recs[i], &m->recs[i + 1], (m->n - i - 1) * sizeof(*r));
+			m->n--;
+		}
+		return 0;
+	}
+	char *p = strdup(path ? path : "");
+	if (!p)
+		return -ENOMEM;
+	if (!r) {
+		struct cstor_mount_rec *nr = realloc(m->recs, (m->n + 1) * sizeof(*nr));
+		char *i = strdup(id);
+		if (!nr || !i) {
+			free(p);
+			free(i);
+			if (nr)
+				m->recs = nr;
+			return -ENOMEM;
+		}
+		m->recs = nr;
+		r = &m->recs[m->n++];
+		r->id = i;
+		r->path = NULL;
+	}
+	free(r->path);
+	r->path = p;
+	r->count = count;
+	return 0;
+}
+
+int cstor_mounts_save(struct cstor_mounts *m, cstor_error *err)
+{
+	cstor_buf b = { 0 };
+	cstor_buf_putc(&b, '[');
+	bool any = false;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->recs[i].count <= 0 || !m->recs[i].path[0])
+			continue;
+		bool first = true;
+		cstor_buf_puts(&b, any ? ",{" : "{");
+		any = true;
+		cstor_json_kv_str(&b, &first, "id", m->recs[i].id);
+		cstor_json_kv_str(&b, &first, "path", m->recs[i].path);
+		cstor_json_key(&b, &first, "count");
+		cstor_buf_printf(&b, "%lld}", (long long)m->recs[i].count);
+	}
+	cstor_buf_putc(&b, ']');
+	if (b.oom) {
+		cstor_buf_free(&b);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	_cleanup_free_ char *path = cstor_path_join(m->dir, MOUNTS_JSON);
+	cstor_lock_token t;
+	int r = cstor_lock_record_write(&m->lock, &t, err);
+	/* The run root is a tmpfs: durability buys nothing there. */
+	if (r >= 0)
+		r = cstor_atomic_write_at(m->dirfd, MOUNTS_JSON, b.data, b.len, 0600, 0,
+					  path ? path : MOUNTS_JSON, err);
+	cstor_buf_free(&b);
+	if (r >= 0)
+		r = cstor_lock_record_write(&m->lock, &t, err);
+	if (r < 0)
+		return r;
+	m->token = t;
+	file_mtime(m, &m->mtime);
+	return 0;
+}

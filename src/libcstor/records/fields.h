@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Pieces shared by the image and container records (cs-formats.md §2.5,
+ * §2.6): typed field readers that name the record in their errors, the
+ * big-data bookkeeping both records carry (names in insertion order, sizes
+ * and digests as maps written with sorted keys), and unknown keys kept for
+ * writing back.
+ */
+#ifndef CSTOR_RECORD_UTIL_H
+#define CSTOR_RECORD_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cstor/error.h>
+
+#include "util/gojson.h"
+
+/* Field readers: absent and null give NULL / 0; a wrong type is -EBADMSG
+ * naming @what. */
+int cstor_rec_get_str(char **out, json_t *obj, const char *key, const char *what,
+		      cstor_error *err);
+int cstor_rec_get_strv(char ***out, json_t *obj, const char *key, const char *what,
+		       cstor_error *err);
+/* An object whose values all have JSON type @type (JSON_INTEGER or
+ * JSON_STRING), kept as a jansson object (NULL when absent or empty). */
+int cstor_rec_get_map(json_t **out, json_t *obj, const char *key, json_type type,
+		      const char *what, cstor_error *err);
+/* Any object (flags), NULL when absent or null. */
+int cstor_rec_get_object(json_t **out, json_t *obj, const char *key, const char *what,
+			 cstor_error *err);
+/* The keys of @obj not in @known (NULL-terminated), or NULL when none. */
+int cstor_rec_get_extra(json_t **out, json_t *obj, const char *const *known);
+
+/* An ID that names a directory must not climb out of the store. */
+bool cstor_rec_id_valid(const char *id);
+
+/* Write a map (sorted keys) unless it is NULL or empty. */
+void cstor_rec_write_map(cstor_buf *b, bool *first, const char *key, const json_t *map);
+/* Write the unknown keys kept at parse time, after the known ones. */
+void cstor_rec_write_extra(cstor_buf *b, bool *first, const json_t *extra);
+
+/* Big-data bookkeeping of one record. */
+struct cstor_bigdata_index {
+	char **names;    /* insertion order, NULL when none */
+	json_t *sizes;   /* name -> size, NULL when none */
+	json_t *digests; /* name -> "sha256:...", NULL when none */
+};
+
+int cstor_bigdata_index_parse(struct cstor_bigdata_index *bi, json_t *obj, const char *what,
+			      cstor_error *err);
+void cstor_bigdata_index_write(cstor_buf *b, bool *first, const struct cstor_bigdata_index *bi);
+void cstor_bigdata_index_done(struct cstor_bigdata_index *bi);
+/* Record item @key with @size and @digest. *changed tells whether anything
+ * differs from before (Go saves only then). -ENOMEM. */
+int cstor_bigdata_index_set(struct cstor_bigdata_index *bi, const char *key, int64_t size,
+			    const char *digest, bool *changed);
+/* The recorded size (-1 when unknown) and digest (NULL when unknown). */
+int64_t cstor_bigdata_index_size(const struct cstor_bigdata_index *bi, const char *key);
+const char *cstor_bigdata_index_digest(const struct cstor_bigdata_index *bi, const char *key);
+
+/* What image and container records have in common: the first member of
+ * both, so that one store implementation (objstore.h) serves both. */
+struct cstor_obj_head {
+	char *id;
+	char **names; /* unique among the objects of one kind */
+	char *metadata;
+	struct cstor_bigdata_index bd;
+	char *created; /* RFC 3339 text as stored */
+	json_t *flags; /* object or NULL */
+	json_t *extra; /* unknown keys (not in @known), object or NULL */
+};
+
+/* Parse the common fields; @kind ("image") names the record in errors.
+ * On failure the head is cleaned up. */
+int cstor_obj_head_parse(struct cstor_obj_head *h, json_t *obj, const char *const *known,
+			 const char *kind, const char *where, cstor_error *err);
+void cstor_obj_head_done(struct cstor_obj_head *h);
+
+/* Names: @v deduplicated, keeping first occurrences (Go's dedupeNames).
+ * NULL on OOM; never NULL for a NULL @v (an empty list). */
+char **cstor_names_dedup(char *const *v);
+
+/* A new random ID: 64 hex digits, never 12 leading digits (which Docker
+ * tooling would mistake for a number), as containers/storage makes them. */
+int cstor_random_id(char out[65]);
+
+#endif

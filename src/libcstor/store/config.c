@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * storage.conf resolution, as containers/storage 1.43 does it (cs-formats.md
+ * §7), with one deliberate difference: every caller option overrides only its
+ * own setting. The Go CLI ignores the whole file's driver and options as soon
+ * as any of -g/-R/-s/--storage-opt is given, which silently drops e.g.
+ * additionalimagestores and mountopt.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/config.h"
+#include "util/error-internal.h"
+#include "util/toml.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+
+#define SYSTEM_CONF "/etc/containers/storage.conf"
+#define DISTRO_CONF "/usr/share/containers/storage.conf"
+
+void cstor_config_done(struct cstor_config *c)
+{
+	free(c->graph_root);
+	free(c->run_root);
+	free(c->driver);
+	free(c->rootless_storage_path);
+	strv_free(c->driver_opts);
+	free(c->config_file);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool file_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+static const char *home_dir(void)
+{
+	const char *h = getenv("HOME");
+	if (h && h[0])
+		return h;
+	struct passwd *pw = getpwuid(geteuid());
+	return pw ? pw->pw_dir : "/";
+}
+
+static char *xdg_path(const char *env, const char *fallback_rel, const char *rest)
+{
+	const char *base = getenv(env);
+	char *r = NULL;
+	if (base && base[0]) {
+		if (asprintf(&r, "%s/%s", base, rest) < 0)
+			return NULL;
+	} else if (asprintf(&r, "%s/%s/%s", home_dir(), fallback_rel, rest) < 0)
+		return NULL;
+	return r;
+}
+
+/* The file containers/storage would read, or NULL for none. */
+static int pick_config_file(char **out, const cstor_store_options *o, bool rootless)
+{
+	*out = NULL;
+	if (o && o->config_file) {
+		if (o->config_file[0] && !(*out = strdup(o->config_file)))
+			return -ENOMEM;
+		return 0;
+	}
+	const char *env = getenv("CONTAINERS_STORAGE_CONF");
+	if (env && env[0])
+		return (*out = strdup(env)) ? 0 : -ENOMEM;
+	_cleanup_free_ char *user = xdg_path("XDG_CONFIG_HOME", ".config", "containers/storage.conf");
+	if (!user)
+		return -ENOMEM;
+	if (file_exists(user)) {
+		*out = TAKE_PTR(user);
+		return 0;
+	}
+	const char *sys = file_exists(SYSTEM_CONF) ? SYSTEM_CONF : DISTRO_CONF;
+	(void)rootless;
+	if (file_exists(sys))
+		return (*out = strdup(sys)) ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* Fetch a string value at a key of a table; -EBADMSG when present with
+ * another type. */
+static int conf_string(const json_t *tbl, const char *key, const char **out, const char *file,
+		       const char *section, cstor_error *err)
+{
+	*out = NULL;
+	json_t *v = tbl ? json_object_get(tbl, key) : NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return cstor_error_set(err, EBADMSG, "%s: [%s] %s must be a string", file, section,
+				       key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int add_opt(char ***v, const char *driver, const char *key, const char *val)
+{
+	char *s;
+	if (asprintf(&s, "%s.%s=%s", driver ? driver : "", key, val) < 0)
+		return -ENOMEM;
+	return strv_consume(v, s);
+}
+
+struct file_settings {
+	const char *driver, *run_root, *graph_root, *rootless_storage_path;
+	int transient; /* -1 unset */
+	bool disable_volatile;
+};
+
+static int read_config(struct cstor_config *c, const char *file, json_t **root_out,
+		       struct file_settings *fs, cstor_error *err)
+{
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	int r = cstor_toml_parse_file(&root, file, err);
+	if (r == -ENOENT) {
+		/* A missing file means defaults, as in containers/storage. */
+		cstor_error_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	json_t *storage = json_object_get(root, "storage");
+	if (storage && !json_is_object(storage))
+		return cstor_error_set(err, EBADMSG, "%s: [storage] must be a table", file);
+	if ((r = conf_string(storage, "driver", &fs->driver, file, "storage", err)) < 0 ||
+	    (r = conf_string(storage, "runroot", &fs->run_root, file, "storage", err)) < 0 ||
+	    (r = conf_string(storage, "graphroot", &fs->graph_root, file, "storage", err)) < 0 ||
+	    (r = conf_string(storage, "rootless_storage_path", &fs->rootless_storage_path, file,
+			     "storage", err)) < 0)
+		return r;
+	json_t *t = storage ? json_object_get(storage, "transient_store") : NULL;
+	if (t) {
+		if (!json_is_boolean(t))
+			return cstor_error_set(err, EBADMSG,
+					       "%s: [storage] transient_store must be a boolean", file);
+		fs->transient = json_is_true(t);
+	}
+	if (!(c->config_file = strdup(file)))
+		return -ENOMEM;
+	*root_out = TAKE_PTR(root);
+	return 0;
+}
+
+/* Driver options from the file, in the order containers/storage builds
+ * them (ReloadConfigurationFile + GetGraphDriverOptions). */
+static int file_driver_options(char ***opts, const json_t *root, const char *file,
+			       const char *prefix, const char *driver, cstor_error *err)
+{
+	json_t *storage = json_object_get(root, "storage");
+	json_t *o = storage ? json_object_get(storage, "options") : NULL;
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return cstor_error_set(err, EBADMSG, "%s: [storage.options] must be a table", file);
+	static const char *const lists[][2] = {
+		{ "additionalimagestores", "imagestore" },
+		{ "additionallayerstores", "additionallayerstore" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+		json_t *a = json_object_get(o, lists[i][0]);
+		if (!a)
+			continue;
+		if (!json_is_array(a))
+			return cstor_error_set(err, EBADMSG, "%s: [storage.options] %s must be a list",
+					       file, lists[i][0]);
+		size_t k;
+		json_t *e;
+		json_array_foreach(a, k, e)
+		{
+			if (!json_is_string(e))
+				return cstor_error_set(err, EBADMSG,
+						       "%s: [storage.options] %s must hold strings",
+						       file, lists[i][0]);
+			if (add_opt(opts, prefix, lists[i][1], json_string_value(e)) < 0)
+				return -ENOMEM;
+		}
+	}
+	/* Deprecated top-level keys, still honoured by Go with the raw
+	 * configured driver name as prefix. */
+	static const char *const toplevel[] = { "size", "mount_program", "skip_mount_home",
+						"ignore_chown_errors" };
+	for (size_t i = 0; i < ELEMENTSOF(toplevel); i++) {
+		const char *v;
+		int r = conf_string(o, toplevel[i], &v, file, "storage.options", err);
+		if (r < 0)
+			return r;
+		if (v && v[0] && add_opt(opts, prefix, toplevel[i], v) < 0)
+			return -ENOMEM;
+	}
+	json_t *fm = json_object_get(o, "force_mask");
+	if (fm && json_is_integer(fm) && json_integer_value(fm) != 0) {
+		char val[32];
+		snprintf(val, sizeof(val), "%llo", (unsigned long long)json_integer_value(fm));
+		if (add_opt(opts, prefix, "force_mask", val) < 0)
+			return -ENOMEM;
+	}
+	const char *mountopt;
+	int r = conf_string(o, "mountopt", &mountopt, file, "storage.options", err);
+	if (r < 0)
+		return r;
+	if (mountopt && mountopt[0] && add_opt(opts, prefix, "mountopt", mountopt) < 0)
+		return -ENOMEM;
+
+	if (!driver)
+		return 0;
+	const char *section = streq(driver, "overlay") ? "overlay" : streq(driver, "vfs") ? "vfs" : NULL;
+	if (!section)
+		return 0;
+	json_t *d = json_object_get(o, section);
+	if (d && !json_is_object(d))
+		return cstor_error_set(err, EBADMSG, "%s: [storage.options.%s] must be a table", file,
+				       section);
+	static const char *const overlay_keys[] = { "ignore_chown_errors", "mount_program",
+						    "mountopt",            "size",
+						    "inodes",              "skip_mount_home",
+						    "force_mask",          "use_composefs" };
+	static const char *const vfs_keys[] = { "ignore_chown_errors" };
+	const char *const *keys = streq(section, "overlay") ? overlay_keys : vfs_keys;
+	size_t nkeys = streq(section, "overlay") ? ELEMENTSOF(overlay_keys) : ELEMENTSOF(vfs_keys);
+	char sect[64];
+	snprintf(sect, sizeof(sect), "storage.options.%s", section);
+	for (size_t i = 0; d && i < nkeys; i++) {
+		const char *v;
+		if ((r = conf_string(d, keys[i], &v, file, sect, err)) < 0)
+			return r;
+		if (v && v[0] && add_opt(opts, driver, keys[i], v) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int cstor_driver_opt_split(const char *opt, char **prefix, char **key, char **value)
+{
+	const char *eq = strchr(opt, '=');
+	if (!eq)
+		return -EINVAL;
+	const char *dot = memchr(opt, '.', (size_t)(eq - opt));
+	const char *k = dot ? dot + 1 : opt;
+	_cleanup_free_ char *p = strndup(opt, dot ? (size_t)(dot - opt) : 0);
+	_cleanup_free_ char *kk = strndup(k, (size_t)(eq - k));
+	_cleanup_free_ char *v = strdup(eq + 1);
+	if (!p || !kk || !v)
+		return -ENOMEM;
+	for (char *s = kk; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	for (char *s = p; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	if (prefix)
+		*prefix = TAKE_PTR(p);
+	if (key)
+		*key = TAKE_PTR(kk);
+	if (value)
+		*value = TAKE_PTR(v);
+	return 0;
+}
+
+static bool multi_valued(const char *key)
+{
+	return streq(key, "imagestore") || streq(key, "additionalimagestore") ||
+	       streq(key, "additionallayerstore");
+}
+
+/* Apply caller options over configured ones, key by key. */
+static int merge_options(char ***opts, const char *const *over, cstor_error *err)
+{
+	for (size_t i = 0; over && over[i]; i++) {
+		_cleanup_free_ char *key = NULL;
+		int r = cstor_driver_opt_split(over[i], NULL, &key, NULL);
+		if (r == -EINVAL)
+			return cstor_error_set(err, EINVAL,
+					       "storage option \"%s\" is not of the form key=value",
+					       over[i]);
+		if (r < 0)
+			return r;
+		if (!multi_valued(key)) {
+			for (size_t j = 0; (*opts) && (*opts)[j];) {
+				_cleanup_free_ char *k2 = NULL;
+				if (cstor_driver_opt_split((*opts)[j], NULL, &k2, NULL) >= 0 &&
+				    streq(k2, key)) {
+					free((*opts)[j]);
+					memmove(&(*opts)[j], &(*opts)[j + 1],
+						(strv_length(*opts) - j) * sizeof(char *));
+					continue;
+				}
+				j++;
+			}
+		}
+		if (strv_append(opts, over[i]) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int rootless_runtime_dir(char **out)
+{
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	if (x && x[0])
+		return (*out = strdup(x)) ? 0 : -ENOMEM;
+	uid_t uid = geteuid();
+	char p[64];
+	snprintf(p, sizeof(p), "/run/user/%u", (unsigned)uid);
+	struct stat st;
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid &&
+	    (st.st_mode & 0777) == 0700)
+		return (*out = strdup(p)) ? 0 : -ENOMEM;
+	const char *tmp = getenv("TMPDIR");
+	if (asprintf(out, "%s/containers-user-%u", tmp && tmp[0] ? tmp : "/tmp", (unsigned)uid) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, cstor_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->rootless = geteuid() != 0;
+
+	_cleanup_free_ char *file = NULL;
+	if (pick_config_file(&file, o, c->rootless) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+
+	struct file_settings fs = { .transient = -1 };
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	int r;
+	if (file && (r = read_config(c, file, &root, &fs, err)) < 0)
+		return r;
+
+	/* The driver: file, then $STORAGE_DRIVER, then the caller. */
+	const char *driver = fs.driver;
+	const char *envd = getenv("STORAGE_DRIVER");
+	if (envd && envd[0])
+		driver = envd;
+	if (o && o->driver && o->driver[0])
+		driver = o->driver;
+	if (driver && streq(driver, "overlay2"))
+		driver = "overlay";
+	if (driver && driver[0] && !(c->driver = strdup(driver)))
+		return -ENOMEM;
+
+	/* Go prefixes store-wide options (additionalimagestores, ...) with the
+	 * driver named in the file; use the driver actually chosen, or a
+	 * driver-neutral "." prefix, so that -s does not orphan them. */
+	const char *prefix = c->driver ? c->driver : "";
+	if (root && (r = file_driver_options(&c->driver_opts, root, c->config_file, prefix,
+					     c->driver, err)) < 0)
+		return r;
+	const char *envo = getenv("STORAGE_OPTS");
+	if (envo) {
+		/* Go replaces the file's options with $STORAGE_OPTS. */
+		strv_free(c->driver_opts);
+		c->driver_opts = NULL;
+		if (envo[0] && !(c->driver_opts = strv_split(envo, ',')))
+			return -ENOMEM;
+	}
+	if (o && (r = merge_options(&c->driver_opts, o->driver_options, err)) < 0)
+		return r;
+
+	if (fs.rootless_storage_path && !(c->rootless_storage_path = strdup(fs.rootless_storage_path)))
+		return -ENOMEM;
+
+	/* Roots: caller, else file, else defaults. Rootless users never get
+	 * the system roots from the system file. */
+	const char *gr = o && o->graph_root && o->graph_root[0] ? o->graph_root : NULL;
+	const char *rr = o && o->run_root && o->run_root[0] ? o->run_root : NULL;
+	bool user_file = c->config_file && !streq(c->config_file, SYSTEM_CONF) &&
+			 !streq(c->config_file, DISTRO_CONF);
+	if (!c->rootless || user_file) {
+		if (!gr)
+			gr = fs.graph_root;
+		if (!rr)
+			rr = fs.run_root;
+	}
+	if (gr)
+		c->graph_root = strdup(gr);
+	else if (!c->rootless)
+		c->graph_root = strdup("/var/lib/containers/storage");
+	else if (c->rootless_storage_path)
+		c->graph_root = strdup(c->rootless_storage_path);
+	else
+		c->graph_root = xdg_path("XDG_DATA_HOME", ".local/share", "containers/storage");
+	if (!c->graph_root)
+		return -ENOMEM;
+
+	if (rr)
+		c->run_root = strdup(rr);
+	else if (!c->rootless)
+		c->run_root = strdup("/run/containers/storage");
+	else {
+		_cleanup_free_ char *rt = NULL;
+		if (rootless_runtime_dir(&rt) < 0 || asprintf(&c->run_root, "%s/containers", rt) < 0)
+			c->run_root = NULL;
+	}
+	if (!c->run_root)
+		return -ENOMEM;
+
+	if (c->graph_root[0] != '/')
+		return cstor_error_set(err, EINVAL, "graph root \"%s\" is not an absolute path",
+				       c->graph_root);
+	if (c->run_root[0] != '/')
+		return cstor_error_set(err, EINVAL, "run root \"%s\" is not an absolute path",
+				       c->run_root);
+
+	c->transient_store = fs.transient > 0;
+	if (o && o->transient_store >= 0)
+		c->transient_store = o->transient_store != 0;
+	return 0;
+}

@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The public image API on top of the image stores (objstore.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cstor/image.h>
+#include <cstor/layer.h>
+
+#include "archive/digest.h"
+#include "records/bigdata.h"
+#include "util/error-internal.h"
+#include "store/objects-internal.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+static char *const none[] = { NULL };
+
+static int parse_all(struct cstor_obj_head ***out, size_t *n, const char *data, size_t len,
+		     const char *path, cstor_error *err)
+{
+	return cstor_image_recs_parse(out, n, data, len, path, err);
+}
+
+static void write_rec(cstor_buf *b, const struct cstor_obj_head *h)
+{
+	cstor_image_rec_write(b, CSTOR_IMAGE_REC(h));
+}
+
+static void free_rec(struct cstor_obj_head *h)
+{
+	cstor_image_rec_free(CSTOR_IMAGE_REC(h));
+}
+
+const struct cstor_objstore_ops cstor_image_store_ops = {
+	.kind = "image",
+	.json_name = "images.json",
+	.lock_name = "images.lock",
+	.parse_all = parse_all,
+	.write = write_rec,
+	.free = free_rec,
+};
+
+/* Snapshots */
+
+void cstor_image_free(cstor_image *img)
+{
+	if (!img)
+		return;
+	cstor_image_rec_free(img->rec);
+	free(img);
+}
+
+void cstor_image_list_free(cstor_image **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		cstor_image_free(list[i]);
+	free(list);
+}
+
+int cstor_image_snapshot(cstor_image **out, const struct cstor_image_rec *rec, bool read_only)
+{
+	cstor_image *img = calloc(1, sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	int r = cstor_image_rec_copy(&img->rec, rec);
+	if (r < 0) {
+		free(img);
+		return r;
+	}
+	img->read_only = read_only;
+	*out = img;
+	return 0;
+}
+
+static const char *const *list_or_none(char **v)
+{
+	return (const char *const *)(v ? v : (char **)none);
+}
+
+static const char *nonempty(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+const char *cstor_image_id(const cstor_image *img)
+{
+	return img->rec->h.id;
+}
+
+const char *const *cstor_image_names(const cstor_image *img)
+{
+	return list_or_none(img->rec->h.names);
+}
+
+const char *const *cstor_image_names_history(const cstor_image *img)
+{
+	return list_or_none(img->rec->names_history);
+}
+
+const char *cstor_image_top_layer(const cstor_image *img)
+{
+	return nonempty(img->rec->layer);
+}
+
+const char *const *cstor_image_mapped_top_layers(const cstor_image *img)
+{
+	return list_or_none(img->rec->mapped_layers);
+}
+
+const char *cstor_image_digest(const cstor_image *img)
+{
+	return nonempty(img->rec->digest);
+}
+
+const char *const *cstor_image_digests(const cstor_image *img)
+{
+	return list_or_none(img->rec->digests);
+}
+
+const char *cstor_image_metadata(const cstor_image *img)
+{
+	return img->rec->h.metadata;
+}
+
+const char *cstor_image_created(const cstor_image *img)
+{
+	return img->rec->h.created;
+}
+
+const char *const *cstor_image_big_data_names(const cstor_image *img)
+{
+	return list_or_none(img->rec->h.bd.names);
+}
+
+int cstor_image_read_only(const cstor_image *img)
+{
+	return img->read_only;
+}
+
+char *cstor_image_to_json(const cstor_image *img)
+{
+	cstor_buf b = { 0 };
+	cstor_image_rec_write(&b, img->rec);
+	return cstor_buf_steal(&b, NULL);
+}
+
+/* Listing and lookup */
+
+int cstor_obj_not_found(cstor_error *err, const char *kind, const char *ref, bool ambiguous)
+{
+	if (ambiguous)
+		return cstor_error_set(err, EINVAL, "%s reference \"%s\" is ambiguous", kind, ref);
+	return cstor_error_set(err, ENOENT, "%s not known: %s", kind, ref);
+}
+
+/* The primary store, then the read-only ones: store @i of n_ro_images + 1. */
+static struct cstor_objstore *image_store(struct cstor_store *s, size_t i)
+{
+	return i == 0 ? s->images : s->ro_images[i - 1];
+}
+
+static int find_in(cstor_image **out, struct cstor_objstore *is, const char *ref,
+		   bool *ambiguous, cstor_error *err)
+{
+	int r = cstor_objstore_start_reading(is, err);
+	if (r != 0)
+		return r;
+	bool amb = false;
+	struct cstor_obj_head *h = cstor_objstore_lookup(is, ref, &amb);
+	if (h)
+		r = cstor_image_snapshot(out, CSTOR_IMAGE_REC(h), is->read_only) < 0
+			    ? cstor_error_set(err, ENOMEM, "out of memory")
+			    : 0;
+	else
+		r = -ENOENT;
+	*ambiguous |= amb;
+	cstor_objstore_done(is);
+	return r;
+}
+
+int cstor_store_find_image(cstor_image **out, struct cstor_objstore **where,
+			   struct cstor_store *s, const char *ref, cstor_error *err)
+{
+	bool amb = false;
+	for (size_t i = 0; i <= s->n_ro_images; i++) {
+		int r = find_in(out, image_store(s, i), ref, &amb, err);
+		if (r == 0 && where)
+			*where = image_store(s, i);
+		if (r != -ENOENT)
+			return r;
+	}
+	return cstor_obj_not_found(err, "image", ref, amb);
+}
+
+int cstor_store_image(cstor_image **out, cstor_store *s, const char *ref, cstor_error *err)
+{
+	return cstor_store_find_image(out, NULL, s, ref, err);
+}
+
+static int append(cstor_image ***list, size_t *n, const struct cstor_image_rec *rec, bool ro)
+{
+	cstor_image **nl = realloc(*list, (*n + 2) * sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	*list = nl;
+	int r = cstor_image_snapshot(&nl[*n], rec, ro);
+	if (r == 0)
+		nl[++*n] = NULL;
+	return r;
+}
+
+/* All images (@digest NULL) or those @digest finds. */
+static int collect(cstor_image ***out, struct cstor_store *s, const char *digest,
+		   cstor_error *err)
+{
+	cstor_image **list = calloc(1, sizeof(*list));
+	size_t n = 0;
+	if (!list)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = 0;
+	for (size_t i = 0; i <= s->n_ro_images && r == 0; i++) {
+		struct cstor_objstore *is = image_store(s, i);
+		r = cstor_objstore_start_reading(is, err);
+		if (r != 0)
+			break;
+		for (size_t k = 0; k < is->n && r == 0; k++) {
+			struct cstor_image_rec *rec = CSTOR_IMAGE_REC(is->recs[k]);
+			if (!digest || strv_contains(rec->digests, digest))
+				r = append(&list, &n, rec, is->read_only);
+		}
+		cstor_objstore_done(is);
+		if (r == -ENOMEM)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	if (r < 0) {
+		cstor_image_list_free(list);
+		return r;
+	}
+	*out = list;
+	return 0;
+}
+
+int cstor_store_images(cstor_image ***out, cstor_store *s, cstor_error *err)
+{
+	return collect(out, s, NULL, err);
+}
+
+int cstor_store_images_by_digest(cstor_image ***out, cstor_store *s, const char *digest,
+				 cstor_error *err)
+{
+	char why[128];
+	if (!digest || cstor_digest_validate(digest, NULL) < 0) {
+		cstor_digest_go_error(why, sizeof(why), digest ? digest : "");
+		return cstor_error_set(err, EINVAL, "%s: %s", digest ? digest : "", why);
+	}
+	return collect(out, s, digest, err);
+}
+
+/* Creation */
+
+static bool id_ok(const char *id)
+{
+	return cstor_rec_id_valid(id) && !strchr(id, ' ');
+}
+
+/* Find the top layer with the primary layer store held: there, or in a
+ * read-only store (later in the lock order). *id gets its ID. */
+static int resolve_layer(char **id, struct cstor_store *s, struct cstor_layer_store *ls,
+			 const char *ref, cstor_error *err) CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	bool amb = false;
+	struct cstor_layer_rec *l = cstor_layer_store_lookup(ls, ref, &amb);
+	if (l) {
+		*id = strdup(l->id);
+		return *id ? 0 : cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < s->n_ro_layers; i++) {
+		struct cstor_layer_store *ro = s->ro_layers[i];
+		int r = cstor_layer_store_start_reading(ro, err);
+		if (r != 0)
+			return r;
+		bool a = false;
+		struct cstor_layer_rec *rl = cstor_layer_store_lookup(ro, ref, &a);
+		amb |= a;
+		if (rl)
+			*id = strdup(rl->id);
+		cstor_layer_store_done(ro);
+		if (rl)
+			return *id ? 0 : cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	return cstor_obj_not_found(err, "layer", ref, amb);
+}
+
+static int create_locked(struct cstor_image_rec **out, struct cstor_objstore *is,
+			 const cstor_image_options *o, const char *layer, cstor_error *err)
+	CSTOR_REQUIRES(&is->lock)
+{
+	char rid[65];
+	const char *id = o->id;
+	int r;
+	if (!id) {
+		if ((r = cstor_objstore_new_id(is, rid, err)) < 0)
+			return r;
+		id = rid;
+	}
+	if (cstor_objstore_by_id(is, id))
+		return cstor_error_set(err, EEXIST, "an image with ID \"%s\" already exists", id);
+	_cleanup_strv_free_ char **names = cstor_names_dedup((char *const *)o->names);
+	if (!names)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; names[i]; i++) {
+		struct cstor_obj_head *other = cstor_objstore_by_name(is, names[i]);
+		if (other)
+			return cstor_error_set(err, EEXIST,
+					       "image name \"%s\" is already associated with image "
+					       "\"%s\"",
+					       names[i], other->id);
+	}
+	struct cstor_image_rec *rec = calloc(1, sizeof(*rec));
+	bool given = o->version >= 2 && o->created;
+	if (!rec || !(rec->h.id = strdup(id)) ||
+	    !(rec->h.created = given ? cstor_time_normalize(o->created) : cstor_time_now_json()) ||
+	    (o->digest && o->digest[0] && !(rec->digest = strdup(o->digest))) ||
+	    (layer && !(rec->layer = strdup(layer))) ||
+	    (o->metadata && o->metadata[0] && !(rec->h.metadata = strdup(o->metadata)))) {
+		cstor_image_rec_free(rec);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	rec->h.names = TAKE_PTR(names);
+	if ((r = cstor_image_rec_recompute_digests(rec, err)) < 0) {
+		cstor_image_rec_free(rec);
+		return cstor_error_wrap(err, r, "validating digests for new image");
+	}
+	if (cstor_objstore_add(is, &rec->h) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if ((r = cstor_objstore_save(is, err)) < 0) {
+		cstor_objstore_remove(is, &rec->h);
+		return r;
+	}
+	*out = rec;
+	return 0;
+}
+
+int cstor_store_create_image(cstor_image **out, cstor_store *s, const cstor_image_options *o,
+			     cstor_error *err)
+{
+	if (!o || o->version < 1 || o->version > CSTOR_IMAGE_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_image_options version");
+	if (o->flags)
+		return cstor_error_set(err, EINVAL, "unknown image flags 0x%x", o->flags);
+	if (o->version >= 2 && o->created) {
+		char *t = cstor_time_normalize(o->created);
+		free(t);
+		if (!t)
+			return cstor_error_set(err, EINVAL, "invalid creation date \"%s\" (not RFC 3339)",
+					       o->created);
+	}
+	if (o->id && !id_ok(o->id))
+		return cstor_error_set(err, EINVAL, "invalid image ID \"%s\"", o->id);
+	if (o->digest && o->digest[0] && cstor_digest_validate(o->digest, NULL) < 0) {
+		char why[128];
+		cstor_digest_go_error(why, sizeof(why), o->digest);
+		return cstor_error_set(err, EINVAL,
+				       "validating digests for new image: validating image digest "
+				       "\"%s\": %s",
+				       o->digest, why);
+	}
+	/* The layer store shared, so that the top layer cannot be deleted
+	 * before the image that uses it is recorded. */
+	struct cstor_layer_store *ls = s->layers;
+	int r = cstor_layer_store_start_reading(ls, err);
+	if (r != 0)
+		return r;
+	_cleanup_free_ char *layer = NULL;
+	if (o->top_layer && o->top_layer[0] && (r = resolve_layer(&layer, s, ls, o->top_layer, err)) < 0)
+		goto out;
+	struct cstor_objstore *is = s->images;
+	r = cstor_objstore_start_writing(is, err);
+	if (r != 0)
+		goto out;
+	struct cstor_image_rec *rec = NULL;
+	r = create_locked(&rec, is, o, layer, err);
+	if (r == 0 && out && cstor_image_snapshot(out, rec, false) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	cstor_objstore_done(is);
+out:
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+/* Changes to images of the primary store */
+
+/* Find @ref in the primary store (held for writing), or say why not: it
+ * is unknown, ambiguous, or in a read-only store. */
+static struct cstor_image_rec *find_writable(struct cstor_store *s, struct cstor_objstore *is,
+					     const char *ref, cstor_error *err)
+	CSTOR_REQUIRES(&is->lock)
+{
+	bool amb = false;
+	struct cstor_obj_head *h = cstor_objstore_lookup(is, ref, &amb);
+	if (h)
+		return CSTOR_IMAGE_REC(h);
+	for (size_t i = 0; !amb && i < s->n_ro_images; i++) {
+		cstor_image *img = NULL;
+		bool a = false;
+		if (find_in(&img, s->ro_images[i], ref, &a, NULL) == 0) {
+			cstor_image_free(img);
+			cstor_error_set(err, EROFS, "image %s is in a read-only image store", ref);
+			return NULL;
+		}
+	}
+	cstor_obj_not_found(err, "image", ref, amb);
+	return NULL;
+}
+
+static int fail_code(const cstor_error *err)
+{
+	return err && err->code ? -err->code : -ENOENT;
+}
+
+enum names_op { NAMES_SET, NAMES_ADD, NAMES_REMOVE };
+
+static int push_history(struct cstor_image_rec *rec, const char *name)
+{
+	char **h = calloc(1, sizeof(char *));
+	if (!h || strv_append(&h, name) < 0) {
+		strv_free(h);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; rec->names_history && rec->names_history[i]; i++)
+		if (!strv_contains(h, rec->names_history[i]) &&
+		    strv_append(&h, rec->names_history[i]) < 0) {
+			strv_free(h);
+			return -ENOMEM;
+		}
+	strv_free(rec->names_history);
+	rec->names_history = h;
+	return 0;
+}
+
+static int change_names(struct cstor_store *s, const char *ref, const char *const *names,
+			enum names_op op, cstor_error *err)
+{
+	struct cstor_objstore *is = s->images;
+	int r = cstor_objstore_start_writing(is, err);
+	if (r != 0)
+		return r;
+	struct cstor_image_rec *rec = find_writable(s, is, ref, err);
+	_cleanup_strv_free_ char **all = calloc(1, sizeof(char *));
+	if (!rec) {
+		r = fail_code(err);
+		goto out;
+	}
+	if (!all)
+		goto oom;
+	if (op == NAMES_ADD)
+		for (size_t i = 0; rec->h.names && rec->h.names[i]; i++)
+			if (strv_append(&all, rec->h.names[i]) < 0)
+				goto oom;
+	if (op == NAMES_REMOVE) {
+		for (size_t i = 0; rec->h.names && rec->h.names[i]; i++)
+			if (!strv_contains((char *const *)names, rec->h.names[i]) &&
+			    strv_append(&all, rec->h.names[i]) < 0)
+				goto oom;
+	} else
+		for (size_t i = 0; names && names[i]; i++)
+			if (strv_append(&all, names[i]) < 0)
+				goto oom;
+	if (cstor_objstore_set_names(is, &rec->h, all) < 0)
+		goto oom;
+	/* Every name the image now has goes to the front of its history in
+	 * turn, as containers/storage's updateNames does. */
+	for (size_t i = 0; rec->h.names[i]; i++)
+		if (push_history(rec, rec->h.names[i]) < 0)
+			goto oom;
+	r = cstor_objstore_save(is, err);
+	goto out;
+oom:
+	r = cstor_error_set(err, ENOMEM, "out of memory");
+out:
+	cstor_objstore_done(is);
+	return r;
+}
+
+int cstor_image_set_names(cstor_store *s, const char *ref, const char *const *names,
+			  cstor_error *err)
+{
+	return change_names(s, ref, names, NAMES_SET, err);
+}
+
+int cstor_image_add_names(cstor_store *s, const char *ref, const char *const *names,
+			  cstor_error *err)
+{
+	return change_names(s, ref, names, NAMES_ADD, err);
+}
+
+int cstor_image_remove_names(cstor_store *s, const char *ref, const char *const *names,
+			     cstor_error *err)
+{
+	return change_names(s, ref, names, NAMES_REMOVE, err);
+}
+
+int cstor_image_set_metadata(cstor_store *s, const char *ref, const char *metadata,
+			     cstor_error *err)
+{
+	struct cstor_objstore *is = s->images;
+	int r = cstor_objstore_start_writing(is, err);
+	if (r != 0)
+		return r;
+	struct cstor_image_rec *rec = find_writable(s, is, ref, err);
+	if (!rec)
+		r = fail_code(err);
+	else {
+		char *m = metadata && metadata[0] ? strdup(metadata) : NULL;
+		if (metadata && metadata[0] && !m)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		else {
+			free(rec->h.metadata);
+			rec->h.metadata = m;
+			r = cstor_objstore_save(is, err);
+		}
+	}
+	cstor_objstore_done(is);
+	return r;
+}
+
+/* Big data */
+
+static int check_key(const char *key, cstor_error *err)
+{
+	if (!key || !key[0])
+		return cstor_error_set(err, EINVAL, "a data item needs a non-empty name");
+	return 0;
+}
+
+int cstor_image_get_big_data(void **data, size_t *len, cstor_store *s, const char *ref,
+			     const char *key, cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	cstor_image *img = NULL;
+	struct cstor_objstore *is = NULL;
+	if ((r = cstor_store_find_image(&img, &is, s, ref, err)) < 0)
+		return r;
+	/* The items are files next to the records, under the same lock. */
+	r = cstor_objstore_start_reading(is, err);
+	if (r != 0) {
+		cstor_image_free(img);
+		return r;
+	}
+	_cleanup_free_ char *dir = cstor_objstore_data_dir(is, cstor_image_id(img));
+	r = dir ? cstor_big_data_read(data, len, dir, key, err)
+		: cstor_error_set(err, ENOMEM, "out of memory");
+	cstor_objstore_done(is);
+	if (r == -ENOENT)
+		cstor_error_wrap(err, r, "image %s", cstor_image_id(img));
+	cstor_image_free(img);
+	return r;
+}
+
+int cstor_image_big_data_size(int64_t *size, cstor_store *s, const char *ref, const char *key,
+			      cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	cstor_image *img = NULL;
+	if ((r = cstor_store_image(&img, s, ref, err)) < 0)
+		return r;
+	int64_t n = cstor_bigdata_index_size(&img->rec->h.bd, key);
+	if (n < 0) {
+		/* Not recorded (an older record): the file's size, as Go. */
+		void *data = NULL;
+		size_t len = 0;
+		if (cstor_image_get_big_data(&data, &len, s, cstor_image_id(img), key, NULL) == 0) {
+			n = (int64_t)len;
+			free(data);
+		}
+	}
+	if (n < 0)
+		r = cstor_error_set(err, ENOENT, "size of data item \"%s\" of image %s is not known",
+				    key, cstor_image_id(img));
+	else
+		*size = n;
+	cstor_image_free(img);
+	return r;
+}
+
+int cstor_image_big_data_digest(char **digest, cstor_store *s, const char *ref, const char *key,
+				cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	cstor_image *img = NULL;
+	if ((r = cstor_store_image(&img, s, ref, err)) < 0)
+		return r;
+	const char *d = cstor_bigdata_index_digest(&img->rec->h.bd, key);
+	if (!d)
+		r = cstor_error_set(err, ENOENT,
+				    "digest of data item \"%s\" of image %s is not known", key,
+				    cstor_image_id(img));
+	else if (!(*digest = strdup(d)))
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	cstor_image_free(img);
+	return r;
+}
+
+int cstor_image_set_big_data(cstor_store *s, const char *ref, const char *key, const void *data,
+			     size_t len, const char *manifest_digest, cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	char digest[CSTOR_DIGEST_STRING_MAX];
+	if (startswith(key, CSTOR_IMAGE_MANIFEST_PREFIX) && manifest_digest) {
+		if ((r = cstor_digest_validate(manifest_digest, err)) < 0)
+			return cstor_error_wrap(err, -EINVAL, "digest of manifest \"%s\"", key);
+		snprintf(digest, sizeof(digest), "%s", manifest_digest);
+	} else if ((r = cstor_digest_buffer(digest, data, len, err)) < 0)
+		return r;
+
+	struct cstor_objstore *is = s->images;
+	r = cstor_objstore_start_writing(is, err);
+	if (r != 0)
+		return r;
+	struct cstor_image_rec *rec = find_writable(s, is, ref, err);
+	bool changed = false;
+	if (!rec)
+		r = fail_code(err);
+	else
+		r = cstor_objstore_write_big_data(is, &rec->h, key, data, len, digest, &changed,
+						  err);
+	if (r == 0 && (r = cstor_image_rec_recompute_digests(rec, err)) == 0 && changed)
+		r = cstor_objstore_save(is, err);
+	cstor_objstore_done(is);
+	return r;
+}
+
+/* Size */
+
+int cstor_store_image_size(int64_t *size, cstor_store *s, const char *ref, cstor_error *err)
+{
+	cstor_image *img = NULL;
+	int r = cstor_store_image(&img, s, ref, err);
+	if (r < 0)
+		return r;
+	_cleanup_strv_free_ char **queue = calloc(1, sizeof(char *));
+	int64_t total = 0;
+	if (!queue)
+		goto oom;
+	if (cstor_image_top_layer(img) && strv_append(&queue, cstor_image_top_layer(img)) < 0)
+		goto oom;
+	for (const char *const *m = cstor_image_mapped_top_layers(img); *m; m++)
+		if (!strv_contains(queue, *m) && strv_append(&queue, *m) < 0)
+			goto oom;
+	for (size_t i = 0; queue[i]; i++) {
+		cstor_layer *l = NULL;
+		if ((r = cstor_store_layer(&l, s, queue[i], err)) < 0)
+			goto out;
+		int64_t n = cstor_layer_uncompressed_size(l);
+		/* The recorded size is only valid with a digest: else
+		 * compute it. */
+		if (!cstor_layer_uncompressed_digest(l) || n < 0)
+			r = cstor_store_diff_size(&n, s, NULL, cstor_layer_id(l), err);
+		const char *parent = cstor_layer_parent(l);
+		if (r == 0 && parent && !strv_contains(queue, parent) && strv_append(&queue, parent) < 0)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		cstor_layer_free(l);
+		if (r < 0)
+			goto out;
+		total += n;
+	}
+	for (const char *const *k = cstor_image_big_data_names(img); *k; k++) {
+		int64_t n = 0;
+		if ((r = cstor_image_big_data_size(&n, s, cstor_image_id(img), *k, err)) < 0)
+			goto out;
+		total += n;
+	}
+	*size = total;
+	goto out;
+oom:
+	r = cstor_error_set(err, ENOMEM, "out of memory");
+out:
+	cstor_image_free(img);
+	return r;
+}

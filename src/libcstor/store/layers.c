@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The public layer API on top of the layer stores and the driver. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cstor/layer.h>
+
+#include "util/error-internal.h"
+#include "records/container-rec.h"
+#include "records/fields.h"
+#include "store/engine.h"
+#include "store/store-internal.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+static char *const no_names[] = { NULL };
+
+void cstor_layer_free(cstor_layer *l)
+{
+	if (!l)
+		return;
+	cstor_layer_rec_free(l->rec);
+	free(l->mount_point);
+	free(l);
+}
+
+void cstor_layer_list_free(cstor_layer **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		cstor_layer_free(list[i]);
+	free(list);
+}
+
+const char *cstor_layer_id(const cstor_layer *l)
+{
+	return l->rec->id;
+}
+
+const char *const *cstor_layer_names(const cstor_layer *l)
+{
+	return (const char *const *)l->names;
+}
+
+const char *cstor_layer_parent(const cstor_layer *l)
+{
+	return l->rec->parent && l->rec->parent[0] ? l->rec->parent : NULL;
+}
+
+const char *cstor_layer_metadata(const cstor_layer *l)
+{
+	return l->rec->metadata;
+}
+
+const char *cstor_layer_created(const cstor_layer *l)
+{
+	return l->rec->created;
+}
+
+int cstor_layer_read_only(const cstor_layer *l)
+{
+	return l->read_only;
+}
+
+char *cstor_layer_to_json(const cstor_layer *l)
+{
+	cstor_buf b = { 0 };
+	cstor_layer_rec_write(&b, l->rec);
+	return cstor_buf_steal(&b, NULL);
+}
+
+const char *const *cstor_layer_big_data_names(const cstor_layer *l)
+{
+	return (const char *const *)l->data_names;
+}
+
+const char *cstor_layer_compressed_digest(const cstor_layer *l)
+{
+	return l->rec->compressed_digest;
+}
+
+int64_t cstor_layer_compressed_size(const cstor_layer *l)
+{
+	return l->rec->compressed_digest ? l->rec->compressed_size : -1;
+}
+
+const char *cstor_layer_uncompressed_digest(const cstor_layer *l)
+{
+	return l->rec->uncompressed_digest;
+}
+
+int64_t cstor_layer_uncompressed_size(const cstor_layer *l)
+{
+	/* containers/storage: the size is known when the digest is. */
+	return l->rec->uncompressed_digest || l->rec->toc_digest ? l->rec->uncompressed_size : -1;
+}
+
+int cstor_layer_compression(const cstor_layer *l)
+{
+	return l->rec->compression;
+}
+
+int cstor_layer_incomplete(const cstor_layer *l)
+{
+	return cstor_layer_rec_flag_bool(l->rec, "incomplete") ||
+	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_APPLY_INCOMPLETE) ||
+	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_CREATING);
+}
+
+int64_t cstor_layer_mount_count(const cstor_layer *l)
+{
+	return l->mount_count;
+}
+
+const char *cstor_layer_mount_point(const cstor_layer *l)
+{
+	return l->mount_point;
+}
+
+/* A deep copy through the JSON encoding: exact by construction. */
+int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool read_only)
+{
+	cstor_buf b = { 0 };
+	cstor_layer_rec_write(&b, rec);
+	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
+	if (!s)
+		return -ENOMEM;
+	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
+	if (!j)
+		return -ENOMEM;
+	struct cstor_layer *l = calloc(1, sizeof(*l));
+	int r = l ? cstor_layer_rec_parse(&l->rec, j, "layer", NULL) : -ENOMEM;
+	json_decref(j);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	l->read_only = read_only;
+	l->names = l->rec->names ? l->rec->names : no_names;
+	l->data_names = l->rec->big_data_names ? l->rec->big_data_names : no_names;
+	*out = l;
+	return 0;
+}
+
+/* Mount state of the primary store's layers, for listings. */
+static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to)
+{
+	if (cstor_mounts_start_reading(s->mounts, NULL) != 0)
+		return;
+	for (size_t i = from; i < to; i++) {
+		struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, cstor_layer_id(list[i]));
+		if (m && m->count > 0) {
+			list[i]->mount_count = m->count;
+			list[i]->mount_point = strdup(m->path);
+		}
+	}
+	cstor_mounts_done(s->mounts);
+}
+
+static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
+			 struct cstor_layer_store *ls, bool ro, cstor_error *err)
+{
+	int r = cstor_layer_store_start_reading(ls, err);
+	if (r != 0)
+		return r;
+	size_t first = *n;
+	for (size_t i = 0; i < ls->n_layers && r == 0; i++) {
+		cstor_layer **nl = realloc(*list, (*n + 2) * sizeof(*nl));
+		if (!nl) {
+			r = -ENOMEM;
+			break;
+		}
+		*list = nl;
+		r = cstor_layer_snapshot(&nl[*n], ls->layers[i], ro);
+		if (r == 0)
+			nl[++*n] = NULL;
+	}
+	if (r == 0 && ls == s->layers)
+		add_mount_info(s, *list, first, *n);
+	cstor_layer_store_done(ls);
+	return r < 0 ? cstor_error_set(err, r, "out of memory") : 0;
+}
+
+int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
+{
+	cstor_layer **list = calloc(1, sizeof(*list));
+	size_t n = 0;
+	if (!list)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = append_layers(s, &list, &n, s->layers, false, err);
+	for (size_t i = 0; i < s->n_ro_layers && r == 0; i++)
+		r = append_layers(s, &list, &n, s->ro_layers[i], true, err);
+	if (r < 0) {
+		cstor_layer_list_free(list);
+		return r;
+	}
+	*out = list;
+	return 0;
+}
+
+static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to);
+
+static int find_in(cstor_store *s, cstor_layer **out, struct cstor_layer_store *ls,
+		   const char *ref, bool ro, cstor_error *err)
+{
+	int r = cstor_layer_store_start_reading(ls, err);
+	if (r != 0)
+		return r;
+	bool amb = false;
+	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
+	if (rec) {
+		/* A layer of a read-only store is found too (it has no mounts). */
+		r = cstor_layer_snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
+		if (r == 0 && !ro)
+			add_mount_info(s, out, 0, 1);
+	} else if (amb)
+		r = cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
+	else
+		r = -ENOENT;
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+int cstor_store_find_layer(cstor_layer **out, struct cstor_layer_store **where, cstor_store *s,
+			   const char *ref, cstor_error *err)
+{
+	int r = find_in(s, out, s->layers, ref, false, err);
+	if (r == 0 && where)
+		*where = s->layers;
+	for (size_t i = 0; r == -ENOENT && i < s->n_ro_layers; i++) {
+		r = find_in(s, out, s->ro_layers[i], ref, true, err);
+		if (r == 0 && where)
+			*where = s->ro_layers[i];
+	}
+	if (r == -ENOENT)
+		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
+	return r;
+}
+
+int cstor_store_layer(cstor_layer **out, cstor_store *s, const char *ref, cstor_error *err)
+{
+	return cstor_store_find_layer(out, NULL, s, ref, err);
+}
+
+/* Whether @id names a layer of a read-only store (a valid parent). */
+static bool in_ro_stores(cstor_store *s, const char *ref, char **id_out, cstor_error *err)
+{
+	for (size_t i = 0; i < s->n_ro_layers; i++) {
+		cstor_layer *l = NULL;
+		if (find_in(s, &l, s->ro_layers[i], ref, true, err) == 0) {
+			*id_out = strdup(cstor_layer_id(l));
+			cstor_layer_free(l);
+			return *id_out != NULL;
+		}
+		cstor_error_clear(err);
+	}
+	return false;
+}
+
+int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
+			     cstor_error *err)
+{
+	_cleanup_free_ char *id = NULL;
+	int r = cstor_layer_create(&id, s, o, NULL, err);
+	if (r < 0)
+		return r;
+	return out ? cstor_store_layer(out, s, id, err) : 0;
+}
+
+int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options *o,
+		       const char *flag, cstor_error *err)
+{
+	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+
+	/* A parent in a read-only store is found before we lock the primary
+	 * store for writing (the lock order puts read-only stores after the
+	 * primary one, so we must not hold the primary while reading them). */
+	_cleanup_free_ char *ro_parent = NULL;
+	if (o->parent && o->parent[0]) {
+		cstor_layer *p = NULL;
+		int r = find_in(s, &p, s->layers, o->parent, false, err);
+		cstor_layer_free(p);
+		if (r == -ENOENT && !in_ro_stores(s, o->parent, &ro_parent, err))
+			return cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+
+	struct cstor_layer_store *ls = s->layers;
+	int r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		return r;
+	r = cstor_layer_create_locked(id_out, s, ls, o, ro_parent, flag, err);
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+/* -EBUSY when layer @parent_id is a container's layer (no layer may be
+ * made on top of it). Called with the primary layer store held. */
+static int cstor_store_check_parent(struct cstor_store *s, const char *parent_id, cstor_error *err)
+{
+	struct cstor_objstore *cs = s->containers;
+	int r = cstor_objstore_start_reading(cs, err);
+	if (r != 0)
+		return r;
+	for (size_t k = 0; k < cs->n && r == 0; k++)
+		if (streq(CSTOR_CONTAINER_REC(cs->recs[k])->layer, parent_id))
+			r = cstor_error_set(err, EBUSY,
+					    "layer %s is the layer of container %s: it cannot be a "
+					    "parent",
+					    parent_id, cs->recs[k]->id);
+	cstor_objstore_done(cs);
+	return r;
+}
+
+int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_store *ls,
+			      const cstor_layer_options *o, const char *ro_parent,
+			      const char *flag, cstor_error *err)
+{
+	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	if (o->flags)
+		return cstor_error_set(err, EINVAL, "unknown layer flags 0x%x", o->flags);
+	if (o->id && (!o->id[0] || strpbrk(o->id, " /") || streq(o->id, ".") || streq(o->id, "..")))
+		return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\"", o->id);
+
+	char id[65];
+	if (o->id)
+		snprintf(id, sizeof(id), "%s", o->id);
+	if (o->id && strlen(o->id) > 64)
+		return cstor_error_set(err, EINVAL, "layer ID \"%s\" is longer than 64 characters",
+				       o->id);
+	if (!o->id && cstor_random_id(id) < 0)
+		return cstor_error_errno(err, errno, "generate a layer ID");
+
+	int r = 0;
+	const char *parent_id = ro_parent;
+	if (o->parent && o->parent[0] && !ro_parent) {
+		struct cstor_layer_rec *p = cstor_layer_store_lookup(ls, o->parent, NULL);
+		if (!p) {
+			r = cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
+			goto out;
+		}
+		if (cstor_layer_rec_flag_bool(p, "incomplete") ||
+		    cstor_layer_rec_flag_bool(p, CSTOR_FLAG_APPLY_INCOMPLETE) ||
+		    cstor_layer_rec_flag_bool(p, CSTOR_FLAG_CREATING)) {
+			r = cstor_error_set(err, EBUSY, "parent layer %s is incomplete", p->id);
+			goto out;
+		}
+		parent_id = p->id;
+	}
+	/* A container's layer is nobody's parent (Go: ErrParentIsContainer). */
+	if (parent_id && s->containers && (r = cstor_store_check_parent(s, parent_id, err)) < 0)
+		goto out;
+	if (cstor_layer_store_by_id(ls, id)) {
+		r = cstor_error_set(err, EEXIST, "a layer with ID \"%s\" already exists", id);
+		goto out;
+	}
+	for (size_t i = 0; o->names && o->names[i]; i++)
+		for (size_t k = 0; k < ls->n_layers; k++)
+			if (strv_contains(ls->layers[k]->names, o->names[i])) {
+				r = cstor_error_set(err, EEXIST, "the layer name \"%s\" is already in use",
+						    o->names[i]);
+				goto out;
+			}
+
+	struct cstor_layer_rec *rec = calloc(1, sizeof(*rec));
+	if (!rec || !(rec->id = strdup(id)) || !(rec->created = cstor_time_now_json()) ||
+	    (parent_id && !(rec->parent = strdup(parent_id))) ||
+	    (o->mount_label && o->mount_label[0] && !(rec->mountlabel = strdup(o->mount_label))) ||
+	    cstor_layer_rec_set_flag(rec, "incomplete", json_true()) < 0) {
+		cstor_layer_rec_free(rec);
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->names && (rec->names = strv_copy((char *const *)o->names)) == NULL) {
+		cstor_layer_rec_free(rec);
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = cstor_layer_store_add(ls, rec)) < 0) {
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Recorded as incomplete first: if we die before the driver is done,
+	 * the next writer removes the layer instead of trusting it. */
+	if ((r = cstor_layer_store_save(ls, err)) < 0) {
+		cstor_layer_store_remove(ls, rec);
+		goto out;
+	}
+	r = s->driver_ops->create(s->driver, id, parent_id, err);
+	if (r == 0) {
+		cstor_layer_rec_del_flag(rec, "incomplete");
+		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		if (r == 0)
+			r = cstor_layer_store_save(ls, err);
+	}
+	if (r < 0) {
+		cstor_error_wrap(err, r, "create layer %s", id);
+		s->driver_ops->remove(s->driver, id, NULL);
+		cstor_layer_store_remove(ls, rec);
+		cstor_layer_store_save(ls, NULL);
+		goto out;
+	}
+	if (!(*id_out = strdup(id)))
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+out:
+	return r;
+}
+
+static int change_names(cstor_store *s, const char *ref, const char *const *names, bool add,
+			cstor_error *err)
+{
+	struct cstor_layer_store *ls = s->layers;
+	int r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		return r;
+	bool amb = false;
+	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
+	if (!rec) {
+		cstor_layer_store_done(ls);
+		/* A layer of a read-only store cannot be renamed. */
+		for (size_t i = 0; i < s->n_ro_layers; i++) {
+			cstor_layer *l = NULL;
+			if (find_in(s, &l, s->ro_layers[i], ref, true, NULL) == 0) {
+				cstor_layer_free(l);
+				return cstor_error_set(err, EROFS,
+						       "layer %s is in a read-only store", ref);
+			}
+		}
+		if (amb)
+			return cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
+		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
+	}
+	_cleanup_strv_free_ char **all = add ? strv_copy(rec->names) : calloc(1, sizeof(char *));
+	for (size_t i = 0; all && names && names[i]; i++)
+		if (strv_append(&all, names[i]) < 0) {
+			strv_free(all);
+			all = NULL;
+		}
+	if (!all)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if (cstor_layer_store_set_names(ls, rec, all) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else
+		r = cstor_layer_store_save(ls, err);
+	cstor_layer_store_done(ls);
+	return r;
+}
+
+int cstor_layer_set_names(cstor_store *s, const char *ref, const char *const *names,
+			  cstor_error *err)
+{
+	return change_names(s, ref, names, false, err);
+}
+
+int cstor_layer_add_names(cstor_store *s, const char *ref, const char *const *names,
+			  cstor_error *err)
+{
+	return change_names(s, ref, names, true, err);
+}

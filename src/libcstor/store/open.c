@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cstor-config.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
+#include "store/store-internal.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+const char *cstor_version(void)
+{
+	return CSTOR_VERSION;
+}
+
+void cstor_strv_free(char **v)
+{
+	strv_free(v);
+}
+
+void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
+{
+	if (!s->log)
+		return;
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		s->log(s->log_ctx, level, msg);
+}
+
+void cstor_store_free(cstor_store *s)
+{
+	if (!s)
+		return;
+	cstor_store_free_objects(s);
+	cstor_mounts_free(s->mounts);
+	cstor_layer_store_free(s->layers);
+	for (size_t i = 0; i < s->n_ro_layers; i++)
+		cstor_layer_store_free(s->ro_layers[i]);
+	free(s->ro_layers);
+	strv_free(s->image_stores);
+	if (s->driver)
+		s->driver_ops->free(s->driver);
+	if (s->graph_lock.file)
+		cstor_lock_close(&s->graph_lock);
+	cstor_config_done(&s->cfg);
+	free(s->driver_home);
+	free(s->layers_dir);
+	free(s->images_dir);
+	free(s->containers_dir);
+	free(s->run_layers_dir);
+	strv_free(s->driver_opts_for_driver);
+	free(s);
+}
+
+static void store_freep(struct cstor_store **s)
+{
+	cstor_store_free(*s);
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* No driver configured: reuse the one a previous run chose (its directory
+ * exists), else the first usable by priority, as containers/storage does. */
+static int detect_driver(const char **out, struct cstor_store *s, cstor_error *err)
+{
+	static const char *const known[] = { "overlay", "aufs", "btrfs", "zfs", "devicemapper" };
+	const char *found = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+		_cleanup_free_ char *p = cstor_path_join(s->cfg.graph_root, known[i]);
+		if (!p)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if (!is_dir(p))
+			continue;
+		if (found)
+			return cstor_error_set(err, EINVAL,
+					       "%s contains several valid graphdrivers: %s, %s; "
+					       "cleanup or explicitly choose storage driver (-s <DRIVER>)",
+					       s->cfg.graph_root, found, known[i]);
+		found = known[i];
+	}
+	if (found) {
+		*out = found;
+		return 0;
+	}
+	/* Native overlay needs the kernel's overlay filesystem. */
+	_cleanup_free_ char *fss = NULL;
+	if (cstor_read_file_at(AT_FDCWD, "/proc/filesystems", &fss, NULL, "/proc/filesystems",
+			       NULL) == 0 &&
+	    strstr(fss, "\toverlay\n")) {
+		*out = "overlay";
+		return 0;
+	}
+	*out = "vfs";
+	return 0;
+}
+
+static int driver_options(struct cstor_store *s, cstor_error *err)
+{
+	for (size_t i = 0; s->cfg.driver_opts && s->cfg.driver_opts[i]; i++) {
+		const char *o = s->cfg.driver_opts[i];
+		_cleanup_free_ char *prefix = NULL;
+		if (cstor_driver_opt_split(o, &prefix, NULL, NULL) < 0)
+			return cstor_error_set(err, EINVAL,
+					       "storage option \"%s\" is not of the form key=value", o);
+		if (!cstor_driver_option_is_for(s->driver_ops->name, prefix))
+			return cstor_error_set(err, EINVAL,
+					       "storage option \"%s\" is for driver \"%s\", not \"%s\"",
+					       o, prefix, s->driver_ops->name);
+		if (strv_append(&s->driver_opts_for_driver, o) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		/* Additional image stores are the store's business too: their
+		 * layer records are read by the layer store. */
+		_cleanup_free_ char *key = NULL, *val = NULL;
+		if (cstor_driver_opt_split(o, NULL, &key, &val) == 0 &&
+		    (streq(key, "imagestore") || streq(key, "additionalimagestore"))) {
+			_cleanup_strv_free_ char **parts = strv_split(val, ',');
+			for (size_t k = 0; parts && parts[k]; k++) {
+				if (!parts[k][0] || strv_contains(s->image_stores, parts[k]))
+					continue;
+				if (parts[k][0] != '/')
+					return cstor_error_set(err, EINVAL,
+							       "image store \"%s\" is not an absolute path",
+							       parts[k]);
+				if (strv_append(&s->image_stores, parts[k]) < 0)
+					return cstor_error_set(err, ENOMEM, "out of memory");
+			}
+		}
+	}
+	return 0;
+}
+
+static int open_layer_stores(struct cstor_store *s, cstor_error *err)
+{
+	int r = cstor_layer_store_open(&s->layers, s->layers_dir, false, err);
+	if (r < 0)
+		return r;
+	s->layers->drv_ops = s->driver_ops;
+	s->layers->drv = s->driver;
+	cstor_layer_apply_setup(s);
+	if ((r = cstor_mounts_open(&s->mounts, s->run_layers_dir, err)) < 0)
+		return r;
+	size_t n = strv_length(s->image_stores);
+	s->ro_layers = calloc(n + 1, sizeof(*s->ro_layers));
+	if (!s->ro_layers)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *dir = NULL;
+		if (asprintf(&dir, "%s/%s-layers", s->image_stores[i], s->driver_ops->name) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if ((r = cstor_layer_store_open(&s->ro_layers[i], dir, true, err)) < 0)
+			return r;
+		s->n_ro_layers++;
+	}
+	return 0;
+}
+
+int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_error *err)
+{
+	if (opts && opts->version != CSTOR_STORE_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_store_options version %u",
+				       opts->version);
+	if (opts && opts->flags)
+		return cstor_error_set(err, EINVAL, "unknown store flags 0x%x", opts->flags);
+
+	_cleanup_(store_freep) struct cstor_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (opts) {
+		s->log = opts->log;
+		s->log_ctx = opts->log_ctx;
+	}
+	int r = cstor_config_resolve(&s->cfg, opts, err);
+	if (r < 0)
+		return r;
+	cstor_store_log(s, CSTOR_LOG_DEBUG, "config file: %s",
+			s->cfg.config_file ? s->cfg.config_file : "(none)");
+
+	const char *name = s->cfg.driver;
+	if (!name && (r = detect_driver(&name, s, err)) < 0)
+		return r;
+	s->driver_ops = cstor_driver_lookup(name);
+	if (!s->driver_ops)
+		return cstor_error_set(err, ENOTSUP, "driver \"%s\" is not supported (use overlay or vfs)",
+				       name);
+	if ((r = driver_options(s, err)) < 0)
+		return r;
+
+	const char *dn = s->driver_ops->name;
+	if (asprintf(&s->driver_home, "%s/%s", s->cfg.graph_root, dn) < 0 ||
+	    asprintf(&s->layers_dir, "%s/%s-layers", s->cfg.graph_root, dn) < 0 ||
+	    asprintf(&s->images_dir, "%s/%s-images", s->cfg.graph_root, dn) < 0 ||
+	    asprintf(&s->containers_dir, "%s/%s-containers", s->cfg.graph_root, dn) < 0 ||
+	    asprintf(&s->run_layers_dir, "%s/%s-layers", s->cfg.run_root, dn) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+
+	/* The skeleton containers/storage creates, so that a Go process
+	 * opening this store later finds what it expects. */
+	const char *dirs[] = { s->cfg.graph_root, s->cfg.run_root, s->driver_home, s->layers_dir,
+			       s->images_dir, s->containers_dir, s->run_layers_dir };
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if ((r = cstor_mkdir_p(dirs[i], 0700, err)) < 0)
+			return r;
+
+	_cleanup_free_ char *graph_lock = cstor_path_join(s->cfg.graph_root, "storage.lock");
+	if (!graph_lock)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if ((r = cstor_lock_open(&s->graph_lock, graph_lock, false, err)) < 0)
+		return r;
+
+	_cleanup_free_ char *run_home = NULL;
+	if (asprintf(&run_home, "%s/%s", s->cfg.run_root, dn) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	struct cstor_driver_init init = {
+		.home = s->driver_home,
+		.run_home = run_home,
+		.graph_root = s->cfg.graph_root,
+		.run_root = s->cfg.run_root,
+		.options = s->driver_opts_for_driver,
+		.log = s->log,
+		.log_ctx = s->log_ctx,
+	};
+	if ((r = s->driver_ops->init(&s->driver, &init, err)) < 0)
+		return cstor_error_wrap(err, r, "initialise %s driver", dn);
+	if ((r = open_layer_stores(s, err)) < 0)
+		return r;
+	if ((r = cstor_store_open_objects(s, err)) < 0)
+		return r;
+
+	*out = TAKE_PTR(s);
+	return 0;
+}
+
+const char *cstor_store_graph_root(const cstor_store *s)
+{
+	return s->cfg.graph_root;
+}
+
+const char *cstor_store_run_root(const cstor_store *s)
+{
+	return s->cfg.run_root;
+}
+
+const char *cstor_store_driver_name(const cstor_store *s)
+{
+	return s->driver_ops->name;
+}
+
+const char *const *cstor_store_driver_options(const cstor_store *s)
+{
+	static const char *const none[] = { NULL };
+	return s->cfg.driver_opts ? (const char *const *)s->cfg.driver_opts : none;
+}
+
+const char *cstor_store_config_file(const cstor_store *s)
+{
+	return s->cfg.config_file;
+}
+
+int cstor_store_status(char ***out, cstor_store *s, cstor_error *err)
+{
+	_cleanup_strv_free_ char **v = NULL;
+	/* "Driver Options" is Go's %v of a []string: "[a b c]". */
+	_cleanup_free_ char *joined = strv_join(s->cfg.driver_opts, " ");
+	_cleanup_free_ char *opts = NULL;
+	if (!joined || asprintf(&opts, "[%s]", joined) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	const char *basics[] = { "Root",        s->cfg.graph_root,     "Run Root",
+				 s->cfg.run_root, "Driver Name",         s->driver_ops->name,
+				 "Driver Options", opts };
+	for (size_t i = 0; i < ELEMENTSOF(basics); i++)
+		if (strv_append(&v, basics[i]) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = s->driver_ops->status(s->driver, &v, err);
+	if (r < 0)
+		return r;
+	if (!v && !(v = calloc(1, sizeof(char *))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	*out = TAKE_PTR(v);
+	return 0;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store object shared by the library's modules. */
+#ifndef CSTOR_STORE_INTERNAL_H
+#define CSTOR_STORE_INTERNAL_H
+
+#include <cstor/layer.h>
+#include <cstor/store.h>
+
+#include "store/config.h"
+#include "drivers/driver.h"
+#include "store/layer-store.h"
+#include "records/lockfile.h"
+#include "mount/mountpoints.h"
+
+struct cstor_store {
+	struct cstor_config cfg;
+	const struct cstor_driver_ops *driver_ops;
+	struct cstor_driver *driver;
+	char *driver_home; /* <graphroot>/<driver> */
+	char *layers_dir;  /* <graphroot>/<driver>-layers */
+	char *images_dir;
+	char *containers_dir;
+	char *run_layers_dir; /* <runroot>/<driver>-layers */
+	char **driver_opts_for_driver;
+
+	/* storage.lock: driver (re)initialisation and shutdown, first in the
+	 * lock order (docs/locking.md). */
+	cstor_lock graph_lock;
+
+	/* The primary layer store, then the read-only ones of additional
+	 * image stores, in configuration order (the lock order). */
+	struct cstor_layer_store *layers;
+	struct cstor_mounts *mounts; /* mount state of the primary store's run root */
+	struct cstor_layer_store **ro_layers;
+	size_t n_ro_layers;
+	char **image_stores; /* roots of the additional image stores */
+
+	/* Set by the image/container stores: -EBUSY (with a message) when an
+	 * image or container uses layer @id. */
+	int (*layer_in_use)(struct cstor_store *s, const char *id, cstor_error *err);
+
+	/* Image and container stores (objstore.h), after the layer stores in
+	 * the lock order: the primary image store, the read-only ones of the
+	 * additional image stores in configuration order, the containers. */
+	struct cstor_objstore *images;
+	struct cstor_objstore **ro_images;
+	size_t n_ro_images;
+	struct cstor_objstore *containers;
+
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+};
+
+/* Layer snapshots shared by layers.c and layer-ops.c. */
+struct cstor_layer {
+	struct cstor_layer_rec *rec;
+	bool read_only;
+	char *const *names;     /* rec->names or an empty list */
+	char *const *data_names; /* rec->big_data_names or an empty list */
+	int64_t mount_count;
+	char *mount_point;
+};
+int cstor_layer_snapshot(struct cstor_layer **out, const struct cstor_layer_rec *rec,
+			 bool read_only);
+
+/* Find a layer in any store (primary first) and say which store has it. */
+int cstor_store_find_layer(struct cstor_layer **out, struct cstor_layer_store **where,
+			   struct cstor_store *s, const char *ref, cstor_error *err);
+
+/* Find a layer of the primary store, or report why not: -ENOENT, -EINVAL
+ * (ambiguous), -EROFS (it is in a read-only store). Caller holds the
+ * primary store's lock. */
+struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s,
+						       struct cstor_layer_store *ls, const char *ref,
+						       const char *what, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&ls->lock);
+
+/* Create a layer record and its driver directory; @flag (optional) is set
+ * on the record (true) in the same save that completes the creation.
+ * *id_out gets the new ID. */
+int cstor_layer_create(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
+		       const char *flag, cstor_error *err);
+/* The same with the primary layer store @ls held exclusively: o->parent is
+ * looked up in it, unless @ro_parent (the ID of a layer of a read-only
+ * store, found by the caller) is given. */
+int cstor_layer_create_locked(char **id_out, struct cstor_store *s, struct cstor_layer_store *ls,
+			      const cstor_layer_options *o, const char *ro_parent,
+			      const char *flag, cstor_error *err) CSTOR_REQUIRES(&ls->lock);
+/* What an importer knows the blob must be (manifest and config digests):
+ * checked after extraction and before the layer is marked complete, so a
+ * mismatching layer is never visible as a finished one. NULL fields are
+ * not checked. */
+struct cstor_apply_expect {
+	const char *compressed_digest;
+	const char *uncompressed_digest;
+};
+/* Apply a tarball into layer @ref (layer-apply.c). @expect may be NULL. */
+int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
+		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
+		      void *ctx, cstor_error *err);
+/* Layer big data item @key of primary layer @id from @size bytes of @fd at
+ * @off (layer-blob.c). */
+int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const char *key, int fd,
+				off_t off, uint64_t size, cstor_error *err);
+/* import-layer with expectations; *id_out (may be NULL) gets the ID. */
+int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
+		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
+		       cstor_error *err);
+bool cstor_apply_in_progress(struct cstor_store *s, const char *id);
+/* Take the apply lock of @id without waiting (-EBUSY when held); the
+ * returned fd holds it. Release unlinks the lock file and closes the fd. */
+int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cstor_error *err);
+void cstor_apply_lock_release(struct cstor_store *s, const char *id, int fd);
+void cstor_layer_apply_setup(struct cstor_store *s);
+
+/* mount.c: the reconciled number of live mount holders of primary layer
+ * @id, for delete and apply (caller holds the layer store lock). */
+int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id,
+				 cstor_error *err);
+
+/* store-objects.c: open and free the image and container stores (and set
+ * the layer_in_use hook). */
+int cstor_store_open_objects(struct cstor_store *s, cstor_error *err);
+void cstor_store_free_objects(struct cstor_store *s);
+
+void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

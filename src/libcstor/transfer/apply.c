@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ApplyDiff: a layer tarball into a layer, with what containers/storage
+ * records about it (digests, sizes, compression, owners, tar-split).
+ *
+ * Locking (docs/locking.md): the layer store is held exclusively only to
+ * flag the layer at the start and to record the results at the end; the
+ * files are written under a shared hold, so mounting other layers (which
+ * needs the store shared) never waits for a long apply. The flag,
+ * "cstor.apply-incomplete", makes every other user refuse the layer until
+ * the apply has finished; a per-layer apply lock in the run root (an OFD
+ * lock held by the applying process) excludes concurrent applies to the same
+ * layer and tells an interrupted apply (no holder) from a running one.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstor/layer.h>
+
+#include "archive/apply.h"
+#include "archive/compress.h"
+#include "archive/tar.h"
+#include "archive/tarsplit.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
+#include "records/fields.h"
+#include "store/store-internal.h"
+#include "util/cleanup.h"
+#include "util/rm.h"
+
+/* ---- the pipeline ------------------------------------------------------ */
+
+struct source {
+	cstor_read_fn read;
+	void *ctx;
+};
+
+static ssize_t source_read(void *ctx, void *buf, size_t len)
+{
+	struct source *src = ctx;
+	return src->read(src->ctx, buf, len);
+}
+
+struct dec_ctx {
+	cstor_decompressor *d;
+	cstor_error err;
+};
+
+static ssize_t dec_read(void *ctx, void *buf, size_t len)
+{
+	struct dec_ctx *c = ctx;
+	return cstor_decompressor_read(c->d, buf, len, &c->err);
+}
+
+struct results {
+	cstor_decompress_result dr;
+	cstor_compression compression;
+	struct cstor_apply_stats stats;
+};
+
+/* Decompress, extract into @root_fd and write the tar-split to @ts_fd. */
+static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool skip_root,
+			bool ignore_chown, int ts_fd, cstor_read_fn read, void *ctx,
+			cstor_error *err)
+{
+	struct source src = { read, ctx };
+	struct dec_ctx dc = { NULL, CSTOR_ERROR_INIT };
+	int r = cstor_decompressor_new(&dc.d, source_read, &src,
+				       CSTOR_DECOMPRESS_DIGEST_COMPRESSED |
+					       CSTOR_DECOMPRESS_DIGEST_UNCOMPRESSED,
+				       err);
+	if (r < 0)
+		return r;
+	res->compression = cstor_decompressor_compression(dc.d);
+	cstor_tar_reader *tr = NULL;
+	cstor_tarsplit_packer *pk = NULL;
+	if ((r = cstor_tar_reader_new(&tr, dec_read, &dc, CSTOR_TAR_READER_RAW, err)) < 0)
+		goto out;
+	if ((r = cstor_tarsplit_packer_new(&pk, cstor_fd_write, &ts_fd, err)) < 0)
+		goto out;
+	struct cstor_apply_options ao = {
+		.whiteouts = (enum cstor_whiteout_mode)whiteouts,
+		.skip_existing_root = skip_root,
+		.ignore_chown_errors = ignore_chown,
+	};
+	r = cstor_apply_tar(root_fd, tr, &ao, pk, &res->stats, err);
+	if (r < 0) {
+		/* The decompressor's own message says more than the tar
+		 * reader's "read error". */
+		if (dc.err.code)
+			cstor_error_move(err, &dc.err);
+		goto out;
+	}
+	r = cstor_decompressor_finish(dc.d, &res->dr, err);
+out:
+	cstor_tarsplit_packer_free(pk);
+	cstor_tar_reader_free(tr);
+	cstor_decompressor_free(dc.d);
+	cstor_error_clear(&dc.err);
+	return r;
+}
+
+static int copy_ids(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_t n)
+{
+	free(*dst);
+	*dst = NULL;
+	*n_dst = 0;
+	if (n == 0)
+		return 0;
+	*dst = malloc(n * sizeof(uint32_t));
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, src, n * sizeof(uint32_t));
+	*n_dst = n;
+	return 0;
+}
+
+static int record_results(struct cstor_layer_rec *rec, const struct results *res)
+{
+	char *cd = strdup(res->dr.compressed_digest);
+	char *ud = strdup(res->dr.uncompressed_digest);
+	if (!cd || !ud) {
+		free(cd);
+		free(ud);
+		return -ENOMEM;
+	}
+	free(rec->compressed_digest);
+	rec->compressed_digest = cd;
+	free(rec->uncompressed_digest);
+	rec->uncompressed_digest = ud;
+	rec->compressed_size = (int64_t)res->dr.compressed_size;
+	rec->uncompressed_size = (int64_t)res->dr.uncompressed_size;
+	rec->compression = (int)res->compression;
+	if (copy_ids(&rec->uidset, &rec->n_uidset, res->stats.uids, res->stats.n_uids) < 0 ||
+	    copy_ids(&rec->gidset, &rec->n_gidset, res->stats.gids, res->stats.n_gids) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int check_expect(const struct cstor_apply_expect *e, const cstor_decompress_result *dr,
+			cstor_error *err)
+{
+	if (!e)
+		return 0;
+	if (e->compressed_digest && !streq(e->compressed_digest, dr->compressed_digest))
+		return cstor_error_set(err, EBADMSG, "blob digest mismatch: expected %s, got %s",
+				       e->compressed_digest, dr->compressed_digest);
+	if (e->uncompressed_digest && !streq(e->uncompressed_digest, dr->uncompressed_digest))
+		return cstor_error_set(err, EBADMSG,
+				       "uncompressed digest (DiffID) mismatch: expected %s, got %s",
+				       e->uncompressed_digest, dr->uncompressed_digest);
+	return 0;
+}
+
+/*
+ * Apply into the existing layer @id of the primary store. When @new_layer,
+ * the layer was just created for this apply (import-layer) and is deleted if
+ * the apply fails.
+ */
+int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
+		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
+		      void *ctx, cstor_error *err)
+{
+	struct cstor_layer_store *ls = s->layers;
+	_cleanup_free_ char *id = NULL;
+
+	/* Phase 1, exclusive: check and flag. */
+	int r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		return r;
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
+	if (!rec) {
+		r = err && err->code ? -err->code : -ENOENT;
+		cstor_layer_store_done(ls);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return r;
+	}
+	if (!(id = strdup(rec->id))) {
+		cstor_layer_store_done(ls);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	if (cstor_layer_store_has_children(ls, id)) {
+		cstor_layer_store_done(ls);
+		cstor_apply_lock_release(s, id, lock_fd);
+		/* The children were built on the current content. */
+		return cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children", id);
+	}
+	int64_t holders = 0;
+	if ((r = cstor_mount_live_count(&holders, s, id, err)) < 0) {
+		cstor_layer_store_done(ls);
+		cstor_apply_lock_release(s, id, lock_fd);
+		return r;
+	}
+	bool mounted = holders > 0;
+	if (mounted) {
+		cstor_layer_store_done(ls);
+		cstor_apply_lock_release(s, id, lock_fd);
+		return cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", id);
+	}
+	if (lock_fd < 0 && (r = cstor_apply_lock_take(&lock_fd, s, id, err)) < 0) {
+		cstor_layer_store_done(ls);
+		return r;
+	}
+	if (cstor_layer_rec_set_flag(rec, CSTOR_FLAG_APPLY_INCOMPLETE, json_true()) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else
+		r = cstor_layer_store_save(ls, err);
+	cstor_layer_store_done(ls);
+	if (r < 0) {
+		cstor_apply_lock_release(s, id, lock_fd);
+		return r;
+	}
+
+	/* Phase 2, shared: the files. The flag and the apply lock keep
+	 * everybody else away from this layer. */
+	struct results res = { 0 };
+	_cleanup_close_ int root_fd = -1;
+	_cleanup_close_ int ts_fd = -1;
+	char ts_tmp[4200];
+	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", ls->dir, id);
+	r = cstor_layer_store_start_reading(ls, err);
+	if (r != 0)
+		goto fail_unlocked;
+	rec = cstor_layer_store_by_id(ls, id);
+	if (!rec) {
+		cstor_layer_store_done(ls);
+		r = cstor_error_set(err, ENOENT, "apply diff: layer %s was deleted meanwhile", id);
+		goto fail_unlocked;
+	}
+	int whiteouts = 0;
+	bool skip_root = false;
+	r = s->driver_ops->apply_target(s->driver, id, &root_fd, &whiteouts, &skip_root, err);
+	if (r == 0) {
+		ts_fd = open(ts_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (ts_fd < 0)
+			r = cstor_error_errno(err, errno, "create %s", ts_tmp);
+	}
+	if (r == 0)
+		r = run_pipeline(&res, root_fd, whiteouts, skip_root, false, ts_fd, read, ctx, err);
+	if (r == 0)
+		r = check_expect(expect, &res.dr, err);
+	if (r == 0 && fdatasync(ts_fd) < 0)
+		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	cstor_layer_store_done(ls);
+	if (r < 0) {
+		cstor_error_wrap(err, r, "apply diff to layer %s", id);
+		goto fail_unlocked;
+	}
+
+	/* Phase 3, exclusive: record and unflag. */
+	r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		goto fail_unlocked;
+	rec = cstor_layer_store_by_id(ls, id);
+	if (!rec) {
+		cstor_layer_store_done(ls);
+		r = cstor_error_set(err, ENOENT, "apply diff: layer %s was deleted meanwhile", id);
+		goto fail_unlocked;
+	}
+	char ts_final[4200];
+	snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, id);
+	if (record_results(rec, &res) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if (rename(ts_tmp, ts_final) < 0)
+		r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
+	if (r == 0) {
+		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_APPLY_INCOMPLETE);
+		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_CREATING);
+		r = cstor_layer_store_save(ls, err);
+	}
+	if (r < 0 && new_layer)
+		cstor_layer_store_delete(ls, rec, NULL);
+	cstor_layer_store_done(ls);
+	cstor_apply_stats_done(&res.stats);
+	unlink(ts_tmp);
+	cstor_apply_lock_release(s, id, lock_fd);
+	if (r == 0 && size)
+		*size = (int64_t)res.dr.uncompressed_size;
+	return r;
+
+fail_unlocked:
+	cstor_apply_stats_done(&res.stats);
+	unlink(ts_tmp);
+	if (new_layer) {
+		/* A layer made for this apply goes away with it. */
+		if (cstor_layer_store_start_writing(ls, NULL) == 0) {
+			struct cstor_layer_rec *x = cstor_layer_store_by_id(ls, id);
+			if (x)
+				cstor_layer_store_delete(ls, x, NULL);
+			cstor_layer_store_done(ls);
+		}
+	}
+	/* An existing layer keeps its flag: its files are partly new. */
+	cstor_apply_lock_release(s, id, lock_fd);
+	return r;
+}
+
+int cstor_store_apply_diff(int64_t *size, cstor_store *s, const char *ref, cstor_read_fn read,
+			   void *ctx, cstor_error *err)
+{
+	return cstor_layer_apply(size, s, ref, false, -1, NULL, read, ctx, err);
+}
+
+int cstor_store_import_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
+			     cstor_read_fn read, void *ctx, cstor_error *err)
+{
+	_cleanup_free_ char *id = NULL;
+	int r = cstor_layer_import(&id, s, o, NULL, read, ctx, err);
+	if (r < 0)
+		return r;
+	return out ? cstor_store_layer(out, s, id, err) : 0;
+}
+
+int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
+		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
+		       cstor_error *err)
+{
+	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	/* The apply lock is taken before the layer exists, so that no writer
+	 * ever sees it "creating" without a live owner. */
+	char rid[65];
+	cstor_layer_options opts = *o;
+	if (!opts.id) {
+		if (cstor_random_id(rid) < 0)
+			return cstor_error_errno(err, errno, "generate a layer ID");
+		opts.id = rid;
+	}
+	int lock_fd = -1;
+	int r = cstor_apply_lock_take(&lock_fd, s, opts.id, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *id = NULL;
+	/* "cstor.creating" makes the next writer remove the layer if we die
+	 * before the content is complete, as Go's "incomplete" would. */
+	r = cstor_layer_create(&id, s, &opts, CSTOR_FLAG_CREATING, err);
+	if (r < 0) {
+		cstor_apply_lock_release(s, opts.id, lock_fd);
+		return r;
+	}
+	if ((r = cstor_layer_apply(NULL, s, id, true, lock_fd, expect, read, ctx, err)) < 0)
+		return r;
+	if (id_out)
+		*id_out = TAKE_PTR(id);
+	return 0;
+}
+
+
+/*
+ * applydiff-using-staging-dir (newer containers/storage): the tarball is
+ * extracted into a staging directory of the driver home with no store lock
+ * held at all, then committed as the layer's diff/ in one rename under the
+ * exclusive lock. Only overlay keeps a layer's own files apart from its
+ * parent's, so only overlay can do this; the layer's diff/ must be empty.
+ */
+int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref,
+				  cstor_read_fn read, void *ctx, cstor_error *err)
+{
+	if (!streq(s->driver_ops->name, "overlay"))
+		return cstor_error_set(err, ENOTSUP,
+				       "applydiff-using-staging-dir: the %s driver has no staging "
+				       "directories (overlay only)",
+				       s->driver_ops->name);
+	char stage[4200], ts_tmp[4300];
+	snprintf(stage, sizeof(stage), "%s/staging/stage-XXXXXX", s->driver_home);
+	int r = cstor_mkdir_p(strcat(strcpy(ts_tmp, s->driver_home), "/staging"), 0700, err);
+	if (r < 0)
+		return r;
+	if (!mkdtemp(stage))
+		return cstor_error_errno(err, errno, "create a staging directory in %s/staging",
+					 s->driver_home);
+	/* Next to its final place: the driver home is a bind mount of its
+	 * own, and rename() does not cross mounts. */
+	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", s->layers->dir,
+		 strrchr(stage, '/') + 1);
+	struct results res = { 0 };
+	_cleanup_close_ int stage_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int ts_fd = open(ts_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (stage_fd < 0 || ts_fd < 0)
+		r = cstor_error_errno(err, errno, "open %s", stage);
+	if (r == 0)
+		r = run_pipeline(&res, stage_fd,
+				 s->driver_ops->whiteout_mode ? s->driver_ops->whiteout_mode(s->driver)
+							      : CSTOR_WHITEOUT_OVERLAY,
+				 true, false, ts_fd, read, ctx,
+				 err);
+	if (r == 0 && fdatasync(ts_fd) < 0)
+		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	if (r < 0) {
+		cstor_error_wrap(err, r, "applydiff-using-staging-dir to %s", ref);
+		goto out;
+	}
+
+	/* Commit, exclusively: the layer, empty, childless and unmounted. */
+	struct cstor_layer_store *ls = s->layers;
+	r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0)
+		goto out;
+	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
+	int64_t holders = 0;
+	char diff[4300], ts_final[4300];
+	if (!rec)
+		r = err && err->code ? -err->code : -ENOENT;
+	else if (cstor_layer_store_has_children(ls, rec->id))
+		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children",
+				    rec->id);
+	else if ((r = cstor_mount_live_count(&holders, s, rec->id, err)) == 0 && holders > 0)
+		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->id);
+	if (r == 0) {
+		snprintf(diff, sizeof(diff), "%s/%s/diff", s->driver_home, rec->id);
+		struct stat st;
+		/* rmdir fails on a non-empty diff/: content applied before. */
+		if (stat(diff, &st) < 0 || rmdir(diff) < 0)
+			r = cstor_error_errno(err, errno,
+					      "apply diff to layer %s: its diff directory is not empty",
+					      rec->id);
+		else if (rename(stage, diff) < 0 || chmod(diff, st.st_mode & 07777) < 0 ||
+			 chown(diff, st.st_uid, st.st_gid) < 0)
+			r = cstor_error_errno(err, errno, "commit %s as %s", stage, diff);
+	}
+	if (r == 0) {
+		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, rec->id);
+		if (record_results(rec, &res) < 0)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		else if (rename(ts_tmp, ts_final) < 0)
+			r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
+		else
+			r = cstor_layer_store_save(ls, err);
+	}
+	cstor_layer_store_done(ls);
+	if (r == 0 && size)
+		*size = (int64_t)res.dr.uncompressed_size;
+out:
+	cstor_apply_stats_done(&res.stats);
+	unlink(ts_tmp);
+	cstor_rm_rf_at_quiet(AT_FDCWD, stage);
+	return r;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Layer big data written from a file range rather than a buffer: an
+ * original compressed layer blob kept at import (oci/import.c) can be
+ * hundreds of megabytes. The bytes are copied with no store lock held (into
+ * a temporary file in the layer's data directory, which only the layer's
+ * creator writes), then published under the exclusive lock by a rename and
+ * the record's name list, so readers see the whole item or none.
+ */
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "records/bigdata.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
+#include "store/store-internal.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+static int copy_range(int out, int in, off_t off, uint64_t size)
+{
+	/* A whole file on a filesystem that shares extents: no bytes move. */
+	struct stat st;
+	if (off == 0 && fstat(in, &st) == 0 && (uint64_t)st.st_size == size &&
+	    ioctl(out, FICLONE, in) == 0)
+		return 0;
+	loff_t ioff = off, ooff = 0;
+	uint64_t left = size;
+	while (left > 0) {
+		ssize_t n = copy_file_range(in, &ioff, out, &ooff, left > (1u << 30) ? 1u << 30 : left,
+					    0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+			      errno == EINVAL) && ooff == 0)
+			break;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the source is shorter than it said */
+		left -= (uint64_t)n;
+	}
+	if (left == 0)
+		return 0;
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	if (!buf)
+		return -ENOMEM;
+	while (left > 0) {
+		ssize_t n = pread(in, buf, left > (1u << 20) ? 1u << 20 : left, ioff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		int r = cstor_write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		ioff += n;
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const char *key, int fd,
+				off_t off, uint64_t size, cstor_error *err)
+{
+	struct cstor_layer_store *ls = s->layers;
+	_cleanup_free_ char *name = NULL, *dir = cstor_layer_store_data_dir(ls, id);
+	if (!dir)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = cstor_big_data_file_name(&name, key, err);
+	if (r < 0)
+		return r;
+	if ((r = cstor_mkdir_p(dir, 0700, err)) < 0)
+		return r;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return cstor_error_errno(err, errno, "open %s", dir);
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), ".tmp-%.500s%d", name, (int)getpid());
+	/* Only the layer's creator writes here: a leftover of that name is
+	 * from a dead process with the same pid. */
+	unlinkat(dfd, tmp, 0);
+	_cleanup_close_ int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cstor_error_errno(err, errno, "create %s/%s", dir, tmp);
+	r = copy_range(out, fd, off, size);
+	if (r == 0 && fdatasync(out) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dfd, tmp, 0);
+		return cstor_error_errno(err, -r, "write layer %s data \"%s\"", id, key);
+	}
+	r = cstor_layer_store_start_writing(ls, err);
+	if (r != 0) {
+		unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	struct cstor_layer_rec *rec = cstor_layer_store_by_id(ls, id);
+	if (!rec)
+		r = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", id);
+	else if (renameat(dfd, tmp, dfd, name) < 0)
+		r = cstor_error_errno(err, errno, "rename %s/%s", dir, tmp);
+	else if (!strv_contains(rec->big_data_names, key)) {
+		if ((!rec->big_data_names && !(rec->big_data_names = calloc(1, sizeof(char *)))) ||
+		    strv_append(&rec->big_data_names, key) < 0)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		else
+			r = cstor_layer_store_save(ls, err);
+	}
+	cstor_layer_store_done(ls);
+	if (r < 0)
+		unlinkat(dfd, tmp, 0);
+	return r;
+}

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Diff, Changes and DiffSize of layers (cs-formats.md §4.4, §5.9).
+ *
+ * An unchanged layer applied from a tarball, diffed against its parent, is
+ * rebuilt from its tar-split: byte for byte the tarball that was applied.
+ * Otherwise the changes are computed: vfs compares the layer's tree with
+ * its parent's; overlay reads its diff/ directory with its whiteouts
+ * (native) or, when that cannot be trusted (metacopy) or the reference is
+ * not the parent, compares the two layers mounted read-only.
+ *
+ * Locking: the store holding the layer shared for the whole operation;
+ * when a mount is needed, the mount state exclusive, as Mount takes it
+ * (docs/locking.md). Layers of read-only stores are diffed the same way.
+ */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstor/layer.h>
+
+#include "archive/changes.h"
+#include "archive/compress.h"
+#include "archive/export.h"
+#include "archive/tarsplit.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
+#include "store/store-internal.h"
+#include "util/cleanup.h"
+
+/* Everything needed about the two layers, gathered under the locks. */
+struct diff_ctx {
+	struct cstor_store *s;
+	struct cstor_layer_store *ls; /* store of @to, held shared */
+	char *to_id, *from_id;        /* from_id NULL: no parent */
+	bool from_is_parent;
+	int compression; /* of the layer as applied */
+	int top;         /* layer's own files */
+	int *lowers;
+	size_t n_lowers;
+	bool native;
+	int from_top; /* vfs/naive: the reference layer's tree, -1 if none */
+	char *tarsplit;
+};
+
+static void diff_ctx_done(struct diff_ctx *c)
+{
+	free(c->to_id);
+	free(c->from_id);
+	if (c->top >= 0)
+		close(c->top);
+	for (size_t i = 0; i < c->n_lowers; i++)
+		close(c->lowers[i]);
+	free(c->lowers);
+	if (c->from_top >= 0)
+		close(c->from_top);
+	free(c->tarsplit);
+}
+
+/* Find @ref in the primary store, then in the read-only ones, and take
+ * that store's lock shared. On success the caller must call
+ * cstor_layer_store_done(*where). */
+static int lock_layer(struct cstor_layer_store **where, struct cstor_layer_rec **rec,
+		      struct cstor_store *s, const char *ref, cstor_error *err) CSTOR_NO_TSA
+{
+	struct cstor_layer_store *stores[64];
+	size_t n = 0;
+	stores[n++] = s->layers;
+	for (size_t i = 0; i < s->n_ro_layers && n < 64; i++)
+		stores[n++] = s->ro_layers[i];
+	for (size_t i = 0; i < n; i++) {
+		int r = cstor_layer_store_start_reading(stores[i], err);
+		if (r != 0)
+			return r;
+		bool amb = false;
+		struct cstor_layer_rec *x = cstor_layer_store_lookup(stores[i], ref, &amb);
+		if (x) {
+			*where = stores[i];
+			*rec = x;
+			return 0;
+		}
+		cstor_layer_store_done(stores[i]);
+		if (amb)
+			return cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
+	}
+	return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
+}
+
+static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, const char *to,
+		   const char *what, cstor_error *err) CSTOR_NO_TSA
+{
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->top = c->from_top = -1;
+	struct cstor_layer_rec *rec;
+	int r = lock_layer(&c->ls, &rec, s, to, err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "%s", what);
+	if (cstor_layer_rec_flag_bool(rec, "incomplete") ||
+	    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_APPLY_INCOMPLETE) ||
+	    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_CREATING)) {
+		r = cstor_error_set(err, EBUSY,
+				    "%s: layer %s is incomplete (an apply was interrupted); apply its "
+				    "diff again or delete it",
+				    what, rec->id);
+		goto fail;
+	}
+	if (!(c->to_id = strdup(rec->id))) {
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	c->compression = rec->compression;
+	const char *parent = rec->parent && rec->parent[0] ? rec->parent : NULL;
+	if (from && from[0]) {
+		/* The reference is looked up like any layer; it may live in
+		 * another store, whose lock order comes after ours. */
+		struct cstor_layer_store *fls = NULL;
+		struct cstor_layer_rec *frec = NULL;
+		if (cstor_layer_store_lookup(c->ls, from, NULL))
+			frec = cstor_layer_store_lookup(c->ls, from, NULL);
+		if (frec)
+			c->from_id = strdup(frec->id);
+		else {
+			cstor_error e2 = CSTOR_ERROR_INIT;
+			for (size_t i = 0; i < s->n_ro_layers && !c->from_id; i++) {
+				fls = s->ro_layers[i];
+				if (fls == c->ls || cstor_layer_store_start_reading(fls, &e2) != 0)
+					continue;
+				frec = cstor_layer_store_lookup(fls, from, NULL);
+				if (frec)
+					c->from_id = strdup(frec->id);
+				cstor_layer_store_done(fls);
+			}
+			cstor_error_clear(&e2);
+			if (!c->from_id) {
+				r = cstor_error_set(err, ENOENT, "%s: layer not known: %s", what, from);
+				goto fail;
+			}
+		}
+	} else if (parent && !(c->from_id = strdup(parent))) {
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	c->from_is_parent = streq_ptr(c->from_id, parent);
+	if ((r = s->driver_ops->diff_dirs(s->driver, c->to_id, &c->top, &c->lowers, &c->n_lowers,
+					  &c->native, err)) < 0)
+		goto fail;
+	if (c->from_is_parent && !(c->tarsplit = cstor_layer_store_tarsplit_path(c->ls, c->to_id))) {
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	cstor_layer_store_done(c->ls);
+	diff_ctx_done(c);
+	return r;
+}
+
+static void finish(struct diff_ctx *c) CSTOR_NO_TSA
+{
+	cstor_layer_store_done(c->ls);
+	diff_ctx_done(c);
+}
+
+/* The reference layer's tree for a naive comparison (vfs: its directory). */
+static int open_from_tree(struct diff_ctx *c, cstor_error *err)
+{
+	if (!c->from_id)
+		return 0;
+	int *lw = NULL;
+	size_t nl = 0;
+	bool nat;
+	int r = c->s->driver_ops->diff_dirs(c->s->driver, c->from_id, &c->from_top, &lw, &nl, &nat,
+					    err);
+	for (size_t i = 0; i < nl; i++)
+		close(lw[i]);
+	free(lw);
+	return r;
+}
+
+static bool needs_mounts(const struct diff_ctx *c)
+{
+	/* vfs trees are complete; overlay's diff/ is only the changes, and
+	 * only against the parent, and only when native diff is sound. */
+	return streq(c->s->driver_ops->name, "overlay") && !(c->native && c->from_is_parent);
+}
+
+/*
+ * Mounted trees of both layers, for a naive comparison on overlay. Taken
+ * under the mount state lock, exclusively, as Mount takes it: a layer that
+ * is mounted already is used where it is; one that is not is mounted
+ * read-only for the duration and unmounted afterwards. The lock is held
+ * until trees_done(), so nobody unmounts them under us.
+ */
+struct trees {
+	int to, from;
+	bool mounted_to, mounted_from;
+	bool locked;
+};
+
+static int mount_tree(int *fd, bool *we_mounted, struct diff_ctx *c, const char *id,
+		      cstor_error *err) CSTOR_REQUIRES(&c->s->mounts->lock)
+{
+	struct cstor_store *s = c->s;
+	struct cstor_mount_rec *m = cstor_mounts_get(c->s->mounts, id);
+	_cleanup_free_ char *path = NULL;
+	*we_mounted = false;
+	if (m && m->count > 0 && m->path[0] && s->driver_ops->is_mounted(s->driver, id, m->path)) {
+		if (!(path = strdup(m->path)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	} else {
+		char *const ro[] = { (char *)"ro", NULL };
+		int r = s->driver_ops->get(s->driver, id, ro, NULL, &path, err);
+		if (r < 0)
+			return r;
+		*we_mounted = true;
+	}
+	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0) {
+		int r = cstor_error_errno(err, errno, "open %s", path);
+		if (*we_mounted)
+			s->driver_ops->put(s->driver, id, NULL);
+		*we_mounted = false;
+		return r;
+	}
+	return 0;
+}
+
+static void trees_done(struct trees *t, struct diff_ctx *c) CSTOR_NO_TSA
+{
+	struct cstor_store *s = c->s;
+	if (t->to >= 0)
+		close(t->to);
+	if (t->from >= 0)
+		close(t->from);
+	if (t->mounted_to)
+		s->driver_ops->put(s->driver, c->to_id, NULL);
+	if (t->mounted_from)
+		s->driver_ops->put(s->driver, c->from_id, NULL);
+	if (t->locked)
+		cstor_mounts_done(s->mounts);
+}
+
+static int trees_open(struct trees *t, struct diff_ctx *c, cstor_error *err) CSTOR_NO_TSA
+{
+	t->to = t->from = -1;
+	t->mounted_to = t->mounted_from = false;
+	int r = cstor_mounts_start(c->s->mounts, err);
+	if (r != 0)
+		return r;
+	t->locked = true;
+	r = mount_tree(&t->to, &t->mounted_to, c, c->to_id, err);
+	if (r == 0 && c->from_id)
+		r = mount_tree(&t->from, &t->mounted_from, c, c->from_id, err);
+	if (r < 0)
+		trees_done(t, c);
+	return r;
+}
+
+/* ---- tar-split reassembly --------------------------------------------- */
+
+struct open_ctx {
+	int *fds;
+	size_t n;
+};
+
+static int open_member(void *ctx, const char *name, size_t name_len, int *fd_out,
+		       cstor_error *err)
+{
+	struct open_ctx *oc = ctx;
+	if (strlen(name) != name_len)
+		return cstor_error_set(err, EINVAL, "tar-split names a file with a NUL byte");
+	/* Resolved inside each directory by the kernel: a symlink in layer
+	 * content cannot make us read outside it. */
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *rel = name;
+	while (rel[0] == '/')
+		rel++;
+	if (!rel[0])
+		rel = ".";
+	int last = -ENOENT;
+	for (size_t i = 0; i < oc->n; i++) {
+		long fd = syscall(SYS_openat2, oc->fds[i], rel, &how, sizeof(how));
+		if (fd >= 0) {
+			*fd_out = (int)fd;
+			return 0;
+		}
+		last = -errno;
+		if (errno != ENOENT)
+			break;
+	}
+	return cstor_error_errno(err, last, "open \"%s\" for the layer's tarball", name);
+}
+
+struct comp_ctx {
+	cstor_compressor *c;
+	cstor_error *err;
+};
+
+static int comp_write(void *ctx, const void *buf, size_t len)
+{
+	struct comp_ctx *cc = ctx;
+	return cstor_compressor_write(cc->c, buf, len, cc->err);
+}
+
+static int reassemble(struct diff_ctx *c, int compression, cstor_write_fn write, void *wctx,
+		      cstor_error *err)
+{
+	_cleanup_close_ int ts = open(c->tarsplit, O_RDONLY | O_CLOEXEC);
+	if (ts < 0)
+		return errno == ENOENT ? 1 : cstor_error_errno(err, errno, "open %s", c->tarsplit);
+	int fds[1 + 512];
+	size_t n = 0;
+	fds[n++] = c->top;
+	for (size_t i = 0; i < c->n_lowers && n < ELEMENTSOF(fds); i++)
+		fds[n++] = c->lowers[i];
+	/* Overlay: a file not in diff/ is looked up in the lowers, as Go
+	 * does (metacopy leaves data there). */
+	struct open_ctx oc = { fds, n };
+	cstor_compressor *comp = NULL;
+	int r = cstor_compressor_new(&comp, (cstor_compression)compression, 0, write, wctx, err);
+	if (r < 0)
+		return r;
+	struct comp_ctx cc = { comp, err };
+	r = cstor_tarsplit_assemble(cstor_fd_read, &ts, open_member, &oc, comp_write, &cc, NULL,
+				    err);
+	if (r == 0)
+		r = cstor_compressor_finish(comp, err);
+	cstor_compressor_free(comp);
+	return r < 0 ? cstor_error_wrap(err, r, "reassemble layer %s from %s", c->to_id,
+					c->tarsplit)
+		     : 0;
+}
+
+int cstor_store_diff(cstor_store *s, const char *from, const char *to, int compression,
+		     cstor_write_fn write, void *ctx, cstor_error *err)
+{
+	struct diff_ctx c;
+	int r = prepare(&c, s, from, to, "diff", err);
+	if (r < 0)
+		return r;
+	int comp = compression == CSTOR_DIFF_DEFAULT ? c.compression : compression;
+	if (comp != CSTOR_COMPRESSION_NONE && comp != CSTOR_COMPRESSION_GZIP &&
+	    comp != CSTOR_COMPRESSION_ZSTD) {
+		finish(&c);
+		return cstor_error_set(err, ENOTSUP,
+				       "diff: layer %s was applied from %s, which cstor cannot "
+				       "compress; ask for gzip (-c) or no compression (-u)",
+				       to, cstor_compression_name((cstor_compression)comp));
+	}
+	if (c.tarsplit) {
+		r = reassemble(&c, comp, write, ctx, err);
+		if (r <= 0) {
+			finish(&c);
+			return r;
+		}
+	}
+	struct cstor_export_options eo = { .compression = (cstor_compression)comp };
+	if (needs_mounts(&c)) {
+		struct trees t;
+		r = trees_open(&t, &c, err);
+		if (r == 0) {
+			struct cstor_change_list l = { 0 };
+			if (!c.from_id)
+				r = cstor_export_tree(t.to, write, ctx, &eo, err);
+			else if ((r = cstor_changes_naive(&l, t.to, t.from, err)) == 0)
+				r = cstor_export_changes(t.to, &l, write, ctx, &eo, err);
+			cstor_change_list_done(&l);
+			trees_done(&t, &c);
+		}
+	} else if (c.native)
+		r = cstor_export_overlay_diff(c.top, c.lowers, c.n_lowers, write, ctx, &eo, err);
+	else if (!c.from_id)
+		r = cstor_export_tree(c.top, write, ctx, &eo, err);
+	else {
+		struct cstor_change_list l = { 0 };
+		r = open_from_tree(&c, err);
+		if (r == 0)
+			r = cstor_changes_naive(&l, c.top, c.from_top, err);
+		if (r == 0)
+			r = cstor_export_changes(c.top, &l, write, ctx, &eo, err);
+		cstor_change_list_done(&l);
+	}
+	finish(&c);
+	return r;
+}
+
+static int compute_changes(struct cstor_change_list *l, struct diff_ctx *c, cstor_error *err)
+{
+	if (needs_mounts(c)) {
+		struct trees t;
+		int r = trees_open(&t, c, err);
+		if (r < 0)
+			return r;
+		r = cstor_changes_naive(l, t.to, t.from, err);
+		trees_done(&t, c);
+		return r;
+	}
+	if (c->native)
+		return cstor_changes_overlay(l, c->top, c->lowers, c->n_lowers, 0, err);
+	int r = open_from_tree(c, err);
+	if (r < 0)
+		return r;
+	return cstor_changes_naive(l, c->top, c->from_top, err);
+}
+
+int cstor_store_changes(cstor_change **out, size_t *n, cstor_store *s, const char *from,
+			const char *to, cstor_error *err)
+{
+	struct diff_ctx c;
+	int r = prepare(&c, s, from, to, "changes", err);
+	if (r < 0)
+		return r;
+	struct cstor_change_list l = { 0 };
+	r = compute_changes(&l, &c, err);
+	finish(&c);
+	if (r < 0) {
+		cstor_change_list_done(&l);
+		return r;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void cstor_changes_free(cstor_change *changes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(changes[i].path);
+	free(changes);
+}
+
+int cstor_store_diff_size(int64_t *size, cstor_store *s, const char *from, const char *to,
+			  cstor_error *err)
+{
+	struct diff_ctx c;
+	int r = prepare(&c, s, from, to, "diffsize", err);
+	if (r < 0)
+		return r;
+	if (c.native && c.from_is_parent)
+		r = cstor_dir_size(size, c.top, err);
+	else if (needs_mounts(&c)) {
+		struct trees t;
+		r = trees_open(&t, &c, err);
+		if (r == 0) {
+			struct cstor_change_list l = { 0 };
+			r = cstor_changes_naive(&l, t.to, t.from, err);
+			if (r == 0)
+				r = cstor_changes_size(size, &l, t.to, err);
+			cstor_change_list_done(&l);
+			trees_done(&t, &c);
+		}
+	} else {
+		struct cstor_change_list l = { 0 };
+		r = compute_changes(&l, &c, err);
+		if (r == 0)
+			r = cstor_changes_size(size, &l, c.top, err);
+		cstor_change_list_done(&l);
+	}
+	finish(&c);
+	return r;
+}
