@@ -465,7 +465,7 @@ static void located_done(struct located *l)
 
 static int fill_target(struct located *l, struct cstor_layer_rec *rec, bool ro)
 {
-	l->t.id = strdup(rec->id);
+	l->t.id = strdup(rec->h.id);
 	l->t.label = rec->mountlabel ? strdup(rec->mountlabel) : NULL;
 	l->t.ro_store = ro;
 	l->unusable = cstor_layer_rec_flag_bool(rec, "incomplete") ||

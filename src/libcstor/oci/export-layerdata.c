@@ -24,7 +24,7 @@ static int open_item(int *fd_out, struct cstor_layer_store *ls, const char *id, 
 	struct cstor_layer_rec *rec = cstor_layer_store_by_id(ls, id);
 	if (!rec)
 		return cstor_error_set(err, ENOENT, "layer %s was deleted", id);
-	if (!strv_contains(rec->big_data_names, key))
+	if (!strv_contains(rec->h.bd.names, key))
 		return cstor_error_set(err, ENOENT, "layer %s has no data item \"%s\"", id, key);
 	_cleanup_free_ char *dir = cstor_layer_store_data_dir(ls, id);
 	if (!dir)

@@ -13,22 +13,16 @@ void cstor_layer_rec_free(struct cstor_layer_rec *r)
 {
 	if (!r)
 		return;
-	free(r->id);
-	strv_free(r->names);
+	cstor_obj_head_done(&r->h);
 	free(r->parent);
-	free(r->metadata);
 	free(r->mountlabel);
-	free(r->created);
 	free(r->compressed_digest);
 	free(r->uncompressed_digest);
 	free(r->toc_digest);
 	free(r->uidset);
 	free(r->gidset);
-	json_decref(r->flags);
 	free(r->uidmap);
 	free(r->gidmap);
-	strv_free(r->big_data_names);
-	json_decref(r->extra);
 	free(r);
 }
 
@@ -217,12 +211,12 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 		return -ENOMEM;
 	int64_t compression = 0;
 	int k = 0;
-	if ((k = get_str(&r->id, json_object_get(obj, "id"), where, err)) < 0 ||
-	    (k = cstor_json_get_strv(&r->names, json_object_get(obj, "names"), where, err)) < 0 ||
+	if ((k = get_str(&r->h.id, json_object_get(obj, "id"), where, err)) < 0 ||
+	    (k = cstor_json_get_strv(&r->h.names, json_object_get(obj, "names"), where, err)) < 0 ||
 	    (k = get_str(&r->parent, json_object_get(obj, "parent"), where, err)) < 0 ||
-	    (k = get_str(&r->metadata, json_object_get(obj, "metadata"), where, err)) < 0 ||
+	    (k = get_str(&r->h.metadata, json_object_get(obj, "metadata"), where, err)) < 0 ||
 	    (k = get_str(&r->mountlabel, json_object_get(obj, "mountlabel"), where, err)) < 0 ||
-	    (k = get_str(&r->created, json_object_get(obj, "created"), where, err)) < 0 ||
+	    (k = get_str(&r->h.created, json_object_get(obj, "created"), where, err)) < 0 ||
 	    (k = get_str(&r->compressed_digest, json_object_get(obj, "compressed-diff-digest"),
 			 where, err)) < 0 ||
 	    (k = get_int(&r->compressed_size, json_object_get(obj, "compressed-size"), where,
@@ -241,20 +235,20 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 				    err)) < 0 ||
 	    (k = cstor_idmaps_parse(&r->gidmap, &r->n_gidmap, json_object_get(obj, "gidmap"), where,
 				    err)) < 0 ||
-	    (k = cstor_json_get_strv(&r->big_data_names, json_object_get(obj, "big-data-names"),
+	    (k = cstor_json_get_strv(&r->h.bd.names, json_object_get(obj, "big-data-names"),
 				     where, err)) < 0) {
 		cstor_layer_rec_free(r);
 		return k == -ENOMEM ? cstor_error_set(err, ENOMEM, "out of memory") : k;
 	}
 	r->compression = (int)compression;
-	if (!r->id || !r->id[0]) {
+	if (!r->h.id || !r->h.id[0]) {
 		cstor_layer_rec_free(r);
 		return cstor_error_set(err, EBADMSG, "%s: layer record without an id", where);
 	}
 	/* IDs name directories: one that could climb out of the store is
 	 * never acted upon. */
-	if (strchr(r->id, '/') || streq(r->id, ".") || streq(r->id, "..")) {
-		cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%s\"", where, r->id);
+	if (strchr(r->h.id, '/') || streq(r->h.id, ".") || streq(r->h.id, "..")) {
+		cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%s\"", where, r->h.id);
 		cstor_layer_rec_free(r);
 		return -EBADMSG;
 	}
@@ -264,7 +258,7 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 			cstor_layer_rec_free(r);
 			return cstor_error_set(err, EBADMSG, "%s: flags must be an object", where);
 		}
-		r->flags = json_incref(flags);
+		r->h.flags = json_incref(flags);
 	}
 	const char *key;
 	json_t *val;
@@ -275,11 +269,11 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 			known = streq(key, known_keys[i]);
 		if (known)
 			continue;
-		if (!r->extra && !(r->extra = json_object())) {
+		if (!r->h.extra && !(r->h.extra = json_object())) {
 			cstor_layer_rec_free(r);
 			return -ENOMEM;
 		}
-		json_object_set(r->extra, key, val);
+		json_object_set(r->h.extra, key, val);
 	}
 	*out = r;
 	return 0;
@@ -300,12 +294,12 @@ void cstor_layer_rec_write(cstor_buf *b, const struct cstor_layer_rec *r)
 {
 	bool first = true;
 	cstor_buf_putc(b, '{');
-	cstor_json_kv_str(b, &first, "id", r->id);
-	cstor_json_kv_strv_omit(b, &first, "names", r->names);
+	cstor_json_kv_str(b, &first, "id", r->h.id);
+	cstor_json_kv_strv_omit(b, &first, "names", r->h.names);
 	cstor_json_kv_str_omit(b, &first, "parent", r->parent);
-	cstor_json_kv_str_omit(b, &first, "metadata", r->metadata);
+	cstor_json_kv_str_omit(b, &first, "metadata", r->h.metadata);
 	cstor_json_kv_str_omit(b, &first, "mountlabel", r->mountlabel);
-	cstor_json_kv_str(b, &first, "created", r->created ? r->created : "0001-01-01T00:00:00Z");
+	cstor_json_kv_str(b, &first, "created", r->h.created ? r->h.created : "0001-01-01T00:00:00Z");
 	cstor_json_kv_str_omit(b, &first, "compressed-diff-digest", r->compressed_digest);
 	cstor_json_kv_int_omit(b, &first, "compressed-size", r->compressed_size);
 	cstor_json_kv_str_omit(b, &first, "diff-digest", r->uncompressed_digest);
@@ -314,17 +308,17 @@ void cstor_layer_rec_write(cstor_buf *b, const struct cstor_layer_rec *r)
 	cstor_json_kv_int_omit(b, &first, "compression", r->compression);
 	write_idset(b, &first, "uidset", r->uidset, r->n_uidset);
 	write_idset(b, &first, "gidset", r->gidset, r->n_gidset);
-	if (r->flags && json_object_size(r->flags) > 0) {
+	if (r->h.flags && json_object_size(r->h.flags) > 0) {
 		cstor_json_key(b, &first, "flags");
-		cstor_json_value(b, r->flags);
+		cstor_json_value(b, r->h.flags);
 	}
 	cstor_idmaps_write(b, &first, "uidmap", r->uidmap, r->n_uidmap);
 	cstor_idmaps_write(b, &first, "gidmap", r->gidmap, r->n_gidmap);
-	cstor_json_kv_strv_omit(b, &first, "big-data-names", r->big_data_names);
-	if (r->extra) {
+	cstor_json_kv_strv_omit(b, &first, "big-data-names", r->h.bd.names);
+	if (r->h.extra) {
 		const char *key;
 		json_t *val;
-		json_object_foreach(r->extra, key, val)
+		json_object_foreach(r->h.extra, key, val)
 		{
 			cstor_json_key(b, &first, key);
 			cstor_json_value(b, val);
@@ -368,21 +362,21 @@ int cstor_layer_recs_parse(struct cstor_layer_rec ***out, size_t *n, const char 
 
 bool cstor_layer_rec_flag_bool(const struct cstor_layer_rec *r, const char *key)
 {
-	json_t *v = r->flags ? json_object_get(r->flags, key) : NULL;
+	json_t *v = r->h.flags ? json_object_get(r->h.flags, key) : NULL;
 	return v && json_is_true(v);
 }
 
 int cstor_layer_rec_set_flag(struct cstor_layer_rec *r, const char *key, json_t *value)
 {
-	if (!r->flags && !(r->flags = json_object())) {
+	if (!r->h.flags && !(r->h.flags = json_object())) {
 		json_decref(value);
 		return -ENOMEM;
 	}
-	return json_object_set_new(r->flags, key, value) < 0 ? -ENOMEM : 0;
+	return json_object_set_new(r->h.flags, key, value) < 0 ? -ENOMEM : 0;
 }
 
 void cstor_layer_rec_del_flag(struct cstor_layer_rec *r, const char *key)
 {
-	if (r->flags)
-		json_object_del(r->flags, key);
+	if (r->h.flags)
+		json_object_del(r->h.flags, key);
 }

@@ -14,6 +14,7 @@
 
 #include <cstor/error.h>
 
+#include "records/fields.h"
 #include "util/gojson.h"
 
 struct cstor_idmap {
@@ -22,13 +23,14 @@ struct cstor_idmap {
 	uint32_t size;
 };
 
+/* The head (id, names, metadata, created, flags, unknown keys, big-data
+ * names) is the one the image and container records have, so the store
+ * engine (store/engine.h) serves all three kinds. Layers record only the
+ * names of their big-data items (h.bd.sizes and h.bd.digests stay NULL). */
 struct cstor_layer_rec {
-	char *id;
-	char **names;
+	struct cstor_obj_head h;
 	char *parent;
-	char *metadata;
 	char *mountlabel;
-	char *created; /* RFC 3339 text as stored (Go keeps the offset it read) */
 	char *compressed_digest;
 	int64_t compressed_size;
 	char *uncompressed_digest;
@@ -39,17 +41,16 @@ struct cstor_layer_rec {
 	size_t n_uidset;
 	uint32_t *gidset;
 	size_t n_gidset;
-	json_t *flags; /* object or NULL */
 	struct cstor_idmap *uidmap;
 	size_t n_uidmap;
 	struct cstor_idmap *gidmap;
 	size_t n_gidmap;
-	char **big_data_names;
-	json_t *extra; /* unknown keys, object or NULL */
 	/* Kept in volatile-layers.json (newer containers/storage writes
 	 * layers of volatile containers there); not a JSON field. */
 	bool is_volatile;
 };
+
+#define CSTOR_LAYER_REC(head) ((struct cstor_layer_rec *)(head))
 
 void cstor_layer_rec_free(struct cstor_layer_rec *r);
 

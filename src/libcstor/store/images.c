@@ -272,7 +272,7 @@ static int resolve_layer(char **id, struct cstor_store *s, struct cstor_layer_st
 	bool amb = false;
 	struct cstor_layer_rec *l = cstor_layer_store_lookup(ls, ref, &amb);
 	if (l) {
-		*id = strdup(l->id);
+		*id = strdup(l->h.id);
 		return *id ? 0 : cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < s->n_ro_layers; i++) {
@@ -284,7 +284,7 @@ static int resolve_layer(char **id, struct cstor_store *s, struct cstor_layer_st
 		struct cstor_layer_rec *rl = cstor_layer_store_lookup(ro, ref, &a);
 		amb |= a;
 		if (rl)
-			*id = strdup(rl->id);
+			*id = strdup(rl->h.id);
 		cstor_layer_store_done(ro);
 		if (rl)
 			return *id ? 0 : cstor_error_set(err, ENOMEM, "out of memory");

@@ -62,8 +62,8 @@ int cstor_layer_set_metadata(cstor_store *s, const char *ref, const char *metada
 		if (!m)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 		else {
-			free(rec->metadata);
-			rec->metadata = m;
+			free(rec->h.metadata);
+			rec->h.metadata = m;
 			r = cstor_layer_store_save(ls, err);
 		}
 	}
@@ -83,7 +83,7 @@ int cstor_layer_remove_names(cstor_store *s, const char *ref, const char *const 
 		r = fail_code(err);
 	else {
 		for (size_t i = 0; names && names[i]; i++)
-			strv_remove(rec->names, names[i]);
+			strv_remove(rec->h.names, names[i]);
 		r = cstor_layer_store_save(ls, err);
 	}
 	cstor_layer_store_done(ls);
@@ -102,23 +102,23 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 		goto out;
 	}
 	/* All checks by ID, whatever the reference was. */
-	if (cstor_layer_store_has_children(ls, rec->id)) {
-		r = cstor_error_set(err, EBUSY, "delete layer %s: layer has children", rec->id);
+	if (cstor_layer_store_has_children(ls, rec->h.id)) {
+		r = cstor_error_set(err, EBUSY, "delete layer %s: layer has children", rec->h.id);
 		goto out;
 	}
 	if (cstor_mounts_start_reading(s->mounts, err) != 0) {
 		r = fail_code(err);
 		goto out;
 	}
-	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->id);
+	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->h.id);
 	int64_t count = m ? m->count : 0;
 	cstor_mounts_done(s->mounts);
 	if (count > 0) {
-		r = cstor_error_set(err, EBUSY, "delete layer %s: layer is mounted (%lld times)", rec->id,
+		r = cstor_error_set(err, EBUSY, "delete layer %s: layer is mounted (%lld times)", rec->h.id,
 				    (long long)count);
 		goto out;
 	}
-	if (s->layer_in_use && (r = s->layer_in_use(s, rec->id, err)) < 0)
+	if (s->layer_in_use && (r = s->layer_in_use(s, rec->h.id, err)) < 0)
 		goto out;
 	r = cstor_layer_store_delete(ls, rec, err);
 out:
@@ -155,19 +155,19 @@ int cstor_layer_set_big_data(cstor_store *s, const char *ref, const char *key, c
 		r = fail_code(err);
 		goto out;
 	}
-	dir = cstor_layer_store_data_dir(ls, rec->id);
+	dir = cstor_layer_store_data_dir(ls, rec->h.id);
 	if (!dir) {
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((r = cstor_big_data_write(dir, key, data, len, err)) < 0)
 		goto out;
-	if (!strv_contains(rec->big_data_names, key)) {
-		if (!rec->big_data_names && !(rec->big_data_names = calloc(1, sizeof(char *)))) {
+	if (!strv_contains(rec->h.bd.names, key)) {
+		if (!rec->h.bd.names && !(rec->h.bd.names = calloc(1, sizeof(char *)))) {
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 			goto out;
 		}
-		if (strv_append(&rec->big_data_names, key) < 0) {
+		if (strv_append(&rec->h.bd.names, key) < 0) {
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 			goto out;
 		}

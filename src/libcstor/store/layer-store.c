@@ -63,8 +63,8 @@ static void steal_name(struct cstor_layer_store *ls, const char *name,
 		       const struct cstor_layer_rec *keep) CSTOR_REQUIRES(&ls->lock)
 {
 	for (size_t i = 0; i < ls->n_layers; i++)
-		if (ls->layers[i] != keep && strv_contains(ls->layers[i]->names, name))
-			strv_remove(ls->layers[i]->names, name);
+		if (ls->layers[i] != keep && strv_contains(ls->layers[i]->h.names, name))
+			strv_remove(ls->layers[i]->h.names, name);
 }
 
 static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES(&ls->lock)
@@ -110,7 +110,7 @@ static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES
 			for (size_t i = 0; i < vn; i++) {
 				bool dup = false;
 				for (size_t j = 0; j < n && !dup; j++)
-					dup = streq(recs[j]->id, vrecs[i]->id);
+					dup = streq(recs[j]->h.id, vrecs[i]->h.id);
 				if (dup) {
 					cstor_layer_rec_free(vrecs[i]);
 					continue;
@@ -131,11 +131,11 @@ static int reload(struct cstor_layer_store *ls, cstor_error *err) CSTOR_REQUIRES
 	 * loads such a file. */
 	bool dup = false;
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; recs[i]->names && recs[i]->names[k]; k++)
+		for (size_t k = 0; recs[i]->h.names && recs[i]->h.names[k]; k++)
 			for (size_t j = 0; j < i; j++)
-				if (strv_contains(recs[j]->names, recs[i]->names[k])) {
+				if (strv_contains(recs[j]->h.names, recs[i]->h.names[k])) {
 					dup = true;
-					strv_remove(recs[j]->names, recs[i]->names[k]);
+					strv_remove(recs[j]->h.names, recs[i]->h.names[k]);
 				}
 	if (dup) {
 		if (ls->read_only)
@@ -179,7 +179,7 @@ static int remove_incomplete(struct cstor_layer_store *ls, cstor_error *err)
 		struct cstor_layer_rec *rec = ls->layers[i];
 		bool dead = cstor_layer_rec_flag_bool(rec, "incomplete") ||
 			    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_CREATING);
-		if (dead && ls->apply_live && ls->apply_live(ls->apply_live_ctx, rec->id))
+		if (dead && ls->apply_live && ls->apply_live(ls->apply_live_ctx, rec->h.id))
 			dead = false;
 		if (!dead) {
 			i++;
@@ -233,14 +233,14 @@ int cstor_layer_store_delete(struct cstor_layer_store *ls, struct cstor_layer_re
 		if ((r = cstor_layer_store_save(ls, err)) < 0)
 			return r;
 	}
-	if (ls->drv_ops && (r = ls->drv_ops->remove(ls->drv, rec->id, err)) < 0)
-		return cstor_error_wrap(err, r, "remove layer %s", rec->id);
+	if (ls->drv_ops && (r = ls->drv_ops->remove(ls->drv, rec->h.id, err)) < 0)
+		return cstor_error_wrap(err, r, "remove layer %s", rec->h.id);
 	_cleanup_free_ char *ts = NULL, *data = NULL;
-	if (asprintf(&ts, "%s.tar-split.gz", rec->id) < 0)
+	if (asprintf(&ts, "%s.tar-split.gz", rec->h.id) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	if (unlinkat(ls->file.dirfd, ts, 0) < 0 && errno != ENOENT)
 		return cstor_error_errno(err, errno, "remove %s/%s", ls->dir, ts);
-	if ((r = cstor_rm_rf_at(ls->file.dirfd, rec->id, err)) < 0)
+	if ((r = cstor_rm_rf_at(ls->file.dirfd, rec->h.id, err)) < 0)
 		return r;
 	cstor_layer_store_remove(ls, rec);
 	return cstor_layer_store_save(ls, err);
@@ -293,7 +293,7 @@ int cstor_layer_store_save(struct cstor_layer_store *ls, cstor_error *err)
 struct cstor_layer_rec *cstor_layer_store_by_id(struct cstor_layer_store *ls, const char *id)
 {
 	for (size_t i = 0; i < ls->n_layers; i++)
-		if (streq(ls->layers[i]->id, id))
+		if (streq(ls->layers[i]->h.id, id))
 			return ls->layers[i];
 	return NULL;
 }
@@ -309,12 +309,12 @@ struct cstor_layer_rec *cstor_layer_store_lookup(struct cstor_layer_store *ls, c
 	if (r)
 		return r;
 	for (size_t i = 0; i < ls->n_layers; i++)
-		if (strv_contains(ls->layers[i]->names, ref))
+		if (strv_contains(ls->layers[i]->h.names, ref))
 			return ls->layers[i];
 	struct cstor_layer_rec *found = NULL;
 	size_t l = strlen(ref);
 	for (size_t i = 0; i < ls->n_layers; i++) {
-		if (strncmp(ls->layers[i]->id, ref, l) != 0)
+		if (strncmp(ls->layers[i]->h.id, ref, l) != 0)
 			continue;
 		if (found) {
 			if (ambiguous)
@@ -361,8 +361,8 @@ int cstor_layer_store_set_names(struct cstor_layer_store *ls, struct cstor_layer
 			return -ENOMEM;
 	for (size_t i = 0; v[i]; i++)
 		steal_name(ls, v[i], rec);
-	strv_free(rec->names);
-	rec->names = TAKE_PTR(v);
+	strv_free(rec->h.names);
+	rec->h.names = TAKE_PTR(v);
 	return 0;
 }
 

@@ -33,7 +33,7 @@ void cstor_layer_list_free(cstor_layer **list)
 
 const char *cstor_layer_id(const cstor_layer *l)
 {
-	return l->rec->id;
+	return l->rec->h.id;
 }
 
 const char *const *cstor_layer_names(const cstor_layer *l)
@@ -48,12 +48,12 @@ const char *cstor_layer_parent(const cstor_layer *l)
 
 const char *cstor_layer_metadata(const cstor_layer *l)
 {
-	return l->rec->metadata;
+	return l->rec->h.metadata;
 }
 
 const char *cstor_layer_created(const cstor_layer *l)
 {
-	return l->rec->created;
+	return l->rec->h.created;
 }
 
 int cstor_layer_read_only(const cstor_layer *l)
@@ -135,8 +135,8 @@ int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, b
 		return r;
 	}
 	l->read_only = read_only;
-	l->names = l->rec->names ? l->rec->names : no_names;
-	l->data_names = l->rec->big_data_names ? l->rec->big_data_names : no_names;
+	l->names = l->rec->h.names ? l->rec->h.names : no_names;
+	l->data_names = l->rec->h.bd.names ? l->rec->h.bd.names : no_names;
 	*out = l;
 	return 0;
 }
@@ -344,10 +344,10 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_
 		if (cstor_layer_rec_flag_bool(p, "incomplete") ||
 		    cstor_layer_rec_flag_bool(p, CSTOR_FLAG_APPLY_INCOMPLETE) ||
 		    cstor_layer_rec_flag_bool(p, CSTOR_FLAG_CREATING)) {
-			r = cstor_error_set(err, EBUSY, "parent layer %s is incomplete", p->id);
+			r = cstor_error_set(err, EBUSY, "parent layer %s is incomplete", p->h.id);
 			goto out;
 		}
-		parent_id = p->id;
+		parent_id = p->h.id;
 	}
 	/* A container's layer is nobody's parent (Go: ErrParentIsContainer). */
 	if (parent_id && s->containers && (r = cstor_store_check_parent(s, parent_id, err)) < 0)
@@ -358,14 +358,14 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_
 	}
 	for (size_t i = 0; o->names && o->names[i]; i++)
 		for (size_t k = 0; k < ls->n_layers; k++)
-			if (strv_contains(ls->layers[k]->names, o->names[i])) {
+			if (strv_contains(ls->layers[k]->h.names, o->names[i])) {
 				r = cstor_error_set(err, EEXIST, "the layer name \"%s\" is already in use",
 						    o->names[i]);
 				goto out;
 			}
 
 	struct cstor_layer_rec *rec = calloc(1, sizeof(*rec));
-	if (!rec || !(rec->id = strdup(id)) || !(rec->created = cstor_time_now_json()) ||
+	if (!rec || !(rec->h.id = strdup(id)) || !(rec->h.created = cstor_time_now_json()) ||
 	    (parent_id && !(rec->parent = strdup(parent_id))) ||
 	    (o->mount_label && o->mount_label[0] && !(rec->mountlabel = strdup(o->mount_label))) ||
 	    cstor_layer_rec_set_flag(rec, "incomplete", json_true()) < 0) {
@@ -373,7 +373,7 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (o->names && (rec->names = strv_copy((char *const *)o->names)) == NULL) {
+	if (o->names && (rec->h.names = strv_copy((char *const *)o->names)) == NULL) {
 		cstor_layer_rec_free(rec);
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto out;
@@ -433,7 +433,7 @@ static int change_names(cstor_store *s, const char *ref, const char *const *name
 			return cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
 		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
 	}
-	_cleanup_strv_free_ char **all = add ? strv_copy(rec->names) : calloc(1, sizeof(char *));
+	_cleanup_strv_free_ char **all = add ? strv_copy(rec->h.names) : calloc(1, sizeof(char *));
 	for (size_t i = 0; all && names && names[i]; i++)
 		if (strv_append(&all, names[i]) < 0) {
 			strv_free(all);

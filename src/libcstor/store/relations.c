@@ -229,7 +229,7 @@ static int plan_layers(struct del_image *di, struct cstor_layer_store *ls,
 		 * its mapped copies too. */
 		for (size_t i = 0; i < ls->n_layers && !used; i++) {
 			const char *p = ls->layers[i]->parent;
-			if (!p || strv_contains(di->plan, ls->layers[i]->id))
+			if (!p || strv_contains(di->plan, ls->layers[i]->h.id))
 				continue;
 			used = streq(p, layer) ||
 			       (streq(layer, img->layer) && strv_contains(img->mapped_layers, p));
@@ -386,7 +386,7 @@ static int wipe_locked(struct cstor_store *s, struct cstor_layer_store *ls,
 	 * first). */
 	while (ls->n_layers > 0 && r == 0) {
 		size_t i = ls->n_layers;
-		while (i > 0 && cstor_layer_store_has_children(ls, ls->layers[i - 1]->id))
+		while (i > 0 && cstor_layer_store_has_children(ls, ls->layers[i - 1]->h.id))
 			i--;
 		if (i == 0)
 			return cstor_error_set(err, EBADMSG, "wipe: the layers' parents form a cycle");
@@ -421,7 +421,7 @@ int cstor_store_wipe(cstor_store *s, cstor_error *err)
 		return r;
 	/* Nothing is deleted while a layer is mounted (Go unmounts). */
 	for (size_t i = 0; i < ls->n_layers && r == 0; i++)
-		r = check_deletable(s, ls, ls->layers[i]->id, "wipe", err);
+		r = check_deletable(s, ls, ls->layers[i]->h.id, "wipe", err);
 	if (r == 0)
 		r = wipe_stores(s, ls, err);
 	cstor_layer_store_done(ls);

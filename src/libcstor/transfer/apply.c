@@ -180,7 +180,7 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 			close(lock_fd);
 		return r;
 	}
-	if (!(id = strdup(rec->id))) {
+	if (!(id = strdup(rec->h.id))) {
 		cstor_layer_store_done(ls);
 		if (lock_fd >= 0)
 			close(lock_fd);
@@ -408,25 +408,25 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	char diff[4300], ts_final[4300];
 	if (!rec)
 		r = err && err->code ? -err->code : -ENOENT;
-	else if (cstor_layer_store_has_children(ls, rec->id))
+	else if (cstor_layer_store_has_children(ls, rec->h.id))
 		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children",
-				    rec->id);
-	else if ((r = cstor_mount_live_count(&holders, s, rec->id, err)) == 0 && holders > 0)
-		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->id);
+				    rec->h.id);
+	else if ((r = cstor_mount_live_count(&holders, s, rec->h.id, err)) == 0 && holders > 0)
+		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->h.id);
 	if (r == 0) {
-		snprintf(diff, sizeof(diff), "%s/%s/diff", s->driver_home, rec->id);
+		snprintf(diff, sizeof(diff), "%s/%s/diff", s->driver_home, rec->h.id);
 		struct stat st;
 		/* rmdir fails on a non-empty diff/: content applied before. */
 		if (stat(diff, &st) < 0 || rmdir(diff) < 0)
 			r = cstor_error_errno(err, errno,
 					      "apply diff to layer %s: its diff directory is not empty",
-					      rec->id);
+					      rec->h.id);
 		else if (rename(stage, diff) < 0 || chmod(diff, st.st_mode & 07777) < 0 ||
 			 chown(diff, st.st_uid, st.st_gid) < 0)
 			r = cstor_error_errno(err, errno, "commit %s as %s", stage, diff);
 	}
 	if (r == 0) {
-		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, rec->id);
+		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, rec->h.id);
 		if (record_results(rec, &res) < 0)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 		else if (rename(ts_tmp, ts_final) < 0)

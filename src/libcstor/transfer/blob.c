@@ -106,9 +106,9 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 		r = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", id);
 	else if (renameat(dfd, tmp, dfd, name) < 0)
 		r = cstor_error_errno(err, errno, "rename %s/%s", dir, tmp);
-	else if (!strv_contains(rec->big_data_names, key)) {
-		if ((!rec->big_data_names && !(rec->big_data_names = calloc(1, sizeof(char *)))) ||
-		    strv_append(&rec->big_data_names, key) < 0)
+	else if (!strv_contains(rec->h.bd.names, key)) {
+		if ((!rec->h.bd.names && !(rec->h.bd.names = calloc(1, sizeof(char *)))) ||
+		    strv_append(&rec->h.bd.names, key) < 0)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 		else
 			r = cstor_layer_store_save(ls, err);

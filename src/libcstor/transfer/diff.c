@@ -105,10 +105,10 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 		r = cstor_error_set(err, EBUSY,
 				    "%s: layer %s is incomplete (an apply was interrupted); apply its "
 				    "diff again or delete it",
-				    what, rec->id);
+				    what, rec->h.id);
 		goto fail;
 	}
-	if (!(c->to_id = strdup(rec->id))) {
+	if (!(c->to_id = strdup(rec->h.id))) {
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -122,7 +122,7 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 		if (cstor_layer_store_lookup(c->ls, from, NULL))
 			frec = cstor_layer_store_lookup(c->ls, from, NULL);
 		if (frec)
-			c->from_id = strdup(frec->id);
+			c->from_id = strdup(frec->h.id);
 		else {
 			cstor_error e2 = CSTOR_ERROR_INIT;
 			for (size_t i = 0; i < s->n_ro_layers && !c->from_id; i++) {
@@ -131,7 +131,7 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 					continue;
 				frec = cstor_layer_store_lookup(fls, from, NULL);
 				if (frec)
-					c->from_id = strdup(frec->id);
+					c->from_id = strdup(frec->h.id);
 				cstor_layer_store_done(fls);
 			}
 			cstor_error_clear(&e2);
