@@ -451,7 +451,7 @@ static int new_holder(int *fd_out, char **file_out, const char *dir, bool proces
  * store's layer is looked up after the mount state is locked.
  */
 struct located {
-	struct cstor_layer_store *ls; /* held shared */
+	struct cstor_objstore *ls; /* held shared */
 	struct target t;
 	bool unusable;
 };
@@ -487,35 +487,35 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 		      const char *what, cstor_error *err) CSTOR_NO_TSA
 {
 	memset(l, 0, sizeof(*l));
-	int r = cstor_layer_store_start_reading(s->layers, err);
+	int r = cstor_objstore_start_reading(s->layers, err);
 	if (r != 0)
 		return r;
 	bool amb = false;
 	struct cstor_layer_rec *rec = cstor_layer_store_lookup(s->layers, ref, &amb);
 	if (rec) {
 		if (fill_target(l, rec, false) < 0) {
-			cstor_layer_store_done(s->layers);
+			cstor_objstore_done(s->layers);
 			located_done(l);
 			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
 		r = cstor_mounts_start(s->mounts, err);
 		if (r != 0) {
-			cstor_layer_store_done(s->layers);
+			cstor_objstore_done(s->layers);
 			located_done(l);
 			return r;
 		}
 		l->ls = s->layers;
 		return 0;
 	}
-	cstor_layer_store_done(s->layers);
+	cstor_objstore_done(s->layers);
 	if (amb)
 		return cstor_error_set(err, EINVAL, "%s: layer reference \"%s\" is ambiguous", what, ref);
 	r = cstor_mounts_start(s->mounts, err);
 	if (r != 0)
 		return r;
 	for (size_t i = 0; i < s->n_ro_layers; i++) {
-		struct cstor_layer_store *ro = s->ro_layers[i];
-		r = cstor_layer_store_start_reading(ro, err);
+		struct cstor_objstore *ro = s->ro_layers[i];
+		r = cstor_objstore_start_reading(ro, err);
 		if (r != 0) {
 			cstor_mounts_done(s->mounts);
 			return r;
@@ -523,7 +523,7 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 		rec = cstor_layer_store_lookup(ro, ref, NULL);
 		if (rec) {
 			if (fill_target(l, rec, true) < 0) {
-				cstor_layer_store_done(ro);
+				cstor_objstore_done(ro);
 				cstor_mounts_done(s->mounts);
 				located_done(l);
 				return cstor_error_set(err, ENOMEM, "out of memory");
@@ -531,7 +531,7 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 			l->ls = ro;
 			return 0;
 		}
-		cstor_layer_store_done(ro);
+		cstor_objstore_done(ro);
 	}
 	cstor_mounts_done(s->mounts);
 	return cstor_error_set(err, ENOENT, "%s: layer not known: %s", what, ref);
@@ -540,7 +540,7 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 static void unlock_layer(struct located *l, struct cstor_store *s) CSTOR_NO_TSA
 {
 	cstor_mounts_done(s->mounts);
-	cstor_layer_store_done(l->ls);
+	cstor_objstore_done(l->ls);
 	located_done(l);
 }
 
@@ -827,12 +827,12 @@ static int collect_ids(char ***ids, struct cstor_store *s) CSTOR_REQUIRES(&s->mo
 
 int cstor_store_shutdown(cstor_store *s, int force, cstor_error *err) CSTOR_NO_TSA
 {
-	int r = cstor_layer_store_start_reading(s->layers, err);
+	int r = cstor_objstore_start_reading(s->layers, err);
 	if (r != 0)
 		return r;
 	r = cstor_mounts_start(s->mounts, err);
 	if (r != 0) {
-		cstor_layer_store_done(s->layers);
+		cstor_objstore_done(s->layers);
 		return r;
 	}
 	_cleanup_strv_free_ char **ids = NULL;
@@ -867,7 +867,7 @@ int cstor_store_shutdown(cstor_store *s, int force, cstor_error *err) CSTOR_NO_T
 		reconciled_done(&rc);
 	}
 	cstor_mounts_done(s->mounts);
-	cstor_layer_store_done(s->layers);
+	cstor_objstore_done(s->layers);
 	if (r < 0)
 		return r;
 	if (busy)

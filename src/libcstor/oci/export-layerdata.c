@@ -18,7 +18,7 @@
 
 /* Open the item's file: the store's lock is held, so the item cannot be
  * replaced or removed while we look; once open, the fd keeps the content. */
-static int open_item(int *fd_out, struct cstor_layer_store *ls, const char *id, const char *key,
+static int open_item(int *fd_out, struct cstor_objstore *ls, const char *id, const char *key,
 		     const char *name, cstor_error *err) CSTOR_REQUIRES_SHARED(&ls->lock)
 {
 	struct cstor_layer_rec *rec = cstor_layer_store_by_id(ls, id);
@@ -26,7 +26,7 @@ static int open_item(int *fd_out, struct cstor_layer_store *ls, const char *id, 
 		return cstor_error_set(err, ENOENT, "layer %s was deleted", id);
 	if (!strv_contains(rec->h.bd.names, key))
 		return cstor_error_set(err, ENOENT, "layer %s has no data item \"%s\"", id, key);
-	_cleanup_free_ char *dir = cstor_layer_store_data_dir(ls, id);
+	_cleanup_free_ char *dir = cstor_objstore_data_dir(ls, id);
 	if (!dir)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -51,7 +51,7 @@ int cstor_export_open_layer_data(int *fd_out, cstor_store *store, const char *id
 	/* Which store has the layer (a read-only one keeps its data under
 	 * its own root); the lookup takes and releases its locks itself. */
 	struct cstor_layer *l = NULL;
-	struct cstor_layer_store *ls = NULL;
+	struct cstor_objstore *ls = NULL;
 	int r = cstor_store_find_layer(&l, &ls, store, id, err);
 	if (r < 0)
 		return r;
@@ -59,10 +59,10 @@ int cstor_export_open_layer_data(int *fd_out, cstor_store *store, const char *id
 	_cleanup_free_ char *name = NULL;
 	if ((r = cstor_big_data_file_name(&name, key, err)) < 0)
 		return r;
-	r = cstor_layer_store_start_reading(ls, err);
+	r = cstor_objstore_start_reading(ls, err);
 	if (r != 0)
 		return r;
 	r = open_item(fd_out, ls, id, key, name, err);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r;
 }

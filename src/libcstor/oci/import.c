@@ -153,7 +153,7 @@ static int layer_state(enum layer_state *st, cstor_store *s, const char *id, cst
 	if (!incomplete)
 		*st = LAYER_COMPLETE;
 	else
-		*st = cstor_apply_in_progress(s, id) ? LAYER_BEING_MADE : LAYER_DEAD;
+		*st = cstor_apply_in_progress(s->run_layers_dir, id) ? LAYER_BEING_MADE : LAYER_DEAD;
 	return 0;
 }
 
@@ -404,9 +404,9 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 				 * dead imports' layers; ours must not hold the
 				 * layer's apply lock yet, or it would look alive. */
 				cstor_error e = CSTOR_ERROR_INIT;
-				int w = cstor_layer_store_start_writing(s->layers, &e);
+				int w = cstor_objstore_start_writing(s->layers, &e);
 				if (w == 0)
-					cstor_layer_store_done(s->layers);
+					cstor_objstore_done(s->layers);
 				cstor_error_clear(&e);
 				continue;
 			}

@@ -10,20 +10,20 @@
 #include <unistd.h>
 
 #include "util/error-internal.h"
-#include "store/store-internal.h"
+#include "records/apply-lock.h"
 #include "util/cleanup.h"
 
-static int apply_lock_path(char *buf, size_t size, struct cstor_store *s, const char *id)
+static int apply_lock_path(char *buf, size_t size, const char *run_dir, const char *id)
 {
-	int n = snprintf(buf, size, "%s/apply-%s.lock", s->run_layers_dir, id);
+	int n = snprintf(buf, size, "%s/apply-%s.lock", run_dir, id);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
 /* Take the apply lock of @id (non-blocking); the fd holds it until closed. */
-int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cstor_error *err)
+int cstor_apply_lock_take(int *fd_out, const char *run_dir, const char *id, cstor_error *err)
 {
 	char p[4096];
-	if (apply_lock_path(p, sizeof(p), s, id) < 0)
+	if (apply_lock_path(p, sizeof(p), run_dir, id) < 0)
 		return cstor_error_set(err, ENAMETOOLONG, "layer ID %s too long", id);
 	_cleanup_close_ int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -38,22 +38,22 @@ int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cs
 	return 0;
 }
 
-void cstor_apply_lock_release(struct cstor_store *s, const char *id, int fd)
+void cstor_apply_lock_release(const char *run_dir, const char *id, int fd)
 {
 	char p[4096];
 	if (fd < 0)
 		return;
 	/* Unlink while holding it: nobody can be waiting on it (we only
 	 * try-lock) and a stale file would only cost a lookup. */
-	if (apply_lock_path(p, sizeof(p), s, id) == 0)
+	if (apply_lock_path(p, sizeof(p), run_dir, id) == 0)
 		unlink(p);
 	close(fd);
 }
 
-bool cstor_apply_in_progress(struct cstor_store *s, const char *id)
+bool cstor_apply_in_progress(const char *run_dir, const char *id)
 {
 	char p[4096];
-	if (apply_lock_path(p, sizeof(p), s, id) < 0)
+	if (apply_lock_path(p, sizeof(p), run_dir, id) < 0)
 		return false;
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -62,15 +62,4 @@ bool cstor_apply_in_progress(struct cstor_store *s, const char *id)
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
 		return false;
 	return fl.l_type != F_UNLCK;
-}
-
-static bool apply_live(void *ctx, const char *id)
-{
-	return cstor_apply_in_progress(ctx, id);
-}
-
-void cstor_layer_apply_setup(struct cstor_store *s)
-{
-	s->layers->apply_live = apply_live;
-	s->layers->apply_live_ctx = s;
 }

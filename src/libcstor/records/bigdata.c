@@ -83,17 +83,30 @@ int cstor_big_data_read(void **data, size_t *len, const char *dir, const char *k
 	return 0;
 }
 
-int cstor_big_data_write(const char *dir, const char *key, const void *data, size_t len,
-			 cstor_error *err)
+int cstor_big_data_open_dir(int *dfd, char **name, const char *dir, const char *key,
+			    cstor_error *err)
 {
-	_cleanup_free_ char *name = NULL;
-	int r = cstor_big_data_file_name(&name, key, err);
+	_cleanup_free_ char *n = NULL;
+	int r = cstor_big_data_file_name(&n, key, err);
 	if (r < 0)
 		return r;
 	if ((r = cstor_mkdir_p(dir, 0700, err)) < 0)
 		return r;
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return cstor_error_errno(err, errno, "open %s", dir);
+	*dfd = fd;
+	*name = TAKE_PTR(n);
+	return 0;
+}
+
+int cstor_big_data_write(const char *dir, const char *key, const void *data, size_t len,
+			 cstor_error *err)
+{
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int dfd = -1;
+	int r = cstor_big_data_open_dir(&dfd, &name, dir, key, err);
+	if (r < 0)
+		return r;
 	return cstor_atomic_write_at(dfd, name, data, len, 0600, CSTOR_WRITE_DURABLE, key, err);
 }

@@ -20,4 +20,9 @@ int cstor_big_data_read(void **data, size_t *len, const char *dir, const char *k
 int cstor_big_data_write(const char *dir, const char *key, const void *data, size_t len,
 			 cstor_error *err);
 
+/* Open (creating it 0700) the big-data directory @dir, and name @key's
+ * file in it: *dfd and *name are the caller's. */
+int cstor_big_data_open_dir(int *dfd, char **name, const char *dir, const char *key,
+			    cstor_error *err);
+
 #endif

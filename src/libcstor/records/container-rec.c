@@ -87,54 +87,39 @@ void cstor_container_rec_write(cstor_buf *b, const struct cstor_container_rec *r
 	cstor_buf_putc(b, '}');
 }
 
-int cstor_container_recs_parse(struct cstor_obj_head ***out, size_t *n, const char *data,
-			       size_t len, const char *path, cstor_error *err)
+static int parse_head(struct cstor_obj_head **out, json_t *obj, const char *where,
+		      cstor_error *err)
 {
-	*out = NULL;
-	*n = 0;
-	json_t *root = NULL;
-	int rr = cstor_recfile_parse_list(&root, data, len, path, "containers", err);
-	if (rr < 0 || !root)
-		return rr;
-	size_t k = json_array_size(root);
-	struct cstor_obj_head **recs = calloc(k + 1, sizeof(*recs));
-	if (!recs) {
-		json_decref(root);
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
-	for (size_t j = 0; j < k; j++) {
-		char where[4200];
-		snprintf(where, sizeof(where), "loading \"%s\": container %zu", path, j);
-		struct cstor_container_rec *rec = NULL;
-		int r = cstor_container_rec_parse(&rec, json_array_get(root, j), where, err);
-		if (r < 0) {
-			for (size_t x = 0; x < j; x++)
-				cstor_container_rec_free(CSTOR_CONTAINER_REC(recs[x]));
-			free(recs);
-			json_decref(root);
-			return r;
-		}
-		recs[j] = &rec->h;
-	}
-	json_decref(root);
-	*out = recs;
-	*n = k;
-	return 0;
+	struct cstor_container_rec *r = NULL;
+	int k = cstor_container_rec_parse(&r, obj, where, err);
+	*out = r ? &r->h : NULL;
+	return k;
 }
+
+static void write_head(cstor_buf *b, const struct cstor_obj_head *h)
+{
+	cstor_container_rec_write(b, CSTOR_CONTAINER_REC(h));
+}
+
+static void free_head(struct cstor_obj_head *h)
+{
+	cstor_container_rec_free(CSTOR_CONTAINER_REC(h));
+}
+
+const struct cstor_rec_codec cstor_container_rec_codec = {
+	.what = "container",
+	.whats = "containers",
+	.parse = parse_head,
+	.write = write_head,
+	.free = free_head,
+};
 
 int cstor_container_rec_copy(struct cstor_container_rec **out,
 			     const struct cstor_container_rec *r)
 {
-	cstor_buf b = { 0 };
-	cstor_container_rec_write(&b, r);
-	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
-	if (!s)
-		return -ENOMEM;
-	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
-	if (!j)
-		return -ENOMEM;
-	int k = cstor_container_rec_parse(out, j, "container", NULL);
-	json_decref(j);
+	struct cstor_obj_head *h = NULL;
+	int k = cstor_rec_copy(&cstor_container_rec_codec, &h, &r->h);
+	*out = CSTOR_CONTAINER_REC(h);
 	return k;
 }
 

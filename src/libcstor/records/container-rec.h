@@ -38,8 +38,7 @@ void cstor_container_rec_free(struct cstor_container_rec *r);
 int cstor_container_rec_parse(struct cstor_container_rec **out, json_t *obj, const char *where,
 			      cstor_error *err);
 void cstor_container_rec_write(cstor_buf *b, const struct cstor_container_rec *r);
-int cstor_container_recs_parse(struct cstor_obj_head ***out, size_t *n, const char *data,
-			       size_t len, const char *path, cstor_error *err);
+extern const struct cstor_rec_codec cstor_container_rec_codec;
 int cstor_container_rec_copy(struct cstor_container_rec **out,
 			     const struct cstor_container_rec *r);
 /* A string flag, or NULL when absent or not a string. */

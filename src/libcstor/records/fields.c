@@ -2,12 +2,134 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "util/error-internal.h"
-#include "records/layer-rec.h"
 #include "records/fields.h"
+#include "records/recfile.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
+
+char *cstor_time_now_json(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cstor_buf b = { 0 };
+	cstor_json_time(&b, ts.tv_sec, ts.tv_nsec);
+	/* Stored without the quotes the JSON writer adds. */
+	char *s = cstor_buf_steal(&b, NULL);
+	if (!s)
+		return NULL;
+	size_t l = strlen(s);
+	memmove(s, s + 1, l - 2);
+	s[l - 2] = 0;
+	return s;
+}
+
+char *cstor_time_normalize(const char *in)
+{
+	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), as Go's RFC 3339
+	 * parser takes it; written back the way Go marshals the time. */
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i = 0;
+	for (; pat[i]; i++)
+		if (pat[i] == 'd' ? !(in[i] >= '0' && in[i] <= '9') : in[i] != pat[i])
+			return NULL;
+	const char *frac = NULL;
+	size_t nfrac = 0;
+	if (in[i] == '.') {
+		frac = in + ++i;
+		while (in[i] >= '0' && in[i] <= '9' && nfrac < 9)
+			i++, nfrac++;
+		if (nfrac == 0 || (in[i] >= '0' && in[i] <= '9'))
+			return NULL;
+	}
+	const char *zone = in + i;
+	bool utc = streq(zone, "Z") || streq(zone, "+00:00") || streq(zone, "-00:00");
+	if (!utc && !((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 6 &&
+		      zone[1] >= '0' && zone[1] <= '9' && zone[2] >= '0' && zone[2] <= '9' &&
+		      zone[3] == ':' && zone[4] >= '0' && zone[4] <= '9' && zone[5] >= '0' &&
+		      zone[5] <= '9'))
+		return NULL;
+	while (nfrac > 0 && frac[nfrac - 1] == '0')
+		nfrac--;
+	char *out;
+	if (asprintf(&out, "%.19s%s%.*s%s", in, nfrac ? "." : "", (int)nfrac, frac ? frac : "",
+		     utc ? "Z" : zone) < 0)
+		return NULL;
+	return out;
+}
+
+int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *err)
+{
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return cstor_error_set(err, EBADMSG, "%s: expected a list of strings", what);
+	_cleanup_strv_free_ char **r = calloc(1, sizeof(char *));
+	if (!r)
+		return -ENOMEM;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e))
+			return cstor_error_set(err, EBADMSG, "%s: expected a list of strings", what);
+		if (strv_append(&r, json_string_value(e)) < 0)
+			return -ENOMEM;
+	}
+	*out = TAKE_PTR(r);
+	return 0;
+}
+
+int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *v, const char *what,
+		       cstor_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return cstor_error_set(err, EBADMSG, "%s: expected a list of ID mappings", what);
+	size_t k = json_array_size(v);
+	struct cstor_idmap *m = calloc(k ? k : 1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < k; i++) {
+		json_t *e = json_array_get(v, i);
+		static const char *const keys[] = { "container_id", "host_id", "size" };
+		uint32_t *dst[] = { &m[i].container_id, &m[i].host_id, &m[i].size };
+		for (int j = 0; j < 3; j++) {
+			json_t *x = json_is_object(e) ? json_object_get(e, keys[j]) : NULL;
+			if (x && !json_is_integer(x)) {
+				free(m);
+				return cstor_error_set(err, EBADMSG, "%s: bad ID mapping", what);
+			}
+			*dst[j] = x ? (uint32_t)json_integer_value(x) : 0;
+		}
+		if (!json_is_object(e)) {
+			free(m);
+			return cstor_error_set(err, EBADMSG, "%s: bad ID mapping", what);
+		}
+	}
+	*out = m;
+	*n = k;
+	return 0;
+}
+
+void cstor_idmaps_write(cstor_buf *b, bool *first, const char *key, const struct cstor_idmap *m,
+			size_t n)
+{
+	if (n == 0)
+		return;
+	cstor_json_key(b, first, key);
+	cstor_buf_putc(b, '[');
+	for (size_t i = 0; i < n; i++)
+		cstor_buf_printf(b, "%s{\"container_id\":%u,\"host_id\":%u,\"size\":%u}", i ? "," : "",
+				 m[i].container_id, m[i].host_id, m[i].size);
+	cstor_buf_putc(b, ']');
+}
 
 int cstor_rec_get_str(char **out, json_t *obj, const char *key, const char *what,
 		      cstor_error *err)
@@ -149,16 +271,19 @@ int cstor_bigdata_index_set(struct cstor_bigdata_index *bi, const char *key, int
 			    const char *digest, bool *changed)
 {
 	*changed = false;
-	if (!bi->sizes && !(bi->sizes = json_object()))
-		return -ENOMEM;
-	if (!bi->digests && !(bi->digests = json_object()))
-		return -ENOMEM;
-	json_t *os = json_object_get(bi->sizes, key), *od = json_object_get(bi->digests, key);
-	if (!os || json_integer_value(os) != size || !od || !streq(json_string_value(od), digest))
-		*changed = true;
-	if (json_object_set_new(bi->sizes, key, json_integer(size)) < 0 ||
-	    json_object_set_new(bi->digests, key, json_string(digest)) < 0)
-		return -ENOMEM;
+	if (digest) {
+		if (!bi->sizes && !(bi->sizes = json_object()))
+			return -ENOMEM;
+		if (!bi->digests && !(bi->digests = json_object()))
+			return -ENOMEM;
+		json_t *os = json_object_get(bi->sizes, key), *od = json_object_get(bi->digests, key);
+		if (!os || json_integer_value(os) != size || !od ||
+		    !streq(json_string_value(od), digest))
+			*changed = true;
+		if (json_object_set_new(bi->sizes, key, json_integer(size)) < 0 ||
+		    json_object_set_new(bi->digests, key, json_string(digest)) < 0)
+			return -ENOMEM;
+	}
 	if (!strv_contains(bi->names, key)) {
 		if (!bi->names && !(bi->names = calloc(1, sizeof(char *))))
 			return -ENOMEM;
@@ -251,4 +376,50 @@ int cstor_random_id(char out[65])
 		if (!digits)
 			return 0;
 	}
+}
+
+int cstor_recs_parse(const struct cstor_rec_codec *c, struct cstor_obj_head ***out, size_t *n,
+		     const char *data, size_t len, const char *path, cstor_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	json_t *root = NULL;
+	int r = cstor_recfile_parse_list(&root, data, len, path, c->whats, err);
+	if (r < 0 || !root)
+		return r;
+	size_t k = json_array_size(root);
+	struct cstor_obj_head **recs = calloc(k + 1, sizeof(*recs));
+	if (!recs)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t j = 0; recs && j < k; j++) {
+		char where[4200];
+		snprintf(where, sizeof(where), "loading \"%s\": %s %zu", path, c->what, j);
+		if ((r = c->parse(&recs[j], json_array_get(root, j), where, err)) < 0) {
+			for (size_t x = 0; x < j; x++)
+				c->free(recs[x]);
+			free(TAKE_PTR(recs));
+		}
+	}
+	json_decref(root);
+	if (r < 0)
+		return r;
+	*out = recs;
+	*n = k;
+	return 0;
+}
+
+int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
+		   const struct cstor_obj_head *h)
+{
+	cstor_buf b = { 0 };
+	c->write(&b, h);
+	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
+	if (!s)
+		return -ENOMEM;
+	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
+	if (!j)
+		return -ENOMEM;
+	int r = c->parse(out, j, c->what, NULL);
+	json_decref(j);
+	return r;
 }

@@ -17,6 +17,25 @@
 
 #include "util/gojson.h"
 
+struct cstor_idmap {
+	uint32_t container_id;
+	uint32_t host_id;
+	uint32_t size;
+};
+
+/* Shared by image and container records. */
+int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *err);
+int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *v, const char *what,
+		       cstor_error *err);
+void cstor_idmaps_write(cstor_buf *b, bool *first, const char *key, const struct cstor_idmap *m,
+			size_t n);
+/* The current time in Go's JSON form (UTC, nanoseconds, trimmed). */
+char *cstor_time_now_json(void);
+/* An RFC 3339 time as containers/storage would store it after parsing
+ * (fraction without trailing zeros, "Z" for UTC); NULL when @in is not one
+ * (or on OOM). */
+char *cstor_time_normalize(const char *in);
+
 /* Field readers: absent and null give NULL / 0; a wrong type is -EBADMSG
  * naming @what. */
 int cstor_rec_get_str(char **out, json_t *obj, const char *key, const char *what,
@@ -52,8 +71,9 @@ int cstor_bigdata_index_parse(struct cstor_bigdata_index *bi, json_t *obj, const
 			      cstor_error *err);
 void cstor_bigdata_index_write(cstor_buf *b, bool *first, const struct cstor_bigdata_index *bi);
 void cstor_bigdata_index_done(struct cstor_bigdata_index *bi);
-/* Record item @key with @size and @digest. *changed tells whether anything
- * differs from before (Go saves only then). -ENOMEM. */
+/* Record item @key with @size and @digest, or by name only when @digest is
+ * NULL (layers). *changed tells whether anything differs from before (Go
+ * saves only then). -ENOMEM. */
 int cstor_bigdata_index_set(struct cstor_bigdata_index *bi, const char *key, int64_t size,
 			    const char *digest, bool *changed);
 /* The recorded size (-1 when unknown) and digest (NULL when unknown). */
@@ -80,6 +100,25 @@ void cstor_obj_head_done(struct cstor_obj_head *h);
 
 /* Names: @v deduplicated, keeping first occurrences (Go's dedupeNames).
  * NULL on OOM; never NULL for a NULL @v (an empty list). */
+/* The codec of one kind of record whose struct begins with struct
+ * cstor_obj_head: what the store engine and the snapshots need of it. */
+struct cstor_rec_codec {
+	const char *what;  /* "layer": names a record in messages */
+	const char *whats; /* "layers": names the records file's list */
+	int (*parse)(struct cstor_obj_head **out, json_t *obj, const char *where,
+		     cstor_error *err);
+	void (*write)(cstor_buf *b, const struct cstor_obj_head *h);
+	void (*free)(struct cstor_obj_head *h);
+};
+
+/* Parse a records file (records/recfile.h: blank or null is no records,
+ * anything but a list is an error naming @path) into *out, n records. */
+int cstor_recs_parse(const struct cstor_rec_codec *c, struct cstor_obj_head ***out, size_t *n,
+		     const char *data, size_t len, const char *path, cstor_error *err);
+/* A deep copy through the JSON encoding: exact by construction. -ENOMEM. */
+int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
+		   const struct cstor_obj_head *h);
+
 char **cstor_names_dedup(char *const *v);
 
 /* A new random ID: 64 hex digits, never 12 leading digits (which Docker

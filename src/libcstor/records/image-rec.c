@@ -154,63 +154,43 @@ void cstor_image_rec_write(cstor_buf *b, const struct cstor_image_rec *r)
 	cstor_buf_putc(b, '}');
 }
 
-int cstor_image_recs_parse(struct cstor_obj_head ***out, size_t *n, const char *data,
-			   size_t len, const char *path, cstor_error *err)
+static int parse_head(struct cstor_obj_head **out, json_t *obj, const char *where,
+		      cstor_error *err)
 {
-	*out = NULL;
-	*n = 0;
-	json_t *root = NULL;
-	int rr = cstor_recfile_parse_list(&root, data, len, path, "images", err);
-	if (rr < 0 || !root)
-		return rr;
-	size_t k = json_array_size(root);
-	struct cstor_obj_head **recs = calloc(k + 1, sizeof(*recs));
-	if (!recs) {
-		json_decref(root);
-		return cstor_error_set(err, ENOMEM, "out of memory");
+	struct cstor_image_rec *r = NULL;
+	int k = cstor_image_rec_parse(&r, obj, where, err);
+	/* Not a field: the digests that find the image. */
+	if (k == 0 && (k = cstor_image_rec_recompute_digests(r, err)) < 0) {
+		cstor_error_wrap(err, k, "%s: computing digests for image with ID \"%s\"", where,
+				 r->h.id);
+		cstor_image_rec_free(TAKE_PTR(r));
 	}
-	for (size_t j = 0; j < k; j++) {
-		char where[4200];
-		snprintf(where, sizeof(where), "loading \"%s\": image %zu", path, j);
-		struct cstor_image_rec *rec = NULL;
-		int r = cstor_image_rec_parse(&rec, json_array_get(root, j), where, err);
-		if (r == 0 && (r = cstor_image_rec_recompute_digests(rec, err)) < 0)
-			cstor_error_wrap(err, r, "%s: computing digests for image with ID \"%s\"",
-					 where, rec->h.id);
-		if (r < 0) {
-			cstor_image_rec_free(rec);
-			for (size_t x = 0; x < j; x++)
-				cstor_image_rec_free(CSTOR_IMAGE_REC(recs[x]));
-			free(recs);
-			json_decref(root);
-			return r;
-		}
-		recs[j] = &rec->h;
-	}
-	json_decref(root);
-	*out = recs;
-	*n = k;
-	return 0;
+	*out = r ? &r->h : NULL;
+	return k;
 }
+
+static void write_head(cstor_buf *b, const struct cstor_obj_head *h)
+{
+	cstor_image_rec_write(b, CSTOR_IMAGE_REC(h));
+}
+
+static void free_head(struct cstor_obj_head *h)
+{
+	cstor_image_rec_free(CSTOR_IMAGE_REC(h));
+}
+
+const struct cstor_rec_codec cstor_image_rec_codec = {
+	.what = "image",
+	.whats = "images",
+	.parse = parse_head,
+	.write = write_head,
+	.free = free_head,
+};
 
 int cstor_image_rec_copy(struct cstor_image_rec **out, const struct cstor_image_rec *r)
 {
-	cstor_buf b = { 0 };
-	cstor_image_rec_write(&b, r);
-	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
-	if (!s)
-		return -ENOMEM;
-	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
-	if (!j)
-		return -ENOMEM;
-	int k = cstor_image_rec_parse(out, j, "image", NULL);
-	json_decref(j);
-	if (k < 0)
-		return k;
-	if (r->digests && !((*out)->digests = strv_copy(r->digests))) {
-		cstor_image_rec_free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	struct cstor_obj_head *h = NULL;
+	int k = cstor_rec_copy(&cstor_image_rec_codec, &h, &r->h);
+	*out = CSTOR_IMAGE_REC(h);
+	return k;
 }

@@ -38,9 +38,7 @@ void cstor_image_rec_free(struct cstor_image_rec *r);
 int cstor_image_rec_parse(struct cstor_image_rec **out, json_t *obj, const char *where,
 			  cstor_error *err);
 void cstor_image_rec_write(cstor_buf *b, const struct cstor_image_rec *r);
-/* A whole images.json (empty, "null" and "[]": no images). */
-int cstor_image_recs_parse(struct cstor_obj_head ***out, size_t *n, const char *data,
-			   size_t len, const char *path, cstor_error *err);
+extern const struct cstor_rec_codec cstor_image_rec_codec;
 
 /* Rebuild r->digests and fill r->digest when it is empty (Go's
  * recomputeDigests): -EBADMSG for an invalid digest. The order is the

@@ -17,12 +17,6 @@
 #include "records/fields.h"
 #include "util/gojson.h"
 
-struct cstor_idmap {
-	uint32_t container_id;
-	uint32_t host_id;
-	uint32_t size;
-};
-
 /* The head (id, names, metadata, created, flags, unknown keys, big-data
  * names) is the one the image and container records have, so the store
  * engine (store/engine.h) serves all three kinds. Layers record only the
@@ -60,9 +54,7 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 /* Append the record as Go would encode it. */
 void cstor_layer_rec_write(cstor_buf *b, const struct cstor_layer_rec *r);
 
-/* Parse a whole layers.json (empty, "null" and "[]" mean no layers). */
-int cstor_layer_recs_parse(struct cstor_layer_rec ***out, size_t *n, const char *data, size_t len,
-			   const char *path, cstor_error *err);
+extern const struct cstor_rec_codec cstor_layer_rec_codec;
 
 /* cstor's own flag: an apply into this (existing) layer started and has not
  * finished. Go ignores unknown flags; cstor refuses to use such a layer
@@ -78,17 +70,5 @@ bool cstor_layer_rec_flag_bool(const struct cstor_layer_rec *r, const char *key)
 int cstor_layer_rec_set_flag(struct cstor_layer_rec *r, const char *key, json_t *value);
 void cstor_layer_rec_del_flag(struct cstor_layer_rec *r, const char *key);
 
-/* Shared by image and container records. */
-int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *err);
-int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *v, const char *what,
-		       cstor_error *err);
-void cstor_idmaps_write(cstor_buf *b, bool *first, const char *key, const struct cstor_idmap *m,
-			size_t n);
-/* The current time in Go's JSON form (UTC, nanoseconds, trimmed). */
-char *cstor_time_now_json(void);
-/* An RFC 3339 time as containers/storage would store it after parsing
- * (fraction without trailing zeros, "Z" for UTC); NULL when @in is not one
- * (or on OOM). */
-char *cstor_time_normalize(const char *in);
 
 #endif

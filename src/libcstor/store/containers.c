@@ -21,22 +21,6 @@
 
 static char *const none[] = { NULL };
 
-static int parse_all(struct cstor_obj_head ***out, size_t *n, const char *data, size_t len,
-		     const char *path, cstor_error *err)
-{
-	return cstor_container_recs_parse(out, n, data, len, path, err);
-}
-
-static void write_rec(cstor_buf *b, const struct cstor_obj_head *h)
-{
-	cstor_container_rec_write(b, CSTOR_CONTAINER_REC(h));
-}
-
-static void free_rec(struct cstor_obj_head *h)
-{
-	cstor_container_rec_free(CSTOR_CONTAINER_REC(h));
-}
-
 /* Containers are also found by their layer's ID. */
 static const char *layer_key(const struct cstor_obj_head *h)
 {
@@ -47,9 +31,7 @@ const struct cstor_objstore_ops cstor_container_store_ops = {
 	.kind = "container",
 	.json_name = "containers.json",
 	.lock_name = "containers.lock",
-	.parse_all = parse_all,
-	.write = write_rec,
-	.free = free_rec,
+	.codec = &cstor_container_rec_codec,
 	.alt_key = layer_key,
 };
 
@@ -287,7 +269,7 @@ static int add_record(struct create *c, struct cstor_objstore *cs, const char *i
  * names are checked first (so that a refused container costs no layer), the
  * layer is made (its parent check reads the container store), then the
  * record. Without a record the layer is removed again. */
-static int create_locked(struct create *c, struct cstor_store *s, struct cstor_layer_store *ls,
+static int create_locked(struct create *c, struct cstor_store *s, struct cstor_objstore *ls,
 			 cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
 	struct cstor_objstore *cs = s->containers;
@@ -333,7 +315,7 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_l
 
 /* With the image's store held: is the image still there, on that layer? */
 static int create_with_image(struct create *c, struct cstor_store *s,
-			     struct cstor_layer_store *ls, struct cstor_objstore *home,
+			     struct cstor_objstore *ls, struct cstor_objstore *home,
 			     cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
 	int r = cstor_objstore_start_reading(home, err);
@@ -352,7 +334,7 @@ static int create_with_image(struct create *c, struct cstor_store *s,
 }
 
 static int resolve_parent(struct create *c, char **ro_parent, struct cstor_store *s,
-			  struct cstor_layer_store *ls, cstor_error *err)
+			  struct cstor_objstore *ls, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
 	if (!c->top || cstor_layer_store_by_id(ls, c->top))
@@ -360,12 +342,12 @@ static int resolve_parent(struct create *c, char **ro_parent, struct cstor_store
 	/* The image's layers may live in a read-only store (later in the lock
 	 * order than the primary layer store we hold). */
 	for (size_t i = 0; i < s->n_ro_layers; i++) {
-		struct cstor_layer_store *ro = s->ro_layers[i];
-		int r = cstor_layer_store_start_reading(ro, err);
+		struct cstor_objstore *ro = s->ro_layers[i];
+		int r = cstor_objstore_start_reading(ro, err);
 		if (r != 0)
 			return r;
 		bool found = cstor_layer_store_by_id(ro, c->top) != NULL;
-		cstor_layer_store_done(ro);
+		cstor_objstore_done(ro);
 		if (found) {
 			if (!(*ro_parent = strdup(c->top)))
 				return cstor_error_set(err, ENOMEM, "out of memory");
@@ -415,14 +397,14 @@ int cstor_store_create_container(cstor_container **out, cstor_store *s,
 
 	struct create c = { .o = o, .image_id = image_id, .top = top };
 	_cleanup_free_ char *ro_parent = NULL;
-	struct cstor_layer_store *ls = s->layers;
-	r = cstor_layer_store_start_writing(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
 	r = resolve_parent(&c, &ro_parent, s, ls, err);
 	if (r == 0)
 		r = home ? create_with_image(&c, s, ls, home, err) : create_locked(&c, s, ls, err);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	if (r == 0 && out)
 		r = cstor_store_container(out, s, c.id_out, err);
 	free(c.id_out);
@@ -441,209 +423,73 @@ static struct cstor_container_rec *find_locked(struct cstor_objstore *cs, const 
 	return h ? CSTOR_CONTAINER_REC(h) : NULL;
 }
 
-static int fail_code(const cstor_error *err)
-{
-	return err && err->code ? -err->code : -ENOENT;
-}
-
-enum names_op { NAMES_SET, NAMES_ADD, NAMES_REMOVE };
-
 static int change_names(struct cstor_store *s, const char *ref, const char *const *names,
-			enum names_op op, cstor_error *err)
+			enum cstor_names_op op, cstor_error *err)
 {
-	struct cstor_objstore *cs = s->containers;
-	int r = cstor_objstore_start_writing(cs, err);
-	if (r != 0)
-		return r;
-	struct cstor_container_rec *rec = find_locked(cs, ref, err);
-	_cleanup_strv_free_ char **all = calloc(1, sizeof(char *));
-	if (!rec) {
-		r = fail_code(err);
-		goto out;
-	}
-	if (!all)
-		goto oom;
-	if (op == NAMES_ADD)
-		for (size_t i = 0; rec->h.names && rec->h.names[i]; i++)
-			if (strv_append(&all, rec->h.names[i]) < 0)
-				goto oom;
-	if (op == NAMES_REMOVE) {
-		for (size_t i = 0; rec->h.names && rec->h.names[i]; i++)
-			if (!strv_contains((char *const *)names, rec->h.names[i]) &&
-			    strv_append(&all, rec->h.names[i]) < 0)
-				goto oom;
-	} else
-		for (size_t i = 0; names && names[i]; i++)
-			if (strv_append(&all, names[i]) < 0)
-				goto oom;
-	if (cstor_objstore_set_names(cs, &rec->h, all) < 0)
-		goto oom;
-	r = cstor_objstore_save(cs, err);
-	goto out;
-oom:
-	r = cstor_error_set(err, ENOMEM, "out of memory");
-out:
-	cstor_objstore_done(cs);
-	return r;
+	struct cstor_objset set = cstor_store_container_set(s);
+	return cstor_objset_change_names(&set, NULL, ref, names, op, NULL, err);
 }
 
 int cstor_container_set_names(cstor_store *s, const char *ref, const char *const *names,
 			      cstor_error *err)
 {
-	return change_names(s, ref, names, NAMES_SET, err);
+	return change_names(s, ref, names, CSTOR_NAMES_SET, err);
 }
 
 int cstor_container_add_names(cstor_store *s, const char *ref, const char *const *names,
 			      cstor_error *err)
 {
-	return change_names(s, ref, names, NAMES_ADD, err);
+	return change_names(s, ref, names, CSTOR_NAMES_ADD, err);
 }
 
 int cstor_container_remove_names(cstor_store *s, const char *ref, const char *const *names,
 				 cstor_error *err)
 {
-	return change_names(s, ref, names, NAMES_REMOVE, err);
+	return change_names(s, ref, names, CSTOR_NAMES_REMOVE, err);
 }
 
 int cstor_container_set_metadata(cstor_store *s, const char *ref, const char *metadata,
 				 cstor_error *err)
 {
-	struct cstor_objstore *cs = s->containers;
-	int r = cstor_objstore_start_writing(cs, err);
-	if (r != 0)
-		return r;
-	struct cstor_container_rec *rec = find_locked(cs, ref, err);
-	if (!rec)
-		r = fail_code(err);
-	else {
-		char *m = metadata && metadata[0] ? strdup(metadata) : NULL;
-		if (metadata && metadata[0] && !m)
-			r = cstor_error_set(err, ENOMEM, "out of memory");
-		else {
-			free(rec->h.metadata);
-			rec->h.metadata = m;
-			r = cstor_objstore_save(cs, err);
-		}
-	}
-	cstor_objstore_done(cs);
-	return r;
+	struct cstor_objset set = cstor_store_container_set(s);
+	return cstor_objset_set_metadata(&set, ref, metadata, NULL, err);
 }
 
 /* Big data */
 
-static int check_key(const char *key, cstor_error *err)
-{
-	if (!key || !key[0])
-		return cstor_error_set(err, EINVAL, "a data item needs a non-empty name");
-	return 0;
-}
-
 int cstor_container_get_big_data(void **data, size_t *len, cstor_store *s, const char *ref,
 				 const char *key, cstor_error *err)
 {
-	int r = check_key(key, err);
-	if (r < 0)
-		return r;
-	struct cstor_objstore *cs = s->containers;
-	r = cstor_objstore_start_reading(cs, err);
-	if (r != 0)
-		return r;
-	struct cstor_container_rec *rec = find_locked(cs, ref, err);
-	if (!rec)
-		r = fail_code(err);
-	else {
-		_cleanup_free_ char *dir = cstor_objstore_data_dir(cs, rec->h.id);
-		r = dir ? cstor_big_data_read(data, len, dir, key, err)
-			: cstor_error_set(err, ENOMEM, "out of memory");
-		if (r == -ENOENT)
-			cstor_error_wrap(err, r, "container %s", rec->h.id);
-	}
-	cstor_objstore_done(cs);
-	return r;
+	struct cstor_objset set = cstor_store_container_set(s);
+	return cstor_objset_get_big_data(data, len, &set, ref, key, err);
 }
 
-/* The recorded size and digest of an item, or the file's when none is
- * recorded (Go computes them then, and also records them). */
-static int item_info(int64_t *size, char **digest, struct cstor_store *s, const char *ref,
-		     const char *key, cstor_error *err)
-{
-	int r = check_key(key, err);
-	if (r < 0)
-		return r;
-	struct cstor_objstore *cs = s->containers;
-	r = cstor_objstore_start_reading(cs, err);
-	if (r != 0)
-		return r;
-	struct cstor_container_rec *rec = find_locked(cs, ref, err);
-	int64_t n = rec ? cstor_bigdata_index_size(&rec->h.bd, key) : -1;
-	const char *d = rec ? cstor_bigdata_index_digest(&rec->h.bd, key) : NULL;
-	_cleanup_free_ char *id = rec ? strdup(rec->h.id) : NULL;
-	if (!rec)
-		r = fail_code(err);
-	else if (!id)
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	else if (digest && d && !(*digest = strdup(d)))
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	cstor_objstore_done(cs);
-	if (r < 0 || (size ? n >= 0 : d != NULL)) {
-		if (r == 0 && size)
-			*size = n;
-		return r;
-	}
-	void *data = NULL;
-	size_t len = 0;
-	cstor_error e = CSTOR_ERROR_INIT;
-	r = cstor_container_get_big_data(&data, &len, s, id, key, &e);
-	cstor_error_clear(&e);
-	if (r < 0)
-		return cstor_error_set(err, ENOENT, "%s of data item \"%s\" of container %s is not known",
-				       size ? "size" : "digest", key, id);
-	if (size)
-		*size = (int64_t)len;
-	char buf[CSTOR_DIGEST_STRING_MAX];
-	if (digest && (r = cstor_digest_buffer(buf, data, len, err)) == 0 &&
-	    !(*digest = strdup(buf)))
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	free(data);
-	return r;
-}
-
+/* Go computes (and records) what an older record lacks. */
 int cstor_container_big_data_size(int64_t *size, cstor_store *s, const char *ref,
 				  const char *key, cstor_error *err)
 {
-	return item_info(size, NULL, s, ref, key, err);
+	struct cstor_objset set = cstor_store_container_set(s);
+	return cstor_objset_big_data_info(size, NULL, &set, ref, key, true, err);
 }
 
 int cstor_container_big_data_digest(char **digest, cstor_store *s, const char *ref,
 				    const char *key, cstor_error *err)
 {
-	return item_info(NULL, digest, s, ref, key, err);
+	struct cstor_objset set = cstor_store_container_set(s);
+	return cstor_objset_big_data_info(NULL, digest, &set, ref, key, true, err);
 }
 
 int cstor_container_set_big_data(cstor_store *s, const char *ref, const char *key,
 				 const void *data, size_t len, cstor_error *err)
 {
-	int r = check_key(key, err);
+	if (!key || !key[0])
+		return cstor_error_set(err, EINVAL, "a data item needs a non-empty name");
+	char digest[CSTOR_DIGEST_STRING_MAX];
+	int r = cstor_digest_buffer(digest, data, len, err);
 	if (r < 0)
 		return r;
-	char digest[CSTOR_DIGEST_STRING_MAX];
-	if ((r = cstor_digest_buffer(digest, data, len, err)) < 0)
-		return r;
-	struct cstor_objstore *cs = s->containers;
-	r = cstor_objstore_start_writing(cs, err);
-	if (r != 0)
-		return r;
-	struct cstor_container_rec *rec = find_locked(cs, ref, err);
-	bool changed = false;
-	if (!rec)
-		r = fail_code(err);
-	else
-		r = cstor_objstore_write_big_data(cs, &rec->h, key, data, len, digest, &changed,
-						  err);
-	if (r == 0 && changed)
-		r = cstor_objstore_save(cs, err);
-	cstor_objstore_done(cs);
-	return r;
+	struct cstor_objset set = cstor_store_container_set(s);
+	return cstor_objset_set_big_data(&set, NULL, ref, key, data, len, digest, NULL, err);
 }
 
 /* Directories */
@@ -685,7 +531,7 @@ static int userdata_dir(char **path, struct cstor_store *s, const char *ref, boo
 	struct cstor_container_rec *rec = find_locked(cs, ref, err);
 	_cleanup_free_ char *base = NULL, *p = NULL;
 	if (!rec)
-		r = fail_code(err);
+		r = cstor_objset_fail_code(err);
 	else if (!(base = run ? cstor_container_run_dir_path(s, rec->h.id)
 			      : cstor_container_graph_dir(s, rec->h.id)) ||
 		 !(p = cstor_path_join(base, "userdata")))

@@ -2,31 +2,158 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "records/bigdata.h"
+#include "store/engine.h"
+#include "util/cleanup.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
-#include "store/engine.h"
-#include "store/store-internal.h"
-#include "util/cleanup.h"
 #include "util/rm.h"
 #include "util/strv.h"
+
+static int oom(cstor_error *err)
+{
+	return cstor_error_set(err, ENOMEM, "out of memory");
+}
 
 static void free_records(const struct cstor_objstore_ops *ops, struct cstor_obj_head **recs,
 			 size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		ops->free(recs[i]);
+		ops->codec->free(recs[i]);
 	free(recs);
 }
+
+/* ---- the lookup index ---- */
+
+/* Open addressing over a power-of-two table: key -> first record with it. */
+struct slot {
+	const char *key;
+	struct cstor_obj_head *h;
+};
+
+struct cstor_obj_index {
+	size_t mask;
+	struct slot *ids, *names, *alts;
+	struct cstor_obj_head **by_id; /* sorted by ID, for prefixes */
+	size_t n;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct slot *probe(struct slot *t, size_t mask, const char *key)
+{
+	for (size_t i = hash(key) & mask;; i = (i + 1) & mask)
+		if (!t[i].key || streq(t[i].key, key))
+			return &t[i];
+}
+
+/* The first record keeps a key, as the linear scans of Go do. */
+static void put(struct slot *t, size_t mask, const char *key, struct cstor_obj_head *h)
+{
+	struct slot *sl = probe(t, mask, key);
+	if (!sl->key)
+		*sl = (struct slot){ key, h };
+}
+
+static struct cstor_obj_head *get(const struct slot *t, size_t mask, const char *key)
+{
+	return probe((struct slot *)t, mask, key)->h;
+}
+
+static void index_free(struct cstor_obj_index *ix)
+{
+	if (!ix)
+		return;
+	free(ix->ids);
+	free(ix->names);
+	free(ix->alts);
+	free(ix->by_id);
+	free(ix);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp((*(struct cstor_obj_head *const *)a)->id,
+		      (*(struct cstor_obj_head *const *)b)->id);
+}
+
+static struct cstor_obj_index *index_build(struct cstor_objstore *os)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	size_t keys = os->n;
+	for (size_t i = 0; i < os->n; i++)
+		keys += strv_length(os->recs[i]->names);
+	size_t cap = 16;
+	while (cap < 2 * keys + 2)
+		cap *= 2;
+	struct cstor_obj_index *ix = calloc(1, sizeof(*ix));
+	if (!ix || !(ix->ids = calloc(cap, sizeof(struct slot))) ||
+	    !(ix->names = calloc(cap, sizeof(struct slot))) ||
+	    (os->ops->alt_key && !(ix->alts = calloc(cap, sizeof(struct slot)))) ||
+	    !(ix->by_id = malloc((os->n + 1) * sizeof(*ix->by_id)))) {
+		index_free(ix);
+		return NULL;
+	}
+	ix->mask = cap - 1;
+	ix->n = os->n;
+	for (size_t i = 0; i < os->n; i++) {
+		struct cstor_obj_head *h = os->recs[i];
+		put(ix->ids, ix->mask, h->id, h);
+		for (size_t k = 0; h->names && h->names[k]; k++)
+			put(ix->names, ix->mask, h->names[k], h);
+		const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
+		if (alt && alt[0])
+			put(ix->alts, ix->mask, alt, h);
+		ix->by_id[i] = h;
+	}
+	qsort(ix->by_id, os->n, sizeof(*ix->by_id), cmp_id);
+	return ix;
+}
+
+/* The index, built when missing; NULL only when out of memory, and then
+ * lookups scan the records instead. */
+static struct cstor_obj_index *index_of(struct cstor_objstore *os)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	struct cstor_obj_index *ix = __atomic_load_n(&os->index, __ATOMIC_ACQUIRE);
+	if (ix)
+		return ix;
+	ix = index_build(os);
+	if (!ix)
+		return NULL;
+	struct cstor_obj_index *none = NULL;
+	if (!__atomic_compare_exchange_n(&os->index, &none, ix, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		/* Another reader installed one first. */
+		index_free(ix);
+		return none;
+	}
+	return ix;
+}
+
+void cstor_objstore_changed(struct cstor_objstore *os)
+{
+	index_free(os->index);
+	os->index = NULL;
+}
+
+/* ---- opening, loading, saving ---- */
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
 			const char *dir, bool read_only, cstor_error *err)
 {
 	struct cstor_objstore *os = calloc(1, sizeof(*os));
 	if (!os)
-		return cstor_error_set(err, ENOMEM, "out of memory");
+		return oom(err);
 	os->ops = ops;
 	os->read_only = read_only;
 	int r = cstor_recfile_open(&os->file, &os->lock, dir, ops->json_name, ops->lock_name,
@@ -39,13 +166,74 @@ int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore
 	return 0;
 }
 
+/* Nobody else can hold a reference to the store being freed. */
 void cstor_objstore_free(struct cstor_objstore *os) CSTOR_NO_TSA
 {
 	if (!os)
 		return;
+	index_free(os->index);
 	free_records(os->ops, os->recs, os->n);
 	cstor_recfile_close(&os->file, &os->lock);
 	free(os);
+}
+
+/* Append the records of the aside file to @recs, skipping IDs the main
+ * file has. */
+static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
+		      cstor_error *err) CSTOR_REQUIRES(&os->lock)
+{
+	const char *name = os->ops->aside_name;
+	if (!name || os->file.dirfd < 0)
+		return 0;
+	_cleanup_free_ char *path = cstor_path_join(os->file.dir, name);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (!path)
+		return oom(err);
+	int r = cstor_read_file_at(os->file.dirfd, name, &data, &len, path, err);
+	if (r == -ENOENT) {
+		cstor_error_clear(err);
+		return 0;
+	}
+	struct cstor_obj_head **more = NULL;
+	size_t nm = 0;
+	if (r < 0 || !data || (r = cstor_recs_parse(os->ops->codec, &more, &nm, data, len, path, err)) < 0)
+		return r;
+	struct cstor_obj_head **all = nm ? realloc(*recs, (*n + nm + 1) * sizeof(*all)) : *recs;
+	if (!all) {
+		free_records(os->ops, more, nm);
+		return oom(err);
+	}
+	*recs = all;
+	size_t first = *n;
+	for (size_t i = 0; i < nm; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < first && !dup; j++)
+			dup = streq(all[j]->id, more[i]->id);
+		if (dup) {
+			os->ops->codec->free(more[i]);
+			continue;
+		}
+		os->ops->set_aside(more[i]);
+		all[(*n)++] = more[i];
+	}
+	free(more);
+	return 0;
+}
+
+/* Names are unique: a later record takes a name from earlier ones, as when
+ * Go loads such a file. Whether any was taken. */
+static bool take_duplicate_names(struct cstor_obj_head **recs, size_t n)
+{
+	bool dup = false;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; recs[i]->names && recs[i]->names[k]; k++)
+			for (size_t j = 0; j < i; j++)
+				if (strv_contains(recs[j]->names, recs[i]->names[k])) {
+					dup = true;
+					strv_remove(recs[j]->names, recs[i]->names[k]);
+				}
+	return dup;
 }
 
 static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&os->lock)
@@ -58,29 +246,26 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 		return r;
 	struct cstor_obj_head **recs = NULL;
 	size_t n = 0;
-	if (data && (r = os->ops->parse_all(&recs, &n, data, len, os->file.path, err)) < 0)
+	if (data && (r = cstor_recs_parse(os->ops->codec, &recs, &n, data, len, os->file.path, err)) < 0)
 		return r;
-	/* Names are unique: a later record takes a name from earlier ones, as
-	 * when Go loads such a file. */
-	bool dup = false;
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; recs[i]->names && recs[i]->names[k]; k++)
-			for (size_t j = 0; j < i; j++)
-				if (strv_contains(recs[j]->names, recs[i]->names[k])) {
-					dup = true;
-					strv_remove(recs[j]->names, recs[i]->names[k]);
-				}
+	if ((r = load_aside(os, &recs, &n, err)) < 0) {
+		free_records(os->ops, recs, n);
+		return r;
+	}
+	bool dup = take_duplicate_names(recs, n);
 	if (dup && os->read_only) {
 		free_records(os->ops, recs, n);
 		return cstor_error_set(err, EBADMSG,
 				       "read-only %s store %s assigns the same name to multiple %ss",
 				       os->ops->kind, os->file.dir, os->ops->kind);
 	}
+	cstor_objstore_changed(os);
 	free_records(os->ops, os->recs, os->n);
 	os->recs = recs;
 	os->n = n;
 	os->seen = seen;
 	os->needs_save = dup;
+	os->cleanup_pending = true;
 	return 0;
 }
 
@@ -89,6 +274,8 @@ static bool stale(struct cstor_objstore *os) CSTOR_REQUIRES_SHARED(&os->lock)
 	return cstor_recfile_stale(&os->file, &os->lock, &os->seen);
 }
 
+/* A lock primitive: the lock is taken shared or handed back with an error,
+ * across an exclusive reload in between, which the analysis cannot follow. */
 int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
 {
 	for (;;) {
@@ -107,6 +294,7 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 	}
 }
 
+/* A lock primitive: returns with the lock held on success only. */
 int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
 {
 	if (os->read_only)
@@ -114,6 +302,13 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 				       os->file.dir);
 	cstor_lock_lock(&os->lock);
 	int r = stale(os) ? reload(os, err) : 0;
+	/* Also after a reader's reload: a process whose first look at the
+	 * store was a read would otherwise never clean up. */
+	if (r == 0 && os->cleanup_pending && os->ops->writer_cleanup && os->ctx) {
+		r = os->ops->writer_cleanup(os, err);
+		if (r == 0)
+			os->cleanup_pending = false;
+	}
 	if (r == 0 && os->needs_save)
 		r = cstor_objstore_save(os, err);
 	if (r < 0)
@@ -126,32 +321,71 @@ void cstor_objstore_done(struct cstor_objstore *os) CSTOR_NO_TSA
 	cstor_lock_unlock(&os->lock);
 }
 
+static void write_list(cstor_buf *b, struct cstor_objstore *os, bool aside, size_t *count)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	*count = 0;
+	cstor_buf_putc(b, '[');
+	for (size_t i = 0; i < os->n; i++) {
+		if ((os->ops->aside && os->ops->aside(os->recs[i])) != aside)
+			continue;
+		if ((*count)++)
+			cstor_buf_putc(b, ',');
+		os->ops->codec->write(b, os->recs[i]);
+	}
+	cstor_buf_putc(b, ']');
+}
+
+/* The aside file, when the kind has one and it exists or has records. */
+static int save_aside(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&os->lock)
+{
+	const char *name = os->ops->aside_name;
+	if (!name)
+		return 0;
+	cstor_buf b = { 0 };
+	size_t count;
+	write_list(&b, os, true, &count);
+	int r = 0;
+	struct stat st;
+	if (b.oom)
+		r = oom(err);
+	else if (count > 0 || fstatat(os->file.dirfd, name, &st, 0) == 0)
+		/* Go writes it without fsync: its records are of volatile
+		 * containers, which do not outlive a crash. */
+		r = cstor_atomic_write_at(os->file.dirfd, name, b.data, b.len, 0600, 0, name, err);
+	cstor_buf_free(&b);
+	return r;
+}
+
 int cstor_objstore_save(struct cstor_objstore *os, cstor_error *err)
 {
 	if (os->read_only)
 		return cstor_error_set(err, EROFS, "%s store %s is read-only", os->ops->kind,
 				       os->file.dir);
+	int r = save_aside(os, err);
+	if (r < 0)
+		return r;
 	cstor_buf b = { 0 };
-	cstor_buf_putc(&b, '[');
-	for (size_t i = 0; i < os->n; i++) {
-		if (i)
-			cstor_buf_putc(&b, ',');
-		os->ops->write(&b, os->recs[i]);
-	}
-	cstor_buf_putc(&b, ']');
+	size_t count;
+	write_list(&b, os, false, &count);
 	if (b.oom) {
 		cstor_buf_free(&b);
-		return cstor_error_set(err, ENOMEM, "out of memory");
+		return oom(err);
 	}
-	int r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
+	r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
 	cstor_buf_free(&b);
 	if (r == 0)
 		os->needs_save = false;
 	return r;
 }
 
+/* ---- lookup ---- */
+
 struct cstor_obj_head *cstor_objstore_by_id(struct cstor_objstore *os, const char *id)
 {
+	struct cstor_obj_index *ix = index_of(os);
+	if (ix)
+		return get(ix->ids, ix->mask, id);
 	for (size_t i = 0; i < os->n; i++)
 		if (streq(os->recs[i]->id, id))
 			return os->recs[i];
@@ -160,34 +394,58 @@ struct cstor_obj_head *cstor_objstore_by_id(struct cstor_objstore *os, const cha
 
 struct cstor_obj_head *cstor_objstore_by_name(struct cstor_objstore *os, const char *name)
 {
+	struct cstor_obj_index *ix = index_of(os);
+	if (ix)
+		return get(ix->names, ix->mask, name);
 	for (size_t i = 0; i < os->n; i++)
 		if (strv_contains(os->recs[i]->names, name))
 			return os->recs[i];
 	return NULL;
 }
 
-struct cstor_obj_head *cstor_objstore_lookup(struct cstor_objstore *os, const char *ref,
-					     bool *ambiguous)
+static struct cstor_obj_head *by_alt_key(struct cstor_objstore *os, const char *key)
+	CSTOR_REQUIRES_SHARED(&os->lock)
 {
-	if (ambiguous)
-		*ambiguous = false;
-	if (!ref || !ref[0])
+	if (!os->ops->alt_key)
 		return NULL;
-	struct cstor_obj_head *h = cstor_objstore_by_id(os, ref);
-	if (!h)
-		h = cstor_objstore_by_name(os, ref);
-	for (size_t i = 0; !h && os->ops->alt_key && i < os->n; i++)
-		if (streq_ptr(os->ops->alt_key(os->recs[i]), ref))
-			h = os->recs[i];
-	if (h)
-		return h;
+	struct cstor_obj_index *ix = index_of(os);
+	if (ix)
+		return get(ix->alts, ix->mask, key);
+	for (size_t i = 0; i < os->n; i++)
+		if (streq_ptr(os->ops->alt_key(os->recs[i]), key))
+			return os->recs[i];
+	return NULL;
+}
+
+/* The only record whose ID starts with @ref; *ambiguous when several do. */
+static struct cstor_obj_head *by_prefix(struct cstor_objstore *os, const char *ref,
+					bool *ambiguous) CSTOR_REQUIRES_SHARED(&os->lock)
+{
 	size_t l = strlen(ref);
+	struct cstor_obj_index *ix = index_of(os);
+	if (ix) {
+		size_t lo = 0, hi = ix->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(ix->by_id[mid]->id, ref) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == ix->n || strncmp(ix->by_id[lo]->id, ref, l) != 0)
+			return NULL;
+		if (lo + 1 < ix->n && strncmp(ix->by_id[lo + 1]->id, ref, l) == 0) {
+			*ambiguous = true;
+			return NULL;
+		}
+		return ix->by_id[lo];
+	}
+	struct cstor_obj_head *h = NULL;
 	for (size_t i = 0; i < os->n; i++) {
 		if (strncmp(os->recs[i]->id, ref, l) != 0)
 			continue;
 		if (h) {
-			if (ambiguous)
-				*ambiguous = true;
+			*ambiguous = true;
 			return NULL;
 		}
 		h = os->recs[i];
@@ -195,15 +453,37 @@ struct cstor_obj_head *cstor_objstore_lookup(struct cstor_objstore *os, const ch
 	return h;
 }
 
+struct cstor_obj_head *cstor_objstore_lookup(struct cstor_objstore *os, const char *ref,
+					     bool *ambiguous)
+{
+	bool amb = false;
+	struct cstor_obj_head *h = NULL;
+	if (ref && ref[0]) {
+		h = cstor_objstore_by_id(os, ref);
+		if (!h)
+			h = cstor_objstore_by_name(os, ref);
+		if (!h)
+			h = by_alt_key(os, ref);
+		if (!h)
+			h = by_prefix(os, ref, &amb);
+	}
+	if (ambiguous)
+		*ambiguous = amb;
+	return h;
+}
+
+/* ---- changes ---- */
+
 int cstor_objstore_add(struct cstor_objstore *os, struct cstor_obj_head *h)
 {
 	struct cstor_obj_head **n = realloc(os->recs, (os->n + 1) * sizeof(*n));
 	if (!n) {
-		os->ops->free(h);
+		os->ops->codec->free(h);
 		return -ENOMEM;
 	}
 	n[os->n++] = h;
 	os->recs = n;
+	cstor_objstore_changed(os);
 	return 0;
 }
 
@@ -213,7 +493,8 @@ void cstor_objstore_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
 		if (os->recs[i] == h) {
 			memmove(&os->recs[i], &os->recs[i + 1], (os->n - i - 1) * sizeof(*os->recs));
 			os->n--;
-			os->ops->free(h);
+			cstor_objstore_changed(os);
+			os->ops->codec->free(h);
 			return;
 		}
 }
@@ -223,17 +504,33 @@ char *cstor_objstore_data_dir(struct cstor_objstore *os, const char *id)
 	return cstor_path_join(os->file.dir, id);
 }
 
+static int remove_files(struct cstor_objstore *os, const char *id, cstor_error *err)
+	CSTOR_REQUIRES(&os->lock)
+{
+	int r = os->ops->remove_files && os->ctx ? os->ops->remove_files(os, id, err) : 0;
+	return r < 0 ? r : cstor_rm_rf_at(os->file.dirfd, id, err);
+}
+
 int cstor_objstore_delete(struct cstor_objstore *os, struct cstor_obj_head *h, cstor_error *err)
 {
 	_cleanup_free_ char *id = strdup(h->id);
 	if (!id)
-		return cstor_error_set(err, ENOMEM, "out of memory");
+		return oom(err);
+	int r;
+	if (os->ops->mark_dying) {
+		if ((r = os->ops->mark_dying(h)) < 0)
+			return oom(err);
+		if ((r > 0 && (r = cstor_objstore_save(os, err)) < 0) ||
+		    (r = remove_files(os, id, err)) < 0)
+			return r;
+		cstor_objstore_remove(os, h);
+		return cstor_objstore_save(os, err);
+	}
 	cstor_objstore_remove(os, h);
-	int r = cstor_objstore_save(os, err);
-	if (r < 0)
+	if ((r = cstor_objstore_save(os, err)) < 0)
 		return r;
-	/* The record is gone: the directory is only garbage now. */
-	return cstor_rm_rf_at(os->file.dirfd, id, err);
+	/* The record is gone: the files are only garbage now. */
+	return remove_files(os, id, err);
 }
 
 int cstor_objstore_set_names(struct cstor_objstore *os, struct cstor_obj_head *h,
@@ -248,6 +545,7 @@ int cstor_objstore_set_names(struct cstor_objstore *os, struct cstor_obj_head *h
 				strv_remove(os->recs[k]->names, v[i]);
 	strv_free(h->names);
 	h->names = TAKE_PTR(v);
+	cstor_objstore_changed(os);
 	return 0;
 }
 
@@ -257,12 +555,13 @@ int cstor_objstore_write_big_data(struct cstor_objstore *os, struct cstor_obj_he
 {
 	_cleanup_free_ char *dir = cstor_objstore_data_dir(os, h->id);
 	if (!dir)
-		return cstor_error_set(err, ENOMEM, "out of memory");
+		return oom(err);
 	int r = cstor_big_data_write(dir, key, data, len, err);
 	if (r < 0)
 		return r;
-	if (cstor_bigdata_index_set(&h->bd, key, (int64_t)len, digest, changed) < 0)
-		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (cstor_bigdata_index_set(&h->bd, key, (int64_t)len,
+				    os->ops->big_data_names_only ? NULL : digest, changed) < 0)
+		return oom(err);
 	return 0;
 }
 
@@ -273,4 +572,11 @@ int cstor_objstore_new_id(struct cstor_objstore *os, char id[65], cstor_error *e
 			return cstor_error_errno(err, errno, "generate a random ID");
 	} while (cstor_objstore_by_id(os, id));
 	return 0;
+}
+
+int cstor_obj_not_found(cstor_error *err, const char *kind, const char *ref, bool ambiguous)
+{
+	if (ambiguous)
+		return cstor_error_set(err, EINVAL, "%s reference \"%s\" is ambiguous", kind, ref);
+	return cstor_error_set(err, ENOENT, "%s not known: %s", kind, ref);
 }

@@ -1,26 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The image store and the container store: one implementation for both
- * (the records share their first member, struct cstor_obj_head), behaving
- * like containers/storage's imageStore and containerStore.
+ * The store engine: one implementation of what layers, images and
+ * containers have in common, behaving like containers/storage's layerStore,
+ * imageStore and containerStore.
  *
- *   <graphroot>/<drv>-images/images.json        under images.lock
+ *   <graphroot>/<drv>-layers/layers.json         under layers.lock
+ *   <graphroot>/<drv>-images/images.json         under images.lock
  *   <graphroot>/<drv>-containers/containers.json under containers.lock
- *   <dir>/<id>/<item>                            big data (bigdata.h names)
+ *   <dir>/<id>/<item>                            big data (records/bigdata.h)
+ *
+ * Every record starts with struct cstor_obj_head (records/fields.h): ID,
+ * names, metadata, big-data index, flags. A kind supplies only what differs
+ * through struct cstor_objstore_ops: its record codec, a second lookup key,
+ * a second records file, cleaning up after dead writers, and the files a
+ * record owns besides its big-data directory.
  *
  * Access goes through start_reading/start_writing, which take the lock and
- * reload the records when another process changed them (recfile.h); a
- * corrupt file is an error, never an empty store. Names are unique among
- * the objects of one store: loading a file that gives one name to two
- * objects keeps it on the later one (as Go does) and the next writer saves
+ * reload the records when another process changed them (records/recfile.h);
+ * a corrupt file is an error, never an empty store. Names are unique among
+ * the records of one store: loading a file that gives one name to two
+ * records keeps it on the later one (as Go does) and the next writer saves
  * the repair; a read-only store with such a file is an error.
  *
  * A read-only store (an additional image store) is opened read-only: its
  * lock is only ever taken shared on the file, nothing in it is created or
  * written, and a missing directory or file is an empty store.
+ *
+ * Lookups by ID, name and the second key go through hash indexes, and ID
+ * prefixes through a sorted array, all built once per change of the
+ * records: a lookup does not grow with the store. Records are only re-parsed
+ * when another process wrote the file.
  */
-#ifndef CSTOR_OBJSTORE_H
-#define CSTOR_OBJSTORE_H
+#ifndef CSTOR_STORE_ENGINE_H
+#define CSTOR_STORE_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,35 +40,74 @@
 
 #include <cstor/error.h>
 
-#include "util/gojson.h"
+#include "records/fields.h"
 #include "records/lockfile.h"
 #include "records/recfile.h"
-#include "records/fields.h"
+#include "util/gojson.h"
+
+struct cstor_objstore;
 
 struct cstor_objstore_ops {
-	const char *kind;      /* "image", "container": used in messages */
-	const char *json_name; /* "images.json" */
-	const char *lock_name; /* "images.lock" */
-	int (*parse_all)(struct cstor_obj_head ***out, size_t *n, const char *data, size_t len,
-			 const char *path, cstor_error *err);
-	void (*write)(cstor_buf *b, const struct cstor_obj_head *h);
-	void (*free)(struct cstor_obj_head *h);
-	/* A second exact key an object is found by, after its names (a
-	 * container's layer ID), or NULL. */
+	const char *kind;      /* "layer", "image", "container": used in messages */
+	const char *json_name; /* "layers.json" */
+	const char *lock_name; /* "layers.lock" */
+	const struct cstor_rec_codec *codec; /* records/fields.h */
+	/* Big-data items are recorded by name only, without sizes and
+	 * digests (layers). */
+	bool big_data_names_only;
+
+	/* Optional hooks; NULL when the kind has no such thing. */
+
+	/* A second exact key a record is found by, after its names (a
+	 * container's layer ID). */
 	const char *(*alt_key)(const struct cstor_obj_head *h);
+	/* A second records file next to the first (volatile-layers.json),
+	 * holding the records for which aside() is true. Its records are
+	 * loaded after the first file's; an ID both files have is kept from
+	 * the first. set_aside() marks a record loaded from it. The file is
+	 * only written when it exists or has records to hold. */
+	const char *aside_name;
+	bool (*aside)(const struct cstor_obj_head *h);
+	void (*set_aside)(struct cstor_obj_head *h);
+	/* Run by the first writer after the records were (re)loaded, by any
+	 * process: finish what writers that died left half done. */
+	int (*writer_cleanup)(struct cstor_objstore *os, cstor_error *err);
+	/* Deleting: when mark_dying is given, the record is marked and saved
+	 * first and removed last, so an interrupted delete leaves a record
+	 * writer_cleanup finishes; without it the record goes first and the
+	 * files are only garbage after a crash. remove_files removes what a
+	 * record owns besides <dir>/<id> (a layer's driver files).
+	 * mark_dying returns 1 when it marked the record, 0 when it already
+	 * was, -ENOMEM. */
+	int (*mark_dying)(struct cstor_obj_head *h);
+	int (*remove_files)(struct cstor_objstore *os, const char *id, cstor_error *err);
 };
+
+struct cstor_obj_index;
 
 struct cstor_objstore {
 	cstor_lock lock;
 	const struct cstor_objstore_ops *ops;
 	bool read_only;
 	struct cstor_recfile file;
+	/* What the kind's hooks need (the layer kind: the cstor_store, for
+	 * its driver); NULL for read-only stores. */
+	void *ctx;
 
 	struct cstor_obj_head **recs CSTOR_GUARDED_BY(&lock);
 	size_t n CSTOR_GUARDED_BY(&lock);
 	struct cstor_recfile_seen seen CSTOR_GUARDED_BY(&lock);
 	/* A load-time repair (duplicate names) waits for the next writer. */
 	bool needs_save CSTOR_GUARDED_BY(&lock);
+	/* Records were loaded since writer_cleanup last ran: the next writer
+	 * runs it, even if a reader loaded them. */
+	bool cleanup_pending CSTOR_GUARDED_BY(&lock);
+	/* Built by the first lookup after a change, which may hold the lock
+	 * only shared: two readers may build it at once, and the first to
+	 * install it (atomically) wins. It is dropped only with the lock held
+	 * exclusively, when no lookup can be using it; so it is not
+	 * annotated as guarded. */
+	struct cstor_obj_index *index;
 };
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
@@ -90,26 +141,35 @@ int cstor_objstore_add(struct cstor_objstore *os, struct cstor_obj_head *h)
 /* Drop a record from memory (frees it). */
 void cstor_objstore_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
 	CSTOR_REQUIRES(&os->lock);
-/* Delete an object for good: the record (saved), then its big data. */
+/* Delete a record for good, with its big data and the files the kind's
+ * remove_files names, in the order the ops say (see mark_dying). */
 int cstor_objstore_delete(struct cstor_objstore *os, struct cstor_obj_head *h, cstor_error *err)
 	CSTOR_REQUIRES(&os->lock);
-/* Give @h exactly @names (deduplicated), taking each from any other object
- * that had it. -ENOMEM. */
+/* Give @h exactly @names (deduplicated), taking each from any other record
+ * that had it. -ENOMEM. Names change only through here (or
+ * cstor_objstore_changed), or the name index would go stale. */
 int cstor_objstore_set_names(struct cstor_objstore *os, struct cstor_obj_head *h,
 			     char *const *names) CSTOR_REQUIRES(&os->lock);
+/* The records' IDs, names or alternate keys were changed in place. */
+void cstor_objstore_changed(struct cstor_objstore *os) CSTOR_REQUIRES(&os->lock);
 
-/* <dir>/<id>: the object's big data (NULL on OOM). */
+/* <dir>/<id>: the record's big data (NULL on OOM). */
 char *cstor_objstore_data_dir(struct cstor_objstore *os, const char *id);
 
-/* Write big-data item @key of @h and record its size and @digest (saved by
- * the caller when *changed). */
+/* Write big-data item @key of @h and record it in its index, with its size
+ * and @digest unless the kind records names only. *changed says whether
+ * the record must be saved (by the caller). */
 int cstor_objstore_write_big_data(struct cstor_objstore *os, struct cstor_obj_head *h,
 				  const char *key, const void *data, size_t len,
 				  const char *digest, bool *changed, cstor_error *err)
 	CSTOR_REQUIRES(&os->lock);
 
-/* A free random ID (cstor_random_id) for a new object. */
+/* A free random ID (cstor_random_id) for a new record. */
 int cstor_objstore_new_id(struct cstor_objstore *os, char id[65], cstor_error *err)
 	CSTOR_REQUIRES_SHARED(&os->lock);
+
+/* The error for a reference no store has: -ENOENT "<kind> not known: <ref>",
+ * or -EINVAL when @ambiguous. */
+int cstor_obj_not_found(cstor_error *err, const char *kind, const char *ref, bool ambiguous);
 
 #endif

@@ -16,29 +16,11 @@
 
 static char *const none[] = { NULL };
 
-static int parse_all(struct cstor_obj_head ***out, size_t *n, const char *data, size_t len,
-		     const char *path, cstor_error *err)
-{
-	return cstor_image_recs_parse(out, n, data, len, path, err);
-}
-
-static void write_rec(cstor_buf *b, const struct cstor_obj_head *h)
-{
-	cstor_image_rec_write(b, CSTOR_IMAGE_REC(h));
-}
-
-static void free_rec(struct cstor_obj_head *h)
-{
-	cstor_image_rec_free(CSTOR_IMAGE_REC(h));
-}
-
 const struct cstor_objstore_ops cstor_image_store_ops = {
 	.kind = "image",
 	.json_name = "images.json",
 	.lock_name = "images.lock",
-	.parse_all = parse_all,
-	.write = write_rec,
-	.free = free_rec,
+	.codec = &cstor_image_rec_codec,
 };
 
 /* Snapshots */
@@ -147,50 +129,19 @@ char *cstor_image_to_json(const cstor_image *img)
 
 /* Listing and lookup */
 
-int cstor_obj_not_found(cstor_error *err, const char *kind, const char *ref, bool ambiguous)
+static int copy_image(void *out, struct cstor_objstore *is, const struct cstor_obj_head *h,
+		      cstor_error *err)
 {
-	if (ambiguous)
-		return cstor_error_set(err, EINVAL, "%s reference \"%s\" is ambiguous", kind, ref);
-	return cstor_error_set(err, ENOENT, "%s not known: %s", kind, ref);
-}
-
-/* The primary store, then the read-only ones: store @i of n_ro_images + 1. */
-static struct cstor_objstore *image_store(struct cstor_store *s, size_t i)
-{
-	return i == 0 ? s->images : s->ro_images[i - 1];
-}
-
-static int find_in(cstor_image **out, struct cstor_objstore *is, const char *ref,
-		   bool *ambiguous, cstor_error *err)
-{
-	int r = cstor_objstore_start_reading(is, err);
-	if (r != 0)
-		return r;
-	bool amb = false;
-	struct cstor_obj_head *h = cstor_objstore_lookup(is, ref, &amb);
-	if (h)
-		r = cstor_image_snapshot(out, CSTOR_IMAGE_REC(h), is->read_only) < 0
-			    ? cstor_error_set(err, ENOMEM, "out of memory")
-			    : 0;
-	else
-		r = -ENOENT;
-	*ambiguous |= amb;
-	cstor_objstore_done(is);
-	return r;
+	if (cstor_image_snapshot(out, CSTOR_IMAGE_REC(h), is->read_only) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return 0;
 }
 
 int cstor_store_find_image(cstor_image **out, struct cstor_objstore **where,
 			   struct cstor_store *s, const char *ref, cstor_error *err)
 {
-	bool amb = false;
-	for (size_t i = 0; i <= s->n_ro_images; i++) {
-		int r = find_in(out, image_store(s, i), ref, &amb, err);
-		if (r == 0 && where)
-			*where = image_store(s, i);
-		if (r != -ENOENT)
-			return r;
-	}
-	return cstor_obj_not_found(err, "image", ref, amb);
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_find(&set, ref, copy_image, out, where, err);
 }
 
 int cstor_store_image(cstor_image **out, cstor_store *s, const char *ref, cstor_error *err)
@@ -220,7 +171,7 @@ static int collect(cstor_image ***out, struct cstor_store *s, const char *digest
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	int r = 0;
 	for (size_t i = 0; i <= s->n_ro_images && r == 0; i++) {
-		struct cstor_objstore *is = image_store(s, i);
+		struct cstor_objstore *is = i == 0 ? s->images : s->ro_images[i - 1];
 		r = cstor_objstore_start_reading(is, err);
 		if (r != 0)
 			break;
@@ -266,7 +217,7 @@ static bool id_ok(const char *id)
 
 /* Find the top layer with the primary layer store held: there, or in a
  * read-only store (later in the lock order). *id gets its ID. */
-static int resolve_layer(char **id, struct cstor_store *s, struct cstor_layer_store *ls,
+static int resolve_layer(char **id, struct cstor_store *s, struct cstor_objstore *ls,
 			 const char *ref, cstor_error *err) CSTOR_REQUIRES_SHARED(&ls->lock)
 {
 	bool amb = false;
@@ -276,8 +227,8 @@ static int resolve_layer(char **id, struct cstor_store *s, struct cstor_layer_st
 		return *id ? 0 : cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < s->n_ro_layers; i++) {
-		struct cstor_layer_store *ro = s->ro_layers[i];
-		int r = cstor_layer_store_start_reading(ro, err);
+		struct cstor_objstore *ro = s->ro_layers[i];
+		int r = cstor_objstore_start_reading(ro, err);
 		if (r != 0)
 			return r;
 		bool a = false;
@@ -285,7 +236,7 @@ static int resolve_layer(char **id, struct cstor_store *s, struct cstor_layer_st
 		amb |= a;
 		if (rl)
 			*id = strdup(rl->h.id);
-		cstor_layer_store_done(ro);
+		cstor_objstore_done(ro);
 		if (rl)
 			return *id ? 0 : cstor_error_set(err, ENOMEM, "out of memory");
 	}
@@ -368,8 +319,8 @@ int cstor_store_create_image(cstor_image **out, cstor_store *s, const cstor_imag
 	}
 	/* The layer store shared, so that the top layer cannot be deleted
 	 * before the image that uses it is recorded. */
-	struct cstor_layer_store *ls = s->layers;
-	int r = cstor_layer_store_start_reading(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_reading(ls, err);
 	if (r != 0)
 		return r;
 	_cleanup_free_ char *layer = NULL;
@@ -385,41 +336,11 @@ int cstor_store_create_image(cstor_image **out, cstor_store *s, const cstor_imag
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_objstore_done(is);
 out:
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r;
 }
 
 /* Changes to images of the primary store */
-
-/* Find @ref in the primary store (held for writing), or say why not: it
- * is unknown, ambiguous, or in a read-only store. */
-static struct cstor_image_rec *find_writable(struct cstor_store *s, struct cstor_objstore *is,
-					     const char *ref, cstor_error *err)
-	CSTOR_REQUIRES(&is->lock)
-{
-	bool amb = false;
-	struct cstor_obj_head *h = cstor_objstore_lookup(is, ref, &amb);
-	if (h)
-		return CSTOR_IMAGE_REC(h);
-	for (size_t i = 0; !amb && i < s->n_ro_images; i++) {
-		cstor_image *img = NULL;
-		bool a = false;
-		if (find_in(&img, s->ro_images[i], ref, &a, NULL) == 0) {
-			cstor_image_free(img);
-			cstor_error_set(err, EROFS, "image %s is in a read-only image store", ref);
-			return NULL;
-		}
-	}
-	cstor_obj_not_found(err, "image", ref, amb);
-	return NULL;
-}
-
-static int fail_code(const cstor_error *err)
-{
-	return err && err->code ? -err->code : -ENOENT;
-}
-
-enum names_op { NAMES_SET, NAMES_ADD, NAMES_REMOVE };
 
 static int push_history(struct cstor_image_rec *rec, const char *name)
 {
@@ -439,181 +360,89 @@ static int push_history(struct cstor_image_rec *rec, const char *name)
 	return 0;
 }
 
-static int change_names(struct cstor_store *s, const char *ref, const char *const *names,
-			enum names_op op, cstor_error *err)
+/* Every name the image now has goes to the front of its history in turn,
+ * as containers/storage's updateNames does. */
+static int names_changed(struct cstor_obj_head *h)
 {
-	struct cstor_objstore *is = s->images;
-	int r = cstor_objstore_start_writing(is, err);
-	if (r != 0)
-		return r;
-	struct cstor_image_rec *rec = find_writable(s, is, ref, err);
-	_cleanup_strv_free_ char **all = calloc(1, sizeof(char *));
-	if (!rec) {
-		r = fail_code(err);
-		goto out;
-	}
-	if (!all)
-		goto oom;
-	if (op == NAMES_ADD)
-		for (size_t i = 0; rec->h.names && rec->h.names[i]; i++)
-			if (strv_append(&all, rec->h.names[i]) < 0)
-				goto oom;
-	if (op == NAMES_REMOVE) {
-		for (size_t i = 0; rec->h.names && rec->h.names[i]; i++)
-			if (!strv_contains((char *const *)names, rec->h.names[i]) &&
-			    strv_append(&all, rec->h.names[i]) < 0)
-				goto oom;
-	} else
-		for (size_t i = 0; names && names[i]; i++)
-			if (strv_append(&all, names[i]) < 0)
-				goto oom;
-	if (cstor_objstore_set_names(is, &rec->h, all) < 0)
-		goto oom;
-	/* Every name the image now has goes to the front of its history in
-	 * turn, as containers/storage's updateNames does. */
-	for (size_t i = 0; rec->h.names[i]; i++)
-		if (push_history(rec, rec->h.names[i]) < 0)
-			goto oom;
-	r = cstor_objstore_save(is, err);
-	goto out;
-oom:
-	r = cstor_error_set(err, ENOMEM, "out of memory");
-out:
-	cstor_objstore_done(is);
-	return r;
+	for (size_t i = 0; h->names && h->names[i]; i++)
+		if (push_history(CSTOR_IMAGE_REC(h), h->names[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* The digests that find the image follow its manifests. */
+static int big_data_changed(struct cstor_obj_head *h, bool *changed, cstor_error *err)
+{
+	return cstor_image_rec_recompute_digests(CSTOR_IMAGE_REC(h), err);
+}
+
+static const struct cstor_verb_hooks image_hooks = {
+	.names_changed = names_changed,
+	.big_data_changed = big_data_changed,
+};
+
+static int change_names(struct cstor_store *s, const char *ref, const char *const *names,
+			enum cstor_names_op op, cstor_error *err)
+{
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_change_names(&set, &image_hooks, ref, names, op, NULL, err);
 }
 
 int cstor_image_set_names(cstor_store *s, const char *ref, const char *const *names,
 			  cstor_error *err)
 {
-	return change_names(s, ref, names, NAMES_SET, err);
+	return change_names(s, ref, names, CSTOR_NAMES_SET, err);
 }
 
 int cstor_image_add_names(cstor_store *s, const char *ref, const char *const *names,
 			  cstor_error *err)
 {
-	return change_names(s, ref, names, NAMES_ADD, err);
+	return change_names(s, ref, names, CSTOR_NAMES_ADD, err);
 }
 
 int cstor_image_remove_names(cstor_store *s, const char *ref, const char *const *names,
 			     cstor_error *err)
 {
-	return change_names(s, ref, names, NAMES_REMOVE, err);
+	return change_names(s, ref, names, CSTOR_NAMES_REMOVE, err);
 }
 
 int cstor_image_set_metadata(cstor_store *s, const char *ref, const char *metadata,
 			     cstor_error *err)
 {
-	struct cstor_objstore *is = s->images;
-	int r = cstor_objstore_start_writing(is, err);
-	if (r != 0)
-		return r;
-	struct cstor_image_rec *rec = find_writable(s, is, ref, err);
-	if (!rec)
-		r = fail_code(err);
-	else {
-		char *m = metadata && metadata[0] ? strdup(metadata) : NULL;
-		if (metadata && metadata[0] && !m)
-			r = cstor_error_set(err, ENOMEM, "out of memory");
-		else {
-			free(rec->h.metadata);
-			rec->h.metadata = m;
-			r = cstor_objstore_save(is, err);
-		}
-	}
-	cstor_objstore_done(is);
-	return r;
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_set_metadata(&set, ref, metadata, NULL, err);
 }
 
 /* Big data */
 
-static int check_key(const char *key, cstor_error *err)
-{
-	if (!key || !key[0])
-		return cstor_error_set(err, EINVAL, "a data item needs a non-empty name");
-	return 0;
-}
-
 int cstor_image_get_big_data(void **data, size_t *len, cstor_store *s, const char *ref,
 			     const char *key, cstor_error *err)
 {
-	int r = check_key(key, err);
-	if (r < 0)
-		return r;
-	cstor_image *img = NULL;
-	struct cstor_objstore *is = NULL;
-	if ((r = cstor_store_find_image(&img, &is, s, ref, err)) < 0)
-		return r;
-	/* The items are files next to the records, under the same lock. */
-	r = cstor_objstore_start_reading(is, err);
-	if (r != 0) {
-		cstor_image_free(img);
-		return r;
-	}
-	_cleanup_free_ char *dir = cstor_objstore_data_dir(is, cstor_image_id(img));
-	r = dir ? cstor_big_data_read(data, len, dir, key, err)
-		: cstor_error_set(err, ENOMEM, "out of memory");
-	cstor_objstore_done(is);
-	if (r == -ENOENT)
-		cstor_error_wrap(err, r, "image %s", cstor_image_id(img));
-	cstor_image_free(img);
-	return r;
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_get_big_data(data, len, &set, ref, key, err);
 }
 
 int cstor_image_big_data_size(int64_t *size, cstor_store *s, const char *ref, const char *key,
 			      cstor_error *err)
 {
-	int r = check_key(key, err);
-	if (r < 0)
-		return r;
-	cstor_image *img = NULL;
-	if ((r = cstor_store_image(&img, s, ref, err)) < 0)
-		return r;
-	int64_t n = cstor_bigdata_index_size(&img->rec->h.bd, key);
-	if (n < 0) {
-		/* Not recorded (an older record): the file's size, as Go. */
-		void *data = NULL;
-		size_t len = 0;
-		if (cstor_image_get_big_data(&data, &len, s, cstor_image_id(img), key, NULL) == 0) {
-			n = (int64_t)len;
-			free(data);
-		}
-	}
-	if (n < 0)
-		r = cstor_error_set(err, ENOENT, "size of data item \"%s\" of image %s is not known",
-				    key, cstor_image_id(img));
-	else
-		*size = n;
-	cstor_image_free(img);
-	return r;
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_big_data_info(size, NULL, &set, ref, key, false, err);
 }
 
+/* Go records the digest of every item it writes and computes none. */
 int cstor_image_big_data_digest(char **digest, cstor_store *s, const char *ref, const char *key,
 				cstor_error *err)
 {
-	int r = check_key(key, err);
-	if (r < 0)
-		return r;
-	cstor_image *img = NULL;
-	if ((r = cstor_store_image(&img, s, ref, err)) < 0)
-		return r;
-	const char *d = cstor_bigdata_index_digest(&img->rec->h.bd, key);
-	if (!d)
-		r = cstor_error_set(err, ENOENT,
-				    "digest of data item \"%s\" of image %s is not known", key,
-				    cstor_image_id(img));
-	else if (!(*digest = strdup(d)))
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	cstor_image_free(img);
-	return r;
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_big_data_info(NULL, digest, &set, ref, key, false, err);
 }
 
 int cstor_image_set_big_data(cstor_store *s, const char *ref, const char *key, const void *data,
 			     size_t len, const char *manifest_digest, cstor_error *err)
 {
-	int r = check_key(key, err);
-	if (r < 0)
-		return r;
+	if (!key || !key[0])
+		return cstor_error_set(err, EINVAL, "a data item needs a non-empty name");
+	int r;
 	char digest[CSTOR_DIGEST_STRING_MAX];
 	if (startswith(key, CSTOR_IMAGE_MANIFEST_PREFIX) && manifest_digest) {
 		if ((r = cstor_digest_validate(manifest_digest, err)) < 0)
@@ -621,22 +450,8 @@ int cstor_image_set_big_data(cstor_store *s, const char *ref, const char *key, c
 		snprintf(digest, sizeof(digest), "%s", manifest_digest);
 	} else if ((r = cstor_digest_buffer(digest, data, len, err)) < 0)
 		return r;
-
-	struct cstor_objstore *is = s->images;
-	r = cstor_objstore_start_writing(is, err);
-	if (r != 0)
-		return r;
-	struct cstor_image_rec *rec = find_writable(s, is, ref, err);
-	bool changed = false;
-	if (!rec)
-		r = fail_code(err);
-	else
-		r = cstor_objstore_write_big_data(is, &rec->h, key, data, len, digest, &changed,
-						  err);
-	if (r == 0 && (r = cstor_image_rec_recompute_digests(rec, err)) == 0 && changed)
-		r = cstor_objstore_save(is, err);
-	cstor_objstore_done(is);
-	return r;
+	struct cstor_objset set = cstor_store_image_set(s);
+	return cstor_objset_set_big_data(&set, &image_hooks, ref, key, data, len, digest, NULL, err);
 }
 
 /* Size */

@@ -1,95 +1,84 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The layer store: layers.json of one store (the primary, read-write one or
- * an additional read-only one) under its lock file layers.lock.
+ * The layer kind of the store engine (store/engine.h): layers.json of one
+ * store (the primary, read-write one or an additional read-only one) under
+ * layers.lock, with volatile-layers.json beside it.
  *
- * Every access goes through start_reading/start_writing, which take the lock
- * and reload the records when another process changed them (its token in
- * layers.lock differs from the one we saw last, or layers.json's mtime
- * changed because somebody edited it by hand). Writers save with
- * cstor_layer_store_save(), which writes layers.json atomically and durably
- * and records a new token before and after the data, which is safe for both
- * Go 1.43 (token after) and newer Go (token before) readers.
+ * What layers add to the engine: records kept in volatile-layers.json
+ * (newer containers/storage puts layers of volatile containers there),
+ * layers flagged incomplete by a writer that died are removed by the next
+ * writer, and deleting a layer removes its driver files and tar-split. The
+ * hooks that need the driver run only on the primary store, whose ctx is
+ * its struct cstor_store.
+ *
+ * The typed helpers below are the engine's calls on layer records.
  */
 #ifndef CSTOR_LAYER_STORE_H
 #define CSTOR_LAYER_STORE_H
 
 #include <stdbool.h>
-#include <time.h>
 
 #include "records/layer-rec.h"
-#include "records/lockfile.h"
-#include "records/recfile.h"
+#include "store/engine.h"
 
-struct cstor_driver;
-struct cstor_driver_ops;
+extern const struct cstor_objstore_ops cstor_layer_store_ops;
 
-struct cstor_layer_store {
-	cstor_lock lock; /* layers.lock */
-	/* The driver holding the layers' files (primary store only). */
-	const struct cstor_driver_ops *drv_ops;
-	struct cstor_driver *drv;
-	/* Whether an apply into layer @id is running in some process. */
-	bool (*apply_live)(void *ctx, const char *id);
-	void *apply_live_ctx;
-	bool read_only;  /* an additional image store: never written */
-	struct cstor_recfile file; /* layers.json in <root>/<driver>-layers */
-	const char *dir; /* file.dir */
+static inline int cstor_layer_store_open(struct cstor_objstore **out, const char *dir,
+					 bool read_only, cstor_error *err)
+{
+	return cstor_objstore_open(out, &cstor_layer_store_ops, dir, read_only, err);
+}
 
-	struct cstor_layer_rec **layers CSTOR_GUARDED_BY(&lock);
-	size_t n_layers CSTOR_GUARDED_BY(&lock);
-	struct cstor_recfile_seen seen CSTOR_GUARDED_BY(&lock);
-	/* Layers whose load-time repair (duplicate names) is pending a save. */
-	bool needs_save CSTOR_GUARDED_BY(&lock);
-	/* Records were loaded since the last removal of dead incomplete
-	 * layers: the next writer does it, even if a reader loaded them. */
-	bool check_incomplete CSTOR_GUARDED_BY(&lock);
-};
-
-int cstor_layer_store_open(struct cstor_layer_store **out, const char *dir, bool read_only,
-			   cstor_error *err);
-void cstor_layer_store_free(struct cstor_layer_store *ls);
-
-/* Take the lock shared (or exclusive) with up-to-date records. 0 with the
- * lock held, or an error (a corrupt layers.json) with it released. */
-int cstor_layer_store_start_reading(struct cstor_layer_store *ls, cstor_error *err)
-	CSTOR_TRY_ACQUIRE_SHARED(0, &ls->lock);
-int cstor_layer_store_start_writing(struct cstor_layer_store *ls, cstor_error *err)
-	CSTOR_TRY_ACQUIRE(0, &ls->lock);
-void cstor_layer_store_done(struct cstor_layer_store *ls) CSTOR_RELEASE_GENERIC(&ls->lock);
-
-int cstor_layer_store_save(struct cstor_layer_store *ls, cstor_error *err)
-	CSTOR_REQUIRES(&ls->lock);
+static inline struct cstor_layer_rec *cstor_layer_store_at(struct cstor_objstore *ls, size_t i)
+	CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	return CSTOR_LAYER_REC(ls->recs[i]);
+}
 
 /* Lookup by exact ID, then exact name, then unique ID prefix. NULL when
- * nothing matches; -EINVAL sets *ambiguous when a prefix matches several. */
-struct cstor_layer_rec *cstor_layer_store_lookup(struct cstor_layer_store *ls, const char *ref,
-						 bool *ambiguous) CSTOR_REQUIRES_SHARED(&ls->lock);
-struct cstor_layer_rec *cstor_layer_store_by_id(struct cstor_layer_store *ls, const char *id)
-	CSTOR_REQUIRES_SHARED(&ls->lock);
+ * nothing matches; *ambiguous (may be NULL) when a prefix matches several. */
+static inline struct cstor_layer_rec *cstor_layer_store_lookup(struct cstor_objstore *ls,
+							       const char *ref, bool *ambiguous)
+	CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	return CSTOR_LAYER_REC(cstor_objstore_lookup(ls, ref, ambiguous));
+}
 
-/* Add a record (takes ownership). */
-int cstor_layer_store_add(struct cstor_layer_store *ls, struct cstor_layer_rec *rec)
-	CSTOR_REQUIRES(&ls->lock);
+static inline struct cstor_layer_rec *cstor_layer_store_by_id(struct cstor_objstore *ls,
+							      const char *id)
+	CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	return CSTOR_LAYER_REC(cstor_objstore_by_id(ls, id));
+}
+
+/* Add a record (takes ownership, freed on failure): -ENOMEM. */
+static inline int cstor_layer_store_add(struct cstor_objstore *ls, struct cstor_layer_rec *rec)
+	CSTOR_REQUIRES(&ls->lock)
+{
+	return cstor_objstore_add(ls, &rec->h);
+}
+
 /* Drop a record from memory (frees it). */
-void cstor_layer_store_remove(struct cstor_layer_store *ls, struct cstor_layer_rec *rec)
-	CSTOR_REQUIRES(&ls->lock);
-/* Give @rec exactly @names (deduplicated), taking each from any other
- * layer that had it, as containers/storage does. */
-int cstor_layer_store_set_names(struct cstor_layer_store *ls, struct cstor_layer_rec *rec,
-				char *const *names) CSTOR_REQUIRES(&ls->lock);
+static inline void cstor_layer_store_remove(struct cstor_objstore *ls,
+					    struct cstor_layer_rec *rec) CSTOR_REQUIRES(&ls->lock)
+{
+	cstor_objstore_remove(ls, &rec->h);
+}
+
 /* Remove a layer for good: flagged incomplete and saved first, so an
  * interruption leaves something the next writer finishes removing; then
  * the driver's files, the tar-split, the big data, the record. */
-int cstor_layer_store_delete(struct cstor_layer_store *ls, struct cstor_layer_rec *rec,
-			     cstor_error *err) CSTOR_REQUIRES(&ls->lock);
+static inline int cstor_layer_store_delete(struct cstor_objstore *ls, struct cstor_layer_rec *rec,
+					   cstor_error *err) CSTOR_REQUIRES(&ls->lock)
+{
+	return cstor_objstore_delete(ls, &rec->h, err);
+}
 
-/* <dir>/<id>.tar-split.gz and <dir>/<id> (big data). */
-char *cstor_layer_store_tarsplit_path(struct cstor_layer_store *ls, const char *id);
-char *cstor_layer_store_data_dir(struct cstor_layer_store *ls, const char *id);
+/* <dir>/<id>.tar-split.gz (NULL on OOM). */
+char *cstor_layer_store_tarsplit_path(struct cstor_objstore *ls, const char *id);
 
 /* Whether some layer has @id as parent. */
-bool cstor_layer_store_has_children(struct cstor_layer_store *ls, const char *id)
+bool cstor_layer_store_has_children(struct cstor_objstore *ls, const char *id)
 	CSTOR_REQUIRES_SHARED(&ls->lock);
 
 #endif

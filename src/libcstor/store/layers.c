@@ -116,24 +116,16 @@ const char *cstor_layer_mount_point(const cstor_layer *l)
 	return l->mount_point;
 }
 
-/* A deep copy through the JSON encoding: exact by construction. */
 int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool read_only)
 {
-	cstor_buf b = { 0 };
-	cstor_layer_rec_write(&b, rec);
-	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
-	if (!s)
-		return -ENOMEM;
-	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
-	if (!j)
-		return -ENOMEM;
 	struct cstor_layer *l = calloc(1, sizeof(*l));
-	int r = l ? cstor_layer_rec_parse(&l->rec, j, "layer", NULL) : -ENOMEM;
-	json_decref(j);
+	struct cstor_obj_head *h = NULL;
+	int r = l ? cstor_rec_copy(&cstor_layer_rec_codec, &h, &rec->h) : -ENOMEM;
 	if (r < 0) {
 		free(l);
 		return r;
 	}
+	l->rec = CSTOR_LAYER_REC(h);
 	l->read_only = read_only;
 	l->names = l->rec->h.names ? l->rec->h.names : no_names;
 	l->data_names = l->rec->h.bd.names ? l->rec->h.bd.names : no_names;
@@ -157,26 +149,26 @@ static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size
 }
 
 static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
-			 struct cstor_layer_store *ls, bool ro, cstor_error *err)
+			 struct cstor_objstore *ls, bool ro, cstor_error *err)
 {
-	int r = cstor_layer_store_start_reading(ls, err);
+	int r = cstor_objstore_start_reading(ls, err);
 	if (r != 0)
 		return r;
 	size_t first = *n;
-	for (size_t i = 0; i < ls->n_layers && r == 0; i++) {
+	for (size_t i = 0; i < ls->n && r == 0; i++) {
 		cstor_layer **nl = realloc(*list, (*n + 2) * sizeof(*nl));
 		if (!nl) {
 			r = -ENOMEM;
 			break;
 		}
 		*list = nl;
-		r = cstor_layer_snapshot(&nl[*n], ls->layers[i], ro);
+		r = cstor_layer_snapshot(&nl[*n], cstor_layer_store_at(ls, i), ro);
 		if (r == 0)
 			nl[++*n] = NULL;
 	}
 	if (r == 0 && ls == s->layers)
 		add_mount_info(s, *list, first, *n);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r < 0 ? cstor_error_set(err, r, "out of memory") : 0;
 }
 
@@ -197,63 +189,29 @@ int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
 	return 0;
 }
 
-static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to);
-
-static int find_in(cstor_store *s, cstor_layer **out, struct cstor_layer_store *ls,
-		   const char *ref, bool ro, cstor_error *err)
+/* A snapshot, with the mount state for a layer of the primary store (whose
+ * ctx is the store); one of a read-only store has no mounts. */
+static int copy_layer(void *out, struct cstor_objstore *ls, const struct cstor_obj_head *h,
+		      cstor_error *err)
 {
-	int r = cstor_layer_store_start_reading(ls, err);
-	if (r != 0)
-		return r;
-	bool amb = false;
-	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
-	if (rec) {
-		/* A layer of a read-only store is found too (it has no mounts). */
-		r = cstor_layer_snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
-		if (r == 0 && !ro)
-			add_mount_info(s, out, 0, 1);
-	} else if (amb)
-		r = cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
-	else
-		r = -ENOENT;
-	cstor_layer_store_done(ls);
-	return r;
+	cstor_layer **l = out;
+	if (cstor_layer_snapshot(l, CSTOR_LAYER_REC(h), ls->read_only) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (!ls->read_only && ls->ctx)
+		add_mount_info(ls->ctx, l, 0, 1);
+	return 0;
 }
 
-int cstor_store_find_layer(cstor_layer **out, struct cstor_layer_store **where, cstor_store *s,
+int cstor_store_find_layer(cstor_layer **out, struct cstor_objstore **where, cstor_store *s,
 			   const char *ref, cstor_error *err)
 {
-	int r = find_in(s, out, s->layers, ref, false, err);
-	if (r == 0 && where)
-		*where = s->layers;
-	for (size_t i = 0; r == -ENOENT && i < s->n_ro_layers; i++) {
-		r = find_in(s, out, s->ro_layers[i], ref, true, err);
-		if (r == 0 && where)
-			*where = s->ro_layers[i];
-	}
-	if (r == -ENOENT)
-		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
-	return r;
+	struct cstor_objset set = cstor_store_layer_set(s);
+	return cstor_objset_find(&set, ref, copy_layer, out, where, err);
 }
 
 int cstor_store_layer(cstor_layer **out, cstor_store *s, const char *ref, cstor_error *err)
 {
 	return cstor_store_find_layer(out, NULL, s, ref, err);
-}
-
-/* Whether @id names a layer of a read-only store (a valid parent). */
-static bool in_ro_stores(cstor_store *s, const char *ref, char **id_out, cstor_error *err)
-{
-	for (size_t i = 0; i < s->n_ro_layers; i++) {
-		cstor_layer *l = NULL;
-		if (find_in(s, &l, s->ro_layers[i], ref, true, err) == 0) {
-			*id_out = strdup(cstor_layer_id(l));
-			cstor_layer_free(l);
-			return *id_out != NULL;
-		}
-		cstor_error_clear(err);
-	}
-	return false;
 }
 
 int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
@@ -278,20 +236,21 @@ int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options 
 	_cleanup_free_ char *ro_parent = NULL;
 	if (o->parent && o->parent[0]) {
 		cstor_layer *p = NULL;
-		int r = find_in(s, &p, s->layers, o->parent, false, err);
+		struct cstor_objstore *where = NULL;
+		int r = cstor_store_find_layer(&p, &where, s, o->parent, err);
+		if (r == 0 && where != s->layers && !(ro_parent = strdup(cstor_layer_id(p))))
+			r = cstor_error_set(err, ENOMEM, "out of memory");
 		cstor_layer_free(p);
-		if (r == -ENOENT && !in_ro_stores(s, o->parent, &ro_parent, err))
-			return cstor_error_set(err, ENOENT, "layer not known: %s", o->parent);
-		if (r < 0 && r != -ENOENT)
+		if (r < 0)
 			return r;
 	}
 
-	struct cstor_layer_store *ls = s->layers;
-	int r = cstor_layer_store_start_writing(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
 	r = cstor_layer_create_locked(id_out, s, ls, o, ro_parent, flag, err);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r;
 }
 
@@ -313,7 +272,7 @@ static int cstor_store_check_parent(struct cstor_store *s, const char *parent_id
 	return r;
 }
 
-int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_store *ls,
+int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objstore *ls,
 			      const cstor_layer_options *o, const char *ro_parent,
 			      const char *flag, cstor_error *err)
 {
@@ -357,8 +316,8 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_
 		goto out;
 	}
 	for (size_t i = 0; o->names && o->names[i]; i++)
-		for (size_t k = 0; k < ls->n_layers; k++)
-			if (strv_contains(ls->layers[k]->h.names, o->names[i])) {
+		for (size_t k = 0; k < ls->n; k++)
+			if (strv_contains(cstor_layer_store_at(ls, k)->h.names, o->names[i])) {
 				r = cstor_error_set(err, EEXIST, "the layer name \"%s\" is already in use",
 						    o->names[i]);
 				goto out;
@@ -384,7 +343,7 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_
 	}
 	/* Recorded as incomplete first: if we die before the driver is done,
 	 * the next writer removes the layer instead of trusting it. */
-	if ((r = cstor_layer_store_save(ls, err)) < 0) {
+	if ((r = cstor_objstore_save(ls, err)) < 0) {
 		cstor_layer_store_remove(ls, rec);
 		goto out;
 	}
@@ -394,69 +353,17 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_layer_
 		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 		if (r == 0)
-			r = cstor_layer_store_save(ls, err);
+			r = cstor_objstore_save(ls, err);
 	}
 	if (r < 0) {
 		cstor_error_wrap(err, r, "create layer %s", id);
 		s->driver_ops->remove(s->driver, id, NULL);
 		cstor_layer_store_remove(ls, rec);
-		cstor_layer_store_save(ls, NULL);
+		cstor_objstore_save(ls, NULL);
 		goto out;
 	}
 	if (!(*id_out = strdup(id)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 out:
 	return r;
-}
-
-static int change_names(cstor_store *s, const char *ref, const char *const *names, bool add,
-			cstor_error *err)
-{
-	struct cstor_layer_store *ls = s->layers;
-	int r = cstor_layer_store_start_writing(ls, err);
-	if (r != 0)
-		return r;
-	bool amb = false;
-	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
-	if (!rec) {
-		cstor_layer_store_done(ls);
-		/* A layer of a read-only store cannot be renamed. */
-		for (size_t i = 0; i < s->n_ro_layers; i++) {
-			cstor_layer *l = NULL;
-			if (find_in(s, &l, s->ro_layers[i], ref, true, NULL) == 0) {
-				cstor_layer_free(l);
-				return cstor_error_set(err, EROFS,
-						       "layer %s is in a read-only store", ref);
-			}
-		}
-		if (amb)
-			return cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
-		return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
-	}
-	_cleanup_strv_free_ char **all = add ? strv_copy(rec->h.names) : calloc(1, sizeof(char *));
-	for (size_t i = 0; all && names && names[i]; i++)
-		if (strv_append(&all, names[i]) < 0) {
-			strv_free(all);
-			all = NULL;
-		}
-	if (!all)
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	else if (cstor_layer_store_set_names(ls, rec, all) < 0)
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	else
-		r = cstor_layer_store_save(ls, err);
-	cstor_layer_store_done(ls);
-	return r;
-}
-
-int cstor_layer_set_names(cstor_store *s, const char *ref, const char *const *names,
-			  cstor_error *err)
-{
-	return change_names(s, ref, names, false, err);
-}
-
-int cstor_layer_add_names(cstor_store *s, const char *ref, const char *const *names,
-			  cstor_error *err)
-{
-	return change_names(s, ref, names, true, err);
 }

@@ -44,8 +44,4 @@ char *cstor_container_run_dir_path(struct cstor_store *s, const char *id);
  * the first error is reported). */
 int cstor_container_remove_dirs(struct cstor_store *s, const char *id, cstor_error *err);
 
-/* The error for a reference no store has: -ENOENT "<kind> not known: <ref>",
- * or -EINVAL when @ambiguous. */
-int cstor_obj_not_found(cstor_error *err, const char *kind, const char *ref, bool ambiguous);
-
 #endif

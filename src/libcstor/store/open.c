@@ -43,9 +43,9 @@ void cstor_store_free(cstor_store *s)
 		return;
 	cstor_store_free_objects(s);
 	cstor_mounts_free(s->mounts);
-	cstor_layer_store_free(s->layers);
+	cstor_objstore_free(s->layers);
 	for (size_t i = 0; i < s->n_ro_layers; i++)
-		cstor_layer_store_free(s->ro_layers[i]);
+		cstor_objstore_free(s->ro_layers[i]);
 	free(s->ro_layers);
 	strv_free(s->image_stores);
 	if (s->driver)
@@ -148,9 +148,9 @@ static int open_layer_stores(struct cstor_store *s, cstor_error *err)
 	int r = cstor_layer_store_open(&s->layers, s->layers_dir, false, err);
 	if (r < 0)
 		return r;
-	s->layers->drv_ops = s->driver_ops;
-	s->layers->drv = s->driver;
-	cstor_layer_apply_setup(s);
+	/* The layer kind's hooks (removing a layer's driver files, telling a
+	 * running apply from a dead one) need the store. */
+	s->layers->ctx = s;
 	if ((r = cstor_mounts_open(&s->mounts, s->run_layers_dir, err)) < 0)
 		return r;
 	size_t n = strv_length(s->image_stores);

@@ -96,7 +96,7 @@ void cstor_store_free_objects(struct cstor_store *s)
 
 /* Refuse to delete a layer that is mounted or being applied. Asks the
  * mount state, so the caller holds the layer store and nothing later. */
-static int check_deletable(struct cstor_store *s, struct cstor_layer_store *ls, const char *id,
+static int check_deletable(struct cstor_store *s, struct cstor_objstore *ls, const char *id,
 			   const char *what, cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
 	int64_t count = 0;
@@ -106,14 +106,14 @@ static int check_deletable(struct cstor_store *s, struct cstor_layer_store *ls, 
 	if (count > 0)
 		return cstor_error_set(err, EBUSY, "%s: layer %s is mounted (%lld times)", what, id,
 				       (long long)count);
-	if (cstor_apply_in_progress(s, id))
+	if (cstor_apply_in_progress(s->run_layers_dir, id))
 		return cstor_error_set(err, EBUSY, "%s: a diff is being applied to layer %s", what,
 				       id);
 	return 0;
 }
 
 /* Delete primary layer @id (held exclusively); a missing one is fine. */
-static int delete_layer_locked(struct cstor_layer_store *ls, const char *id, cstor_error *err)
+static int delete_layer_locked(struct cstor_objstore *ls, const char *id, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
 	struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, id);
@@ -128,7 +128,7 @@ struct del_container {
 };
 
 static int delete_container_locked(struct del_container *dc, struct cstor_store *s,
-				   struct cstor_layer_store *ls, cstor_error *err)
+				   struct cstor_objstore *ls, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
 	struct cstor_objstore *cs = s->containers;
@@ -154,8 +154,8 @@ out:
 
 int cstor_store_delete_container(cstor_store *s, const char *ref, cstor_error *err)
 {
-	struct cstor_layer_store *ls = s->layers;
-	int r = cstor_layer_store_start_writing(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
 	cstor_container *c = NULL;
@@ -176,7 +176,7 @@ out:
 	cstor_container_free(c);
 	free(dc.id);
 	free(dc.layer);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r;
 }
 
@@ -193,7 +193,7 @@ struct del_image {
  * parent while it is not another image's top layer, not a container's
  * layer, has no children besides those being removed, and (cstor) lives in
  * the primary store. */
-static int plan_layers(struct del_image *di, struct cstor_layer_store *ls,
+static int plan_layers(struct del_image *di, struct cstor_objstore *ls,
 		       struct cstor_objstore *is, struct cstor_objstore *cs,
 		       const struct cstor_image_rec *img, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock) CSTOR_REQUIRES_SHARED(&is->lock) CSTOR_REQUIRES_SHARED(&cs->lock)
@@ -227,9 +227,9 @@ static int plan_layers(struct del_image *di, struct cstor_layer_store *ls,
 		}
 		/* Children that stay: of this layer, and for the top layer of
 		 * its mapped copies too. */
-		for (size_t i = 0; i < ls->n_layers && !used; i++) {
-			const char *p = ls->layers[i]->parent;
-			if (!p || strv_contains(di->plan, ls->layers[i]->h.id))
+		for (size_t i = 0; i < ls->n && !used; i++) {
+			const char *p = cstor_layer_store_at(ls, i)->parent;
+			if (!p || strv_contains(di->plan, cstor_layer_store_at(ls, i)->h.id))
 				continue;
 			used = streq(p, layer) ||
 			       (streq(layer, img->layer) && strv_contains(img->mapped_layers, p));
@@ -245,7 +245,7 @@ static int plan_layers(struct del_image *di, struct cstor_layer_store *ls,
 
 /* With the layer store and the image store held exclusively (as Go does,
  * even for a dry run) and the container store shared. */
-static int delete_image_locked(struct del_image *di, struct cstor_layer_store *ls,
+static int delete_image_locked(struct del_image *di, struct cstor_objstore *ls,
 			       struct cstor_objstore *is, struct cstor_objstore *cs,
 			       cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock) CSTOR_REQUIRES(&is->lock) CSTOR_REQUIRES_SHARED(&cs->lock)
@@ -282,7 +282,7 @@ static int delete_image_locked(struct del_image *di, struct cstor_layer_store *l
 
 /* The layers an image may take with it: its mapped copies and the chain
  * from its top layer down, in the primary store. */
-static int candidates(struct del_image *di, struct cstor_layer_store *ls, const cstor_image *img,
+static int candidates(struct del_image *di, struct cstor_objstore *ls, const cstor_image *img,
 		      cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
 	if (!(di->candidates = calloc(1, sizeof(char *))))
@@ -303,7 +303,7 @@ static int candidates(struct del_image *di, struct cstor_layer_store *ls, const 
 }
 
 static int delete_image_stores(struct del_image *di, struct cstor_store *s,
-			       struct cstor_layer_store *ls, cstor_error *err)
+			       struct cstor_objstore *ls, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
 	struct cstor_objstore *is = s->images, *cs = s->containers;
@@ -326,8 +326,8 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 {
 	if (flags & ~(uint32_t)(CSTOR_DELETE_IMAGE_DRY_RUN | CSTOR_DELETE_IMAGE_KEEP_LAYERS))
 		return cstor_error_set(err, EINVAL, "unknown delete-image flags 0x%x", flags);
-	struct cstor_layer_store *ls = s->layers;
-	int r = cstor_layer_store_start_writing(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
 	struct del_image di = { .flags = flags };
@@ -361,13 +361,13 @@ out:
 	free(di.id);
 	strv_free(di.candidates);
 	strv_free(di.plan);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r;
 }
 
 /* Wipe */
 
-static int wipe_locked(struct cstor_store *s, struct cstor_layer_store *ls,
+static int wipe_locked(struct cstor_store *s, struct cstor_objstore *ls,
 		       struct cstor_objstore *is, struct cstor_objstore *cs, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock) CSTOR_REQUIRES(&is->lock) CSTOR_REQUIRES(&cs->lock)
 {
@@ -384,18 +384,18 @@ static int wipe_locked(struct cstor_store *s, struct cstor_layer_store *ls,
 	/* Children before parents: the last layer without children first
 	 * (layers are usually recorded parents first; Go goes newest
 	 * first). */
-	while (ls->n_layers > 0 && r == 0) {
-		size_t i = ls->n_layers;
-		while (i > 0 && cstor_layer_store_has_children(ls, ls->layers[i - 1]->h.id))
+	while (ls->n > 0 && r == 0) {
+		size_t i = ls->n;
+		while (i > 0 && cstor_layer_store_has_children(ls, cstor_layer_store_at(ls, i - 1)->h.id))
 			i--;
 		if (i == 0)
 			return cstor_error_set(err, EBADMSG, "wipe: the layers' parents form a cycle");
-		r = cstor_layer_store_delete(ls, ls->layers[i - 1], err);
+		r = cstor_layer_store_delete(ls, cstor_layer_store_at(ls, i - 1), err);
 	}
 	return r;
 }
 
-static int wipe_stores(struct cstor_store *s, struct cstor_layer_store *ls, cstor_error *err)
+static int wipe_stores(struct cstor_store *s, struct cstor_objstore *ls, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
 	struct cstor_objstore *is = s->images, *cs = s->containers;
@@ -415,15 +415,15 @@ static int wipe_stores(struct cstor_store *s, struct cstor_layer_store *ls, csto
 
 int cstor_store_wipe(cstor_store *s, cstor_error *err)
 {
-	struct cstor_layer_store *ls = s->layers;
-	int r = cstor_layer_store_start_writing(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
 	/* Nothing is deleted while a layer is mounted (Go unmounts). */
-	for (size_t i = 0; i < ls->n_layers && r == 0; i++)
-		r = check_deletable(s, ls, ls->layers[i]->h.id, "wipe", err);
+	for (size_t i = 0; i < ls->n && r == 0; i++)
+		r = check_deletable(s, ls, cstor_layer_store_at(ls, i)->h.id, "wipe", err);
 	if (r == 0)
 		r = wipe_stores(s, ls, err);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	return r;
 }

@@ -9,6 +9,8 @@
 #include "store/config.h"
 #include "drivers/driver.h"
 #include "store/layer-store.h"
+#include "store/verbs.h"
+#include "records/apply-lock.h"
 #include "records/lockfile.h"
 #include "mount/mountpoints.h"
 
@@ -29,9 +31,9 @@ struct cstor_store {
 
 	/* The primary layer store, then the read-only ones of additional
 	 * image stores, in configuration order (the lock order). */
-	struct cstor_layer_store *layers;
+	struct cstor_objstore *layers;
 	struct cstor_mounts *mounts; /* mount state of the primary store's run root */
-	struct cstor_layer_store **ro_layers;
+	struct cstor_objstore **ro_layers;
 	size_t n_ro_layers;
 	char **image_stores; /* roots of the additional image stores */
 
@@ -64,14 +66,14 @@ int cstor_layer_snapshot(struct cstor_layer **out, const struct cstor_layer_rec 
 			 bool read_only);
 
 /* Find a layer in any store (primary first) and say which store has it. */
-int cstor_store_find_layer(struct cstor_layer **out, struct cstor_layer_store **where,
+int cstor_store_find_layer(struct cstor_layer **out, struct cstor_objstore **where,
 			   struct cstor_store *s, const char *ref, cstor_error *err);
 
 /* Find a layer of the primary store, or report why not: -ENOENT, -EINVAL
  * (ambiguous), -EROFS (it is in a read-only store). Caller holds the
  * primary store's lock. */
 struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s,
-						       struct cstor_layer_store *ls, const char *ref,
+						       struct cstor_objstore *ls, const char *ref,
 						       const char *what, cstor_error *err)
 	CSTOR_REQUIRES_SHARED(&ls->lock);
 
@@ -83,7 +85,7 @@ int cstor_layer_create(char **id_out, struct cstor_store *s, const cstor_layer_o
 /* The same with the primary layer store @ls held exclusively: o->parent is
  * looked up in it, unless @ro_parent (the ID of a layer of a read-only
  * store, found by the caller) is given. */
-int cstor_layer_create_locked(char **id_out, struct cstor_store *s, struct cstor_layer_store *ls,
+int cstor_layer_create_locked(char **id_out, struct cstor_store *s, struct cstor_objstore *ls,
 			      const cstor_layer_options *o, const char *ro_parent,
 			      const char *flag, cstor_error *err) CSTOR_REQUIRES(&ls->lock);
 /* What an importer knows the blob must be (manifest and config digests):
@@ -106,12 +108,6 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
 		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
 		       cstor_error *err);
-bool cstor_apply_in_progress(struct cstor_store *s, const char *id);
-/* Take the apply lock of @id without waiting (-EBUSY when held); the
- * returned fd holds it. Release unlinks the lock file and closes the fd. */
-int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cstor_error *err);
-void cstor_apply_lock_release(struct cstor_store *s, const char *id, int fd);
-void cstor_layer_apply_setup(struct cstor_store *s);
 
 /* mount.c: the reconciled number of live mount holders of primary layer
  * @id, for delete and apply (caller holds the layer store lock). */
@@ -122,6 +118,22 @@ int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id
  * the layer_in_use hook). */
 int cstor_store_open_objects(struct cstor_store *s, cstor_error *err);
 void cstor_store_free_objects(struct cstor_store *s);
+
+/* The stores of each kind, in lock order (store/verbs.h). */
+static inline struct cstor_objset cstor_store_layer_set(struct cstor_store *s)
+{
+	return (struct cstor_objset){ s->layers, s->ro_layers, s->n_ro_layers };
+}
+
+static inline struct cstor_objset cstor_store_image_set(struct cstor_store *s)
+{
+	return (struct cstor_objset){ s->images, s->ro_images, s->n_ro_images };
+}
+
+static inline struct cstor_objset cstor_store_container_set(struct cstor_store *s)
+{
+	return (struct cstor_objset){ s->containers, NULL, 0 };
+}
 
 void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -165,56 +165,56 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
 		      void *ctx, cstor_error *err)
 {
-	struct cstor_layer_store *ls = s->layers;
+	struct cstor_objstore *ls = s->layers;
 	_cleanup_free_ char *id = NULL;
 
 	/* Phase 1, exclusive: check and flag. */
-	int r = cstor_layer_store_start_writing(ls, err);
+	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
 	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
 	if (!rec) {
 		r = err && err->code ? -err->code : -ENOENT;
-		cstor_layer_store_done(ls);
+		cstor_objstore_done(ls);
 		if (lock_fd >= 0)
 			close(lock_fd);
 		return r;
 	}
 	if (!(id = strdup(rec->h.id))) {
-		cstor_layer_store_done(ls);
+		cstor_objstore_done(ls);
 		if (lock_fd >= 0)
 			close(lock_fd);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	if (cstor_layer_store_has_children(ls, id)) {
-		cstor_layer_store_done(ls);
-		cstor_apply_lock_release(s, id, lock_fd);
+		cstor_objstore_done(ls);
+		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		/* The children were built on the current content. */
 		return cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer has children", id);
 	}
 	int64_t holders = 0;
 	if ((r = cstor_mount_live_count(&holders, s, id, err)) < 0) {
-		cstor_layer_store_done(ls);
-		cstor_apply_lock_release(s, id, lock_fd);
+		cstor_objstore_done(ls);
+		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		return r;
 	}
 	bool mounted = holders > 0;
 	if (mounted) {
-		cstor_layer_store_done(ls);
-		cstor_apply_lock_release(s, id, lock_fd);
+		cstor_objstore_done(ls);
+		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		return cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", id);
 	}
-	if (lock_fd < 0 && (r = cstor_apply_lock_take(&lock_fd, s, id, err)) < 0) {
-		cstor_layer_store_done(ls);
+	if (lock_fd < 0 && (r = cstor_apply_lock_take(&lock_fd, s->run_layers_dir, id, err)) < 0) {
+		cstor_objstore_done(ls);
 		return r;
 	}
 	if (cstor_layer_rec_set_flag(rec, CSTOR_FLAG_APPLY_INCOMPLETE, json_true()) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	else
-		r = cstor_layer_store_save(ls, err);
-	cstor_layer_store_done(ls);
+		r = cstor_objstore_save(ls, err);
+	cstor_objstore_done(ls);
 	if (r < 0) {
-		cstor_apply_lock_release(s, id, lock_fd);
+		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		return r;
 	}
 
@@ -224,13 +224,13 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 	_cleanup_close_ int root_fd = -1;
 	_cleanup_close_ int ts_fd = -1;
 	char ts_tmp[4200];
-	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", ls->dir, id);
-	r = cstor_layer_store_start_reading(ls, err);
+	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", ls->file.dir, id);
+	r = cstor_objstore_start_reading(ls, err);
 	if (r != 0)
 		goto fail_unlocked;
 	rec = cstor_layer_store_by_id(ls, id);
 	if (!rec) {
-		cstor_layer_store_done(ls);
+		cstor_objstore_done(ls);
 		r = cstor_error_set(err, ENOENT, "apply diff: layer %s was deleted meanwhile", id);
 		goto fail_unlocked;
 	}
@@ -248,24 +248,24 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "apply diff to layer %s", id);
 		goto fail_unlocked;
 	}
 
 	/* Phase 3, exclusive: record and unflag. */
-	r = cstor_layer_store_start_writing(ls, err);
+	r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		goto fail_unlocked;
 	rec = cstor_layer_store_by_id(ls, id);
 	if (!rec) {
-		cstor_layer_store_done(ls);
+		cstor_objstore_done(ls);
 		r = cstor_error_set(err, ENOENT, "apply diff: layer %s was deleted meanwhile", id);
 		goto fail_unlocked;
 	}
 	char ts_final[4200];
-	snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, id);
+	snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->file.dir, id);
 	if (record_results(rec, &res) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	else if (rename(ts_tmp, ts_final) < 0)
@@ -273,14 +273,14 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_APPLY_INCOMPLETE);
 		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_CREATING);
-		r = cstor_layer_store_save(ls, err);
+		r = cstor_objstore_save(ls, err);
 	}
 	if (r < 0 && new_layer)
 		cstor_layer_store_delete(ls, rec, NULL);
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	cstor_apply_stats_done(&res.stats);
 	unlink(ts_tmp);
-	cstor_apply_lock_release(s, id, lock_fd);
+	cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 	if (r == 0 && size)
 		*size = (int64_t)res.dr.uncompressed_size;
 	return r;
@@ -290,15 +290,15 @@ fail_unlocked:
 	unlink(ts_tmp);
 	if (new_layer) {
 		/* A layer made for this apply goes away with it. */
-		if (cstor_layer_store_start_writing(ls, NULL) == 0) {
+		if (cstor_objstore_start_writing(ls, NULL) == 0) {
 			struct cstor_layer_rec *x = cstor_layer_store_by_id(ls, id);
 			if (x)
 				cstor_layer_store_delete(ls, x, NULL);
-			cstor_layer_store_done(ls);
+			cstor_objstore_done(ls);
 		}
 	}
 	/* An existing layer keeps its flag: its files are partly new. */
-	cstor_apply_lock_release(s, id, lock_fd);
+	cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 	return r;
 }
 
@@ -334,7 +334,7 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 		opts.id = rid;
 	}
 	int lock_fd = -1;
-	int r = cstor_apply_lock_take(&lock_fd, s, opts.id, err);
+	int r = cstor_apply_lock_take(&lock_fd, s->run_layers_dir, opts.id, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *id = NULL;
@@ -342,7 +342,7 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 	 * before the content is complete, as Go's "incomplete" would. */
 	r = cstor_layer_create(&id, s, &opts, CSTOR_FLAG_CREATING, err);
 	if (r < 0) {
-		cstor_apply_lock_release(s, opts.id, lock_fd);
+		cstor_apply_lock_release(s->run_layers_dir, opts.id, lock_fd);
 		return r;
 	}
 	if ((r = cstor_layer_apply(NULL, s, id, true, lock_fd, expect, read, ctx, err)) < 0)
@@ -378,7 +378,7 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 					 s->driver_home);
 	/* Next to its final place: the driver home is a bind mount of its
 	 * own, and rename() does not cross mounts. */
-	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", s->layers->dir,
+	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", s->layers->file.dir,
 		 strrchr(stage, '/') + 1);
 	struct results res = { 0 };
 	_cleanup_close_ int stage_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -399,8 +399,8 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	}
 
 	/* Commit, exclusively: the layer, empty, childless and unmounted. */
-	struct cstor_layer_store *ls = s->layers;
-	r = cstor_layer_store_start_writing(ls, err);
+	struct cstor_objstore *ls = s->layers;
+	r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		goto out;
 	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
@@ -426,15 +426,15 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 			r = cstor_error_errno(err, errno, "commit %s as %s", stage, diff);
 	}
 	if (r == 0) {
-		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->dir, rec->h.id);
+		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->file.dir, rec->h.id);
 		if (record_results(rec, &res) < 0)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 		else if (rename(ts_tmp, ts_final) < 0)
 			r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
 		else
-			r = cstor_layer_store_save(ls, err);
+			r = cstor_objstore_save(ls, err);
 	}
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	if (r == 0 && size)
 		*size = (int64_t)res.dr.uncompressed_size;
 out:

@@ -69,18 +69,14 @@ static int copy_range(int out, int in, off_t off, uint64_t size)
 int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const char *key, int fd,
 				off_t off, uint64_t size, cstor_error *err)
 {
-	struct cstor_layer_store *ls = s->layers;
-	_cleanup_free_ char *name = NULL, *dir = cstor_layer_store_data_dir(ls, id);
+	struct cstor_objstore *ls = s->layers;
+	_cleanup_free_ char *name = NULL, *dir = cstor_objstore_data_dir(ls, id);
 	if (!dir)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	int r = cstor_big_data_file_name(&name, key, err);
+	_cleanup_close_ int dfd = -1;
+	int r = cstor_big_data_open_dir(&dfd, &name, dir, key, err);
 	if (r < 0)
 		return r;
-	if ((r = cstor_mkdir_p(dir, 0700, err)) < 0)
-		return r;
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return cstor_error_errno(err, errno, "open %s", dir);
 	char tmp[600];
 	snprintf(tmp, sizeof(tmp), ".tmp-%.500s%d", name, (int)getpid());
 	/* Only the layer's creator writes here: a leftover of that name is
@@ -96,7 +92,7 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 		unlinkat(dfd, tmp, 0);
 		return cstor_error_errno(err, -r, "write layer %s data \"%s\"", id, key);
 	}
-	r = cstor_layer_store_start_writing(ls, err);
+	r = cstor_objstore_start_writing(ls, err);
 	if (r != 0) {
 		unlinkat(dfd, tmp, 0);
 		return r;
@@ -106,14 +102,14 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 		r = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", id);
 	else if (renameat(dfd, tmp, dfd, name) < 0)
 		r = cstor_error_errno(err, errno, "rename %s/%s", dir, tmp);
-	else if (!strv_contains(rec->h.bd.names, key)) {
-		if ((!rec->h.bd.names && !(rec->h.bd.names = calloc(1, sizeof(char *)))) ||
-		    strv_append(&rec->h.bd.names, key) < 0)
+	else {
+		bool changed = false;
+		if (cstor_bigdata_index_set(&rec->h.bd, key, 0, NULL, &changed) < 0)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
-		else
-			r = cstor_layer_store_save(ls, err);
+		else if (changed)
+			r = cstor_objstore_save(ls, err);
 	}
-	cstor_layer_store_done(ls);
+	cstor_objstore_done(ls);
 	if (r < 0)
 		unlinkat(dfd, tmp, 0);
 	return r;

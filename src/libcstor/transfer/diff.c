@@ -34,7 +34,7 @@
 /* Everything needed about the two layers, gathered under the locks. */
 struct diff_ctx {
 	struct cstor_store *s;
-	struct cstor_layer_store *ls; /* store of @to, held shared */
+	struct cstor_objstore *ls; /* store of @to, held shared */
 	char *to_id, *from_id;        /* from_id NULL: no parent */
 	bool from_is_parent;
 	int compression; /* of the layer as applied */
@@ -62,17 +62,17 @@ static void diff_ctx_done(struct diff_ctx *c)
 
 /* Find @ref in the primary store, then in the read-only ones, and take
  * that store's lock shared. On success the caller must call
- * cstor_layer_store_done(*where). */
-static int lock_layer(struct cstor_layer_store **where, struct cstor_layer_rec **rec,
+ * cstor_objstore_done(*where). */
+static int lock_layer(struct cstor_objstore **where, struct cstor_layer_rec **rec,
 		      struct cstor_store *s, const char *ref, cstor_error *err) CSTOR_NO_TSA
 {
-	struct cstor_layer_store *stores[64];
+	struct cstor_objstore *stores[64];
 	size_t n = 0;
 	stores[n++] = s->layers;
 	for (size_t i = 0; i < s->n_ro_layers && n < 64; i++)
 		stores[n++] = s->ro_layers[i];
 	for (size_t i = 0; i < n; i++) {
-		int r = cstor_layer_store_start_reading(stores[i], err);
+		int r = cstor_objstore_start_reading(stores[i], err);
 		if (r != 0)
 			return r;
 		bool amb = false;
@@ -82,7 +82,7 @@ static int lock_layer(struct cstor_layer_store **where, struct cstor_layer_rec *
 			*rec = x;
 			return 0;
 		}
-		cstor_layer_store_done(stores[i]);
+		cstor_objstore_done(stores[i]);
 		if (amb)
 			return cstor_error_set(err, EINVAL, "layer reference \"%s\" is ambiguous", ref);
 	}
@@ -117,7 +117,7 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 	if (from && from[0]) {
 		/* The reference is looked up like any layer; it may live in
 		 * another store, whose lock order comes after ours. */
-		struct cstor_layer_store *fls = NULL;
+		struct cstor_objstore *fls = NULL;
 		struct cstor_layer_rec *frec = NULL;
 		if (cstor_layer_store_lookup(c->ls, from, NULL))
 			frec = cstor_layer_store_lookup(c->ls, from, NULL);
@@ -127,12 +127,12 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 			cstor_error e2 = CSTOR_ERROR_INIT;
 			for (size_t i = 0; i < s->n_ro_layers && !c->from_id; i++) {
 				fls = s->ro_layers[i];
-				if (fls == c->ls || cstor_layer_store_start_reading(fls, &e2) != 0)
+				if (fls == c->ls || cstor_objstore_start_reading(fls, &e2) != 0)
 					continue;
 				frec = cstor_layer_store_lookup(fls, from, NULL);
 				if (frec)
 					c->from_id = strdup(frec->h.id);
-				cstor_layer_store_done(fls);
+				cstor_objstore_done(fls);
 			}
 			cstor_error_clear(&e2);
 			if (!c->from_id) {
@@ -154,14 +154,14 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 	}
 	return 0;
 fail:
-	cstor_layer_store_done(c->ls);
+	cstor_objstore_done(c->ls);
 	diff_ctx_done(c);
 	return r;
 }
 
 static void finish(struct diff_ctx *c) CSTOR_NO_TSA
 {
-	cstor_layer_store_done(c->ls);
+	cstor_objstore_done(c->ls);
 	diff_ctx_done(c);
 }
 

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/digest.h"
+#include "records/bigdata.h"
+#include "store/verbs.h"
+#include "util/cleanup.h"
+#include "util/error-internal.h"
+#include "util/strv.h"
+
+/* Store @i of the set: the primary, then the read-only ones. */
+static struct cstor_objstore *store_at(const struct cstor_objset *set, size_t i)
+{
+	return i == 0 ? set->primary : set->ro[i - 1];
+}
+
+static const char *kind_of(const struct cstor_objset *set)
+{
+	return set->primary->ops->kind;
+}
+
+int cstor_objset_fail_code(const cstor_error *err)
+{
+	return err && err->code ? -err->code : -ENOENT;
+}
+
+int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj_copy_fn copy,
+		      void *out, struct cstor_objstore **where, cstor_error *err)
+{
+	bool amb = false;
+	for (size_t i = 0; i <= set->n_ro; i++) {
+		struct cstor_objstore *os = store_at(set, i);
+		int r = cstor_objstore_start_reading(os, err);
+		if (r != 0)
+			return r;
+		bool a = false;
+		struct cstor_obj_head *h = cstor_objstore_lookup(os, ref, &a);
+		amb |= a;
+		if (h)
+			r = copy(out, os, h, err);
+		cstor_objstore_done(os);
+		if (h) {
+			if (r == 0 && where)
+				*where = os;
+			return r;
+		}
+	}
+	return cstor_obj_not_found(err, kind_of(set), ref, amb);
+}
+
+static struct cstor_obj_head *not_writable(const struct cstor_objset *set, const char *ref,
+					   bool amb, const char *what, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&set->primary->lock)
+{
+	int r = -ENOENT;
+	/* The read-only stores come after the primary one in the lock order:
+	 * we may read them while holding it. */
+	for (size_t i = 0; !amb && i < set->n_ro && r == -ENOENT; i++) {
+		struct cstor_objstore *ro = set->ro[i];
+		if (cstor_objstore_start_reading(ro, NULL) != 0)
+			continue;
+		if (cstor_objstore_lookup(ro, ref, NULL))
+			r = cstor_error_set(err, EROFS, "%s %s is in a read-only store", kind_of(set),
+					    ref);
+		cstor_objstore_done(ro);
+	}
+	if (r == -ENOENT)
+		r = cstor_obj_not_found(err, kind_of(set), ref, amb);
+	if (what)
+		cstor_error_wrap(err, r, "%s", what);
+	return NULL;
+}
+
+struct cstor_obj_head *cstor_objset_find_writable(struct cstor_objstore *primary,
+						  const struct cstor_objset *set, const char *ref,
+						  const char *what, cstor_error *err)
+{
+	bool amb = false;
+	struct cstor_obj_head *h = cstor_objstore_lookup(primary, ref, &amb);
+	return h ? h : not_writable(set, ref, amb, what, err);
+}
+
+/* The names @h has after @op. */
+static char **new_names(const struct cstor_obj_head *h, const char *const *names,
+			enum cstor_names_op op)
+{
+	_cleanup_strv_free_ char **all = calloc(1, sizeof(char *));
+	if (!all)
+		return NULL;
+	for (size_t i = 0; op != CSTOR_NAMES_SET && h->names && h->names[i]; i++)
+		if (!(op == CSTOR_NAMES_REMOVE && strv_contains((char *const *)names, h->names[i])) &&
+		    strv_append(&all, h->names[i]) < 0)
+			return NULL;
+	for (size_t i = 0; op != CSTOR_NAMES_REMOVE && names && names[i]; i++)
+		if (strv_append(&all, names[i]) < 0)
+			return NULL;
+	return TAKE_PTR(all);
+}
+
+int cstor_objset_change_names(const struct cstor_objset *set, const struct cstor_verb_hooks *hooks,
+			      const char *ref, const char *const *names, enum cstor_names_op op,
+			      const char *what, cstor_error *err)
+{
+	struct cstor_objstore *os = set->primary;
+	int r = cstor_objstore_start_writing(os, err);
+	if (r != 0)
+		return r;
+	struct cstor_obj_head *h = cstor_objset_find_writable(os, set, ref, what, err);
+	_cleanup_strv_free_ char **all = h ? new_names(h, names, op) : NULL;
+	if (!h)
+		r = cstor_objset_fail_code(err);
+	else if (!all || cstor_objstore_set_names(os, h, all) < 0 ||
+		 (hooks && hooks->names_changed && hooks->names_changed(h) < 0))
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else
+		r = cstor_objstore_save(os, err);
+	cstor_objstore_done(os);
+	return r;
+}
+
+int cstor_objset_set_metadata(const struct cstor_objset *set, const char *ref,
+			      const char *metadata, const char *what, cstor_error *err)
+{
+	struct cstor_objstore *os = set->primary;
+	int r = cstor_objstore_start_writing(os, err);
+	if (r != 0)
+		return r;
+	struct cstor_obj_head *h = cstor_objset_find_writable(os, set, ref, what, err);
+	char *m = metadata && metadata[0] ? strdup(metadata) : NULL;
+	if (!h)
+		r = cstor_objset_fail_code(err);
+	else if (metadata && metadata[0] && !m)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else {
+		free(h->metadata);
+		h->metadata = TAKE_PTR(m);
+		r = cstor_objstore_save(os, err);
+	}
+	free(m);
+	cstor_objstore_done(os);
+	return r;
+}
+
+static int check_key(const char *key, cstor_error *err)
+{
+	if (!key || !key[0])
+		return cstor_error_set(err, EINVAL, "a data item needs a non-empty name");
+	return 0;
+}
+
+struct read_item {
+	const char *key;
+	void **data;
+	size_t *len;
+};
+
+/* The item is a file beside the records, read under the same lock. */
+static int read_item(void *out, struct cstor_objstore *os, const struct cstor_obj_head *h,
+		     cstor_error *err)
+{
+	struct read_item *ri = out;
+	_cleanup_free_ char *dir = cstor_objstore_data_dir(os, h->id);
+	return dir ? cstor_big_data_read(ri->data, ri->len, dir, ri->key, err)
+		   : cstor_error_set(err, ENOMEM, "out of memory");
+}
+
+int cstor_objset_get_big_data(void **data, size_t *len, const struct cstor_objset *set,
+			      const char *ref, const char *key, cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	struct read_item ri = { key, data, len };
+	return cstor_objset_find(set, ref, read_item, &ri, NULL, err);
+}
+
+int cstor_objset_set_big_data(const struct cstor_objset *set, const struct cstor_verb_hooks *hooks,
+			      const char *ref, const char *key, const void *data, size_t len,
+			      const char *digest, const char *what, cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	struct cstor_objstore *os = set->primary;
+	r = cstor_objstore_start_writing(os, err);
+	if (r != 0)
+		return r;
+	struct cstor_obj_head *h = cstor_objset_find_writable(os, set, ref, what, err);
+	bool changed = false;
+	if (!h)
+		r = cstor_objset_fail_code(err);
+	else
+		r = cstor_objstore_write_big_data(os, h, key, data, len, digest, &changed, err);
+	if (r == 0 && hooks && hooks->big_data_changed)
+		r = hooks->big_data_changed(h, &changed, err);
+	if (r == 0 && changed)
+		r = cstor_objstore_save(os, err);
+	cstor_objstore_done(os);
+	return r;
+}
+
+struct item_info {
+	const char *key;
+	char *id;
+	int64_t size;
+	char *digest;
+};
+
+static int copy_info(void *out, struct cstor_objstore *os, const struct cstor_obj_head *h,
+		     cstor_error *err)
+{
+	struct item_info *ii = out;
+	const char *d = cstor_bigdata_index_digest(&h->bd, ii->key);
+	ii->size = cstor_bigdata_index_size(&h->bd, ii->key);
+	if (!(ii->id = strdup(h->id)) || (d && !(ii->digest = strdup(d))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+int cstor_objset_big_data_info(int64_t *size, char **digest, const struct cstor_objset *set,
+			       const char *ref, const char *key, bool compute_digest,
+			       cstor_error *err)
+{
+	int r = check_key(key, err);
+	if (r < 0)
+		return r;
+	struct item_info ii = { .key = key, .size = -1 };
+	_cleanup_free_ char *id = NULL;
+	r = cstor_objset_find(set, ref, copy_info, &ii, NULL, err);
+	id = ii.id;
+	if (r < 0 || (size ? ii.size >= 0 : ii.digest != NULL)) {
+		if (r == 0 && size)
+			*size = ii.size;
+		if (r == 0 && digest)
+			*digest = TAKE_PTR(ii.digest);
+		free(ii.digest);
+		return r;
+	}
+	/* Not recorded (an older record): the file's, as Go has it. */
+	void *data = NULL;
+	size_t len = 0;
+	if ((size || compute_digest) &&
+	    cstor_objset_get_big_data(&data, &len, set, id, key, NULL) == 0) {
+		char buf[CSTOR_DIGEST_STRING_MAX];
+		if (size)
+			*size = (int64_t)len;
+		else if ((r = cstor_digest_buffer(buf, data, len, err)) == 0 &&
+			 !(*digest = strdup(buf)))
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		free(data);
+		return r;
+	}
+	return cstor_error_set(err, ENOENT, "%s of data item \"%s\" of %s %s is not known",
+			       size ? "size" : "digest", key, kind_of(set), id);
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store engine (store/engine.h) on real record files: lookup by ID,
+ * name, second key and prefix through its indexes (and that they follow
+ * every change), names unique across records, another process's write
+ * seen by the next reader, load-time repair of duplicate names, read-only
+ * stores, the aside file of the layer kind, and deleting in the order a
+ * kind asks for. Runs unprivileged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "records/container-rec.h"
+#include "records/image-rec.h"
+#include "store/engine.h"
+#include "store/layer-store.h"
+#include "store/objects-internal.h"
+#include "util/fileutil.h"
+#include "util/macro.h"
+#include "util/rm.h"
+#include "util/strv.h"
+#include "tap.h"
+
+/* The tests hold stores across CHECKs that return early (the process is
+ * about to report and exit). */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wthread-safety-analysis"
+#endif
+
+static char top[] = "/tmp/cstor-engine-test.XXXXXX";
+
+static void remove_top(void)
+{
+	cstor_rm_rf_at(AT_FDCWD, top, NULL);
+}
+
+static const char *new_dir(void)
+{
+	static int n;
+	static char d[4200];
+	if (n == 0) {
+		if (!mkdtemp(top))
+			return NULL;
+		atexit(remove_top);
+	}
+	snprintf(d, sizeof(d), "%s/s%d", top, n++);
+	return d;
+}
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+	char p[4400];
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+static struct cstor_image_rec *new_image(const char *id, const char *name)
+{
+	struct cstor_image_rec *r = calloc(1, sizeof(*r));
+	if (!r || !(r->h.id = strdup(id)) || !(r->h.names = calloc(1, sizeof(char *))))
+		abort();
+	if (name && strv_append(&r->h.names, name) < 0)
+		abort();
+	return r;
+}
+
+static void hex_id(char out[65], unsigned i)
+{
+	/* Distinct IDs with long shared prefixes: prefix lookups must look
+	 * past the first match. */
+	snprintf(out, 65, "%08x%056x", i % 16, i);
+}
+
+static int test_lookup_by_id_name_prefix(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	char id[65], name[64];
+	for (unsigned i = 0; i < 3000; i++) {
+		hex_id(id, i);
+		snprintf(name, sizeof(name), "img-%u", i);
+		CHECK_OK(cstor_objstore_add(os, &new_image(id, name)->h));
+	}
+	CHECK_OK(cstor_objstore_save(os, NULL));
+	for (unsigned i = 0; i < 3000; i += 7) {
+		hex_id(id, i);
+		snprintf(name, sizeof(name), "img-%u", i);
+		struct cstor_obj_head *h = cstor_objstore_by_id(os, id);
+		CHECK(h && streq(h->id, id));
+		CHECK(cstor_objstore_by_name(os, name) == h);
+		CHECK(cstor_objstore_lookup(os, name, NULL) == h);
+		/* The whole ID less its last digit is still unique. */
+		char pre[65];
+		snprintf(pre, sizeof(pre), "%.63s", id);
+		bool amb = true;
+		CHECK(cstor_objstore_lookup(os, pre, &amb) == h && !amb);
+	}
+	bool amb = false;
+	CHECK(cstor_objstore_lookup(os, "0000000", &amb) == NULL && amb);
+	amb = true;
+	CHECK(cstor_objstore_lookup(os, "img-3000", &amb) == NULL && !amb);
+	CHECK(cstor_objstore_lookup(os, "", NULL) == NULL);
+	CHECK(cstor_objstore_lookup(os, "f", &amb) == NULL && !amb);
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_index_follows_changes(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	struct cstor_image_rec *a = new_image("aaaa", "one"), *b = new_image("bbbb", "two");
+	CHECK_OK(cstor_objstore_add(os, &a->h));
+	CHECK_OK(cstor_objstore_add(os, &b->h));
+	CHECK(cstor_objstore_by_name(os, "one") == &a->h); /* index built */
+	/* b takes "one": a loses it, the index says so at once. */
+	char *names[] = { "one", "three", "one", NULL };
+	CHECK_OK(cstor_objstore_set_names(os, &b->h, names));
+	CHECK(cstor_objstore_by_name(os, "one") == &b->h);
+	CHECK(cstor_objstore_by_name(os, "three") == &b->h);
+	CHECK(cstor_objstore_by_name(os, "two") == NULL);
+	CHECK(strv_length(a->h.names) == 0);
+	CHECK(strv_length(b->h.names) == 2); /* deduplicated */
+	cstor_objstore_remove(os, &b->h);
+	CHECK(cstor_objstore_by_name(os, "one") == NULL);
+	CHECK(cstor_objstore_by_id(os, "bbbb") == NULL);
+	CHECK(cstor_objstore_lookup(os, "b", NULL) == NULL);
+	CHECK(cstor_objstore_lookup(os, "a", NULL) == &a->h);
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_second_key(void)
+{
+	const char *d = new_dir();
+	CHECK_OK(write_file(d, "containers.json",
+			    "[{\"id\":\"c1\",\"names\":[\"web\"],\"image\":\"\",\"layer\":\"l1\","
+			    "\"created\":\"2024-01-01T00:00:00Z\"}]"));
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_container_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	struct cstor_obj_head *h = cstor_objstore_lookup(os, "l1", NULL);
+	CHECK(h && streq(h->id, "c1"));
+	CHECK(cstor_objstore_lookup(os, "web", NULL) == h);
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_other_writer_seen(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *w = NULL, *r = NULL;
+	CHECK_OK(cstor_objstore_open(&w, &cstor_image_store_ops, d, false, NULL));
+	CHECK_OK(cstor_objstore_open(&r, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_reading(r, NULL) == 0);
+	CHECK(r->n == 0 && cstor_objstore_by_id(r, "x1") == NULL);
+	cstor_objstore_done(r);
+	CHECK(cstor_objstore_start_writing(w, NULL) == 0);
+	CHECK_OK(cstor_objstore_add(w, &new_image("x1", "n1")->h));
+	CHECK_OK(cstor_objstore_save(w, NULL));
+	cstor_objstore_done(w);
+	/* The reader's index was built on the old records: the reload must
+	 * drop it. */
+	CHECK(cstor_objstore_start_reading(r, NULL) == 0);
+	struct cstor_obj_head *h = cstor_objstore_lookup(r, "n1", NULL);
+	CHECK(h && streq(h->id, "x1"));
+	cstor_objstore_done(r);
+	cstor_objstore_free(w);
+	cstor_objstore_free(r);
+	return TEST_PASS;
+}
+
+static const char dup_images[] =
+	"[{\"id\":\"i1\",\"names\":[\"n\",\"m\"],\"created\":\"2024-01-01T00:00:00Z\"},"
+	"{\"id\":\"i2\",\"names\":[\"n\"],\"created\":\"2024-01-01T00:00:00Z\"}]";
+
+static int test_duplicate_names_repaired(void)
+{
+	const char *d = new_dir();
+	CHECK_OK(write_file(d, "images.json", dup_images));
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	struct cstor_obj_head *h = cstor_objstore_by_name(os, "n");
+	CHECK(h && streq(h->id, "i2")); /* the later record keeps it, as in Go */
+	cstor_objstore_done(os);
+	/* The next writer saves the repair. */
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	cstor_objstore_done(os);
+	char p[4400], *text = NULL;
+	size_t len = 0;
+	snprintf(p, sizeof(p), "%s/images.json", d);
+	CHECK_OK(cstor_read_file_at(AT_FDCWD, p, &text, &len, p, NULL));
+	CHECK_MSG(strstr(text, "\"names\":[\"m\"]") != NULL, "# saved: %s", text);
+	free(text);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_read_only(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	cstor_error err = CSTOR_ERROR_INIT;
+	/* A missing directory is an empty read-only store, and stays missing. */
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, true, NULL));
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0 && os->n == 0);
+	cstor_objstore_done(os);
+	CHECK(cstor_objstore_start_writing(os, &err) == -EROFS);
+	CHECK(strstr(cstor_error_message(&err), "read-only") != NULL);
+	cstor_error_clear(&err);
+	struct stat st;
+	CHECK(stat(d, &st) < 0 && errno == ENOENT);
+	cstor_objstore_free(os);
+	/* One that gives a name to two images cannot be repaired: an error. */
+	CHECK_OK(write_file(d, "images.json", dup_images));
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, true, NULL));
+	CHECK(cstor_objstore_start_reading(os, &err) == -EBADMSG);
+	CHECK(strstr(cstor_error_message(&err), "same name") != NULL);
+	cstor_error_clear(&err);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_corrupt_file_is_an_error(void)
+{
+	const char *d = new_dir();
+	CHECK_OK(write_file(d, "images.json", "[{\"id\":\"i1\""));
+	struct cstor_objstore *os = NULL;
+	cstor_error err = CSTOR_ERROR_INIT;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, &err) == -EBADMSG);
+	CHECK(strstr(cstor_error_message(&err), "images.json") != NULL);
+	cstor_error_clear(&err);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_layer_aside_file(void)
+{
+	const char *d = new_dir();
+	CHECK_OK(write_file(d, "layers.json",
+			    "[{\"id\":\"l1\",\"created\":\"2024-01-01T00:00:00Z\"}]"));
+	CHECK_OK(write_file(d, "volatile-layers.json",
+			    "[{\"id\":\"l1\",\"names\":[\"dup\"],\"created\":\"2024-01-01T00:00:00Z\"},"
+			    "{\"id\":\"v1\",\"created\":\"2024-01-01T00:00:00Z\"}]"));
+	struct cstor_objstore *ls = NULL;
+	/* No ctx: the hooks that need a driver are not run. */
+	CHECK_OK(cstor_layer_store_open(&ls, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(ls, NULL) == 0);
+	CHECK(ls->n == 2);
+	struct cstor_layer_rec *l1 = cstor_layer_store_by_id(ls, "l1");
+	struct cstor_layer_rec *v1 = cstor_layer_store_by_id(ls, "v1");
+	CHECK(l1 && !l1->is_volatile && !l1->h.names); /* the main file's wins */
+	CHECK(v1 && v1->is_volatile);
+	CHECK_OK(cstor_objstore_save(ls, NULL));
+	cstor_objstore_done(ls);
+	char p[4400], *text = NULL;
+	size_t len = 0;
+	snprintf(p, sizeof(p), "%s/volatile-layers.json", d);
+	CHECK_OK(cstor_read_file_at(AT_FDCWD, p, &text, &len, p, NULL));
+	CHECK_MSG(strstr(text, "\"v1\"") && !strstr(text, "\"l1\""), "# volatile: %s", text);
+	free(text);
+	snprintf(p, sizeof(p), "%s/layers.json", d);
+	CHECK_OK(cstor_read_file_at(AT_FDCWD, p, &text, &len, p, NULL));
+	CHECK_MSG(strstr(text, "\"l1\"") && !strstr(text, "\"v1\""), "# main: %s", text);
+	free(text);
+	cstor_objstore_free(ls);
+	return TEST_PASS;
+}
+
+static int test_delete_removes_data(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	struct cstor_image_rec *a = new_image("del1", NULL);
+	CHECK_OK(cstor_objstore_add(os, &a->h));
+	bool changed = false;
+	CHECK_OK(cstor_objstore_write_big_data(os, &a->h, "manifest", "{}", 2, "sha256:x", &changed,
+					       NULL));
+	CHECK(changed && cstor_bigdata_index_size(&a->h.bd, "manifest") == 2);
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/del1/manifest", d);
+	CHECK(access(p, F_OK) == 0);
+	CHECK_OK(cstor_objstore_delete(os, &a->h, NULL));
+	CHECK(access(p, F_OK) < 0 && cstor_objstore_by_id(os, "del1") == NULL);
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+static int test_layer_big_data_by_name_only(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *ls = NULL;
+	CHECK_OK(cstor_layer_store_open(&ls, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(ls, NULL) == 0);
+	struct cstor_layer_rec *l = calloc(1, sizeof(*l));
+	CHECK(l && (l->h.id = strdup("lay1")));
+	CHECK_OK(cstor_layer_store_add(ls, l));
+	bool changed = false;
+	CHECK_OK(cstor_objstore_write_big_data(ls, &l->h, "k", "v", 1, "sha256:y", &changed, NULL));
+	CHECK(changed && strv_contains(l->h.bd.names, "k"));
+	CHECK(!l->h.bd.sizes && !l->h.bd.digests);
+	cstor_objstore_done(ls);
+	cstor_objstore_free(ls);
+	return TEST_PASS;
+}
+
+TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
+	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
+	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),
+	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only))
