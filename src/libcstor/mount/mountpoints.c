@@ -164,21 +164,6 @@ int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
 	return r;
 }
 
-int cstor_mounts_start_reading(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
-{
-	for (;;) {
-		cstor_lock_rlock(&m->lock);
-		if (!stale(m))
-			return 0;
-		cstor_lock_unlock(&m->lock);
-		cstor_lock_lock(&m->lock);
-		int r = stale(m) ? reload(m, err) : 0;
-		cstor_lock_unlock(&m->lock);
-		if (r < 0)
-			return r;
-	}
-}
-
 void cstor_mounts_done(struct cstor_mounts *m) CSTOR_NO_TSA
 {
 	cstor_lock_unlock(&m->lock);
@@ -192,7 +177,8 @@ struct cstor_mount_rec *cstor_mounts_get(struct cstor_mounts *m, const char *id)
 	return NULL;
 }
 
-int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, int64_t count)
+int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, int64_t count,
+		     cstor_error *err)
 {
 	struct cstor_mount_rec *r = cstor_mounts_get(m, id);
 	if (count <= 0) {
@@ -207,7 +193,7 @@ int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, i
 	}
 	char *p = strdup(path ? path : "");
 	if (!p)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	if (!r) {
 		struct cstor_mount_rec *nr = realloc(m->recs, (m->n + 1) * sizeof(*nr));
 		char *i = strdup(id);
@@ -216,7 +202,7 @@ int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, i
 			free(i);
 			if (nr)
 				m->recs = nr;
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
 		m->recs = nr;
 		r = &m->recs[m->n++];

@@ -9,6 +9,7 @@
 #include "records/container-rec.h"
 #include "records/fields.h"
 #include "store/engine.h"
+#include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -141,19 +142,24 @@ int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, b
 	return 0;
 }
 
-/* Mount state of the primary store's layers, for listings. */
+/* Mount state of layers, for listings: reconciled counts, so a dead hold
+ * is not listed; only layers with mount state cost more than a lookup
+ * (mount/mount-internal.h). */
 static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to)
 {
-	if (cstor_mounts_start_reading(s->mounts, NULL) != 0)
+	if (cstor_mount_state_lock(s, NULL) != 0)
 		return;
 	for (size_t i = from; i < to; i++) {
-		struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, cstor_layer_id(list[i]));
-		if (m && m->count > 0) {
-			list[i]->mount_count = m->count;
-			list[i]->mount_point = strdup(m->path);
-		}
+		int64_t count = 0;
+		char *path = NULL;
+		if (cstor_mount_status(&count, &path, s, cstor_layer_id(list[i]), list[i]->read_only,
+				       NULL) == 0 && count > 0) {
+			list[i]->mount_count = count;
+			list[i]->mount_point = path;
+		} else
+			free(path);
 	}
-	cstor_mounts_done(s->mounts);
+	cstor_mount_state_unlock(s);
 }
 
 static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
@@ -177,6 +183,10 @@ static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
 	if (r == 0 && ls == s->layers)
 		add_mount_info(s, *list, first, *n);
 	cstor_layer_store_done(ls);
+	/* A read-only store's layers are mounted too; the mount state comes
+	 * before that store in the lock order. */
+	if (r == 0 && ls != s->layers)
+		add_mount_info(s, *list, first, *n);
 	return r < 0 ? cstor_error_set(err, r, "out of memory") : 0;
 }
 
@@ -208,7 +218,7 @@ static int find_in(cstor_store *s, cstor_layer **out, struct cstor_layer_store *
 	bool amb = false;
 	struct cstor_layer_rec *rec = cstor_layer_store_lookup(ls, ref, &amb);
 	if (rec) {
-		/* A layer of a read-only store is found too (it has no mounts). */
+		/* A layer of a read-only store is found too. */
 		r = cstor_layer_snapshot(out, rec, ro) < 0 ? cstor_error_set(err, ENOMEM, "out of memory") : 0;
 		if (r == 0 && !ro)
 			add_mount_info(s, out, 0, 1);
@@ -217,6 +227,9 @@ static int find_in(cstor_store *s, cstor_layer **out, struct cstor_layer_store *
 	else
 		r = -ENOENT;
 	cstor_layer_store_done(ls);
+	/* Its mounts, after its store (the lock order). */
+	if (r == 0 && ro)
+		add_mount_info(s, out, 0, 1);
 	return r;
 }
 

@@ -113,11 +113,6 @@ int cstor_apply_lock_take(int *fd_out, struct cstor_store *s, const char *id, cs
 void cstor_apply_lock_release(struct cstor_store *s, const char *id, int fd);
 void cstor_layer_apply_setup(struct cstor_store *s);
 
-/* mount.c: the reconciled number of live mount holders of primary layer
- * @id, for delete and apply (caller holds the layer store lock). */
-int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id,
-				 cstor_error *err);
-
 /* store-objects.c: open and free the image and container stores (and set
  * the layer_in_use hook). */
 int cstor_store_open_objects(struct cstor_store *s, cstor_error *err);
