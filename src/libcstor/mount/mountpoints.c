@@ -109,7 +109,8 @@ static int reload(struct cstor_mounts *m, cstor_error *err) CSTOR_REQUIRES(&m->l
 		i++;
 	if (data && i < len) {
 		json_error_t je;
-		json_t *root = json_loadb(data, len, 0, &je);
+		/* Go reads a bare null as no mounts; jansson needs DECODE_ANY for it. */
+		json_t *root = json_loadb(data, len, JSON_DECODE_ANY, &je);
 		if (!root)
 			return cstor_error_set(err, EBADMSG, "loading \"%s\": %s at line %d, column %d",
 					       path, je.text, je.line, je.column);
