@@ -244,6 +244,8 @@ read_only_store() {
 	case "$mp" in "$s/g"/*) die "mount point $mp is inside the read-only store";; esac
 	$C mounted "$id" | grep -q "count: 1" || die "mounted: $($C mounted "$id")"
 	grep -q "\"$id\"" "$P/r/$drv-layers/mountpoints.json" || die "no mount record in the primary run root"
+	# Listed as mounted, like a primary layer.
+	$C layers -t | grep -q "mount: $mp" || die "mount of a read-only layer not listed: $($C layers -t)"
 	# Diff of a read-only store's layer: the original tarball.
 	$C diff -u "$id" | cmp - "$s/base.tar" || die "diff of a read-only layer"
 	$C changes "$id" | grep -q '/etc/hello' || die "changes of a read-only layer"

@@ -248,9 +248,12 @@ int cstor_mount_hold_release(cstor_mount_hold *h, cstor_store *s, cstor_error *e
 	struct located l;
 	int r = lock_layer(&l, s, h->id, "release mount", err);
 	if (r != 0) {
-		/* The layer is gone (deleted by force?): just let go. */
 		cstor_mount_hold_free(h);
-		return r == -ENOENT ? 0 : r;
+		if (r != -ENOENT)
+			return r;
+		/* The layer is gone (deleted by force?): just let go. */
+		cstor_error_clear(err);
+		return 0;
 	}
 	unlink(h->file);
 	struct cstor_reconciled rc;
@@ -351,9 +354,11 @@ int cstor_store_mount_holders(char **mountpoint, cstor_mount_holder **holders, s
 		return r;
 	struct cstor_reconciled rc;
 	r = cstor_mount_reconcile(&rc, s, &l.t, true, err);
+	if (r == 0 && mountpoint && rc.path && !(*mountpoint = strdup(rc.path)))
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if (r == 0 && mountpoint && !rc.path)
+		*mountpoint = NULL;
 	if (r == 0) {
-		if (mountpoint)
-			*mountpoint = rc.path ? strdup(rc.path) : NULL;
 		*holders = rc.h.list;
 		*n = rc.h.n;
 		rc.h.list = NULL;
