@@ -49,6 +49,8 @@ int cstor_mounts_open(struct cstor_mounts **out, const char *dir, cstor_error *e
 	return 0;
 }
 
+/* A lock primitive (it closes the lock): the records it frees are guarded
+ * by that lock, which nobody can hold any more. */
 void cstor_mounts_free(struct cstor_mounts *m) CSTOR_NO_TSA
 {
 	if (!m)
