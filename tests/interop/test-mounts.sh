@@ -120,6 +120,44 @@ test_with_mount_holder_killed() {
 	expect_eq "$(cat "$s/r/overlay-layers/mountpoints.json")" "[]" "mountpoints.json"
 }
 
+# Start `with-mount LAYER -- sleep`, wait until it holds, then SIGKILL it and
+# its command: a dead hold, that nothing has reconciled yet.
+kill_with_mount_holder() { # kill_with_mount_holder "CSTOR-COMMAND" LAYER
+	local C=$1 id=$2
+	$C with-mount "$id" -- sleep 300 &
+	local cs=$!
+	local i=0
+	while [ "$($C mounted "$id" | head -1)" = "" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	local child; child=$(pgrep -P $cs sleep)
+	[ -n "$child" ] || die "no command running"
+	kill -9 $cs "$child"; wait $cs 2>/dev/null || true
+}
+
+# Delete reads the reconciled count: a hold whose processes were all
+# killed does not keep the layer, with no other command run in between.
+test_delete_after_holder_killed() {
+	grep -qw overlay /proc/filesystems || skip "no overlay filesystem"
+	read -r s id < <(with_mount_setup)
+	local C="$CSTOR -g $s/g -R $s/r -s overlay"
+	kill_with_mount_holder "$C" "$id"
+	$C delete-layer "$id" || die "delete-layer refused a layer whose holders are all dead"
+	expect_eq "$($C layers)" "" "layer deleted"
+	expect_eq "$(mounts_under "$s/g/overlay")" 0 "unmounted"
+	expect_eq "$(cat "$s/r/overlay-layers/mountpoints.json")" "[]" "mountpoints.json"
+}
+
+# A listing shows reconciled mounts: no mount of a dead hold.
+test_listing_after_holder_killed() {
+	grep -qw overlay /proc/filesystems || skip "no overlay filesystem"
+	read -r s id < <(with_mount_setup)
+	local C="$CSTOR -g $s/g -R $s/r -s overlay"
+	kill_with_mount_holder "$C" "$id"
+	$C layers -t | grep -q "mount:" && die "a dead hold listed: $($C layers -t)"
+	# And a live one is listed.
+	$C with-mount "$id" -- sh -c "$C layers -t" | grep -q "mount: $s/g/overlay/$id/merged" ||
+		die "a live hold not listed"
+}
+
 test_reused_pid_does_not_keep_a_hold() {
 	grep -qw overlay /proc/filesystems || skip "no overlay filesystem"
 	[ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot choose pids (no writable ns_last_pid)"
@@ -206,6 +244,8 @@ read_only_store() {
 	case "$mp" in "$s/g"/*) die "mount point $mp is inside the read-only store";; esac
 	$C mounted "$id" | grep -q "count: 1" || die "mounted: $($C mounted "$id")"
 	grep -q "\"$id\"" "$P/r/$drv-layers/mountpoints.json" || die "no mount record in the primary run root"
+	# Listed as mounted, like a primary layer.
+	$C layers -t | grep -q "mount: $mp" || die "mount of a read-only layer not listed: $($C layers -t)"
 	# Diff of a read-only store's layer: the original tarball.
 	$C diff -u "$id" | cmp - "$s/base.tar" || die "diff of a read-only layer"
 	$C changes "$id" | grep -q '/etc/hello' || die "changes of a read-only layer"
@@ -250,6 +290,8 @@ t_run test_torture_vfs
 t_run test_torture_overlay_with_go
 t_run test_with_mount_runs_and_releases
 t_run test_with_mount_holder_killed
+t_run test_delete_after_holder_killed
+t_run test_listing_after_holder_killed
 t_run test_reused_pid_does_not_keep_a_hold
 t_run test_library_hold_killed
 t_run test_persistent_holds_and_go

@@ -49,6 +49,8 @@ int cstor_mounts_open(struct cstor_mounts **out, const char *dir, cstor_error *e
 	return 0;
 }
 
+/* A lock primitive (it closes the lock): the records it frees are guarded
+ * by that lock, which nobody can hold any more. */
 void cstor_mounts_free(struct cstor_mounts *m) CSTOR_NO_TSA
 {
 	if (!m)
@@ -109,7 +111,8 @@ static int reload(struct cstor_mounts *m, cstor_error *err) CSTOR_REQUIRES(&m->l
 		i++;
 	if (data && i < len) {
 		json_error_t je;
-		json_t *root = json_loadb(data, len, 0, &je);
+		/* Go reads a bare null as no mounts; jansson needs DECODE_ANY for it. */
+		json_t *root = json_loadb(data, len, JSON_DECODE_ANY, &je);
 		if (!root)
 			return cstor_error_set(err, EBADMSG, "loading \"%s\": %s at line %d, column %d",
 					       path, je.text, je.line, je.column);
@@ -164,21 +167,6 @@ int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
 	return r;
 }
 
-int cstor_mounts_start_reading(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
-{
-	for (;;) {
-		cstor_lock_rlock(&m->lock);
-		if (!stale(m))
-			return 0;
-		cstor_lock_unlock(&m->lock);
-		cstor_lock_lock(&m->lock);
-		int r = stale(m) ? reload(m, err) : 0;
-		cstor_lock_unlock(&m->lock);
-		if (r < 0)
-			return r;
-	}
-}
-
 void cstor_mounts_done(struct cstor_mounts *m) CSTOR_NO_TSA
 {
 	cstor_lock_unlock(&m->lock);
@@ -192,7 +180,8 @@ struct cstor_mount_rec *cstor_mounts_get(struct cstor_mounts *m, const char *id)
 	return NULL;
 }
 
-int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, int64_t count)
+int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, int64_t count,
+		     cstor_error *err)
 {
 	struct cstor_mount_rec *r = cstor_mounts_get(m, id);
 	if (count <= 0) {
@@ -207,7 +196,7 @@ int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, i
 	}
 	char *p = strdup(path ? path : "");
 	if (!p)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	if (!r) {
 		struct cstor_mount_rec *nr = realloc(m->recs, (m->n + 1) * sizeof(*nr));
 		char *i = strdup(id);
@@ -216,7 +205,7 @@ int cstor_mounts_set(struct cstor_mounts *m, const char *id, const char *path, i
 			free(i);
 			if (nr)
 				m->recs = nr;
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
 		m->recs = nr;
 		r = &m->recs[m->n++];

@@ -8,6 +8,7 @@
 
 #include "records/bigdata.h"
 #include "util/error-internal.h"
+#include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -64,13 +65,10 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 		r = cstor_error_set(err, EBUSY, "delete layer %s: layer has children", rec->h.id);
 		goto out;
 	}
-	if (cstor_mounts_start_reading(s->mounts, err) != 0) {
-		r = cstor_objset_fail_code(err);
+	/* Reconciled: dead holders do not keep the layer. */
+	int64_t count = 0;
+	if ((r = cstor_mount_live_count(&count, s, rec->h.id, err)) < 0)
 		goto out;
-	}
-	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, rec->h.id);
-	int64_t count = m ? m->count : 0;
-	cstor_mounts_done(s->mounts);
 	if (count > 0) {
 		r = cstor_error_set(err, EBUSY, "delete layer %s: layer is mounted (%lld times)", rec->h.id,
 				    (long long)count);

@@ -9,6 +9,7 @@
 #include "records/container-rec.h"
 #include "records/fields.h"
 #include "store/engine.h"
+#include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -133,19 +134,24 @@ int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, b
 	return 0;
 }
 
-/* Mount state of the primary store's layers, for listings. */
+/* Mount state of layers, for listings: reconciled counts, so a dead hold
+ * is not listed; only layers with mount state cost more than a lookup
+ * (mount/mount-internal.h). */
 static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size_t to)
 {
-	if (cstor_mounts_start_reading(s->mounts, NULL) != 0)
+	if (cstor_mount_state_lock(s, NULL) != 0)
 		return;
 	for (size_t i = from; i < to; i++) {
-		struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, cstor_layer_id(list[i]));
-		if (m && m->count > 0) {
-			list[i]->mount_count = m->count;
-			list[i]->mount_point = strdup(m->path);
-		}
+		int64_t count = 0;
+		char *path = NULL;
+		if (cstor_mount_status(&count, &path, s, cstor_layer_id(list[i]), list[i]->read_only,
+				       NULL) == 0 && count > 0) {
+			list[i]->mount_count = count;
+			list[i]->mount_point = path;
+		} else
+			free(path);
 	}
-	cstor_mounts_done(s->mounts);
+	cstor_mount_state_unlock(s);
 }
 
 static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
@@ -169,6 +175,10 @@ static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
 	if (r == 0 && ls == s->layers)
 		add_mount_info(s, *list, first, *n);
 	cstor_objstore_done(ls);
+	/* A read-only store's layers are mounted too; the mount state comes
+	 * before that store in the lock order. */
+	if (r == 0 && ls != s->layers)
+		add_mount_info(s, *list, first, *n);
 	return r < 0 ? cstor_error_set(err, r, "out of memory") : 0;
 }
 
@@ -190,7 +200,8 @@ int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
 }
 
 /* A snapshot, with the mount state for a layer of the primary store (whose
- * ctx is the store); one of a read-only store has no mounts. */
+ * ctx is the store); a read-only store's layer gets it after its store is
+ * released (cstor_store_find_layer). */
 static int copy_layer(void *out, struct cstor_objstore *ls, const struct cstor_obj_head *h,
 		      cstor_error *err)
 {
@@ -206,7 +217,14 @@ int cstor_store_find_layer(cstor_layer **out, struct cstor_objstore **where, cst
 			   const char *ref, cstor_error *err)
 {
 	struct cstor_objset set = cstor_store_layer_set(s);
-	return cstor_objset_find(&set, ref, copy_layer, out, where, err);
+	struct cstor_objstore *in = NULL;
+	int r = cstor_objset_find(&set, ref, copy_layer, out, &in, err);
+	/* Its mounts, after its store (the lock order). */
+	if (r == 0 && in != s->layers)
+		add_mount_info(s, out, 0, 1);
+	if (r == 0 && where)
+		*where = in;
+	return r;
 }
 
 int cstor_store_layer(cstor_layer **out, cstor_store *s, const char *ref, cstor_error *err)

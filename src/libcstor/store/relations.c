@@ -20,6 +20,7 @@
 #include <cstor/layer.h>
 
 #include "util/error-internal.h"
+#include "mount/mount-internal.h"
 #include "store/objects-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"

@@ -109,11 +109,6 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
 		       cstor_error *err);
 
-/* mount.c: the reconciled number of live mount holders of primary layer
- * @id, for delete and apply (caller holds the layer store lock). */
-int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id,
-				 cstor_error *err);
-
 /* store-objects.c: open and free the image and container stores (and set
  * the layer_in_use hook). */
 int cstor_store_open_objects(struct cstor_store *s, cstor_error *err);

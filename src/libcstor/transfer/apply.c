@@ -28,6 +28,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "records/fields.h"
+#include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"

@@ -28,6 +28,7 @@
 #include "archive/tarsplit.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
+#include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 
@@ -204,25 +205,14 @@ struct trees {
 static int mount_tree(int *fd, bool *we_mounted, struct diff_ctx *c, const char *id,
 		      cstor_error *err) CSTOR_REQUIRES(&c->s->mounts->lock)
 {
-	struct cstor_store *s = c->s;
-	struct cstor_mount_rec *m = cstor_mounts_get(c->s->mounts, id);
 	_cleanup_free_ char *path = NULL;
-	*we_mounted = false;
-	if (m && m->count > 0 && m->path[0] && s->driver_ops->is_mounted(s->driver, id, m->path)) {
-		if (!(path = strdup(m->path)))
-			return cstor_error_set(err, ENOMEM, "out of memory");
-	} else {
-		char *const ro[] = { (char *)"ro", NULL };
-		int r = s->driver_ops->get(s->driver, id, ro, NULL, &path, err);
-		if (r < 0)
-			return r;
-		*we_mounted = true;
-	}
+	int r = cstor_mount_borrow(&path, we_mounted, c->s, id, err);
+	if (r < 0)
+		return r;
 	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0) {
-		int r = cstor_error_errno(err, errno, "open %s", path);
-		if (*we_mounted)
-			s->driver_ops->put(s->driver, id, NULL);
+		r = cstor_error_errno(err, errno, "open %s", path);
+		cstor_mount_borrow_end(c->s, id, *we_mounted);
 		*we_mounted = false;
 		return r;
 	}
@@ -237,9 +227,9 @@ static void trees_done(struct trees *t, struct diff_ctx *c) CSTOR_NO_TSA
 	if (t->from >= 0)
 		close(t->from);
 	if (t->mounted_to)
-		s->driver_ops->put(s->driver, c->to_id, NULL);
+		cstor_mount_borrow_end(s, c->to_id, true);
 	if (t->mounted_from)
-		s->driver_ops->put(s->driver, c->from_id, NULL);
+		cstor_mount_borrow_end(s, c->from_id, true);
 	if (t->locked)
 		cstor_mounts_done(s->mounts);
 }

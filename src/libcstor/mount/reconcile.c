@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reconciliation (mount/reconcile.h) and the reconciled views the rest of
+ * the library reads (mount/mount-internal.h).
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mount/mount-internal.h"
+#include "mount/reconcile.h"
+#include "util/cleanup.h"
+#include "util/error-internal.h"
+#include "util/fileutil.h"
+#include "util/rm.h"
+#include "util/strv.h"
+
+void cstor_reconciled_done(struct cstor_reconciled *rc)
+{
+	free(rc->path);
+	cstor_holder_state_done(&rc->st);
+	cstor_holder_scan_done(&rc->h);
+	free(rc->dir);
+	memset(rc, 0, sizeof(*rc));
+}
+
+/*
+ * Write the count and our state. Three steps, so that a process killed at
+ * any point leaves something the next reconciler reads right: the state
+ * with the new count marked pending (and the count before), the Go file,
+ * then the state without the mark.
+ */
+int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, const char *id,
+			  cstor_error *err)
+{
+	int64_t total = rc->live + rc->foreign;
+	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, id);
+	int64_t before = m ? m->count : 0;
+	rc->total = total;
+	rc->st.foreign = rc->foreign;
+	free(rc->st.path);
+	rc->st.path = NULL;
+	if (rc->path && !(rc->st.path = strdup(rc->path)))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = cstor_mkdir_p(rc->dir, 0700, err);
+	if (r < 0)
+		return r;
+	rc->st.written = total;
+	rc->st.pending = true;
+	rc->st.pending_prev = before;
+	if ((r = cstor_holder_state_write(rc->dir, &rc->st, err)) < 0)
+		return r;
+	if ((r = cstor_mounts_set(s->mounts, id, rc->path, total > 0 ? total : 0, err)) < 0)
+		return r;
+	if ((r = cstor_mounts_save(s->mounts, err)) < 0)
+		return r;
+	rc->st.pending = false;
+	if (total == 0 && rc->live == 0) {
+		/* Nothing to remember any more. */
+		cstor_rm_rf_at_quiet(AT_FDCWD, rc->dir);
+		return 0;
+	}
+	return cstor_holder_state_write(rc->dir, &rc->st, err);
+}
+
+int cstor_mount_remount(struct cstor_store *s, struct cstor_reconciled *rc,
+			const struct cstor_mount_target *t, cstor_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	const char *label = rc->st.label ? rc->st.label : t->label;
+	int r = s->driver_ops->get(s->driver, t->id, rc->st.options, label, &path, err);
+	if (r < 0)
+		return r;
+	free(rc->path);
+	rc->path = TAKE_PTR(path);
+	rc->mounted = true;
+	return 0;
+}
+
+int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
+			  const struct cstor_mount_target *t, bool list, cstor_error *err)
+{
+	memset(rc, 0, sizeof(*rc));
+	int r = cstor_holder_dir(&rc->dir, s->run_layers_dir, t->id, err);
+	if (r < 0)
+		return r;
+	if ((r = cstor_holder_state_read(&rc->st, rc->dir, err)) < 0 ||
+	    (r = cstor_holders_scan(&rc->h, rc->dir, list, err)) < 0)
+		return cstor_error_wrap(err, r, "mount holders of %s", t->id);
+	rc->live = rc->h.persistent + rc->h.process;
+
+	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, t->id);
+	int64_t json_count = m ? m->count : 0;
+	const char *path = m && m->path[0] ? m->path : rc->st.path;
+	if (path && !(rc->path = strdup(path)))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* No record of a path: look where the driver would have mounted it
+	 * (a process killed between mounting and recording leaves that). */
+	if (!rc->path && s->driver_ops->mount_path(s->driver, t->id, &rc->path) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	rc->mounted = rc->path && s->driver_ops->is_mounted(s->driver, t->id, rc->path);
+
+	bool pending = rc->st.pending;
+	if (rc->st.pending) {
+		/* A writer died during write_out(): if the file still has the
+		 * count from before, its write did not happen. */
+		if (json_count == rc->st.pending_prev && rc->st.pending_prev != rc->st.written)
+			rc->st.written = rc->st.pending_prev;
+		rc->st.pending = false;
+	}
+	if (t->ro_store)
+		/* Go cannot mount these: every hold is ours. (Go also drops
+		 * their records, not knowing the layer, when it rewrites the
+		 * file; the state here survives that.) */
+		rc->foreign = 0;
+	else if (rc->st.written < 0)
+		rc->foreign = json_count;
+	else
+		rc->foreign = MAX(0, rc->st.foreign + (json_count - rc->st.written));
+	if (!rc->mounted)
+		rc->foreign = 0; /* a Go hold on a mount that is gone holds nothing */
+
+	if (rc->live == 0 && rc->foreign == 0 && rc->mounted) {
+		if ((r = s->driver_ops->put(s->driver, t->id, err)) < 0)
+			return r;
+		rc->mounted = false;
+	}
+	if (rc->live > 0 && !rc->mounted && (r = cstor_mount_remount(s, rc, t, err)) < 0)
+		return r;
+	if (!rc->mounted) {
+		free(rc->path);
+		rc->path = NULL;
+	}
+	if (list && rc->foreign > 0 &&
+	    (r = cstor_holder_list_add(&rc->h, CSTOR_HOLDER_FOREIGN, -1, NULL, rc->foreign, err)) < 0)
+		return r;
+
+	int64_t total = rc->live + rc->foreign;
+	if (total != json_count || !streq_ptr(m && m->path[0] ? m->path : NULL, rc->path) ||
+	    (rc->st.written >= 0 ? rc->st.written : json_count) != total ||
+	    rc->st.foreign != rc->foreign || pending)
+		return cstor_mount_write_out(s, rc, t->id, err);
+	rc->total = total;
+	return 0;
+}
+
+/* ---- what the rest of the library reads (mount/mount-internal.h) ------ */
+
+int cstor_mount_state_lock(struct cstor_store *s, cstor_error *err)
+{
+	return cstor_mounts_start(s->mounts, err);
+}
+
+void cstor_mount_state_unlock(struct cstor_store *s)
+{
+	cstor_mounts_done(s->mounts);
+}
+
+int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id,
+			   cstor_error *err)
+{
+	int r = cstor_mount_state_lock(s, err);
+	if (r != 0)
+		return r;
+	struct cstor_mount_target t = { (char *)id, false, NULL };
+	struct cstor_reconciled rc;
+	r = cstor_mount_reconcile(&rc, s, &t, false, err);
+	if (r == 0)
+		*count = rc.total;
+	cstor_reconciled_done(&rc);
+	cstor_mount_state_unlock(s);
+	return r;
+}
+
+int cstor_mount_status(int64_t *count, char **path, struct cstor_store *s, const char *id,
+		       bool ro_store, cstor_error *err)
+{
+	*count = 0;
+	*path = NULL;
+	/* Whatever holds a mount leaves a record (Go's holders, and ours
+	 * once written) or a holder directory (ours, from before the record
+	 * is written): without both there is no holder to count. */
+	if (!cstor_mounts_get(s->mounts, id)) {
+		_cleanup_free_ char *dir = NULL;
+		int r = cstor_holder_dir(&dir, s->run_layers_dir, id, err);
+		if (r < 0)
+			return r;
+		struct stat st;
+		if (stat(dir, &st) < 0 && errno == ENOENT)
+			return 0;
+	}
+	struct cstor_mount_target t = { (char *)id, ro_store, NULL };
+	struct cstor_reconciled rc;
+	int r = cstor_mount_reconcile(&rc, s, &t, false, err);
+	if (r == 0) {
+		*count = rc.total;
+		*path = rc.total > 0 ? TAKE_PTR(rc.path) : NULL;
+	}
+	cstor_reconciled_done(&rc);
+	return r;
+}
+
+int cstor_mount_borrow(char **path, bool *temporary, struct cstor_store *s, const char *id,
+		       cstor_error *err)
+{
+	*path = NULL;
+	*temporary = false;
+	/* Whether the layer is ours decides only whether Go may hold it;
+	 * the driver knows without a layer store lock (the caller may hold
+	 * a read-only store's, which comes after ours). */
+	struct cstor_mount_target t = { (char *)id, !s->driver_ops->exists(s->driver, id), NULL };
+	struct cstor_reconciled rc;
+	int r = cstor_mount_reconcile(&rc, s, &t, false, err);
+	if (r == 0 && rc.total > 0 && rc.path) {
+		*path = TAKE_PTR(rc.path);
+	} else if (r == 0) {
+		char *const ro[] = { (char *)"ro", NULL };
+		r = s->driver_ops->get(s->driver, id, ro, NULL, path, err);
+		*temporary = r == 0;
+	}
+	cstor_reconciled_done(&rc);
+	return r;
+}
+
+void cstor_mount_borrow_end(struct cstor_store *s, const char *id, bool temporary)
+{
+	if (temporary)
+		s->driver_ops->put(s->driver, id, NULL);
+}
