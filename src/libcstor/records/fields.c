@@ -30,8 +30,7 @@ int cstor_rec_get_strv(char ***out, json_t *obj, const char *key, const char *wh
 {
 	char where[512];
 	snprintf(where, sizeof(where), "%s: \"%s\"", what, key);
-	int r = cstor_json_get_strv(out, json_object_get(obj, key), where, err);
-	return r == -ENOMEM ? cstor_error_set(err, ENOMEM, "out of memory") : r;
+	return cstor_json_get_strv(out, json_object_get(obj, key), where, err);
 }
 
 int cstor_rec_get_map(json_t **out, json_t *obj, const char *key, json_type type,
