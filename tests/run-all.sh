@@ -108,6 +108,9 @@ if want lint; then
 	# Functions taking a cstor_error * set it on every failure.
 	run_one "lint: no bare return -E... where a cstor_error is taken" \
 		python3 tests/lint-errors.py
+	# Section numbers cited in comments exist in docs/formats.md.
+	run_one "lint: docs/formats.md sections cited in the code exist" \
+		python3 tests/lint-doc-refs.py
 fi
 
 if want cli; then
