@@ -5,7 +5,7 @@
 #
 #   tests/run-all.sh            everything
 #   QUICK=1 tests/run-all.sh    skip the sanitizer and clang rebuilds
-#   ONLY=cli tests/run-all.sh   one group: unit, cli, interop, fuzz, asan, tsa, install
+#   ONLY=cli tests/run-all.sh   one group: unit, cli, interop, fuzz, asan, tsa, install, lint
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -103,6 +103,15 @@ unit_tests() {
 }
 
 if want unit; then unit_tests "$B" ""; fi
+
+if want lint; then
+	# Functions taking a cstor_error * set it on every failure.
+	run_one "lint: no bare return -E... where a cstor_error is taken" \
+		python3 tests/lint-errors.py
+	# Section numbers cited in comments exist in docs/formats.md.
+	run_one "lint: docs/formats.md sections cited in the code exist" \
+		python3 tests/lint-doc-refs.py
+fi
 
 if want cli; then
 	for t in tests/cli/test-*.sh; do

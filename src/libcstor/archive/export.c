@@ -323,8 +323,11 @@ static int read_target(struct exporter *e, int dirfd, const char *name, const st
 /*
  * Archive the entry @name of @dirfd as @tarname (no trailing slash); @dtype
  * is readdir's hint, DT_UNKNOWN if none. *is_dir tells the tree walk to
- * descend. -ENOENT (without a message) when the entry is gone.
+ * descend. Returns ENTRY_GONE, not an error, when the entry went away since
+ * it was listed (the caller leaves it out, as Go does).
  */
+#define ENTRY_GONE 1
+
 static int add_file(struct exporter *e, int dirfd, const char *name, unsigned char dtype,
 		    const char *tarname, bool *is_dir, cstor_error *err)
 {
@@ -337,7 +340,7 @@ static int add_file(struct exporter *e, int dirfd, const char *name, unsigned ch
 		 * else by now (a symlink: ELOOP) goes the long way below. */
 		fd = open_content(e, dirfd, name);
 		if (fd < 0 && errno == ENOENT)
-			return -ENOENT;
+			return ENTRY_GONE;
 		if (fd >= 0 && fstat(fd, &st) < 0)
 			return cstor_error_errno(err, errno, "export %s: stat", tarname);
 		if (fd >= 0 && !S_ISREG(st.st_mode))
@@ -345,7 +348,7 @@ static int add_file(struct exporter *e, int dirfd, const char *name, unsigned ch
 	}
 	if (fd < 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
-			return -ENOENT;
+			return ENTRY_GONE;
 		return cstor_error_errno(err, errno, "export %s: stat", tarname);
 	}
 	if (fd < 0 && S_ISREG(st.st_mode)) {
@@ -353,7 +356,7 @@ static int add_file(struct exporter *e, int dirfd, const char *name, unsigned ch
 		fd = open_content(e, dirfd, name);
 		if (fd < 0) {
 			if (errno == ENOENT)
-				return -ENOENT;
+				return ENTRY_GONE;
 			return cstor_error_errno(err, errno, "export %s: open", tarname);
 		}
 		if (fstat(fd, &st) < 0)
@@ -599,7 +602,7 @@ static int export_walk(struct exporter *e, int root_fd, cstor_error *err)
 		memcpy(o, name, nl + 1);
 		bool is_dir;
 		r = add_file(e, f->fd, name, dtype, w.path, &is_dir, err);
-		if (r == -ENOENT)
+		if (r == ENTRY_GONE)
 			continue; /* gone since the listing */
 		if (r < 0)
 			return r;
@@ -726,7 +729,7 @@ static int export_list(struct exporter *e, int layer_fd, const struct cstor_chan
 		if (dfd < 0)
 			continue;
 		r = add_file(e, dfd, base, DT_UNKNOWN, rel, NULL, err);
-		if (r < 0 && r != -ENOENT)
+		if (r < 0)
 			return r;
 	}
 	return 0;

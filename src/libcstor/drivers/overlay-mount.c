@@ -327,12 +327,19 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 	 * a read-only store gets a directory in our run home instead. */
 	_cleanup_free_ char *target = NULL;
 	if (in_ro_store) {
-		if (asprintf(&target, "%s/%s/merged", d->run_home, id) < 0 ||
-		    cstor_mkdir_p(target, 0700, err) < 0) {
+		int mr;
+		if (asprintf(&target, "%s/%s/merged", d->run_home, id) < 0) {
+			/* asprintf leaves the pointer undefined on failure. */
+			target = NULL;
 			close_fds(fds, k);
-			return err && err->code ? -err->code : -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		if ((mr = cstor_mkdir_p(target, 0700, err)) < 0) {
+			close_fds(fds, k);
+			return mr;
 		}
 	} else if (asprintf(&target, "%s/%s/merged", d->home, id) < 0) {
+		target = NULL;
 		close_fds(fds, k);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}

@@ -77,14 +77,13 @@ void cstor_oci_image_clear(struct cstor_oci_image *img)
 	*img = (struct cstor_oci_image){ 0 };
 }
 
-static json_t *parse(const char *buf, size_t len, const char *what, cstor_error *err)
+static int parse(json_t **out, const char *buf, size_t len, const char *what, cstor_error *err)
 {
 	json_error_t je;
-	json_t *j = json_loadb(buf, len, 0, &je);
-	if (!j)
-		cstor_error_set(err, EBADMSG, "%s is not valid JSON: %s (line %d)", what, je.text,
-				je.line);
-	return j;
+	if (!(*out = json_loadb(buf, len, 0, &je)))
+		return cstor_error_set(err, EBADMSG, "%s is not valid JSON: %s (line %d)", what,
+				       je.text, je.line);
+	return 0;
 }
 
 static const char *str_member(json_t *o, const char *key)
@@ -144,7 +143,7 @@ static int read_blob(char **buf, size_t *len, char digest_out[static CSTOR_DIGES
 }
 
 /* Pick linux/<arch> from an index's manifests. */
-static json_t *pick_platform(json_t *index, const char *src_path, cstor_error *err)
+static int pick_platform(json_t **out, json_t *index, const char *src_path, cstor_error *err)
 {
 	const char *arch = cstor_oci_host_arch();
 	json_t *mans = json_object_get(index, "manifests"), *d;
@@ -153,22 +152,22 @@ static json_t *pick_platform(json_t *index, const char *src_path, cstor_error *e
 	{
 		json_t *p = json_object_get(d, "platform");
 		const char *os = str_member(p, "os"), *a = str_member(p, "architecture");
-		if (os && a && streq(os, "linux") && streq(a, arch))
-			return d;
+		if (os && a && streq(os, "linux") && streq(a, arch)) {
+			*out = d;
+			return 0;
+		}
 	}
-	cstor_error_set(err, ENOENT, "%s: the manifest list has no image for linux/%s", src_path,
-			arch);
-	return NULL;
+	return cstor_error_set(err, ENOENT, "%s: the manifest list has no image for linux/%s",
+			       src_path, arch);
 }
 
 static int parse_config(struct cstor_oci_image *img, json_t **diff_ids, json_t **cfg_out,
 			const char *what, cstor_error *err)
 {
-	json_t *cfg = parse(img->config, img->config_len, what, err);
-	if (!cfg)
-		cstor_error_wrap(err, -EBADMSG, "%s", img->config_digest);
-	if (!cfg)
-		return -EBADMSG;
+	json_t *cfg = NULL;
+	int r = parse(&cfg, img->config, img->config_len, what, err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "%s", img->config_digest);
 	if (!json_is_object(cfg)) {
 		json_decref(cfg);
 		return cstor_error_set(err, EBADMSG, "%s is not a JSON object", what);
@@ -212,9 +211,9 @@ static int load_oci(struct cstor_oci_image *img, struct cstor_oci_src *src, cons
 	int r = cstor_oci_src_read(&ibuf, &ilen, src, "index.json", MAX_SMALL, err);
 	if (r < 0)
 		return r;
-	_cleanup_json_ json_t *index = parse(ibuf, ilen, "index.json", err);
-	if (!index)
-		return -EBADMSG;
+	_cleanup_json_ json_t *index = NULL;
+	if ((r = parse(&index, ibuf, ilen, "index.json", err)) < 0)
+		return r;
 	json_t *mans = json_object_get(index, "manifests");
 	if (!json_is_array(mans))
 		return cstor_error_set(err, EBADMSG, "%s: index.json has no manifests list", sp);
@@ -245,12 +244,10 @@ static int load_oci(struct cstor_oci_image *img, struct cstor_oci_src *src, cons
 		if ((r = read_blob(&img->toplevel, &img->toplevel_len, img->toplevel_digest, src,
 				   desc, "manifest list", err)) < 0)
 			return r;
-		_cleanup_json_ json_t *list = parse(img->toplevel, img->toplevel_len,
-						     "manifest list", err);
-		if (!list)
-			return -EBADMSG;
-		if (!(desc = pick_platform(list, sp, err)))
-			return -ENOENT;
+		_cleanup_json_ json_t *list = NULL;
+		if ((r = parse(&list, img->toplevel, img->toplevel_len, "manifest list", err)) < 0 ||
+		    (r = pick_platform(&desc, list, sp, err)) < 0)
+			return r;
 		json_incref(desc);
 		json_decref(TAKE_PTR(list));
 		r = read_blob(&img->manifest, &img->manifest_len, img->manifest_digest, src, desc,
@@ -263,9 +260,9 @@ static int load_oci(struct cstor_oci_image *img, struct cstor_oci_src *src, cons
 	}
 	if (r < 0)
 		return r;
-	_cleanup_json_ json_t *man = parse(img->manifest, img->manifest_len, "manifest", err);
-	if (!man)
-		return -EBADMSG;
+	_cleanup_json_ json_t *man = NULL;
+	if ((r = parse(&man, img->manifest, img->manifest_len, "manifest", err)) < 0)
+		return r;
 	const char *mmt = str_member(man, "mediaType");
 	if (!mmt)
 		mmt = mt ? mt : MT_OCI_MANIFEST;
@@ -357,9 +354,9 @@ static int load_docker(struct cstor_oci_image *img, struct cstor_oci_src *src, c
 	int r = cstor_oci_src_read(&mbuf, &mlen, src, "manifest.json", MAX_SMALL, err);
 	if (r < 0)
 		return r;
-	_cleanup_json_ json_t *items = parse(mbuf, mlen, "manifest.json", err);
-	if (!items)
-		return -EBADMSG;
+	_cleanup_json_ json_t *items = NULL;
+	if ((r = parse(&items, mbuf, mlen, "manifest.json", err)) < 0)
+		return r;
 	if (!json_is_array(items) || json_array_size(items) == 0)
 		return cstor_error_set(err, EBADMSG, "%s: manifest.json lists no images", sp);
 	json_t *item = NULL, *it;

@@ -53,12 +53,10 @@ int cstor_container_rec_parse(struct cstor_container_rec **out, json_t *obj, con
 	}
 	if ((k = cstor_rec_get_str(&r->image, obj, "image", where, err)) < 0 ||
 	    (k = cstor_rec_get_str(&r->layer, obj, "layer", where, err)) < 0 ||
-	    (k = cstor_idmaps_parse(&r->uidmap, &r->n_uidmap, json_object_get(obj, "uidmap"), where,
-				    err)) < 0 ||
-	    (k = cstor_idmaps_parse(&r->gidmap, &r->n_gidmap, json_object_get(obj, "gidmap"), where,
-				    err)) < 0) {
+	    (k = cstor_idmaps_parse(&r->uidmap, &r->n_uidmap, obj, "uidmap", where, err)) < 0 ||
+	    (k = cstor_idmaps_parse(&r->gidmap, &r->n_gidmap, obj, "gidmap", where, err)) < 0) {
 		cstor_container_rec_free(r);
-		return k == -ENOMEM ? cstor_error_set(err, ENOMEM, "out of memory") : k;
+		return k;
 	}
 	if ((!r->image && !(r->image = strdup(""))) || (!r->layer && !(r->layer = strdup("")))) {
 		cstor_container_rec_free(r);

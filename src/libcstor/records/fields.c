@@ -69,48 +69,58 @@ int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *e
 		return cstor_error_set(err, EBADMSG, "%s: expected a list of strings", what);
 	_cleanup_strv_free_ char **r = calloc(1, sizeof(char *));
 	if (!r)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e)
 	{
 		if (!json_is_string(e))
 			return cstor_error_set(err, EBADMSG, "%s: expected a list of strings", what);
+		/* A NUL would silently cut the string short here. */
+		if (strlen(json_string_value(e)) != json_string_length(e))
+			return cstor_error_set(err, EBADMSG, "%s: a string contains a NUL character",
+					       what);
 		if (strv_append(&r, json_string_value(e)) < 0)
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	*out = TAKE_PTR(r);
 	return 0;
 }
 
-int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *v, const char *what,
-		       cstor_error *err)
+int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *obj, const char *key,
+		       const char *what, cstor_error *err)
 {
 	*out = NULL;
 	*n = 0;
+	json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
-		return cstor_error_set(err, EBADMSG, "%s: expected a list of ID mappings", what);
+		return cstor_error_set(err, EBADMSG, "%s: \"%s\": expected a list of ID mappings",
+				       what, key);
 	size_t k = json_array_size(v);
 	struct cstor_idmap *m = calloc(k ? k : 1, sizeof(*m));
 	if (!m)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < k; i++) {
 		json_t *e = json_array_get(v, i);
 		static const char *const keys[] = { "container_id", "host_id", "size" };
 		uint32_t *dst[] = { &m[i].container_id, &m[i].host_id, &m[i].size };
 		for (int j = 0; j < 3; j++) {
 			json_t *x = json_is_object(e) ? json_object_get(e, keys[j]) : NULL;
-			if (x && !json_is_integer(x)) {
+			/* IDs are 32 bits: a wider value would change on rewrite. */
+			if (x && (!json_is_integer(x) || json_integer_value(x) < 0 ||
+				  json_integer_value(x) > UINT32_MAX)) {
 				free(m);
-				return cstor_error_set(err, EBADMSG, "%s: bad ID mapping", what);
+				return cstor_error_set(err, EBADMSG, "%s: \"%s\": bad ID mapping",
+						       what, key);
 			}
 			*dst[j] = x ? (uint32_t)json_integer_value(x) : 0;
 		}
 		if (!json_is_object(e)) {
 			free(m);
-			return cstor_error_set(err, EBADMSG, "%s: bad ID mapping", what);
+			return cstor_error_set(err, EBADMSG, "%s: \"%s\": bad ID mapping", what,
+					       key);
 		}
 	}
 	*out = m;
@@ -152,8 +162,7 @@ int cstor_rec_get_strv(char ***out, json_t *obj, const char *key, const char *wh
 {
 	char where[512];
 	snprintf(where, sizeof(where), "%s: \"%s\"", what, key);
-	int r = cstor_json_get_strv(out, json_object_get(obj, key), where, err);
-	return r == -ENOMEM ? cstor_error_set(err, ENOMEM, "out of memory") : r;
+	return cstor_json_get_strv(out, json_object_get(obj, key), where, err);
 }
 
 int cstor_rec_get_map(json_t **out, json_t *obj, const char *key, json_type type,

@@ -25,8 +25,11 @@ struct cstor_idmap {
 
 /* Shared by image and container records. */
 int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *err);
-int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *v, const char *what,
-		       cstor_error *err);
+/* The ID mappings at @key of @obj (absent or null: none); -EBADMSG naming
+ * @what and @key for anything but a list of {container_id, host_id, size}
+ * with values that fit 32 bits. */
+int cstor_idmaps_parse(struct cstor_idmap **out, size_t *n, json_t *obj, const char *key,
+		       const char *what, cstor_error *err);
 void cstor_idmaps_write(cstor_buf *b, bool *first, const char *key, const struct cstor_idmap *m,
 			size_t n);
 /* The current time in Go's JSON form (UTC, nanoseconds, trimmed). */

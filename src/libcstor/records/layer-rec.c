@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "util/error-internal.h"
 #include "records/layer-rec.h"
+#include "records/fields.h"
 #include "records/recfile.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -26,45 +28,45 @@ void cstor_layer_rec_free(struct cstor_layer_rec *r)
 	free(r);
 }
 
-static int get_str(char **out, json_t *v, const char *what, cstor_error *err)
-{
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return cstor_error_set(err, EBADMSG, "%s: expected a string", what);
-	return (*out = strdup(json_string_value(v))) ? 0 : -ENOMEM;
-}
-
-static int get_int(int64_t *out, json_t *v, const char *what, cstor_error *err)
+/* An integer in [@min, @max]: Go's field is wider than what cstor keeps, so
+ * anything outside is refused rather than silently changed on rewrite. */
+static int get_int(int64_t *out, json_t *obj, const char *key, int64_t min, int64_t max,
+		   const char *what, cstor_error *err)
 {
 	*out = 0;
+	json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return cstor_error_set(err, EBADMSG, "%s: expected an integer", what);
+		return cstor_error_set(err, EBADMSG, "%s: \"%s\" must be an integer", what, key);
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return cstor_error_set(err, EBADMSG, "%s: \"%s\" is out of range", what, key);
 	*out = json_integer_value(v);
 	return 0;
 }
 
-static int get_idset(uint32_t **out, size_t *n, json_t *v, const char *what, cstor_error *err)
+static int get_idset(uint32_t **out, size_t *n, json_t *obj, const char *key, const char *what,
+		     cstor_error *err)
 {
 	*out = NULL;
 	*n = 0;
+	json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
-		return cstor_error_set(err, EBADMSG, "%s: expected a list of IDs", what);
+		return cstor_error_set(err, EBADMSG, "%s: \"%s\": expected a list of IDs", what,
+				       key);
 	size_t k = json_array_size(v);
 	uint32_t *a = calloc(k ? k : 1, sizeof(uint32_t));
 	if (!a)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < k; i++) {
 		json_t *e = json_array_get(v, i);
 		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
 		    json_integer_value(e) > UINT32_MAX) {
 			free(a);
-			return cstor_error_set(err, EBADMSG, "%s: expected a list of IDs", what);
+			return cstor_error_set(err, EBADMSG, "%s: \"%s\": expected a list of IDs",
+					       what, key);
 		}
 		a[i] = (uint32_t)json_integer_value(e);
 	}
@@ -87,37 +89,31 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 		return cstor_error_set(err, EBADMSG, "%s: a layer record must be an object", where);
 	struct cstor_layer_rec *r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	int64_t compression = 0;
 	int k = 0;
-	if ((k = get_str(&r->h.id, json_object_get(obj, "id"), where, err)) < 0 ||
-	    (k = cstor_json_get_strv(&r->h.names, json_object_get(obj, "names"), where, err)) < 0 ||
-	    (k = get_str(&r->parent, json_object_get(obj, "parent"), where, err)) < 0 ||
-	    (k = get_str(&r->h.metadata, json_object_get(obj, "metadata"), where, err)) < 0 ||
-	    (k = get_str(&r->mountlabel, json_object_get(obj, "mountlabel"), where, err)) < 0 ||
-	    (k = get_str(&r->h.created, json_object_get(obj, "created"), where, err)) < 0 ||
-	    (k = get_str(&r->compressed_digest, json_object_get(obj, "compressed-diff-digest"),
-			 where, err)) < 0 ||
-	    (k = get_int(&r->compressed_size, json_object_get(obj, "compressed-size"), where,
+	if ((k = cstor_rec_get_str(&r->h.id, obj, "id", where, err)) < 0 ||
+	    (k = cstor_rec_get_strv(&r->h.names, obj, "names", where, err)) < 0 ||
+	    (k = cstor_rec_get_str(&r->parent, obj, "parent", where, err)) < 0 ||
+	    (k = cstor_rec_get_str(&r->h.metadata, obj, "metadata", where, err)) < 0 ||
+	    (k = cstor_rec_get_str(&r->mountlabel, obj, "mountlabel", where, err)) < 0 ||
+	    (k = cstor_rec_get_str(&r->h.created, obj, "created", where, err)) < 0 ||
+	    (k = cstor_rec_get_str(&r->compressed_digest, obj, "compressed-diff-digest", where,
+				   err)) < 0 ||
+	    (k = get_int(&r->compressed_size, obj, "compressed-size", INT64_MIN, INT64_MAX, where,
 			 err)) < 0 ||
-	    (k = get_str(&r->uncompressed_digest, json_object_get(obj, "diff-digest"), where,
+	    (k = cstor_rec_get_str(&r->uncompressed_digest, obj, "diff-digest", where, err)) < 0 ||
+	    (k = cstor_rec_get_str(&r->toc_digest, obj, "toc-digest", where, err)) < 0 ||
+	    (k = get_int(&r->uncompressed_size, obj, "diff-size", INT64_MIN, INT64_MAX, where,
 			 err)) < 0 ||
-	    (k = get_str(&r->toc_digest, json_object_get(obj, "toc-digest"), where, err)) < 0 ||
-	    (k = get_int(&r->uncompressed_size, json_object_get(obj, "diff-size"), where, err)) <
-		    0 ||
-	    (k = get_int(&compression, json_object_get(obj, "compression"), where, err)) < 0 ||
-	    (k = get_idset(&r->uidset, &r->n_uidset, json_object_get(obj, "uidset"), where, err)) <
-		    0 ||
-	    (k = get_idset(&r->gidset, &r->n_gidset, json_object_get(obj, "gidset"), where, err)) <
-		    0 ||
-	    (k = cstor_idmaps_parse(&r->uidmap, &r->n_uidmap, json_object_get(obj, "uidmap"), where,
-				    err)) < 0 ||
-	    (k = cstor_idmaps_parse(&r->gidmap, &r->n_gidmap, json_object_get(obj, "gidmap"), where,
-				    err)) < 0 ||
-	    (k = cstor_json_get_strv(&r->h.bd.names, json_object_get(obj, "big-data-names"),
-				     where, err)) < 0) {
+	    (k = get_int(&compression, obj, "compression", INT_MIN, INT_MAX, where, err)) < 0 ||
+	    (k = get_idset(&r->uidset, &r->n_uidset, obj, "uidset", where, err)) < 0 ||
+	    (k = get_idset(&r->gidset, &r->n_gidset, obj, "gidset", where, err)) < 0 ||
+	    (k = cstor_idmaps_parse(&r->uidmap, &r->n_uidmap, obj, "uidmap", where, err)) < 0 ||
+	    (k = cstor_idmaps_parse(&r->gidmap, &r->n_gidmap, obj, "gidmap", where, err)) < 0 ||
+	    (k = cstor_rec_get_strv(&r->h.bd.names, obj, "big-data-names", where, err)) < 0) {
 		cstor_layer_rec_free(r);
-		return k == -ENOMEM ? cstor_error_set(err, ENOMEM, "out of memory") : k;
+		return k;
 	}
 	r->compression = (int)compression;
 	if (!r->h.id || !r->h.id[0]) {
@@ -126,16 +122,17 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 	}
 	/* IDs name directories: one that could climb out of the store is
 	 * never acted upon. */
-	if (strchr(r->h.id, '/') || streq(r->h.id, ".") || streq(r->h.id, "..")) {
-		cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%s\"", where, r->h.id);
+	if (!cstor_rec_id_valid(r->h.id)) {
+		k = cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%s\"", where, r->h.id);
 		cstor_layer_rec_free(r);
-		return -EBADMSG;
+		return k;
 	}
 	json_t *flags = json_object_get(obj, "flags");
 	if (flags && !json_is_null(flags)) {
 		if (!json_is_object(flags)) {
 			cstor_layer_rec_free(r);
-			return cstor_error_set(err, EBADMSG, "%s: flags must be an object", where);
+			return cstor_error_set(err, EBADMSG, "%s: \"flags\" must be an object",
+					       where);
 		}
 		r->h.flags = json_incref(flags);
 	}
@@ -148,11 +145,11 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 			known = streq(key, known_keys[i]);
 		if (known)
 			continue;
-		if (!r->h.extra && !(r->h.extra = json_object())) {
+		if ((!r->h.extra && !(r->h.extra = json_object())) ||
+		    json_object_set(r->h.extra, key, val) < 0) {
 			cstor_layer_rec_free(r);
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
-		json_object_set(r->h.extra, key, val);
 	}
 	*out = r;
 	return 0;
