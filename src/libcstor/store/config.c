@@ -189,7 +189,9 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 		}
 	}
 	/* Deprecated top-level keys, still honoured by Go with the raw
-	 * configured driver name as prefix. */
+	 * configured driver name as prefix, whatever the driver: they belong
+	 * to no driver's table, and the driver's init takes or refuses them
+	 * like any other option. */
 	static const char *const toplevel[] = { "size", "mount_program", "skip_mount_home",
 						"ignore_chown_errors" };
 	for (size_t i = 0; i < ELEMENTSOF(toplevel); i++) {
