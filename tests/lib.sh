@@ -91,6 +91,20 @@ skip() { echo "$*"; exit 77; }
 
 have_go_cs() { command -v "$GO_CS" >/dev/null 2>&1; }
 
+# What a driver configuration needs (from inside a test: skip otherwise).
+t_need_overlay() { grep -qw overlay /proc/filesystems || skip "no overlay filesystem"; }
+T_FUSE_OVERLAYFS=$(command -v fuse-overlayfs 2>/dev/null || true)
+t_need_fuse_overlayfs() {
+	[ -n "$T_FUSE_OVERLAYFS" ] || skip "fuse-overlayfs is not installed"
+	[ -c /dev/fuse ] || skip "no /dev/fuse"
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	# A container may have /dev/fuse and still refuse FUSE mounts.
+	local d; d=$(mktemp -d "$T_TMP/probe.XXXXXX")
+	mkdir -p "$d/l" "$d/m"
+	"$T_FUSE_OVERLAYFS" -o "lowerdir=$d/l" "$d/m" 2>/dev/null || skip "fuse-overlayfs cannot mount here"
+	umount -l "$d/m"
+}
+
 # cstor's `mounted` adds the count, mount point and holders to Go's output
 # (detail lines after "<arg> mounted", extra JSON keys): strip them to get
 # exactly what containers-storage prints.

@@ -13,19 +13,9 @@ if [ -n "${BUILD_DIR:-}" ] && [ -z "${CSTOR:-}" ]; then
 fi
 . "$(dirname "$0")/../lib.sh"
 
-FUSE_OVERLAYFS=$(command -v fuse-overlayfs 2>/dev/null || true)
-OPT="overlay.mount_program=$FUSE_OVERLAYFS"
+OPT="overlay.mount_program=$T_FUSE_OVERLAYFS"
 
-need_fuse() {
-	[ -n "$FUSE_OVERLAYFS" ] || skip "fuse-overlayfs is not installed"
-	[ -c /dev/fuse ] || skip "no /dev/fuse"
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	# A container may have /dev/fuse and still refuse FUSE mounts.
-	local d; d=$(mktemp -d "$T_TMP/probe.XXXXXX")
-	mkdir -p "$d/l" "$d/m"
-	"$FUSE_OVERLAYFS" -o "lowerdir=$d/l" "$d/m" 2>/dev/null || skip "fuse-overlayfs cannot mount here"
-	umount -l "$d/m"
-}
+need_fuse() { t_need_fuse_overlayfs; }
 
 # FUSE mounts below a directory, per mountinfo.
 fuse_mounts_under() {

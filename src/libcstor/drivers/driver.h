@@ -4,6 +4,11 @@
  * layer directories under its home (<graphroot>/<name>) and knows how to
  * create, remove, mount and diff them. It has no locks of its own: the layer
  * store calls it with the right store locks held (docs/locking.md).
+ *
+ * Code outside drivers/ never decides by a driver's name: what differs
+ * between drivers is asked here (capabilities, optional ops, the options
+ * a driver takes), and registry.c is the only list of drivers. A test
+ * (tests/cli/test-driver-names.sh) keeps it that way.
  */
 #ifndef CSTOR_DRIVER_H
 #define CSTOR_DRIVER_H
@@ -25,8 +30,32 @@ struct cstor_driver_init {
 	void *log_ctx;
 };
 
+/* Capabilities (cstor_driver_ops.caps). */
+enum {
+	/* diff_dirs()'s top is the layer's whole file tree (vfs: a child
+	 * starts as a copy of its parent), so a diff compares two such trees
+	 * directly. Without it top holds only the layer's own files (overlay's
+	 * upper directory): diffs read it natively against the parent (see
+	 * diff_dirs' *native), else they compare the layers mounted. */
+	CSTOR_DRIVER_FULL_TREES = 1u << 0,
+};
+
 struct cstor_driver_ops {
 	const char *name;
+	/* Other names it answers to, as the driver (-s, storage.conf) and as
+	 * the prefix of its options ("overlay2"). NULL-terminated, or NULL. */
+	const char *const *aliases;
+	unsigned caps; /* CSTOR_DRIVER_* */
+	/* The keys of its storage.conf table [storage.options.<name>]: each
+	 * one set becomes the option "<name>.<key>=<value>" given to init, as
+	 * if passed with --storage-opt (init decides what it accepts, of
+	 * these and of any other "<name>.<key>" option). NULL-terminated, or
+	 * NULL for no table. */
+	const char *const *conf_keys;
+	/* Whether the driver may be picked when none is configured and no
+	 * earlier run chose one (overlay: the kernel has overlayfs). The
+	 * registry tries drivers in its order. NULL: always. */
+	bool (*usable)(void);
 	int (*init)(struct cstor_driver **out, const struct cstor_driver_init *init,
 		    cstor_error *err);
 	void (*free)(struct cstor_driver *d);
@@ -63,15 +92,26 @@ struct cstor_driver_ops {
 	 * (vfs). */
 	int (*apply_target)(struct cstor_driver *d, const char *id, int *fd, int *whiteout_mode,
 			    bool *skip_existing_root, cstor_error *err);
-	/* The whiteout representation of the driver's layer directories (an
-	 * enum cstor_whiteout_mode), for applies into a staging directory
-	 * that is not a layer yet. Optional (overlay only). */
-	int (*whiteout_mode)(struct cstor_driver *d);
+	/* applydiff-using-staging-dir: a layer's files applied with no lock
+	 * held into a directory that is not a layer yet, then made the
+	 * layer's in one rename. Optional: only a driver that keeps a layer's
+	 * own files apart from its parent's can do it. stage_create makes an
+	 * empty directory in the driver's home (*path, malloc'd) and tells
+	 * the whiteout representation to apply with (an enum
+	 * cstor_whiteout_mode). stage_commit moves it in as the files of
+	 * layer @id, which must have none yet. The caller removes @path
+	 * afterwards, committed or not. */
+	int (*stage_create)(struct cstor_driver *d, char **path, int *whiteout_mode,
+			    cstor_error *err);
+	int (*stage_commit)(struct cstor_driver *d, const char *id, const char *path,
+			    cstor_error *err);
 	/* The directories holding layer @id's own files: *top (vfs: the
 	 * whole tree; overlay: diff/) and, for overlay, the lower layers'
 	 * diff directories, nearest first (malloc'd array of fds, the caller
-	 * closes them). *native tells whether diffs can be computed from
-	 * these directories directly (else through mounts). */
+	 * closes them). *native tells whether diffs against the parent can
+	 * be read from these directories directly, top being an overlay-style
+	 * upper directory with its whiteouts (else, without
+	 * CSTOR_DRIVER_FULL_TREES, through mounts). */
 	int (*diff_dirs)(struct cstor_driver *d, const char *id, int *top, int **lowers,
 			 size_t *n_lowers, bool *native, cstor_error *err);
 };
@@ -79,11 +119,22 @@ struct cstor_driver_ops {
 extern const struct cstor_driver_ops cstor_driver_vfs;
 extern const struct cstor_driver_ops cstor_driver_overlay;
 
-/* Look a driver up by name ("overlay2" is "overlay"). NULL if unknown. */
+/* Look a driver up by name or alias ("overlay2" is "overlay"). NULL if
+ * unknown. */
 const struct cstor_driver_ops *cstor_driver_lookup(const char *name);
 
-/* Whether an option "prefix.key=value" is meant for driver @name: prefix
- * empty, the driver's name, or (overlay) "overlay2". */
-bool cstor_driver_option_is_for(const char *name, const char *prefix);
+/* Whether an option "prefix.key=value" is meant for driver @ops: prefix
+ * empty, the driver's name or one of its aliases. */
+bool cstor_driver_option_is_for(const struct cstor_driver_ops *ops, const char *prefix);
+
+/* The driver to use when none is configured, as containers/storage picks
+ * it: the one whose home an earlier run left in @graph_root (an error if
+ * several), else the first usable one. *name may be a driver cstor does
+ * not have (a Go driver's home); lookup tells. */
+int cstor_driver_detect(const char **name, const char *graph_root, cstor_error *err);
+
+/* The names of the drivers for which @has returns true (all when NULL),
+ * joined with @sep, for messages; malloc'd, NULL when out of memory. */
+char *cstor_driver_names(bool (*has)(const struct cstor_driver_ops *ops), const char *sep);
 
 #endif

@@ -51,7 +51,12 @@ bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path
 int overlay_recreate_links(struct cstor_driver *d);
 int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lowers,
 		      size_t *n_lowers, bool *native, cstor_error *err);
-int overlay_whiteout_mode(struct cstor_driver *d);
+int overlay_stage_create(struct cstor_driver *d, char **path, int *whiteout_mode,
+			 cstor_error *err);
+int overlay_stage_commit(struct cstor_driver *d, const char *id, const char *path,
+			 cstor_error *err);
+/* Whether the kernel has overlayfs. */
+bool overlay_usable(void);
 int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *whiteouts,
 			 bool *skip_existing_root, cstor_error *err);
 

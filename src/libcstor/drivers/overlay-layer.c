@@ -170,7 +170,7 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
-int overlay_whiteout_mode(struct cstor_driver *d)
+static int overlay_whiteout_mode(struct cstor_driver *d)
 {
 	/* The upper directory keeps whiteouts as the kernel wants them; with
 	 * a mount program Go keeps the tar's AUFS ".wh." files instead (the
@@ -190,5 +190,38 @@ int overlay_apply_target(struct cstor_driver *d, const char *id, int *fd, int *w
 	/* Go's Unpack leaves an existing root alone (diff/ stays 0555). */
 	*whiteouts = overlay_whiteout_mode(d);
 	*skip_existing_root = true;
+	return 0;
+}
+
+int overlay_stage_create(struct cstor_driver *d, char **path, int *whiteout_mode, cstor_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *stage = NULL;
+	if (asprintf(&dir, "%s/staging", d->home) < 0 ||
+	    asprintf(&stage, "%s/stage-XXXXXX", dir) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = cstor_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	if (!mkdtemp(stage))
+		return cstor_error_errno(err, errno, "create a staging directory in %s", dir);
+	*whiteout_mode = overlay_whiteout_mode(d);
+	*path = TAKE_PTR(stage);
+	return 0;
+}
+
+int overlay_stage_commit(struct cstor_driver *d, const char *id, const char *path,
+			 cstor_error *err)
+{
+	char diff[4300];
+	snprintf(diff, sizeof(diff), "%s/%s/diff", d->home, id);
+	struct stat st;
+	/* rmdir fails on a non-empty diff/: content applied before. */
+	if (stat(diff, &st) < 0 || rmdir(diff) < 0)
+		return cstor_error_errno(err, errno,
+					 "apply diff to layer %s: its diff directory is not empty", id);
+	/* diff/ keeps the metadata create gave it, not the stage's. */
+	if (rename(path, diff) < 0 || chmod(diff, st.st_mode & 07777) < 0 ||
+	    chown(diff, st.st_uid, st.st_gid) < 0)
+		return cstor_error_errno(err, errno, "commit %s as %s", path, diff);
 	return 0;
 }

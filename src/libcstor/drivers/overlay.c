@@ -238,9 +238,31 @@ static int overlay_cleanup(struct cstor_driver *d, cstor_error *err)
 	return 0;
 }
 
+bool overlay_usable(void)
+{
+	_cleanup_free_ char *fss = NULL;
+	return cstor_read_file_at(AT_FDCWD, "/proc/filesystems", &fss, NULL, "/proc/filesystems",
+				  NULL) == 0 &&
+	       strstr(fss, "\toverlay\n");
+}
+
+static const char *const overlay_aliases[] = { "overlay2", NULL };
+
+/* [storage.options.overlay], as containers/storage reads it; set_option()
+ * refuses those cstor cannot honour. */
+static const char *const overlay_conf_keys[] = {
+	"ignore_chown_errors", "mount_program", "mountopt",   "size",         "inodes",
+	"skip_mount_home",     "force_mask",    "use_composefs", NULL,
+};
+
 const struct cstor_driver_ops cstor_driver_overlay = {
 	.cleanup = overlay_cleanup,
 	.name = "overlay",
+	.aliases = overlay_aliases,
+	.conf_keys = overlay_conf_keys,
+	.usable = overlay_usable,
+	.stage_create = overlay_stage_create,
+	.stage_commit = overlay_stage_commit,
 	.init = overlay_init,
 	.free = overlay_free,
 	.status = overlay_status,
@@ -248,7 +270,6 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.remove = overlay_remove,
 	.exists = overlay_exists,
 	.apply_target = overlay_apply_target,
-	.whiteout_mode = overlay_whiteout_mode,
 	.get = overlay_get,
 	.diff_dirs = overlay_diff_dirs,
 	.put = overlay_put,

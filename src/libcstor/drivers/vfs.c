@@ -313,7 +313,12 @@ static int vfs_diff_dirs(struct cstor_driver *d, const char *id, int *top, int *
 	return 0;
 }
 
+/* [storage.options.vfs], as containers/storage reads it. */
+static const char *const vfs_conf_keys[] = { "ignore_chown_errors", NULL };
+
 const struct cstor_driver_ops cstor_driver_vfs = {
+	.caps = CSTOR_DRIVER_FULL_TREES,
+	.conf_keys = vfs_conf_keys,
 	.diff_dirs = vfs_diff_dirs,
 	.apply_target = vfs_apply_target,
 	.get = vfs_get,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "store/config.h"
+#include "drivers/driver.h"
 #include "util/error-internal.h"
 #include "util/toml.h"
 #include "util/cleanup.h"
@@ -188,7 +189,9 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 		}
 	}
 	/* Deprecated top-level keys, still honoured by Go with the raw
-	 * configured driver name as prefix. */
+	 * configured driver name as prefix, whatever the driver: they belong
+	 * to no driver's table, and the driver's init takes or refuses them
+	 * like any other option. */
 	static const char *const toplevel[] = { "size", "mount_program", "skip_mount_home",
 						"ignore_chown_errors" };
 	for (size_t i = 0; i < ELEMENTSOF(toplevel); i++) {
@@ -213,29 +216,22 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 	if (mountopt && mountopt[0] && add_opt(opts, prefix, "mountopt", mountopt) < 0)
 		return -ENOMEM;
 
-	if (!driver)
+	/* The driver's own table, with the keys the driver says it has. */
+	const struct cstor_driver_ops *ops = driver ? cstor_driver_lookup(driver) : NULL;
+	if (!ops || !ops->conf_keys)
 		return 0;
-	const char *section = streq(driver, "overlay") ? "overlay" : streq(driver, "vfs") ? "vfs" : NULL;
-	if (!section)
-		return 0;
+	const char *section = ops->name;
 	json_t *d = json_object_get(o, section);
 	if (d && !json_is_object(d))
 		return cstor_error_set(err, EBADMSG, "%s: [storage.options.%s] must be a table", file,
 				       section);
-	static const char *const overlay_keys[] = { "ignore_chown_errors", "mount_program",
-						    "mountopt",            "size",
-						    "inodes",              "skip_mount_home",
-						    "force_mask",          "use_composefs" };
-	static const char *const vfs_keys[] = { "ignore_chown_errors" };
-	const char *const *keys = streq(section, "overlay") ? overlay_keys : vfs_keys;
-	size_t nkeys = streq(section, "overlay") ? ELEMENTSOF(overlay_keys) : ELEMENTSOF(vfs_keys);
 	char sect[64];
 	snprintf(sect, sizeof(sect), "storage.options.%s", section);
-	for (size_t i = 0; d && i < nkeys; i++) {
+	for (size_t i = 0; d && ops->conf_keys[i]; i++) {
 		const char *v;
-		if ((r = conf_string(d, keys[i], &v, file, sect, err)) < 0)
+		if ((r = conf_string(d, ops->conf_keys[i], &v, file, sect, err)) < 0)
 			return r;
-		if (v && v[0] && add_opt(opts, driver, keys[i], v) < 0)
+		if (v && v[0] && add_opt(opts, section, ops->conf_keys[i], v) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -343,8 +339,10 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 		driver = envd;
 	if (o && o->driver && o->driver[0])
 		driver = o->driver;
-	if (driver && streq(driver, "overlay2"))
-		driver = "overlay";
+	/* An alias ("overlay2") is its driver. */
+	const struct cstor_driver_ops *ops = driver ? cstor_driver_lookup(driver) : NULL;
+	if (ops)
+		driver = ops->name;
 	if (driver && driver[0] && !(c->driver = strdup(driver)))
 		return -ENOMEM;
 

@@ -67,47 +67,6 @@ static void store_freep(struct cstor_store **s)
 	cstor_store_free(*s);
 }
 
-static bool is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* No driver configured: reuse the one a previous run chose (its directory
- * exists), else the first usable by priority, as containers/storage does. */
-static int detect_driver(const char **out, struct cstor_store *s, cstor_error *err)
-{
-	static const char *const known[] = { "overlay", "aufs", "btrfs", "zfs", "devicemapper" };
-	const char *found = NULL;
-	for (size_t i = 0; i < ELEMENTSOF(known); i++) {
-		_cleanup_free_ char *p = cstor_path_join(s->cfg.graph_root, known[i]);
-		if (!p)
-			return cstor_error_set(err, ENOMEM, "out of memory");
-		if (!is_dir(p))
-			continue;
-		if (found)
-			return cstor_error_set(err, EINVAL,
-					       "%s contains several valid graphdrivers: %s, %s; "
-					       "cleanup or explicitly choose storage driver (-s <DRIVER>)",
-					       s->cfg.graph_root, found, known[i]);
-		found = known[i];
-	}
-	if (found) {
-		*out = found;
-		return 0;
-	}
-	/* Native overlay needs the kernel's overlay filesystem. */
-	_cleanup_free_ char *fss = NULL;
-	if (cstor_read_file_at(AT_FDCWD, "/proc/filesystems", &fss, NULL, "/proc/filesystems",
-			       NULL) == 0 &&
-	    strstr(fss, "\toverlay\n")) {
-		*out = "overlay";
-		return 0;
-	}
-	*out = "vfs";
-	return 0;
-}
-
 static int driver_options(struct cstor_store *s, cstor_error *err)
 {
 	for (size_t i = 0; s->cfg.driver_opts && s->cfg.driver_opts[i]; i++) {
@@ -116,7 +75,7 @@ static int driver_options(struct cstor_store *s, cstor_error *err)
 		if (cstor_driver_opt_split(o, &prefix, NULL, NULL) < 0)
 			return cstor_error_set(err, EINVAL,
 					       "storage option \"%s\" is not of the form key=value", o);
-		if (!cstor_driver_option_is_for(s->driver_ops->name, prefix))
+		if (!cstor_driver_option_is_for(s->driver_ops, prefix))
 			return cstor_error_set(err, EINVAL,
 					       "storage option \"%s\" is for driver \"%s\", not \"%s\"",
 					       o, prefix, s->driver_ops->name);
@@ -190,12 +149,18 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 			s->cfg.config_file ? s->cfg.config_file : "(none)");
 
 	const char *name = s->cfg.driver;
-	if (!name && (r = detect_driver(&name, s, err)) < 0)
+	/* No driver configured: reuse the one a previous run chose, else the
+	 * first usable, as containers/storage does. */
+	if (!name && (r = cstor_driver_detect(&name, s->cfg.graph_root, err)) < 0)
 		return r;
 	s->driver_ops = cstor_driver_lookup(name);
-	if (!s->driver_ops)
-		return cstor_error_set(err, ENOTSUP, "driver \"%s\" is not supported (use overlay or vfs)",
-				       name);
+	if (!s->driver_ops) {
+		_cleanup_free_ char *known = cstor_driver_names(NULL, " or ");
+		if (!known)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		return cstor_error_set(err, ENOTSUP, "driver \"%s\" is not supported (use %s)",
+				       name, known);
+	}
 	if ((r = driver_options(s, err)) < 0)
 		return r;
 

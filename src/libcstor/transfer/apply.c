@@ -357,26 +357,33 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 /*
  * applydiff-using-staging-dir (newer containers/storage): the tarball is
  * extracted into a staging directory of the driver home with no store lock
- * held at all, then committed as the layer's diff/ in one rename under the
- * exclusive lock. Only overlay keeps a layer's own files apart from its
- * parent's, so only overlay can do this; the layer's diff/ must be empty.
+ * held at all, then committed as the layer's files in one rename under the
+ * exclusive lock. Only a driver that keeps a layer's own files apart from
+ * its parent's can do this (the stage ops); the layer must have no files yet.
  */
+static bool has_staging(const struct cstor_driver_ops *ops)
+{
+	return ops->stage_create != NULL;
+}
+
 int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref,
 				  cstor_read_fn read, void *ctx, cstor_error *err)
 {
-	if (!streq(s->driver_ops->name, "overlay"))
+	if (!has_staging(s->driver_ops)) {
+		_cleanup_free_ char *which = cstor_driver_names(has_staging, ", ");
+		if (!which)
+			return cstor_error_set(err, ENOMEM, "out of memory");
 		return cstor_error_set(err, ENOTSUP,
 				       "applydiff-using-staging-dir: the %s driver has no staging "
-				       "directories (overlay only)",
-				       s->driver_ops->name);
-	char stage[4200], ts_tmp[4300];
-	snprintf(stage, sizeof(stage), "%s/staging/stage-XXXXXX", s->driver_home);
-	int r = cstor_mkdir_p(strcat(strcpy(ts_tmp, s->driver_home), "/staging"), 0700, err);
+				       "directories (%s only)",
+				       s->driver_ops->name, which);
+	}
+	_cleanup_free_ char *stage = NULL;
+	int whiteouts = 0;
+	int r = s->driver_ops->stage_create(s->driver, &stage, &whiteouts, err);
 	if (r < 0)
 		return r;
-	if (!mkdtemp(stage))
-		return cstor_error_errno(err, errno, "create a staging directory in %s/staging",
-					 s->driver_home);
+	char ts_tmp[4300];
 	/* Next to its final place: the driver home is a bind mount of its
 	 * own, and rename() does not cross mounts. */
 	snprintf(ts_tmp, sizeof(ts_tmp), "%s/.tmp-%s.tar-split.gz", s->layers->file.dir,
@@ -387,11 +394,7 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	if (stage_fd < 0 || ts_fd < 0)
 		r = cstor_error_errno(err, errno, "open %s", stage);
 	if (r == 0)
-		r = run_pipeline(&res, stage_fd,
-				 s->driver_ops->whiteout_mode ? s->driver_ops->whiteout_mode(s->driver)
-							      : CSTOR_WHITEOUT_OVERLAY,
-				 true, false, ts_fd, read, ctx,
-				 err);
+		r = run_pipeline(&res, stage_fd, whiteouts, true, false, ts_fd, read, ctx, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	if (r < 0) {
@@ -406,7 +409,7 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 		goto out;
 	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "apply diff", err);
 	int64_t holders = 0;
-	char diff[4300], ts_final[4300];
+	char ts_final[4300];
 	if (!rec)
 		r = err && err->code ? -err->code : -ENOENT;
 	else if (cstor_layer_store_has_children(ls, rec->h.id))
@@ -414,18 +417,8 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 				    rec->h.id);
 	else if ((r = cstor_mount_live_count(&holders, s, rec->h.id, err)) == 0 && holders > 0)
 		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->h.id);
-	if (r == 0) {
-		snprintf(diff, sizeof(diff), "%s/%s/diff", s->driver_home, rec->h.id);
-		struct stat st;
-		/* rmdir fails on a non-empty diff/: content applied before. */
-		if (stat(diff, &st) < 0 || rmdir(diff) < 0)
-			r = cstor_error_errno(err, errno,
-					      "apply diff to layer %s: its diff directory is not empty",
-					      rec->h.id);
-		else if (rename(stage, diff) < 0 || chmod(diff, st.st_mode & 07777) < 0 ||
-			 chown(diff, st.st_uid, st.st_gid) < 0)
-			r = cstor_error_errno(err, errno, "commit %s as %s", stage, diff);
-	}
+	if (r == 0)
+		r = s->driver_ops->stage_commit(s->driver, rec->h.id, stage, err);
 	if (r == 0) {
 		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->file.dir, rec->h.id);
 		if (record_results(rec, &res) < 0)

@@ -184,9 +184,11 @@ static int open_from_tree(struct diff_ctx *c, cstor_error *err)
 
 static bool needs_mounts(const struct diff_ctx *c)
 {
-	/* vfs trees are complete; overlay's diff/ is only the changes, and
-	 * only against the parent, and only when native diff is sound. */
-	return streq(c->s->driver_ops->name, "overlay") && !(c->native && c->from_is_parent);
+	/* Full trees (vfs) compare directly; a layer's own files (overlay's
+	 * diff/) are only its changes, readable only against the parent and
+	 * only when the driver says native diff is sound. */
+	return !(c->s->driver_ops->caps & CSTOR_DRIVER_FULL_TREES) &&
+	       !(c->native && c->from_is_parent);
 }
 
 /*
