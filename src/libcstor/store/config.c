@@ -149,7 +149,7 @@ static int read_config(struct cstor_config *c, const char *file, json_t **root_o
 		fs->transient = json_is_true(t);
 	}
 	if (!(c->config_file = strdup(file)))
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	*root_out = TAKE_PTR(root);
 	return 0;
 }
@@ -185,7 +185,7 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 						       "%s: [storage.options] %s must hold strings",
 						       file, lists[i][0]);
 			if (add_opt(opts, prefix, lists[i][1], json_string_value(e)) < 0)
-				return -ENOMEM;
+				return cstor_error_set(err, ENOMEM, "out of memory");
 		}
 	}
 	/* Deprecated top-level keys, still honoured by Go with the raw
@@ -200,21 +200,21 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 		if (r < 0)
 			return r;
 		if (v && v[0] && add_opt(opts, prefix, toplevel[i], v) < 0)
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	json_t *fm = json_object_get(o, "force_mask");
 	if (fm && json_is_integer(fm) && json_integer_value(fm) != 0) {
 		char val[32];
 		snprintf(val, sizeof(val), "%llo", (unsigned long long)json_integer_value(fm));
 		if (add_opt(opts, prefix, "force_mask", val) < 0)
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	const char *mountopt;
 	int r = conf_string(o, "mountopt", &mountopt, file, "storage.options", err);
 	if (r < 0)
 		return r;
 	if (mountopt && mountopt[0] && add_opt(opts, prefix, "mountopt", mountopt) < 0)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 
 	/* The driver's own table, with the keys the driver says it has. */
 	const struct cstor_driver_ops *ops = driver ? cstor_driver_lookup(driver) : NULL;
@@ -232,7 +232,7 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 		if ((r = conf_string(d, ops->conf_keys[i], &v, file, sect, err)) < 0)
 			return r;
 		if (v && v[0] && add_opt(opts, section, ops->conf_keys[i], v) < 0)
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -294,7 +294,7 @@ static int merge_options(char ***opts, const char *const *over, cstor_error *err
 			}
 		}
 		if (strv_append(opts, over[i]) < 0)
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -344,7 +344,7 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	if (ops)
 		driver = ops->name;
 	if (driver && driver[0] && !(c->driver = strdup(driver)))
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 
 	/* Go prefixes store-wide options (additionalimagestores, ...) with the
 	 * driver named in the file; use the driver actually chosen, or a
@@ -359,13 +359,13 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 		strv_free(c->driver_opts);
 		c->driver_opts = NULL;
 		if (envo[0] && !(c->driver_opts = strv_split(envo, ',')))
-			return -ENOMEM;
+			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	if (o && (r = merge_options(&c->driver_opts, o->driver_options, err)) < 0)
 		return r;
 
 	if (fs.rootless_storage_path && !(c->rootless_storage_path = strdup(fs.rootless_storage_path)))
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 
 	/* Roots: caller, else file, else defaults. Rootless users never get
 	 * the system roots from the system file. */
@@ -388,7 +388,7 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	else
 		c->graph_root = xdg_path("XDG_DATA_HOME", ".local/share", "containers/storage");
 	if (!c->graph_root)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 
 	if (rr)
 		c->run_root = strdup(rr);
@@ -400,7 +400,7 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 			c->run_root = NULL;
 	}
 	if (!c->run_root)
-		return -ENOMEM;
+		return cstor_error_set(err, ENOMEM, "out of memory");
 
 	if (c->graph_root[0] != '/')
 		return cstor_error_set(err, EINVAL, "graph root \"%s\" is not an absolute path",
