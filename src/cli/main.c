@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cstor: command line compatible with containers-storage (cs-cli.md).
+ * cstor: command line compatible with containers-storage 1.43.
  * Global flags are accepted before and after the command name; the store is
  * opened once the command is known.
  */

@@ -97,7 +97,7 @@ static int test_go_format(void)
 {
 	CHECK(fresh() == 0);
 	CHECK(cstor_mkdir_p(dir, 0700, NULL) == 0);
-	/* What containers/storage writes (cs-formats.md §2.4). */
+	/* What containers/storage writes (docs/formats.md §2.4). */
 	CHECK(put_file("[{\"id\":\"aaa\",\"path\":\"/run/x/aaa/merged\",\"count\":2},"
 		       "{\"id\":\"bbb\",\"path\":\"/run/x/bbb/merged\",\"count\":1}]") == 0);
 	struct cstor_mounts *m = NULL;

@@ -129,7 +129,7 @@ static int json_of(const struct msink *gz, struct msink *json)
 	return gunzip_all(gz->data, gz->len, json);
 }
 
-/* The cs-formats.md §4.3 example, reproduced entry for entry. */
+/* The docs/formats.md §4.3 example, reproduced entry for entry. */
 static int test_packer_json(void)
 {
 	struct msink tar = { 0 }, gz = { 0 }, json = { 0 };

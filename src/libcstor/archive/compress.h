@@ -2,7 +2,7 @@
 /*
  * Streaming (de)compression of layer blobs, as c/storage's
  * archive.DecompressStream / CompressStream do it, with the digests and sizes
- * that ApplyDiff records (cs-formats.md §4.5) computed on the way.
+ * that ApplyDiff records (docs/formats.md §4.5) computed on the way.
  *
  * Streams are plain callbacks so that the same code serves fds, pipes, and
  * in-memory buffers:

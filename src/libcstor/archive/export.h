@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tar streams of a layer's changes, as containers/storage 1.43 produces them
- * when a layer has no tar-split to reassemble (cs-formats.md §5.9):
+ * when a layer has no tar-split to reassemble (docs/formats.md §5.9):
  *
  *  - cstor_export_changes(): ExportChanges, the naive diff of a layer with
  *    a parent (vfs; overlay without native diff or against a non-parent):

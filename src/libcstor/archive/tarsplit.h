@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tar-split: the <id>.tar-split.gz that lets a layer's original tar stream
- * be rebuilt byte for byte from the extracted files (see cs-formats.md §4).
+ * be rebuilt byte for byte from the extracted files (see docs/formats.md §4).
  * The file is gzip-compressed JSON Lines, one entry per line:
  *
  *   {"type":2,"payload":"<base64 raw bytes>","position":0}

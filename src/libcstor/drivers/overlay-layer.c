@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Overlay layer directories, laid out exactly as containers/storage lays
- * them out (cs-formats.md §1.3): <id>/{diff,work,merged,link,lower,empty}
+ * them out (docs/formats.md §1.3): <id>/{diff,work,merged,link,lower,empty}
  * and a short name l/<link> -> ../<id>/diff, so that long chains of lower
  * directories fit in the kernel's one-page mount data.
  */

@@ -2,7 +2,7 @@
 /*
  * Mounting overlay layers: the whole parent chain through native kernel
  * overlayfs, with lowers named by their short l/ links as containers/storage
- * names them (cs-formats.md §5.3-5.4).
+ * names them (docs/formats.md §5.3-5.4).
  *
  * The mount data must fit in one page. Like Go, when the absolute form is
  * too long we mount with paths relative to the driver home (lowerdir=l/...),

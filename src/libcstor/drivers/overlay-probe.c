@@ -2,7 +2,7 @@
 /*
  * Feature probes of the overlay driver, run with real test mounts in a
  * scratch directory of the driver home and cached in the run home as
- * containers/storage caches them (cs-formats.md §5.7: "<feature>-true" /
+ * containers/storage caches them (docs/formats.md §5.7: "<feature>-true" /
  * "<feature>-false" files, the false ones holding the reason), so a Go
  * process and cstor share the results and the probes re-run after reboot.
  */

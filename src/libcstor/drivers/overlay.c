@@ -2,7 +2,7 @@
 /*
  * The overlay driver: layers are kernel overlayfs upper directories under
  * <home>/<id>/diff, stacked through the short links in <home>/l/
- * (cs-formats.md §1.3, §5). This file holds initialisation, options and
+ * (docs/formats.md §1.3, §5). This file holds initialisation, options and
  * status; layer operations live in overlay-*.c.
  */
 #include <dirent.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Mount state: <runroot>/<driver>-layers/mountpoints.json under
- * mountpoints.lock, in containers/storage's format (cs-formats.md §2.4):
+ * mountpoints.lock, in containers/storage's format (docs/formats.md §2.4):
  * [{"id":..,"path":..,"count":N}]. The run root is a tmpfs, so the state
  * does not outlive a reboot, and neither do the mounts it describes.
  *

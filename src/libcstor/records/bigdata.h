@@ -8,7 +8,7 @@
 
 #include <cstor/error.h>
 
-/* The file name of @key (cs-formats.md §1.5): the key itself when it is
+/* The file name of @key (docs/formats.md §1.5): the key itself when it is
  * only [.0-9a-z], else "=" + standard padded base64 of it. -EINVAL for an
  * empty key or one whose name would contain '/' (Go cannot store those
  * either). */

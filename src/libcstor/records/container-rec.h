@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The container record of containers.json (cs-formats.md §2.6), read and
+ * The container record of containers.json (docs/formats.md §2.6), read and
  * written field for field as containers/storage does (see image-record.h).
  * `image` and `layer` are always written, even when empty.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Pieces shared by the image and container records (cs-formats.md §2.5,
+ * Pieces shared by the image and container records (docs/formats.md §2.5,
  * §2.6): typed field readers that name the record in their errors, the
  * big-data bookkeeping both records carry (names in insertion order, sizes
  * and digests as maps written with sorted keys), and unknown keys kept for

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The image record of images.json (cs-formats.md §2.5), read and written
+ * The image record of images.json (docs/formats.md §2.5), read and written
  * field for field as containers/storage does: Go's field order and omitempty
  * rules, maps with sorted keys, `created` kept as the text that was read,
  * keys cstor does not know kept and written back after the known ones.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The layer record of layers.json (cs-formats.md §2.2), read and written
+ * The layer record of layers.json (docs/formats.md §2.2), read and written
  * field for field as containers/storage does, so either implementation can
  * rewrite a file the other wrote without losing anything. Keys cstor does not
  * know (written by a newer Go version) are kept and written back.

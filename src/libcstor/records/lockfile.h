@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Lock files shared with containers/storage (cs-formats.md §3).
+ * Lock files shared with containers/storage (docs/formats.md §3).
  *
  * Cross-process: an fcntl whole-file record lock. We use open-file-description
  * locks (F_OFD_SETLKW): they conflict with the classic POSIX locks the Go code

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * storage.conf resolution, as containers/storage 1.43 does it (cs-formats.md
+ * storage.conf resolution, as containers/storage 1.43 does it (docs/formats.md
  * §7), with one deliberate difference: every caller option overrides only its
  * own setting. The Go CLI ignores the whole file's driver and options as soon
  * as any of -g/-R/-s/--storage-opt is given, which silently drops e.g.

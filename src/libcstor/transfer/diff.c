@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Diff, Changes and DiffSize of layers (cs-formats.md §4.4, §5.9).
+ * Diff, Changes and DiffSize of layers (docs/formats.md §4.4, §5.9).
  *
  * An unchanged layer applied from a tarball, diffed against its parent, is
  * rebuilt from its tar-split: byte for byte the tarball that was applied.

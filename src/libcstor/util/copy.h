@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Full copy of a directory tree, as the vfs driver makes a child layer from
- * its parent (c/storage drivers/copy.DirCopy, cs-formats.md §1.4).
+ * its parent (c/storage drivers/copy.DirCopy, docs/formats.md §1.4).
  */
 #ifndef CSTOR_UTIL_COPY_H
 #define CSTOR_UTIL_COPY_H
