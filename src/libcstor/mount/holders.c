@@ -18,6 +18,14 @@
 #include "util/gojson.h"
 #include "util/strv.h"
 
+/* Public (include/cstor/mount.h), here with the holder lists it frees. */
+void cstor_mount_holders_free(cstor_mount_holder *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(h[i].description);
+	free(h);
+}
+
 void cstor_holder_state_done(struct cstor_holder_state *st)
 {
 	free(st->path);

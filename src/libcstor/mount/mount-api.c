@@ -369,13 +369,6 @@ int cstor_store_mount_holders(char **mountpoint, cstor_mount_holder **holders, s
 	return r;
 }
 
-void cstor_mount_holders_free(cstor_mount_holder *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(h[i].description);
-	free(h);
-}
-
 /* ---- shutdown ---------------------------------------------------------- */
 
 /* Every layer with mount state: a record, or a holder directory. */
