@@ -85,32 +85,7 @@ void cstor_container_rec_write(cstor_buf *b, const struct cstor_container_rec *r
 	cstor_buf_putc(b, '}');
 }
 
-static int parse_head(struct cstor_obj_head **out, json_t *obj, const char *where,
-		      cstor_error *err)
-{
-	struct cstor_container_rec *r = NULL;
-	int k = cstor_container_rec_parse(&r, obj, where, err);
-	*out = r ? &r->h : NULL;
-	return k;
-}
-
-static void write_head(cstor_buf *b, const struct cstor_obj_head *h)
-{
-	cstor_container_rec_write(b, CSTOR_CONTAINER_REC(h));
-}
-
-static void free_head(struct cstor_obj_head *h)
-{
-	cstor_container_rec_free(CSTOR_CONTAINER_REC(h));
-}
-
-const struct cstor_rec_codec cstor_container_rec_codec = {
-	.what = "container",
-	.whats = "containers",
-	.parse = parse_head,
-	.write = write_head,
-	.free = free_head,
-};
+CSTOR_DEFINE_REC_CODEC(container, NULL);
 
 int cstor_container_rec_copy(struct cstor_container_rec **out,
 			     const struct cstor_container_rec *r)

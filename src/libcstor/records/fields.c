@@ -403,7 +403,10 @@ int cstor_recs_parse(const struct cstor_rec_codec *c, struct cstor_obj_head ***o
 	for (size_t j = 0; recs && j < k; j++) {
 		char where[4200];
 		snprintf(where, sizeof(where), "loading \"%s\": %s %zu", path, c->what, j);
-		if ((r = c->parse(&recs[j], json_array_get(root, j), where, err)) < 0) {
+		if ((r = c->parse(&recs[j], json_array_get(root, j), where, err)) == 0 &&
+		    c->loaded && (r = c->loaded(recs[j], where, err)) < 0)
+			c->free(recs[j]);
+		if (r < 0) {
 			for (size_t x = 0; x < j; x++)
 				c->free(recs[x]);
 			free(TAKE_PTR(recs));
@@ -430,5 +433,9 @@ int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
 		return -ENOMEM;
 	int r = c->parse(out, j, c->what, NULL);
 	json_decref(j);
+	if (r == 0 && c->loaded && (r = c->loaded(*out, c->what, NULL)) < 0) {
+		c->free(*out);
+		*out = NULL;
+	}
 	return r;
 }

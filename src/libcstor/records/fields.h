@@ -112,7 +112,39 @@ struct cstor_rec_codec {
 		     cstor_error *err);
 	void (*write)(cstor_buf *b, const struct cstor_obj_head *h);
 	void (*free)(struct cstor_obj_head *h);
+	/* Optional: what a record needs once parsed that is not a field of
+	 * it (an image's digests). */
+	int (*loaded)(struct cstor_obj_head *h, const char *where, cstor_error *err);
 };
+
+/* Defines cstor_<kind>_rec_codec from cstor_<kind>_rec_parse, _write and
+ * _free, for a struct cstor_<kind>_rec whose first member is its head;
+ * @loaded may be NULL. */
+#define CSTOR_DEFINE_REC_CODEC(kind, loaded_fn)                                        \
+	static int kind##_parse_head(struct cstor_obj_head **out, json_t *obj,          \
+				     const char *where, cstor_error *err)               \
+	{                                                                              \
+		struct cstor_##kind##_rec *r = NULL;                                   \
+		int k = cstor_##kind##_rec_parse(&r, obj, where, err);                 \
+		*out = r ? &r->h : NULL;                                               \
+		return k;                                                              \
+	}                                                                              \
+	static void kind##_write_head(cstor_buf *b, const struct cstor_obj_head *h)     \
+	{                                                                              \
+		cstor_##kind##_rec_write(b, (const struct cstor_##kind##_rec *)h);      \
+	}                                                                              \
+	static void kind##_free_head(struct cstor_obj_head *h)                          \
+	{                                                                              \
+		cstor_##kind##_rec_free((struct cstor_##kind##_rec *)h);                \
+	}                                                                              \
+	const struct cstor_rec_codec cstor_##kind##_rec_codec = {                      \
+		.what = #kind,                                                         \
+		.whats = #kind "s",                                                    \
+		.parse = kind##_parse_head,                                            \
+		.write = kind##_write_head,                                            \
+		.free = kind##_free_head,                                              \
+		.loaded = loaded_fn,                                                   \
+	}
 
 /* Parse a records file (records/recfile.h: blank or null is no records,
  * anything but a list is an error naming @path) into *out, n records. */

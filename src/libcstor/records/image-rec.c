@@ -154,38 +154,17 @@ void cstor_image_rec_write(cstor_buf *b, const struct cstor_image_rec *r)
 	cstor_buf_putc(b, '}');
 }
 
-static int parse_head(struct cstor_obj_head **out, json_t *obj, const char *where,
-		      cstor_error *err)
+/* Not a field: the digests that find the image. */
+static int image_loaded(struct cstor_obj_head *h, const char *where, cstor_error *err)
 {
-	struct cstor_image_rec *r = NULL;
-	int k = cstor_image_rec_parse(&r, obj, where, err);
-	/* Not a field: the digests that find the image. */
-	if (k == 0 && (k = cstor_image_rec_recompute_digests(r, err)) < 0) {
+	int k = cstor_image_rec_recompute_digests(CSTOR_IMAGE_REC(h), err);
+	if (k < 0)
 		cstor_error_wrap(err, k, "%s: computing digests for image with ID \"%s\"", where,
-				 r->h.id);
-		cstor_image_rec_free(TAKE_PTR(r));
-	}
-	*out = r ? &r->h : NULL;
+				 h->id);
 	return k;
 }
 
-static void write_head(cstor_buf *b, const struct cstor_obj_head *h)
-{
-	cstor_image_rec_write(b, CSTOR_IMAGE_REC(h));
-}
-
-static void free_head(struct cstor_obj_head *h)
-{
-	cstor_image_rec_free(CSTOR_IMAGE_REC(h));
-}
-
-const struct cstor_rec_codec cstor_image_rec_codec = {
-	.what = "image",
-	.whats = "images",
-	.parse = parse_head,
-	.write = write_head,
-	.free = free_head,
-};
+CSTOR_DEFINE_REC_CODEC(image, image_loaded);
 
 int cstor_image_rec_copy(struct cstor_image_rec **out, const struct cstor_image_rec *r)
 {

@@ -203,32 +203,7 @@ void cstor_layer_rec_write(cstor_buf *b, const struct cstor_layer_rec *r)
 	cstor_buf_putc(b, '}');
 }
 
-static int parse_head(struct cstor_obj_head **out, json_t *obj, const char *where,
-		      cstor_error *err)
-{
-	struct cstor_layer_rec *r = NULL;
-	int k = cstor_layer_rec_parse(&r, obj, where, err);
-	*out = r ? &r->h : NULL;
-	return k;
-}
-
-static void write_head(cstor_buf *b, const struct cstor_obj_head *h)
-{
-	cstor_layer_rec_write(b, CSTOR_LAYER_REC(h));
-}
-
-static void free_head(struct cstor_obj_head *h)
-{
-	cstor_layer_rec_free(CSTOR_LAYER_REC(h));
-}
-
-const struct cstor_rec_codec cstor_layer_rec_codec = {
-	.what = "layer",
-	.whats = "layers",
-	.parse = parse_head,
-	.write = write_head,
-	.free = free_head,
-};
+CSTOR_DEFINE_REC_CODEC(layer, NULL);
 
 bool cstor_layer_rec_flag_bool(const struct cstor_layer_rec *r, const char *key)
 {
