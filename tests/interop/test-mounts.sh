@@ -259,6 +259,11 @@ read_only_store() {
 	mp=$($C mount "$child")
 	expect_eq "$(cat "$mp/etc/hello")" hello "child sees the read-only parent"
 	$C unmount "$child" >/dev/null
+	# The read-only layer against itself, not its parent: on overlay a
+	# comparison of mounted trees, the mount state taken before the
+	# read-only store.
+	expect_eq "$($C changes "$id" "$id")" "" "changes of a read-only layer against itself"
+	expect_eq "$(mounts_under "$P/r")$(mounts_under "$P/g/$drv")" 00 "changes left no mounts"
 	expect_eq "$(ro_checksum "$s/g")" "$before" "the read-only store changed"
 	umount "$s/g"
 }

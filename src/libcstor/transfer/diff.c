@@ -35,7 +35,8 @@
 /* Everything needed about the two layers, gathered under the locks. */
 struct diff_ctx {
 	struct cstor_store *s;
-	struct cstor_objstore *ls; /* store of @to, held shared */
+	struct cstor_objstore *ls; /* store of @to, held shared while ls_held */
+	bool ls_held;
 	char *to_id, *from_id;        /* from_id NULL: no parent */
 	bool from_is_parent;
 	int compression; /* of the layer as applied */
@@ -100,6 +101,7 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 	int r = lock_layer(&c->ls, &rec, s, to, err);
 	if (r < 0)
 		return cstor_error_wrap(err, r, "%s", what);
+	c->ls_held = true;
 	if (cstor_layer_rec_flag_bool(rec, "incomplete") ||
 	    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_APPLY_INCOMPLETE) ||
 	    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_CREATING)) {
@@ -162,7 +164,8 @@ fail:
 
 static void finish(struct diff_ctx *c) CSTOR_NO_TSA
 {
-	cstor_objstore_done(c->ls);
+	if (c->ls_held)
+		cstor_objstore_done(c->ls);
 	diff_ctx_done(c);
 }
 
@@ -236,11 +239,29 @@ static void trees_done(struct trees *t, struct diff_ctx *c) CSTOR_NO_TSA
 		cstor_mounts_done(s->mounts);
 }
 
+/* The mount state comes before the read-only layer stores in the lock
+ * order (docs/locking.md): a layer of a read-only store has its store
+ * released while the mount state is taken, then taken again. Nothing of
+ * cstor writes a read-only store, so the layer is still the one we saw;
+ * whether its owner deleted it meanwhile is checked. */
 static int trees_open(struct trees *t, struct diff_ctx *c, cstor_error *err) CSTOR_NO_TSA
 {
 	t->to = t->from = -1;
 	t->mounted_to = t->mounted_from = false;
+	bool ro = c->ls != c->s->layers;
+	if (ro)
+		cstor_objstore_done(c->ls);
 	int r = cstor_mounts_start(c->s->mounts, err);
+	if (ro) {
+		int q = cstor_objstore_start_reading(c->ls, r == 0 ? err : NULL);
+		c->ls_held = q == 0;
+		if (q == 0 && !cstor_layer_store_by_id(c->ls, c->to_id))
+			q = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", c->to_id);
+		if (q < 0 && r == 0)
+			cstor_mounts_done(c->s->mounts);
+		if (q < 0)
+			return q;
+	}
 	if (r != 0)
 		return r;
 	t->locked = true;
