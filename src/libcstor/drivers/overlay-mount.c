@@ -216,6 +216,158 @@ static int mount_with_program(struct cstor_driver *d, const char *id, char **abs
 	return 0;
 }
 
+/* The lower directories of a mount, top first: paths for the mount data
+ * and O_PATH fds for when the paths are too long for it. */
+struct lowers {
+	char **abs;
+	int *fds;
+	size_t n;
+};
+
+static void lowers_done(struct lowers *l)
+{
+	strv_free(l->abs);
+	if (l->fds)
+		close_fds(l->fds, l->n);
+	free(l->fds);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Add <dir>/@name of the layer itself (its diff/ or empty/). */
+static int lowers_add_own(struct lowers *l, int dir, const char *id, const char *name,
+			  cstor_error *err)
+{
+	int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "overlay: open %s/%s", id, name);
+	int r = fd_path(fd, &l->abs[l->n]);
+	if (r < 0) {
+		close(fd);
+		return cstor_error_errno(err, r, "overlay: resolve %s/%s", id, name);
+	}
+	l->fds[l->n++] = fd;
+	return 0;
+}
+
+/* The lowers of layer @id (its "lower" file), with its own diff/ on top
+ * when it is mounted read-only, or its empty/ when it has none. */
+static int lowers_collect(struct lowers *l, struct cstor_driver *d, int dir, const char *id,
+			  bool read_write, cstor_error *err)
+{
+	_cleanup_free_ char *lower_text = NULL;
+	int n = read_text(dir, "lower", &lower_text);
+	if (n < 0 && n != -ENOENT)
+		return cstor_error_errno(err, n, "overlay: read lower of %s", id);
+	_cleanup_strv_free_ char **names = strv_split(n > 0 ? lower_text : "", ':');
+	if (!names)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	strv_remove(names, "");
+	size_t nl = strv_length(names);
+	/* The layer and its lowers: at most MAX_DEPTH layers in one mount. */
+	if (nl + 1 > MAX_DEPTH)
+		return cstor_error_set(err, EINVAL,
+				       "overlay: cannot mount layer %s: max depth exceeded (a chain of "
+				       "%zu layers, the limit is %d)",
+				       id, nl + 1, MAX_DEPTH);
+	if (!(l->abs = calloc(nl + 2, sizeof(char *))) || !(l->fds = calloc(nl + 2, sizeof(int))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r = 0;
+	/* Read-only: the layer's own diff is the top lower. */
+	if (!read_write && (r = lowers_add_own(l, dir, id, "diff", err)) < 0)
+		return r;
+	for (size_t i = 0; i < nl; i++) {
+		r = resolve_lower(d, names[i], &l->abs[l->n], &l->fds[l->n]);
+		if (r == -ENOENT && overlay_recreate_links(d) == 0)
+			r = resolve_lower(d, names[i], &l->abs[l->n], &l->fds[l->n]);
+		if (r < 0)
+			return cstor_error_errno(err, r, "overlay: lower layer %s of %s", names[i], id);
+		l->n++;
+	}
+	/* No lowers: the layer's empty/ directory stands in (overlay needs
+	 * two lowers when it has no upper). */
+	if (l->n == (read_write ? 0u : 1u))
+		return lowers_add_own(l, dir, id, "empty", err);
+	return 0;
+}
+
+/* The mount options: the caller's, or the driver's mountopt. */
+static char **mount_options(struct cstor_driver *d, char *const *options)
+{
+	char **opts = options && options[0] ? strv_copy(options)
+					    : strv_split(d->mountopt ? d->mountopt : "", ',');
+	if (opts && !d->metacopy)
+		strv_remove(opts, "metacopy=on");
+	return opts;
+}
+
+/* Where the mount goes: the layer's merged/ in our home, or for a layer of
+ * a read-only store a directory in our run home. Whatever is mounted there
+ * is a leftover (the caller knows of no holder): never stack a second mount
+ * on it. */
+static int mount_target(char **target, struct cstor_driver *d, int dir, const char *id,
+			bool in_ro_store, cstor_error *err)
+{
+	_cleanup_free_ char *old = NULL;
+	if (overlay_mount_path(d, id, &old) == 0)
+		for (int i = 0; i < 64 && cstor_mountinfo_has(old, NULL); i++)
+			if (umount2(old, MNT_DETACH) < 0)
+				break;
+	if (mkdirat(dir, "merged", 0700) < 0 && errno != EEXIST)
+		return cstor_error_errno(err, errno, "overlay: create merged of %s", id);
+	if (asprintf(target, "%s/%s/merged", in_ro_store ? d->run_home : d->home, id) < 0) {
+		/* asprintf leaves the pointer undefined on failure. */
+		*target = NULL;
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	return in_ro_store ? cstor_mkdir_p(*target, 0700, err) : 0;
+}
+
+/* The kernel mount; when the data with paths is longer than a page, every
+ * lower as an fd number, relative to /proc/self/fd in a child (fds are
+ * inherited by vfork). */
+static int kernel_mount(struct cstor_driver *d, const char *id, const struct lowers *l,
+			bool read_write, unsigned long flags, const char *data, const char *label,
+			const char *target, cstor_error *err)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	const char *sep = data[0] ? "," : "";
+	for (int as_fds = 0; as_fds < 2; as_fds++) {
+		cstor_buf b = { 0 };
+		cstor_buf_puts(&b, "lowerdir=");
+		for (size_t i = 0; i < l->n; i++)
+			if (as_fds)
+				cstor_buf_printf(&b, "%s%d", i ? ":" : "", l->fds[i]);
+			else
+				cstor_buf_printf(&b, "%s%s", i ? ":" : "", l->abs[i]);
+		if (read_write)
+			cstor_buf_printf(&b, ",upperdir=%s/%s/diff,workdir=%s/%s/work", d->home, id,
+					 d->home, id);
+		cstor_buf_printf(&b, "%s%s%s", sep, data, label ? label : "");
+		_cleanup_free_ char *mdata = cstor_buf_steal(&b, NULL);
+		if (!mdata)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if ((long)strlen(mdata) >= page) {
+			if (as_fds)
+				return cstor_error_set(err, E2BIG,
+						       "overlay: cannot mount layer %s: mount data too "
+						       "long (%zu bytes) even with lowers passed as fds",
+						       id, strlen(mdata));
+			continue;
+		}
+		int r = 0;
+		if (!as_fds)
+			r = mount("overlay", target, "overlay", flags, mdata) < 0 ? -errno : 0;
+		else {
+			struct mount_req m = { mdata, target, flags, -1, "/proc/self/fd" };
+			r = mount_in_child(&m);
+		}
+		if (r < 0)
+			return cstor_error_errno(err, r, "overlay: mount layer %s on %s", id, target);
+		return 0;
+	}
+	return 0;
+}
+
 int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		const char *mount_label, char **path, cstor_error *err)
 {
@@ -223,193 +375,44 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 	_cleanup_close_ int dir = overlay_open_layer_dir(d, id, &in_ro_store);
 	if (dir < 0)
 		return cstor_error_errno(err, dir, "overlay: layer %s", id);
-	/* A layer of a read-only store is mounted read-only, with its mount
-	 * point in our home (the store is not ours to write). */
-	bool read_write = !in_ro_store;
-
-	_cleanup_strv_free_ char **opts = NULL;
-	if (options && options[0])
-		opts = strv_copy(options);
-	else
-		opts = strv_split(d->mountopt ? d->mountopt : "", ',');
+	_cleanup_strv_free_ char **opts = mount_options(d, options);
 	if (!opts)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	if (!d->metacopy)
-		strv_remove(opts, "metacopy=on");
-	if (strv_contains(opts, "ro"))
-		read_write = false;
+	/* A layer of a read-only store is mounted read-only, with its mount
+	 * point in our home (the store is not ours to write). */
+	bool read_write = !in_ro_store && !strv_contains(opts, "ro");
 
-	_cleanup_free_ char *lower_text = NULL;
-	int n = read_text(dir, "lower", &lower_text);
-	if (n < 0 && n != -ENOENT)
-		return cstor_error_errno(err, n, "overlay: read lower of %s", id);
-	_cleanup_strv_free_ char **lowers = strv_split(n > 0 ? lower_text : "", ':');
-	if (!lowers)
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	strv_remove(lowers, "");
-	size_t nl = strv_length(lowers);
-	/* The layer and its lowers: at most MAX_DEPTH layers in one mount. */
-	if (nl + 1 > MAX_DEPTH)
-		return cstor_error_set(err, EINVAL,
-				       "overlay: cannot mount layer %s: max depth exceeded (a chain of "
-				       "%zu layers, the limit is %d)",
-				       id, nl + 1, MAX_DEPTH);
-
-	/* Absolute paths, relative ones and fds of every lower. */
-	_cleanup_strv_free_ char **abs = calloc(nl + 2, sizeof(char *));
-	_cleanup_free_ int *fds = calloc(nl + 2, sizeof(int));
-	if (!abs || !fds)
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	size_t k = 0;
-	int r = 0;
-	if (!read_write) {
-		/* Read-only: the layer's own diff is the top lower. */
-		fds[k] = openat(dir, "diff", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fds[k] < 0)
-			return cstor_error_errno(err, errno, "overlay: open diff of %s", id);
-		if ((r = fd_path(fds[k], &abs[k])) < 0) {
-			close_fds(fds, k + 1);
-			return cstor_error_errno(err, r, "overlay: resolve diff of %s", id);
-		}
-		k++;
-	}
-	for (size_t i = 0; i < nl && r == 0; i++) {
-		r = resolve_lower(d, lowers[i], &abs[k], &fds[k]);
-		if (r == -ENOENT && overlay_recreate_links(d) == 0)
-			r = resolve_lower(d, lowers[i], &abs[k], &fds[k]);
-		if (r == 0)
-			k++;
-		else
-			cstor_error_errno(err, r, "overlay: lower layer %s of %s", lowers[i], id);
-	}
-	if (r == 0 && k == (read_write ? 0u : 1u)) {
-		/* No lowers: the layer's empty/ directory stands in (overlay
-		 * needs two lowers when it has no upper). */
-		fds[k] = openat(dir, "empty", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fds[k] < 0)
-			r = cstor_error_errno(err, errno, "overlay: open %s/empty", id);
-		else if ((r = fd_path(fds[k], &abs[k])) < 0)
-			cstor_error_errno(err, r, "overlay: resolve %s/empty", id);
-		else
-			k++;
-	}
-	if (r < 0) {
-		close_fds(fds, k);
+	_cleanup_(lowers_done) struct lowers l = { 0 };
+	int r = lowers_collect(&l, d, dir, id, read_write, err);
+	if (r < 0)
 		return r;
-	}
-
 	unsigned long flags = 0;
-	_cleanup_free_ char *joined = strv_join(opts, ","), *data = NULL;
-	if (!joined || cstor_mount_options_parse(joined, &flags, &data) < 0) {
-		close_fds(fds, k);
+	_cleanup_free_ char *joined = strv_join(opts, ","), *data = NULL, *label = NULL;
+	if (!joined || cstor_mount_options_parse(joined, &flags, &data) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (mount_label && mount_label[0] &&
+	    asprintf(&label, ",context=\"%s\"", mount_label) < 0) {
+		label = NULL; /* undefined after a failure */
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
-	_cleanup_free_ char *label = NULL;
-	if (mount_label && mount_label[0] && asprintf(&label, ",context=\"%s\"", mount_label) < 0) {
-		close_fds(fds, k);
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
-	/* Whatever is mounted there is a leftover (the caller knows of no
-	 * holder): never stack a second mount on it. */
-	{
-		_cleanup_free_ char *old = NULL;
-		if (overlay_mount_path(d, id, &old) == 0)
-			for (int i = 0; i < 64 && cstor_mountinfo_has(old, NULL); i++)
-				if (umount2(old, MNT_DETACH) < 0)
-					break;
-	}
-	if (mkdirat(dir, "merged", 0700) < 0 && errno != EEXIST) {
-		close_fds(fds, k);
-		return cstor_error_errno(err, errno, "overlay: create merged of %s", id);
-	}
-
-	/* Where the mount goes: the layer's merged/ in our home. A layer of
-	 * a read-only store gets a directory in our run home instead. */
 	_cleanup_free_ char *target = NULL;
-	if (in_ro_store) {
-		int mr;
-		if (asprintf(&target, "%s/%s/merged", d->run_home, id) < 0) {
-			/* asprintf leaves the pointer undefined on failure. */
-			target = NULL;
-			close_fds(fds, k);
-			return cstor_error_set(err, ENOMEM, "out of memory");
-		}
-		if ((mr = cstor_mkdir_p(target, 0700, err)) < 0) {
-			close_fds(fds, k);
-			return mr;
-		}
-	} else if (asprintf(&target, "%s/%s/merged", d->home, id) < 0) {
-		target = NULL;
-		close_fds(fds, k);
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
-
-	long page = sysconf(_SC_PAGESIZE);
-	_cleanup_free_ char *lowerdir = strv_join(abs, ":");
-	_cleanup_free_ char *mdata = NULL;
-	const char *extra_sep = data[0] ? "," : "";
-	if (read_write)
-		r = asprintf(&mdata, "lowerdir=%s,upperdir=%s/%s/diff,workdir=%s/%s/work%s%s%s",
-			     lowerdir, d->home, id, d->home, id, extra_sep, data, label ? label : "");
-	else
-		r = asprintf(&mdata, "lowerdir=%s%s%s%s", lowerdir, extra_sep, data,
-			     label ? label : "");
-	if (r < 0) {
-		close_fds(fds, k);
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
+	if ((r = mount_target(&target, d, dir, id, in_ro_store, err)) < 0)
+		return r;
 	/* A volatile upper left by a crash makes the kernel refuse it. */
 	if (read_write) {
 		char v[4300];
 		snprintf(v, sizeof(v), "%s/work/work/incompat/volatile", id);
 		cstor_rm_rf_at_quiet(d->home_fd, v);
 	}
-
-	r = 0;
 	if (d->mount_program) {
 		/* The program gets the data only: mount flags ("ro",
 		 * "nodev", ...) are the kernel's, and Go drops them too. */
-		close_fds(fds, k);
-		r = mount_with_program(d, id, abs, k, read_write, data, label, target, err);
-		if (r == 0)
-			*path = TAKE_PTR(target);
-		return r;
-	}
-	if ((long)strlen(mdata) < page) {
-		if (mount("overlay", target, "overlay", flags, mdata) < 0)
-			r = -errno;
-	} else {
-		/* Too long: every lower as an fd number, relative to
-		 * /proc/self/fd in a child (fds are inherited by vfork). */
-		cstor_buf b = { 0 };
-		cstor_buf_puts(&b, "lowerdir=");
-		for (size_t i = 0; i < k; i++)
-			cstor_buf_printf(&b, "%s%d", i ? ":" : "", fds[i]);
-		if (read_write)
-			cstor_buf_printf(&b, ",upperdir=%s/%s/diff,workdir=%s/%s/work", d->home, id,
-					 d->home, id);
-		cstor_buf_printf(&b, "%s%s%s", extra_sep, data, label ? label : "");
-		_cleanup_free_ char *fdata = cstor_buf_steal(&b, NULL);
-		if (!fdata)
-			r = -ENOMEM;
-		else if ((long)strlen(fdata) >= page)
-			r = cstor_error_set(err, E2BIG,
-					    "overlay: cannot mount layer %s: mount data too long (%zu "
-					    "bytes) even with lowers passed as fds",
-					    id, strlen(fdata));
-		else {
-			struct mount_req m = { fdata, target, flags, -1, "/proc/self/fd" };
-			r = mount_in_child(&m);
-		}
-	}
-	close_fds(fds, k);
-	if (r < 0) {
-		if (!err || !err->code)
-			cstor_error_errno(err, r, "overlay: mount layer %s on %s", id, target);
-		return r;
-	}
-	*path = TAKE_PTR(target);
-	return 0;
+		r = mount_with_program(d, id, l.abs, l.n, read_write, data, label, target, err);
+	} else
+		r = kernel_mount(d, id, &l, read_write, flags, data, label, target, err);
+	if (r == 0)
+		*path = TAKE_PTR(target);
+	return r;
 }
 
 int overlay_mount_path(struct cstor_driver *d, const char *id, char **path)
