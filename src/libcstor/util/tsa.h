@@ -11,6 +11,13 @@
  * member does not work. That is why stores embed a `cstor_lock` (a small
  * capability wrapper) instead of pointing at a shared lock file object.
  *
+ * Clang before 19 cannot name a struct member in an attribute of another
+ * member in C at all ("use of undeclared identifier 'lock'"; support came
+ * with llvm/llvm-project#95455), so there CSTOR_GUARDED_BY and
+ * CSTOR_PT_GUARDED_BY are empty: Debian 12's clang 14 still checks every
+ * function annotation (acquire, release, requires on parameters), clang 19
+ * also the fields. CI builds with both.
+ *
  * Fallible acquisitions (load a store under its lock, which can fail on a
  * corrupt file) return 0 with the lock held and are declared
  * CSTOR_TRY_ACQUIRE(0, ...). Callers must test them with `!= 0`: clang
@@ -31,8 +38,13 @@
 #endif
 
 #define CSTOR_CAPABILITY(name) CSTOR_TSA(capability(name))
+#if defined(__clang_major__) && __clang_major__ >= 19
 #define CSTOR_GUARDED_BY(x) CSTOR_TSA(guarded_by(x))
 #define CSTOR_PT_GUARDED_BY(x) CSTOR_TSA(pt_guarded_by(x))
+#else
+#define CSTOR_GUARDED_BY(x)
+#define CSTOR_PT_GUARDED_BY(x)
+#endif
 #define CSTOR_REQUIRES(...) CSTOR_TSA(requires_capability(__VA_ARGS__))
 #define CSTOR_REQUIRES_SHARED(...) CSTOR_TSA(requires_shared_capability(__VA_ARGS__))
 #define CSTOR_ACQUIRE(...) CSTOR_TSA(acquire_capability(__VA_ARGS__))
