@@ -235,7 +235,7 @@ int cstor_layer_store_delete(struct cstor_layer_store *ls, struct cstor_layer_re
 	}
 	if (ls->drv_ops && (r = ls->drv_ops->remove(ls->drv, rec->id, err)) < 0)
 		return cstor_error_wrap(err, r, "remove layer %s", rec->id);
-	_cleanup_free_ char *ts = NULL, *data = NULL;
+	_cleanup_free_ char *ts = NULL;
 	if (asprintf(&ts, "%s.tar-split.gz", rec->id) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	if (unlinkat(ls->file.dirfd, ts, 0) < 0 && errno != ENOENT)
