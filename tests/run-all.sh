@@ -70,7 +70,7 @@ run_meson_tests() {
 	local base="run-all-$mtest_n"
 	rm -f "$dir/meson-logs/$base.json"
 	meson test -C "$dir" --no-rebuild --logbase "$base" "$@" 2>&1 |
-		tee "$logdir/meson-test-$mtest_n.log" | grep --line-buffered -E '^ *[0-9]+/[0-9]+ ' | sed 's/^/    /'
+		tee "$logdir/meson-test-$mtest_n.log" | grep --line-buffered -E '^ *[0-9]+/[0-9]+ ' | sed -u 's/^/    /'
 	local mrc=${PIPESTATUS[0]} bad_before=$fail
 	if [ ! -s "$dir/meson-logs/$base.json" ]; then
 		fail=$((fail + 1)); failed_names+=("${prefix}meson test $*")
