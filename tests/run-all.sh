@@ -132,6 +132,7 @@ finish() {
 		printf '  %s\n' "${failed_names[@]}"
 	fi
 	echo "logs: $logdir"
+	echo "time: ${SECONDS}s"
 	echo "$pass passed, $fail failed, $skip skipped"
 	[ $fail -eq 0 ]
 	exit $?
