@@ -6,7 +6,9 @@ set -eu
 build_pkgs=(meson ninja-build gcc pkg-config libjansson-dev zlib1g-dev libzstd-dev libssl-dev
             liblzma-dev libbz2-dev libisal-dev)
 demo_pkgs=(busybox-static tar gzip)
-test_pkgs=(clang-19 containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs)
+# clang (14, Debian 12's default), clang-19 and dpkg-dev (dpkg-buildflags):
+# the build matrix of tests/build-matrix.sh.
+test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3)
 want=("${build_pkgs[@]}")
 case ${1:-} in
 --demo) want+=("${demo_pkgs[@]}") ;;

@@ -102,9 +102,16 @@ test_with_mount_holder_killed() {
 	local C="$CSTOR -g $s/g -R $s/r -s overlay"
 	$C with-mount "$id" -- sleep 300 &
 	local cs=$!
-	local i=0
-	while [ "$($C mounted "$id" | head -1)" = "" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	local child; child=$(pgrep -P $cs sleep)
+	# Wait for the hold and for the command itself: between fork and exec
+	# the child is still called cstor, and pgrep finds no "sleep".
+	local i=0 child=""
+	while [ $i -lt 200 ]; do
+		if [ -n "$($C mounted "$id" | head -1)" ]; then
+			child=$(pgrep -P $cs -x sleep || true)
+			[ -z "$child" ] || break
+		fi
+		sleep 0.05; i=$((i + 1))
+	done
 	[ -n "$child" ] || die "no command running"
 	# cstor dies: the command still runs and keeps the hold.
 	kill -9 $cs; wait $cs 2>/dev/null || true
@@ -165,9 +172,17 @@ test_reused_pid_does_not_keep_a_hold() {
 	local C="$CSTOR -g $s/g -R $s/r -s overlay"
 	$C with-mount "$id" -- sleep 300 &
 	local cs=$!
-	local i=0
-	while [ "$($C mounted "$id" | head -1)" = "" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	local child; child=$(pgrep -P $cs sleep)
+	# Wait for the hold and for the command itself: between fork and exec
+	# the child is still called cstor, and pgrep finds no "sleep".
+	local i=0 child=""
+	while [ $i -lt 200 ]; do
+		if [ -n "$($C mounted "$id" | head -1)" ]; then
+			child=$(pgrep -P $cs -x sleep || true)
+			[ -z "$child" ] || break
+		fi
+		sleep 0.05; i=$((i + 1))
+	done
+	[ -n "$child" ] || die "no command running"
 	kill -9 $cs "$child"; wait $cs 2>/dev/null || true
 	# An unrelated process gets the holder's pid.
 	local got=""

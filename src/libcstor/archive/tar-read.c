@@ -119,16 +119,17 @@ static ssize_t fill(cstor_tar_reader *r, cstor_error *err)
 }
 
 /* Copy up to @n input bytes into @dst (NULL discards); *got says how many
- * before the end of input. */
+ * before the end of input (also on error). */
 static int take(cstor_tar_reader *r, void *dst, size_t n, size_t *got, cstor_error *err)
 {
 	size_t done = 0;
+	int ret = 0;
 	while (done < n) {
 		ssize_t avail = fill(r, err);
-		if (avail < 0)
-			return (int)avail;
-		if (avail == 0)
+		if (avail <= 0) {
+			ret = (int)avail; /* 0: end of input, or -errno */
 			break;
+		}
 		size_t k = MIN((size_t)avail, n - done);
 		if (dst)
 			memcpy((unsigned char *)dst + done, r->buf + r->pos, k);
@@ -136,8 +137,9 @@ static int take(cstor_tar_reader *r, void *dst, size_t n, size_t *got, cstor_err
 		r->offset += k;
 		done += k;
 	}
+	/* Set on every return, errors included. */
 	*got = done;
-	return 0;
+	return ret;
 }
 
 static int account(cstor_tar_reader *r, const void *p, size_t n, cstor_error *err)

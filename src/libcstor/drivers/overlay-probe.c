@@ -23,15 +23,23 @@
 #include "util/mountopt.h"
 #include "util/rm.h"
 
+/* The cache file of @feature with @value ("true"/"false") in @p; false when
+ * the path does not fit: a cut path would name another file, so such a
+ * result is neither read nor written and the probe simply runs. */
+static bool cache_path(char *p, size_t size, struct cstor_driver *d, const char *feature,
+		       const char *value)
+{
+	int n = snprintf(p, size, "%s/%s-%s", d->run_home, feature, value);
+	return n >= 0 && (size_t)n < size;
+}
+
 /* 1: cached true, 0: cached false, -ENOENT: not cached. */
 static int cache_get(struct cstor_driver *d, const char *feature)
 {
 	char p[4096];
-	snprintf(p, sizeof(p), "%s/%s-true", d->run_home, feature);
-	if (access(p, F_OK) == 0)
+	if (cache_path(p, sizeof(p), d, feature, "true") && access(p, F_OK) == 0)
 		return 1;
-	snprintf(p, sizeof(p), "%s/%s-false", d->run_home, feature);
-	if (access(p, F_OK) == 0)
+	if (cache_path(p, sizeof(p), d, feature, "false") && access(p, F_OK) == 0)
 		return 0;
 	return -ENOENT;
 }
@@ -39,7 +47,8 @@ static int cache_get(struct cstor_driver *d, const char *feature)
 static void cache_put(struct cstor_driver *d, const char *feature, bool value, const char *text)
 {
 	char p[4096];
-	snprintf(p, sizeof(p), "%s/%s-%s", d->run_home, feature, value ? "true" : "false");
+	if (!cache_path(p, sizeof(p), d, feature, value ? "true" : "false"))
+		return;
 	_cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0 && text && text[0])
 		(void)cstor_write_all(fd, text, strlen(text));
