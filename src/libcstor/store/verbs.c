@@ -49,9 +49,9 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 	return cstor_obj_not_found(err, kind_of(set), ref, amb);
 }
 
+/* Why @ref is not in the primary store (whose lock the caller holds). */
 static struct cstor_obj_head *not_writable(const struct cstor_objset *set, const char *ref,
 					   bool amb, const char *what, cstor_error *err)
-	CSTOR_REQUIRES_SHARED(&set->primary->lock)
 {
 	int r = -ENOENT;
 	/* The read-only stores come after the primary one in the lock order:
