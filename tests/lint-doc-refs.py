@@ -4,10 +4,7 @@
 
 Comments cite the on-disk formats by section number; this fails listing the
 citations (path:line) whose section is not a heading of docs/formats.md.
-Citations of the reference document it replaces (cs-formats, outside the
-repository) are checked the same way, so renaming them cannot leave a
-dangling one. A
-citation may break across a comment line ("docs/formats.md\\n * §7") and
+A citation may break across a comment line ("docs/formats.md\\n * §7") and
 may list several sections ("§4.4, §5.9", "§5.3-5.4").
 """
 import os
@@ -18,7 +15,7 @@ root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file
 with open(os.path.join(root, "docs", "formats.md"), encoding="utf-8") as fh:
     sections = set(re.findall(r"^#+\s+(\d+(?:\.\d+)*)\.?\s", fh.read(), re.M))
 
-CITE = re.compile(r"(?:cs-formats|docs/formats)\.md[\s*]*((?:§[\d.]+(?:-[\d.]+)?[,;:]?\s*)+)")
+CITE = re.compile(r"docs/formats\.md[\s*]*((?:§[\d.]+(?:-[\d.]+)?[,;:]?\s*)+)")
 bad = []
 count = 0
 for top in ("src", "include", "tests", "docs"):
