@@ -4,8 +4,8 @@
  * name, second key and prefix through its indexes (and that they follow
  * every change), names unique across records, another process's write
  * seen by the next reader, load-time repair of duplicate names, read-only
- * stores, the aside file of the layer kind, and deleting in the order a
- * kind asks for. Runs unprivileged.
+ * stores, the aside file of the layer kind, deleting in the order a kind
+ * asks for, and the copies snapshots share. Runs unprivileged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -327,7 +327,56 @@ static int test_layer_big_data_by_name_only(void)
 	return TEST_PASS;
 }
 
+static int test_shared_copies(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	struct cstor_image_rec *a = new_image("cp1", "old");
+	CHECK_OK(cstor_objstore_add(os, &a->h));
+	/* A writer's copies are its own: records may still change. */
+	struct cstor_obj_head *w1 = NULL, *w2 = NULL;
+	CHECK_OK(cstor_objstore_copy(os, &a->h, &w1));
+	CHECK_OK(cstor_objstore_copy(os, &a->h, &w2));
+	CHECK(w1 != w2 && w1 != &a->h);
+	CHECK_OK(cstor_objstore_save(os, NULL));
+	cstor_objstore_done(os);
+	/* Readers share one copy until the store changes. */
+	struct cstor_obj_head *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	struct cstor_obj_head *h = cstor_objstore_by_id(os, "cp1");
+	CHECK(h);
+	CHECK_OK(cstor_objstore_copy(os, h, &r1));
+	CHECK_OK(cstor_objstore_copy(os, h, &r2));
+	cstor_objstore_done(os);
+	CHECK(r1 == r2 && r1->refs == 3); /* the store's and two snapshots' */
+	/* A change: the next copy is new, the old ones are unchanged. */
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	h = cstor_objstore_by_id(os, "cp1");
+	char *names[] = { "new", NULL };
+	CHECK_OK(cstor_objstore_set_names(os, h, names));
+	CHECK_OK(cstor_objstore_save(os, NULL));
+	cstor_objstore_done(os);
+	CHECK(r1->refs == 2);
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp1"), &r3));
+	cstor_objstore_done(os);
+	CHECK(r3 != r1);
+	CHECK(streq(r3->names[0], "new") && streq(r1->names[0], "old"));
+	const struct cstor_rec_codec *c = &cstor_image_rec_codec;
+	cstor_rec_unref(c, w1);
+	cstor_rec_unref(c, w2);
+	cstor_rec_unref(c, r1);
+	cstor_rec_unref(c, r2);
+	cstor_rec_unref(c, r3);
+	/* The store's own copy goes with the store. */
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
 TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
 	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
 	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),
-	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only))
+	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only),
+	 TEST(test_shared_copies))

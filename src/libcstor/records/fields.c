@@ -437,5 +437,19 @@ int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
 		c->free(*out);
 		*out = NULL;
 	}
+	if (r == 0)
+		(*out)->refs = 1;
 	return r;
+}
+
+struct cstor_obj_head *cstor_rec_ref(struct cstor_obj_head *h)
+{
+	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+	return h;
+}
+
+void cstor_rec_unref(const struct cstor_rec_codec *c, struct cstor_obj_head *h)
+{
+	if (h && __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		c->free(h);
 }

@@ -93,6 +93,12 @@ struct cstor_obj_head {
 	char *created; /* RFC 3339 text as stored */
 	json_t *flags; /* object or NULL */
 	json_t *extra; /* unknown keys (not in @known), object or NULL */
+
+	/* Not fields. A copy handed to snapshots is immutable and counted
+	 * (refs); a record of a store keeps its current copy in snap, shared
+	 * by every snapshot until the store next changes (store/engine.c). */
+	unsigned refs;
+	struct cstor_obj_head *snap;
 };
 
 /* Parse the common fields; @kind ("image") names the record in errors.
@@ -150,9 +156,15 @@ struct cstor_rec_codec {
  * anything but a list is an error naming @path) into *out, n records. */
 int cstor_recs_parse(const struct cstor_rec_codec *c, struct cstor_obj_head ***out, size_t *n,
 		     const char *data, size_t len, const char *path, cstor_error *err);
-/* A deep copy through the JSON encoding: exact by construction. -ENOMEM. */
+/* A deep copy through the JSON encoding: exact by construction. The copy
+ * is counted: one reference, dropped with cstor_rec_unref(). -ENOMEM. */
 int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
 		   const struct cstor_obj_head *h);
+/* Another reference to a counted copy (threads may share it: it is never
+ * changed). */
+struct cstor_obj_head *cstor_rec_ref(struct cstor_obj_head *h);
+/* Drop a reference; the last one frees the copy. NULL is ignored. */
+void cstor_rec_unref(const struct cstor_rec_codec *c, struct cstor_obj_head *h);
 
 char **cstor_names_dedup(char *const *v);
 

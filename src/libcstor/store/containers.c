@@ -41,7 +41,7 @@ void cstor_container_free(cstor_container *c)
 {
 	if (!c)
 		return;
-	cstor_container_rec_free(c->rec);
+	cstor_rec_unref(&cstor_container_rec_codec, c->rec ? &c->rec->h : NULL);
 	strv_free(c->mount_options);
 	free(c);
 }
@@ -53,16 +53,17 @@ void cstor_container_list_free(cstor_container **list)
 	free(list);
 }
 
-int cstor_container_snapshot(cstor_container **out, const struct cstor_container_rec *rec)
+int cstor_container_snapshot(cstor_container **out, struct cstor_objstore *cs,
+			     const struct cstor_container_rec *rec)
 {
 	cstor_container *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	int r = cstor_container_rec_copy(&c->rec, rec);
+	struct cstor_obj_head *h = NULL;
+	int r = c ? cstor_objstore_copy(cs, &rec->h, &h) : -ENOMEM;
 	if (r < 0) {
 		free(c);
 		return r;
 	}
+	c->rec = CSTOR_CONTAINER_REC(h);
 	json_t *opts = rec->h.flags ? json_object_get(rec->h.flags, CSTOR_CONTAINER_FLAG_MOUNT_OPTS)
 				    : NULL;
 	size_t i;
@@ -153,7 +154,7 @@ int cstor_store_containers(cstor_container ***out, cstor_store *s, cstor_error *
 		return r;
 	cstor_container **list = calloc(cs->n + 1, sizeof(*list));
 	for (size_t i = 0; list && i < cs->n && r == 0; i++)
-		r = cstor_container_snapshot(&list[i], CSTOR_CONTAINER_REC(cs->recs[i]));
+		r = cstor_container_snapshot(&list[i], cs, CSTOR_CONTAINER_REC(cs->recs[i]));
 	cstor_objstore_done(cs);
 	if (!list || r < 0) {
 		cstor_container_list_free(list);
@@ -174,7 +175,7 @@ int cstor_store_container(cstor_container **out, cstor_store *s, const char *ref
 	struct cstor_obj_head *h = cstor_objstore_lookup(cs, ref, &amb);
 	if (!h)
 		r = cstor_obj_not_found(err, "container", ref, amb);
-	else if (cstor_container_snapshot(out, CSTOR_CONTAINER_REC(h)) < 0)
+	else if (cstor_container_snapshot(out, cs, CSTOR_CONTAINER_REC(h)) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_objstore_done(cs);
 	return r;

@@ -18,12 +18,52 @@ static int oom(cstor_error *err)
 	return cstor_error_set(err, ENOMEM, "out of memory");
 }
 
+/* A record of the store, with the copy snapshots share. */
+static void free_record(const struct cstor_objstore_ops *ops, struct cstor_obj_head *h)
+{
+	cstor_rec_unref(ops->codec, h->snap);
+	ops->codec->free(h);
+}
+
 static void free_records(const struct cstor_objstore_ops *ops, struct cstor_obj_head **recs,
 			 size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		ops->codec->free(recs[i]);
+		free_record(ops, recs[i]);
 	free(recs);
+}
+
+/* The records are about to change: snapshots taken from now on get copies
+ * of their own, and the shared ones go (their holders keep theirs). */
+static void drop_shared_copies(struct cstor_objstore *os) CSTOR_REQUIRES(&os->lock)
+{
+	for (size_t i = 0; i < os->n; i++) {
+		cstor_rec_unref(os->ops->codec, os->recs[i]->snap);
+		os->recs[i]->snap = NULL;
+	}
+}
+
+int cstor_objstore_copy(struct cstor_objstore *os, const struct cstor_obj_head *h,
+			struct cstor_obj_head **out)
+{
+	if (os->writing)
+		return cstor_rec_copy(os->ops->codec, out, h);
+	struct cstor_obj_head **slot = &((struct cstor_obj_head *)h)->snap;
+	struct cstor_obj_head *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!c) {
+		int r = cstor_rec_copy(os->ops->codec, &c, h);
+		if (r < 0)
+			return r;
+		struct cstor_obj_head *none = NULL;
+		/* Readers hold the lock shared: another may have made one. */
+		if (!__atomic_compare_exchange_n(slot, &none, c, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			cstor_rec_unref(os->ops->codec, c);
+			c = none;
+		}
+	}
+	*out = cstor_rec_ref(c);
+	return 0;
 }
 
 /* ---- the lookup index ---- */
@@ -301,6 +341,8 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 		return cstor_error_set(err, EROFS, "%s store %s is read-only", os->ops->kind,
 				       os->file.dir);
 	cstor_lock_lock(&os->lock);
+	os->writing = true;
+	drop_shared_copies(os);
 	int r = stale(os) ? reload(os, err) : 0;
 	/* Also after a reader's reload: a process whose first look at the
 	 * store was a read would otherwise never clean up. */
@@ -311,13 +353,18 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 	}
 	if (r == 0 && os->needs_save)
 		r = cstor_objstore_save(os, err);
-	if (r < 0)
+	if (r < 0) {
+		os->writing = false;
 		cstor_lock_unlock(&os->lock);
+	}
 	return r;
 }
 
 void cstor_objstore_done(struct cstor_objstore *os) CSTOR_NO_TSA
 {
+	/* Only a writer ever sets it; a reader (shared) finds it false. */
+	if (os->writing)
+		os->writing = false;
 	cstor_lock_unlock(&os->lock);
 }
 
@@ -494,7 +541,7 @@ void cstor_objstore_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
 			memmove(&os->recs[i], &os->recs[i + 1], (os->n - i - 1) * sizeof(*os->recs));
 			os->n--;
 			cstor_objstore_changed(os);
-			os->ops->codec->free(h);
+			free_record(os->ops, h);
 			return;
 		}
 }

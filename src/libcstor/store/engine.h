@@ -108,6 +108,10 @@ struct cstor_objstore {
 	 * exclusively, when no lookup can be using it; so it is not
 	 * annotated as guarded. */
 	struct cstor_obj_index *index;
+	/* The lock is held exclusively: records may change under a copy, so
+	 * copies are not shared (set and cleared by the writer; readers,
+	 * who hold the lock shared, only ever see it false). */
+	bool writing;
 };
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
@@ -163,6 +167,12 @@ int cstor_objstore_write_big_data(struct cstor_objstore *os, struct cstor_obj_he
 				  const char *key, const void *data, size_t len,
 				  const char *digest, bool *changed, cstor_error *err)
 	CSTOR_REQUIRES(&os->lock);
+
+/* A counted, immutable copy of @h for a snapshot (drop it with
+ * cstor_rec_unref). Readers share one copy per record until the store next
+ * changes, so listing an unchanged store copies nothing. -ENOMEM. */
+int cstor_objstore_copy(struct cstor_objstore *os, const struct cstor_obj_head *h,
+			struct cstor_obj_head **out) CSTOR_REQUIRES_SHARED(&os->lock);
 
 /* A free random ID (cstor_random_id) for a new record. */
 int cstor_objstore_new_id(struct cstor_objstore *os, char id[65], cstor_error *err)

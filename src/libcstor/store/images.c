@@ -29,7 +29,7 @@ void cstor_image_free(cstor_image *img)
 {
 	if (!img)
 		return;
-	cstor_image_rec_free(img->rec);
+	cstor_rec_unref(&cstor_image_rec_codec, img->rec ? &img->rec->h : NULL);
 	free(img);
 }
 
@@ -40,17 +40,18 @@ void cstor_image_list_free(cstor_image **list)
 	free(list);
 }
 
-int cstor_image_snapshot(cstor_image **out, const struct cstor_image_rec *rec, bool read_only)
+int cstor_image_snapshot(cstor_image **out, struct cstor_objstore *is,
+			 const struct cstor_image_rec *rec)
 {
 	cstor_image *img = calloc(1, sizeof(*img));
-	if (!img)
-		return -ENOMEM;
-	int r = cstor_image_rec_copy(&img->rec, rec);
+	struct cstor_obj_head *h = NULL;
+	int r = img ? cstor_objstore_copy(is, &rec->h, &h) : -ENOMEM;
 	if (r < 0) {
 		free(img);
 		return r;
 	}
-	img->read_only = read_only;
+	img->rec = CSTOR_IMAGE_REC(h);
+	img->read_only = is->read_only;
 	*out = img;
 	return 0;
 }
@@ -131,8 +132,9 @@ char *cstor_image_to_json(const cstor_image *img)
 
 static int copy_image(void *out, struct cstor_objstore *is, const struct cstor_obj_head *h,
 		      cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&is->lock)
 {
-	if (cstor_image_snapshot(out, CSTOR_IMAGE_REC(h), is->read_only) < 0)
+	if (cstor_image_snapshot(out, is, CSTOR_IMAGE_REC(h)) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	return 0;
 }
@@ -149,13 +151,14 @@ int cstor_store_image(cstor_image **out, cstor_store *s, const char *ref, cstor_
 	return cstor_store_find_image(out, NULL, s, ref, err);
 }
 
-static int append(cstor_image ***list, size_t *n, const struct cstor_image_rec *rec, bool ro)
+static int append(cstor_image ***list, size_t *n, struct cstor_objstore *is,
+		  const struct cstor_image_rec *rec) CSTOR_REQUIRES_SHARED(&is->lock)
 {
 	cstor_image **nl = realloc(*list, (*n + 2) * sizeof(*nl));
 	if (!nl)
 		return -ENOMEM;
 	*list = nl;
-	int r = cstor_image_snapshot(&nl[*n], rec, ro);
+	int r = cstor_image_snapshot(&nl[*n], is, rec);
 	if (r == 0)
 		nl[++*n] = NULL;
 	return r;
@@ -178,7 +181,7 @@ static int collect(cstor_image ***out, struct cstor_store *s, const char *digest
 		for (size_t k = 0; k < is->n && r == 0; k++) {
 			struct cstor_image_rec *rec = CSTOR_IMAGE_REC(is->recs[k]);
 			if (!digest || strv_contains(rec->digests, digest))
-				r = append(&list, &n, rec, is->read_only);
+				r = append(&list, &n, is, rec);
 		}
 		cstor_objstore_done(is);
 		if (r == -ENOMEM)
@@ -332,7 +335,7 @@ int cstor_store_create_image(cstor_image **out, cstor_store *s, const cstor_imag
 		goto out;
 	struct cstor_image_rec *rec = NULL;
 	r = create_locked(&rec, is, o, layer, err);
-	if (r == 0 && out && cstor_image_snapshot(out, rec, false) < 0)
+	if (r == 0 && out && cstor_image_snapshot(out, is, rec) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_objstore_done(is);
 out:

@@ -20,7 +20,7 @@ void cstor_layer_free(cstor_layer *l)
 {
 	if (!l)
 		return;
-	cstor_layer_rec_free(l->rec);
+	cstor_rec_unref(&cstor_layer_rec_codec, l->rec ? &l->rec->h : NULL);
 	free(l->mount_point);
 	free(l);
 }
@@ -117,17 +117,18 @@ const char *cstor_layer_mount_point(const cstor_layer *l)
 	return l->mount_point;
 }
 
-int cstor_layer_snapshot(cstor_layer **out, const struct cstor_layer_rec *rec, bool read_only)
+int cstor_layer_snapshot(cstor_layer **out, struct cstor_objstore *ls,
+			 const struct cstor_layer_rec *rec)
 {
 	struct cstor_layer *l = calloc(1, sizeof(*l));
 	struct cstor_obj_head *h = NULL;
-	int r = l ? cstor_rec_copy(&cstor_layer_rec_codec, &h, &rec->h) : -ENOMEM;
+	int r = l ? cstor_objstore_copy(ls, &rec->h, &h) : -ENOMEM;
 	if (r < 0) {
 		free(l);
 		return r;
 	}
 	l->rec = CSTOR_LAYER_REC(h);
-	l->read_only = read_only;
+	l->read_only = ls->read_only;
 	l->names = l->rec->h.names ? l->rec->h.names : no_names;
 	l->data_names = l->rec->h.bd.names ? l->rec->h.bd.names : no_names;
 	*out = l;
@@ -168,7 +169,7 @@ static int append_layers(cstor_store *s, cstor_layer ***list, size_t *n,
 			break;
 		}
 		*list = nl;
-		r = cstor_layer_snapshot(&nl[*n], cstor_layer_store_at(ls, i), ro);
+		r = cstor_layer_snapshot(&nl[*n], ls, cstor_layer_store_at(ls, i));
 		if (r == 0)
 			nl[++*n] = NULL;
 	}
@@ -204,9 +205,10 @@ int cstor_store_layers(cstor_layer ***out, cstor_store *s, cstor_error *err)
  * released (cstor_store_find_layer). */
 static int copy_layer(void *out, struct cstor_objstore *ls, const struct cstor_obj_head *h,
 		      cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&ls->lock)
 {
 	cstor_layer **l = out;
-	if (cstor_layer_snapshot(l, CSTOR_LAYER_REC(h), ls->read_only) < 0)
+	if (cstor_layer_snapshot(l, ls, CSTOR_LAYER_REC(h)) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	if (!ls->read_only && ls->ctx)
 		add_mount_info(ls->ctx, l, 0, 1);

@@ -26,9 +26,11 @@ struct cstor_container {
 	char **mount_options; /* the "MountOpts" flag's strings */
 };
 
-/* Snapshots (deep copies) of records. -ENOMEM. */
-int cstor_image_snapshot(cstor_image **out, const struct cstor_image_rec *rec, bool read_only);
-int cstor_container_snapshot(cstor_container **out, const struct cstor_container_rec *rec);
+/* Snapshots of records (their immutable copies, store/engine.h). -ENOMEM. */
+int cstor_image_snapshot(cstor_image **out, struct cstor_objstore *is,
+			 const struct cstor_image_rec *rec) CSTOR_REQUIRES_SHARED(&is->lock);
+int cstor_container_snapshot(cstor_container **out, struct cstor_objstore *cs,
+			     const struct cstor_container_rec *rec) CSTOR_REQUIRES_SHARED(&cs->lock);
 
 /* Find an image in any image store (primary first): a snapshot and, when
  * @where is not NULL, the store that has it. -ENOENT / -EINVAL with @err. */

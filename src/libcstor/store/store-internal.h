@@ -62,8 +62,8 @@ struct cstor_layer {
 	int64_t mount_count;
 	char *mount_point;
 };
-int cstor_layer_snapshot(struct cstor_layer **out, const struct cstor_layer_rec *rec,
-			 bool read_only);
+int cstor_layer_snapshot(struct cstor_layer **out, struct cstor_objstore *ls,
+			 const struct cstor_layer_rec *rec) CSTOR_REQUIRES_SHARED(&ls->lock);
 
 /* Find a layer in any store (primary first) and say which store has it. */
 int cstor_store_find_layer(struct cstor_layer **out, struct cstor_objstore **where,
