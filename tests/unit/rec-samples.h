@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records/fields.h"
 #include "util/fileutil.h"
 #include "util/gojson.h"
 
@@ -167,6 +168,31 @@ static inline char *go_store_read(const char *dir, const char *rel, size_t *len)
 		cstor_buf_put(&b, tmp, n);
 	fclose(f);
 	return cstor_buf_steal(&b, len);
+}
+
+/* Parse @text as a whole records file of @c's kind (named @path in
+ * errors) and write every record back as its store does (a JSON list, no
+ * whitespace). */
+static inline int rec_file_roundtrip(const struct cstor_rec_codec *c, const char *text,
+				     const char *path, char **out, cstor_error *err)
+{
+	struct cstor_obj_head **recs = NULL;
+	size_t n = 0;
+	int r = cstor_recs_parse(c, &recs, &n, text, strlen(text), path, err);
+	if (r < 0)
+		return r;
+	cstor_buf b = { 0 };
+	cstor_buf_putc(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			cstor_buf_putc(&b, ',');
+		c->write(&b, recs[i]);
+		c->free(recs[i]);
+	}
+	free(recs);
+	cstor_buf_putc(&b, ']');
+	*out = cstor_buf_steal(&b, NULL);
+	return *out ? 0 : -ENOMEM;
 }
 
 #endif

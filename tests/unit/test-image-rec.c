@@ -37,25 +37,17 @@ static char *write_one(const struct cstor_image_rec *r)
 	return cstor_buf_steal(&b, NULL);
 }
 
+/* A whole images.json. */
+static int parse_file(struct cstor_obj_head ***recs, size_t *n, const char *text, size_t len,
+		      const char *path, cstor_error *err)
+{
+	return cstor_recs_parse(&cstor_image_rec_codec, recs, n, text, len, path, err);
+}
+
+/* A whole images.json read and written back. */
 static int file_roundtrip(const char *text, char **out, cstor_error *err)
 {
-	struct cstor_obj_head **recs = NULL;
-	size_t n = 0;
-	int r = cstor_recs_parse(&cstor_image_rec_codec, &recs, &n, text, strlen(text), "/x/images.json", err);
-	if (r < 0)
-		return r;
-	cstor_buf b = { 0 };
-	cstor_buf_putc(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			cstor_buf_putc(&b, ',');
-		cstor_image_rec_write(&b, CSTOR_IMAGE_REC(recs[i]));
-		cstor_image_rec_free(CSTOR_IMAGE_REC(recs[i]));
-	}
-	free(recs);
-	cstor_buf_putc(&b, ']');
-	*out = cstor_buf_steal(&b, NULL);
-	return *out ? 0 : -ENOMEM;
+	return rec_file_roundtrip(&cstor_image_rec_codec, text, "/x/images.json", out, err);
 }
 
 static int test_go_records_byte_identical(void)
@@ -199,7 +191,7 @@ static int test_digests(void)
 	struct cstor_obj_head **recs = NULL;
 	size_t n = 0;
 	cstor_error err = CSTOR_ERROR_INIT;
-	CHECK(cstor_recs_parse(&cstor_image_rec_codec, &recs, &n, file, strlen(file), "/x/images.json", &err) ==
+	CHECK(parse_file(&recs, &n, file, strlen(file), "/x/images.json", &err) ==
 	      -EBADMSG);
 	CHECK_MSG(strstr(cstor_error_message(&err), "\"/x/images.json\": image 1") &&
 			  strstr(cstor_error_message(&err), "badimg"),

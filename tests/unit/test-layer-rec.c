@@ -16,27 +16,18 @@
 #include "rec-samples.h"
 #include "tap.h"
 
-/* Parse @text as a whole layers.json and write every record back the way
- * the layer store does (a JSON list, no whitespace). */
+/* A whole layers.json. */
+static int parse_file(struct cstor_layer_rec ***recs, size_t *n, const char *text, size_t len,
+		      const char *path, cstor_error *err)
+{
+	return cstor_recs_parse(&cstor_layer_rec_codec, (struct cstor_obj_head ***)recs, n, text, len,
+				path, err);
+}
+
+/* A whole layers.json read and written back. */
 static int file_roundtrip(const char *text, char **out, cstor_error *err)
 {
-	struct cstor_layer_rec **recs = NULL;
-	size_t n = 0;
-	int r = cstor_recs_parse(&cstor_layer_rec_codec, (struct cstor_obj_head ***)&recs, &n, text, strlen(text), "/x/layers.json", err);
-	if (r < 0)
-		return r;
-	cstor_buf b = { 0 };
-	cstor_buf_putc(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			cstor_buf_putc(&b, ',');
-		cstor_layer_rec_write(&b, recs[i]);
-		cstor_layer_rec_free(recs[i]);
-	}
-	free(recs);
-	cstor_buf_putc(&b, ']');
-	*out = cstor_buf_steal(&b, NULL);
-	return *out ? 0 : -ENOMEM;
+	return rec_file_roundtrip(&cstor_layer_rec_codec, text, "/x/layers.json", out, err);
 }
 
 /* Parse one record from JSON text. */
@@ -369,7 +360,7 @@ static int test_file_level(void)
 	for (size_t i = 0; empty[i]; i++) {
 		struct cstor_layer_rec **recs = (void *)1;
 		size_t n = 9;
-		CHECK_OK(cstor_recs_parse(&cstor_layer_rec_codec, (struct cstor_obj_head ***)&recs, &n, empty[i], strlen(empty[i]), "/x/layers.json",
+		CHECK_OK(parse_file(&recs, &n, empty[i], strlen(empty[i]), "/x/layers.json",
 						NULL));
 		CHECK(n == 0);
 		if (recs)
@@ -393,7 +384,7 @@ static int test_file_level(void)
 		struct cstor_layer_rec **recs = NULL;
 		size_t n = 0;
 		cstor_error err = CSTOR_ERROR_INIT;
-		int k = cstor_recs_parse(&cstor_layer_rec_codec, (struct cstor_obj_head ***)&recs, &n, corrupt[i].s, corrupt[i].len,
+		int k = parse_file(&recs, &n, corrupt[i].s, corrupt[i].len,
 					       "/x/layers.json", &err);
 		CHECK_MSG(k == -EBADMSG, "%zu: %d", i, k);
 		CHECK_MSG(strstr(cstor_error_message(&err), "/x/layers.json"), "%s",
@@ -406,7 +397,7 @@ static int test_file_level(void)
 	struct cstor_layer_rec **recs = NULL;
 	size_t n = 0;
 	cstor_error err = CSTOR_ERROR_INIT;
-	CHECK(cstor_recs_parse(&cstor_layer_rec_codec, (struct cstor_obj_head ***)&recs, &n, two, strlen(two), "/x/layers.json", &err) ==
+	CHECK(parse_file(&recs, &n, two, strlen(two), "/x/layers.json", &err) ==
 	      -EBADMSG);
 	CHECK_MSG(strstr(cstor_error_message(&err), "loading \"/x/layers.json\": layer 1"), "%s",
 		  cstor_error_message(&err));
