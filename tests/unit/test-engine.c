@@ -215,6 +215,30 @@ static int test_duplicate_names_repaired(void)
 	return TEST_PASS;
 }
 
+/* The last record to name a name keeps it, whatever lies between; a
+ * record that lists one name twice keeps it. */
+static int test_duplicate_names_three_ways(void)
+{
+	const char *d = new_dir();
+	CHECK_OK(write_file(d, "images.json",
+			    "[{\"id\":\"i1\",\"names\":[\"a\",\"b\",\"c\"]},"
+			    "{\"id\":\"i2\",\"names\":[\"b\",\"x\",\"x\"]},"
+			    "{\"id\":\"i3\",\"names\":[\"c\",\"b\"]}]"));
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	struct cstor_obj_head *i1 = cstor_objstore_by_id(os, "i1"), *i2 = cstor_objstore_by_id(os, "i2"),
+			      *i3 = cstor_objstore_by_id(os, "i3");
+	CHECK(i1 && i2 && i3);
+	CHECK(strv_length(i1->names) == 1 && streq(i1->names[0], "a"));
+	CHECK(strv_length(i2->names) == 2 && streq(i2->names[0], "x") && streq(i2->names[1], "x"));
+	CHECK(strv_length(i3->names) == 2 && streq(i3->names[0], "c") && streq(i3->names[1], "b"));
+	CHECK(cstor_objstore_by_name(os, "b") == i3 && cstor_objstore_by_name(os, "x") == i2);
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
 static int test_read_only(void)
 {
 	const char *d = new_dir();
@@ -377,6 +401,7 @@ static int test_shared_copies(void)
 
 TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
 	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
+	 TEST(test_duplicate_names_three_ways),
 	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),
 	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only),
 	 TEST(test_shared_copies))

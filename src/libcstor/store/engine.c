@@ -262,17 +262,32 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 }
 
 /* Names are unique: a later record takes a name from earlier ones, as when
- * Go loads such a file. Whether any was taken. */
-static bool take_duplicate_names(struct cstor_obj_head **recs, size_t n)
+ * Go loads such a file. 1 when any was taken, 0 when none, -ENOMEM. One
+ * pass from the last record back, with a table of the names seen. */
+static int take_duplicate_names(struct cstor_obj_head **recs, size_t n)
 {
-	bool dup = false;
+	size_t keys = 0;
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; recs[i]->names && recs[i]->names[k]; k++)
-			for (size_t j = 0; j < i; j++)
-				if (strv_contains(recs[j]->names, recs[i]->names[k])) {
-					dup = true;
-					strv_remove(recs[j]->names, recs[i]->names[k]);
-				}
+		keys += strv_length(recs[i]->names);
+	size_t cap = 16;
+	while (cap < 2 * keys + 2)
+		cap *= 2;
+	_cleanup_free_ struct slot *seen = calloc(cap, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	int dup = 0;
+	for (size_t i = n; i-- > 0;)
+		for (size_t k = 0; recs[i]->names && recs[i]->names[k];) {
+			struct slot *sl = probe(seen, cap - 1, recs[i]->names[k]);
+			if (sl->key && sl->h != recs[i]) {
+				/* A later record has it: the key is that record's. */
+				strv_remove(recs[i]->names, sl->key);
+				dup = 1;
+				continue;
+			}
+			*sl = (struct slot){ recs[i]->names[k], recs[i] };
+			k++;
+		}
 	return dup;
 }
 
@@ -292,7 +307,11 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 		free_records(os->ops, recs, n);
 		return r;
 	}
-	bool dup = take_duplicate_names(recs, n);
+	int dup = take_duplicate_names(recs, n);
+	if (dup < 0) {
+		free_records(os->ops, recs, n);
+		return oom(err);
+	}
 	if (dup && os->read_only) {
 		free_records(os->ops, recs, n);
 		return cstor_error_set(err, EBADMSG,
