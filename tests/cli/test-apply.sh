@@ -129,10 +129,53 @@ test_applydiff_using_staging_dir() {
 	grep -q "overlay only" "$S/err" || die "message: $(cat "$S/err")"
 }
 
+# A tar may not set the xattrs overlayfs interprets (trusted.overlay.* and,
+# with userxattr, user.overlay.*): they would let a layer hide or redirect
+# its parents' files. They are dropped; other xattrs are kept.
+test_overlay_xattrs_dropped() {
+	grep -qw overlay /proc/filesystems || skip "no overlay filesystem"
+	command -v getfattr >/dev/null || skip "getfattr is not installed"
+	DRV=overlay setup
+	python3 - "$S/evil.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name, xattrs in [
+        ("etc", {"SCHILY.xattr.trusted.overlay.opaque": "y",
+                 "SCHILY.xattr.user.overlay.opaque": "y",
+                 "SCHILY.xattr.user.kept": "yes"}),
+        ("moved", {"SCHILY.xattr.trusted.overlay.redirect": "/etc",
+                   "SCHILY.xattr.trusted.overlay.origin": "x"}),
+    ]:
+        ti = tarfile.TarInfo(name)
+        ti.type = tarfile.DIRTYPE
+        ti.mode = 0o755
+        ti.pax_headers = xattrs
+        t.addfile(ti)
+    ti = tarfile.TarInfo("etc/new")
+    data = b"new\n"
+    ti.size = len(data)
+    ti.pax_headers = {"SCHILY.xattr.trusted.overlay.metacopy": ""}
+    t.addfile(ti, io.BytesIO(data))
+PY
+	local base; base=$($C create-layer | head -1)
+	$C applydiff -f "$S/base.tar" "$base"
+	local top; top=$($C create-layer "$base" | head -1)
+	$C applydiff -f "$S/evil.tar" "$top"
+	local d="$S/g/overlay/$top/diff"
+	local x; x=$(getfattr -m - -d --absolute-names "$d/etc" "$d/moved" "$d/etc/new" 2>/dev/null)
+	echo "$x" | grep -qE '^(trusted|user)\.overlay\.' && die "an overlay xattr from the tar was set: $x"
+	case "$x" in *user.kept*) ;; *) die "an ordinary xattr was dropped: $x";; esac
+	local mp; mp=$($C mount "$top")
+	expect_eq "$(cat "$mp/etc/hello")" hello "the parent's file is hidden by the layer"
+	expect_eq "$(cat "$mp/etc/new")" new "the layer's own file"
+	$C unmount "$top" >/dev/null
+}
+
 t_begin
 t_run test_interrupted_applydiff_is_flagged
 t_run test_interrupted_import_is_removed
 t_run test_apply_refused_with_children_or_mounted
 t_run test_bad_input_loses_nothing
 t_run test_applydiff_using_staging_dir
+t_run test_overlay_xattrs_dropped
 t_end

@@ -65,6 +65,17 @@ static void entry_times(const struct timespec *mtime, const struct timespec *ati
 
 /* ---- metadata ---- */
 
+/* xattrs that overlayfs interprets (trusted.overlay.*, or user.overlay.*
+ * with userxattr): opaque directories, redirects, origins, metacopy. Set
+ * from a tarball they would let a layer hide or redirect its parents'
+ * files, so they are never taken from one; the store sets the ones it
+ * means itself (whiteouts). containers/storage applies them. */
+static bool xattr_reserved(const char *name)
+{
+	return startswith(name, "trusted.overlay.") || startswith(name, "user.overlay.");
+}
+
+
 /* What to set on a new or merged inode; @fd is an open fd of it, or -1 to
  * work by name (@name below @pfd, never following it). */
 struct meta {
@@ -107,7 +118,7 @@ static int set_meta(struct apply *a, const struct meta *m, cstor_error *err)
 	const struct cstor_tar_xattr *x = m->xattrs ? m->xattrs : h->xattrs;
 	size_t nx = m->xattrs ? m->n_xattrs : h->n_xattrs;
 	for (size_t i = 0; i < nx; i++) {
-		if (streq(x[i].name, "security.selinux"))
+		if (streq(x[i].name, "security.selinux") || xattr_reserved(x[i].name))
 			continue;
 		if (!m->xattrs && !apply_xattr_from_go(h, i))
 			continue;
