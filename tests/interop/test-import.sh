@@ -311,6 +311,46 @@ mut_symlink_out() { # a blob that is a symlink out of the layout
 	ln -s "$1.outside" "$b"
 }
 
+# index.json -> 300 indexes, each of one index: no image anyone made.
+mut_nested_index() {
+	local d mt=application/vnd.oci.image.index.v1+json
+	d=$(jq -c '.manifests[0]' "$1/index.json")
+	for _ in $(seq 300); do
+		printf '{"schemaVersion":2,"mediaType":"%s","manifests":[%s]}' "$mt" "$d" >"$1/n"
+		local h; h=$(sha256sum "$1/n" | cut -d' ' -f1)
+		d=$(printf '{"mediaType":"%s","digest":"sha256:%s","size":%s}' "$mt" "$h" "$(stat -c %s "$1/n")")
+		mv "$1/n" "$1/blobs/sha256/$h"
+	done
+	jq -c --argjson d "$d" '.manifests[0]=($d + {annotations: .manifests[0].annotations})' \
+		"$1/index.json" >"$1/i" && mv "$1/i" "$1/index.json"
+}
+mut_index_symlink_archive() { # an oci-archive whose index.json is a link out
+	rm "$1/index.json"
+	ln -s /etc/passwd "$1/index.json"
+	(cd "$1" && tar -cf "$1.tar" oci-layout index.json blobs)
+}
+
+# Indexes may nest (an index of one index): the image inside is found.
+test_nested_index() {
+	need_busybox; mkimages
+	local A B L
+	A=$(t_store) B=$(t_store) L=$T_TMP/nested
+	rm -rf "$L"; cp -r "$IMG/gz" "$L"
+	local mt=application/vnd.oci.image.index.v1+json d
+	d=$(jq -c '.manifests[0] | del(.annotations)' "$L/index.json")
+	for _ in 1 2; do
+		printf '{"schemaVersion":2,"mediaType":"%s","manifests":[%s]}' "$mt" "$d" >"$L/n"
+		local h; h=$(sha256sum "$L/n" | cut -d' ' -f1)
+		d=$(printf '{"mediaType":"%s","digest":"sha256:%s","size":%s}' "$mt" "$h" "$(stat -c %s "$L/n")")
+		mv "$L/n" "$L/blobs/sha256/$h"
+	done
+	jq -c --argjson d "$d" '.manifests[0]=($d + {annotations: .manifests[0].annotations})' \
+		"$L/index.json" >"$L/i" && mv "$L/i" "$L/index.json"
+	cs "$A" vfs import -q -n example.com/n:1 "oci:$L:v1" >/dev/null
+	cs "$B" vfs import -q -n example.com/n:1 "oci:$IMG/gz:v1" >/dev/null
+	expect_eq "$(cs "$A" vfs layers -q | sort)" "$(cs "$B" vfs layers -q | sort)" "the same layers"
+}
+
 test_bad_input() {
 	need_busybox; mkimages
 	bad_case truncated mut_truncated "truncated"
@@ -320,6 +360,8 @@ test_bad_input() {
 	bad_case diff-id mut_diff_id "DiffID.*mismatch"
 	bad_case index-garbage mut_index_garbage "index.json is not valid JSON"
 	bad_case symlink-out mut_symlink_out "leads out of the layout"
+	bad_case nested-index mut_nested_index "nested more than 8 deep"
+	bad_case index-symlink mut_index_symlink_archive "index.json is a link to /etc/passwd"
 	# Not an image at all, and a bad name.
 	local A; A=$(t_store)
 	rc=0; cs "$A" vfs import -q "oci:$T_TMP/nonexistent" 2>"$A/err" || rc=$?
@@ -451,6 +493,7 @@ t_run test_skopeo_and_go_read_cstor_imports
 t_run test_cstor_uses_skopeo_stored_image
 t_run test_shared_layers_reused
 t_run test_bad_input
+t_run test_nested_index
 t_run test_interrupted_import_cleaned
 t_run test_parallel_imports
 t_run test_ro_store_layers_reused

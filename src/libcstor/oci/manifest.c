@@ -20,6 +20,8 @@
 #include "util/strv.h"
 
 #define MAX_SMALL (4u << 20)
+/* Indexes of indexes are allowed; a deeper nesting is no image anyone made. */
+#define MAX_LIST_DEPTH 8
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -142,7 +144,14 @@ static int read_blob(char **buf, size_t *len, char digest_out[static CSTOR_DIGES
 	return 0;
 }
 
-/* Pick linux/<arch> from an index's manifests. */
+static bool is_index_type(const char *mt)
+{
+	return mt && (streq(mt, MT_OCI_INDEX) || streq(mt, MT_DOCKER_LIST));
+}
+
+/* Pick linux/<arch> from an index's manifests; of an index of one entry,
+ * that entry when it is an index (OCI allows indexes of indexes) or names
+ * no platform. */
 static int pick_platform(json_t **out, json_t *index, const char *src_path, cstor_error *err)
 {
 	const char *arch = cstor_oci_host_arch();
@@ -157,8 +166,51 @@ static int pick_platform(json_t **out, json_t *index, const char *src_path, csto
 			return 0;
 		}
 	}
+	/* One entry that names no platform: the only image there is. */
+	d = json_array_get(mans, 0);
+	if (json_array_size(mans) == 1 &&
+	    (is_index_type(str_member(d, "mediaType")) || !json_object_get(d, "platform"))) {
+		*out = d;
+		return 0;
+	}
 	return cstor_error_set(err, ENOENT, "%s: the manifest list has no image for linux/%s",
 			       src_path, arch);
+}
+
+/* Down the manifest lists from @desc to the image's manifest: *desc_out
+ * (a new reference) is the manifest's descriptor. The outermost list is
+ * kept in img->toplevel, as it is stored with the image. */
+static int resolve_lists(json_t **desc_out, struct cstor_oci_image *img,
+			 struct cstor_oci_src *src, json_t *desc, const char *sp, cstor_error *err)
+{
+	json_incref(desc);
+	for (int depth = 0; is_index_type(str_member(desc, "mediaType")); depth++) {
+		if (depth == MAX_LIST_DEPTH) {
+			json_decref(desc);
+			return cstor_error_set(err, ENOTSUP,
+					       "%s: manifest lists nested more than %d deep",
+					       sp, MAX_LIST_DEPTH);
+		}
+		_cleanup_free_ char *buf = NULL;
+		size_t len = 0;
+		char digest[CSTOR_DIGEST_STRING_MAX];
+		_cleanup_json_ json_t *list = NULL;
+		int r = read_blob(&buf, &len, digest, src, desc, "manifest list", err);
+		json_t *next = NULL;
+		if (r == 0 && (r = parse(&list, buf, len, "manifest list", err)) == 0)
+			r = pick_platform(&next, list, sp, err);
+		json_decref(desc);
+		if (r < 0)
+			return r;
+		desc = json_incref(next);
+		if (depth == 0) {
+			img->toplevel = TAKE_PTR(buf);
+			img->toplevel_len = len;
+			memcpy(img->toplevel_digest, digest, sizeof(digest));
+		}
+	}
+	*desc_out = desc;
+	return 0;
 }
 
 static int parse_config(struct cstor_oci_image *img, json_t **diff_ids, json_t **cfg_out,
@@ -240,24 +292,14 @@ static int load_oci(struct cstor_oci_image *img, struct cstor_oci_src *src, cons
 				       json_array_size(mans));
 	}
 	const char *mt = str_member(desc, "mediaType");
-	if (mt && (streq(mt, MT_OCI_INDEX) || streq(mt, MT_DOCKER_LIST))) {
-		if ((r = read_blob(&img->toplevel, &img->toplevel_len, img->toplevel_digest, src,
-				   desc, "manifest list", err)) < 0)
-			return r;
-		_cleanup_json_ json_t *list = NULL;
-		if ((r = parse(&list, img->toplevel, img->toplevel_len, "manifest list", err)) < 0 ||
-		    (r = pick_platform(&desc, list, sp, err)) < 0)
-			return r;
-		json_incref(desc);
-		json_decref(TAKE_PTR(list));
-		r = read_blob(&img->manifest, &img->manifest_len, img->manifest_digest, src, desc,
-			      "manifest", err);
+	json_t *mdesc = NULL;
+	if ((r = resolve_lists(&mdesc, img, src, desc, sp, err)) < 0)
+		return r;
+	if (img->toplevel)
 		mt = NULL;
-		json_decref(desc);
-	} else {
-		r = read_blob(&img->manifest, &img->manifest_len, img->manifest_digest, src, desc,
-			      "manifest", err);
-	}
+	r = read_blob(&img->manifest, &img->manifest_len, img->manifest_digest, src, mdesc,
+		      "manifest", err);
+	json_decref(mdesc);
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_t *man = NULL;

@@ -439,9 +439,15 @@ static const struct member *find(const struct cstor_oci_src *src, const char *na
 
 /* Follow symlinks and hard links inside the archive (docker save links
  * "<id>/layer.tar" to "../<diffid>.tar"). */
-static const struct member *resolve(const struct cstor_oci_src *src, const char *name)
+/* The member @name names, following symbolic and hard links within the
+ * archive. NULL when there is none; *link (may be NULL) then gets the
+ * last link target that led nowhere, or "" when @name itself is absent. */
+static const struct member *resolve_link(const struct cstor_oci_src *src, const char *name,
+					 const char **link)
 {
 	char buf[PATH_MAX];
+	if (link)
+		*link = "";
 	if (strlen(name) >= sizeof(buf))
 		return NULL;
 	strcpy(buf, name);
@@ -450,6 +456,8 @@ static const struct member *resolve(const struct cstor_oci_src *src, const char 
 		const struct member *m = find(src, buf);
 		if (!m || (m->type != '1' && m->type != '2'))
 			return m;
+		if (link)
+			*link = m->link;
 		char next[PATH_MAX];
 		if (m->type == '1' || m->link[0] == '/') {
 			if (strlen(m->link) >= sizeof(next))
@@ -466,6 +474,11 @@ static const struct member *resolve(const struct cstor_oci_src *src, const char 
 		strcpy(buf, next);
 	}
 	return NULL;
+}
+
+static const struct member *resolve(const struct cstor_oci_src *src, const char *name)
+{
+	return resolve_link(src, name, NULL);
 }
 
 bool cstor_oci_src_exists(struct cstor_oci_src *src, const char *name)
@@ -507,7 +520,12 @@ int cstor_oci_src_open_member(struct cstor_oci_member *m, struct cstor_oci_src *
 						(uint64_t)st.st_size };
 		return 0;
 	}
-	const struct member *e = resolve(src, name);
+	const char *link = NULL;
+	const struct member *e = resolve_link(src, name, &link);
+	if (!e && link[0])
+		return cstor_error_set(err, ENOENT,
+				       "%s: %s is a link to %s, which is not a file of the archive",
+				       src->path, name, link);
 	if (!e)
 		return cstor_error_set(err, ENOENT, "%s: %s is missing", src->path, name);
 	if (e->type != '0' && e->type != '7')
