@@ -115,7 +115,8 @@ int cstor_recfile_write(struct cstor_recfile *f, cstor_lock *lock, const void *d
 	/* Token before the data (newer Go readers) ... */
 	int r = cstor_lock_record_write(lock, &t, err);
 	if (r >= 0)
-		r = cstor_atomic_write_at(f->dirfd, f->name, data, len, 0600, CSTOR_WRITE_DURABLE,
+		r = cstor_atomic_write_at(f->dirfd, f->name, data, len, 0600,
+					  CSTOR_WRITE_DURABLE | CSTOR_WRITE_KEEP_SPARE,
 					  f->path, err);
 	/* ... and after it (Go 1.43 readers check only after). */
 	if (r >= 0)

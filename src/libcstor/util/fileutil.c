@@ -90,6 +90,75 @@ int cstor_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* Room the spare keeps beyond the file it stands in for. */
+#define SPARE_SLACK (64 * 1024)
+
+static int spare_name(char *buf, size_t size, const char *name)
+{
+	int n = snprintf(buf, size, ".spare-%s", name);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Make sure the spare of @name exists with blocks for @len bytes and some
+ * more. Best effort: a full disk is the reason it exists, not a failure. */
+static void spare_keep(int dirfd, const char *name, size_t len)
+{
+	char sp[4096];
+	struct stat st;
+	if (spare_name(sp, sizeof(sp), name) < 0)
+		return;
+	off_t want = (off_t)len + SPARE_SLACK;
+	if (fstatat(dirfd, sp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= want && st.st_blocks * 512 >= want)
+		return;
+	_cleanup_close_ int fd = openat(dirfd, sp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	/* Without fallocate the inode at least is kept. */
+	if (fallocate(fd, 0, 0, want) < 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
+		(void)ftruncate(fd, want);
+}
+
+/* Replace @name with @data written into its spare, which needs no new
+ * inode and, within its allocated size, no new block. */
+static int spare_write(int dirfd, const char *name, const void *data, size_t len,
+		       mode_t mode, unsigned flags, const char *what, cstor_error *err)
+{
+	char sp[4096];
+	if (spare_name(sp, sizeof(sp), name) < 0)
+		return cstor_error_set(err, ENAMETOOLONG, "file name %s too long", name);
+	_cleanup_close_ int fd = openat(dirfd, sp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return cstor_error_errno(err, errno == ENOENT ? ENOSPC : errno,
+					 "write %s: the disk is full and no spare file was kept", what);
+	/* Over the allocated blocks first, then cut: truncating before
+	 * would hand the blocks back to whoever asks first. */
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = pwrite(fd, (const char *)data + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cstor_error_errno(err, n < 0 ? errno : EIO, "write %s into its spare",
+						 what);
+		off += (size_t)n;
+	}
+	if (ftruncate(fd, (off_t)len) < 0 || fchmod(fd, mode) < 0)
+		return cstor_error_errno(err, errno, "write %s into its spare", what);
+	if ((flags & CSTOR_WRITE_DURABLE) && fdatasync(fd) < 0)
+		return cstor_error_errno(err, errno, "sync %s", what);
+	if (renameat(dirfd, sp, dirfd, name) < 0)
+		return cstor_error_errno(err, errno, "replace %s", what);
+	if ((flags & CSTOR_WRITE_DURABLE) && fsync(dirfd) < 0)
+		return cstor_error_errno(err, errno, "sync directory of %s", what);
+	return 0;
+}
+
+static bool disk_full(int e)
+{
+	return e == ENOSPC || e == EDQUOT;
+}
+
 int cstor_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
 			  mode_t mode, unsigned flags, const char *what, cstor_error *err)
 {
@@ -103,6 +172,8 @@ int cstor_atomic_write_at(int dirfd, const char *name, const void *data, size_t 
 		if (n < 0 || (size_t)n >= sizeof(tmp))
 			return cstor_error_set(err, ENAMETOOLONG, "file name %s too long", name);
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && disk_full(errno) && (flags & CSTOR_WRITE_KEEP_SPARE))
+			goto spare;
 		if (fd < 0 && errno != EEXIST)
 			return cstor_error_errno(err, errno, "create temporary file for %s", what);
 	}
@@ -110,6 +181,10 @@ int cstor_atomic_write_at(int dirfd, const char *name, const void *data, size_t 
 		return cstor_error_set(err, EEXIST, "cannot create a temporary file for %s", what);
 
 	int r = cstor_write_all(fd, data, len);
+	if (r < 0 && disk_full(-r) && (flags & CSTOR_WRITE_KEEP_SPARE)) {
+		unlinkat(dirfd, tmp, 0);
+		goto spare;
+	}
 	if (r < 0) {
 		cstor_error_errno(err, r, "write %s", what);
 		goto fail;
@@ -132,10 +207,19 @@ int cstor_atomic_write_at(int dirfd, const char *name, const void *data, size_t 
 		if (fsync(dirfd) < 0)
 			return cstor_error_errno(err, errno, "sync directory of %s", what);
 	}
+	if (flags & CSTOR_WRITE_KEEP_SPARE)
+		spare_keep(dirfd, name, len);
 	return 0;
 fail:
 	unlinkat(dirfd, tmp, 0);
 	return r < 0 ? r : -EIO;
+spare:
+	if ((r = spare_write(dirfd, name, data, len, mode, flags, what, err)) < 0)
+		return r;
+	/* The old file's inode and blocks are free now: a new spare, if it
+	 * fits. */
+	spare_keep(dirfd, name, len);
+	return 0;
 }
 
 int cstor_read_file_at(int dirfd, const char *name, char **out, size_t *out_len,

@@ -20,6 +20,11 @@ enum {
 	 * survives a crash once this returns. Without it (volatile files)
 	 * the rename is still atomic. */
 	CSTOR_WRITE_DURABLE = 1 << 0,
+	/* Keep a spare file (".spare-<name>", its blocks allocated) next to
+	 * the file, and write into it when the filesystem has no inode or no
+	 * block left for a new temporary file: a store's records can always
+	 * be rewritten, so deleting on a full disk frees space. */
+	CSTOR_WRITE_KEEP_SPARE = 1 << 1,
 };
 
 /* Replace @name in @dirfd with @data, atomically: a temporary file
