@@ -105,6 +105,65 @@ out:
 	return ok;
 }
 
+/* With a spare kept, a full filesystem still takes a new version of the
+ * file (no new inode or block needed); more than the spare holds is an
+ * error that keeps the old content. */
+static int test_full_disk_uses_spare(void)
+{
+	char mnt[4200], fill[4300];
+	snprintf(mnt, sizeof(mnt), "%s/small2", dir);
+	CHECK(mkdir(mnt, 0700) == 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") < 0)
+		return test_skip("cannot mount a tmpfs (not root?)");
+	int ok = TEST_FAIL;
+	int dfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned fl = CSTOR_WRITE_DURABLE | CSTOR_WRITE_KEEP_SPARE;
+	size_t big = 1 << 20;
+	char *data = malloc(big), *buf = NULL;
+	size_t len = 0;
+	cstor_error err = CSTOR_ERROR_INIT;
+	struct stat st;
+	if (dfd < 0 || !data)
+		goto out;
+	memset(data, 'x', big);
+	if (cstor_atomic_write_at(dfd, "layers.json", "[1]", 3, 0600, fl, "layers.json", NULL) < 0 ||
+	    fstatat(dfd, ".spare-layers.json", &st, 0) < 0)
+		goto out;
+	/* Fill the rest. */
+	snprintf(fill, sizeof(fill), "%s/fill", mnt);
+	int ffd = open(fill, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	while (ffd >= 0 && write(ffd, data, 4096) == 4096)
+		;
+	if (ffd >= 0)
+		close(ffd);
+	if (cstor_atomic_write_at(dfd, "layers.json", "[1,2]", 5, 0600, fl, "layers.json", &err) < 0) {
+		printf("# %s\n", cstor_error_message(&err));
+		goto out;
+	}
+	if (cstor_read_file_at(dfd, "layers.json", &buf, &len, "layers.json", NULL) < 0 ||
+	    len != 5 || memcmp(buf, "[1,2]", 5) != 0)
+		goto out;
+	free(buf);
+	buf = NULL;
+	/* More than the spare holds: refused, the old content kept. */
+	if (cstor_atomic_write_at(dfd, "layers.json", data, big, 0600, fl, "layers.json", &err) !=
+	    -ENOSPC)
+		goto out;
+	printf("# too big: %s\n", cstor_error_message(&err));
+	if (cstor_read_file_at(dfd, "layers.json", &buf, &len, "layers.json", NULL) < 0 ||
+	    len != 5 || memcmp(buf, "[1,2]", 5) != 0)
+		goto out;
+	ok = TEST_PASS;
+out:
+	free(buf);
+	free(data);
+	cstor_error_clear(&err);
+	if (dfd >= 0)
+		close(dfd);
+	umount2(mnt, MNT_DETACH);
+	return ok;
+}
+
 static int test_mkdir_p(void)
 {
 	char p[4200];
@@ -131,4 +190,5 @@ static int test_cleanup(void)
 }
 
 TAP_MAIN(TEST(test_write_and_read), TEST(test_read_missing_names_file),
-	 TEST(test_full_disk_keeps_old_content), TEST(test_mkdir_p), TEST(test_cleanup))
+	 TEST(test_full_disk_keeps_old_content), TEST(test_full_disk_uses_spare), TEST(test_mkdir_p),
+	 TEST(test_cleanup))
