@@ -351,6 +351,29 @@ test_nested_index() {
 	expect_eq "$(cs "$A" vfs layers -q | sort)" "$(cs "$B" vfs layers -q | sort)" "the same layers"
 }
 
+# A Go delete-image of the same image while cstor imports it: what the
+# import reused may vanish under it, and it makes that again instead of
+# failing ("layer not known", "image not known").
+test_import_races_go_delete() {
+	need_go; need_busybox; mkimages
+	local A; A=$(t_store)
+	cs "$A" vfs import -q -n localhost/race "oci:$IMG/gz:v1" >/dev/null
+	local id; id=$(cs "$A" vfs images --json | jq -r '.[0].id')
+	[ -n "$id" ] && [ "$id" != null ] || die "no image ID"
+	local fails=0 i p
+	for i in $(seq 40); do
+		cs "$A" vfs import -q -n localhost/race "oci:$IMG/gz:v1" >/dev/null 2>"$A/err" &
+		p=$!
+		sleep "0.0$((RANDOM % 6))"
+		"$GO_CS" -g "$A/g" --run "$A/r" -s vfs delete-image "$id" >/dev/null 2>&1 || true
+		wait $p || { fails=$((fails + 1)); echo "import $i: $(cat "$A/err")"; }
+	done
+	expect_eq "$fails" 0 "imports that failed while Go deleted the image"
+	# The store is whole: the image, if there, has all its layers.
+	cs "$A" vfs import -q -n localhost/race "oci:$IMG/gz:v1" >/dev/null
+	cs "$A" vfs create-container -n rc "$id" >/dev/null || die "a container of the image"
+}
+
 test_bad_input() {
 	need_busybox; mkimages
 	bad_case truncated mut_truncated "truncated"
@@ -494,6 +517,7 @@ t_run test_cstor_uses_skopeo_stored_image
 t_run test_shared_layers_reused
 t_run test_bad_input
 t_run test_nested_index
+t_run test_import_races_go_delete
 t_run test_interrupted_import_cleaned
 t_run test_parallel_imports
 t_run test_ro_store_layers_reused

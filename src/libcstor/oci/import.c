@@ -126,6 +126,9 @@ static int chain_id(char out[65], const char *parent, const char *diff_id, cstor
 	return 0;
 }
 
+/* How often an import starts again when what it reused vanished. */
+#define MAX_VANISHED_RETRIES 5
+
 enum layer_state { LAYER_ABSENT, LAYER_COMPLETE, LAYER_BEING_MADE, LAYER_DEAD };
 
 /* Is layer @id there, and complete? An incomplete one is LAYER_BEING_MADE
@@ -163,12 +166,14 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
-static int import_layer(cstor_store *s, struct cstor_oci_src *src, const struct cstor_oci_layer *l,
-			const char *id, const char *parent, const cstor_import_options *o,
-			cstor_progress *pr, cstor_error *err)
+/* *src_fail: the failure was the source's (its blob), not the store's. */
+static int import_layer(bool *src_fail, cstor_store *s, struct cstor_oci_src *src,
+			const struct cstor_oci_layer *l, const char *id, const char *parent,
+			const cstor_import_options *o, cstor_progress *pr, cstor_error *err)
 {
 	struct reader rd = { .derr = CSTOR_ERROR_INIT, .o = o, .pr = pr };
 	int r = cstor_oci_src_open_member(&rd.m, src, l->member, err);
+	*src_fail = r < 0;
 	if (r < 0)
 		return r;
 	off_t start = rd.m.off;
@@ -188,7 +193,8 @@ static int import_layer(cstor_store *s, struct cstor_oci_src *src, const struct 
 	lo.parent = parent;
 	struct cstor_apply_expect ex = { l->digest, l->diff_id };
 	r = cstor_layer_import(NULL, s, &lo, &ex, reader_read, &rd, err);
-	if (r < 0 && rd.derr.code)
+	*src_fail = r < 0 && rd.derr.code;
+	if (*src_fail)
 		cstor_error_move(err, &rd.derr);
 	if (r < 0)
 		goto out;
@@ -323,48 +329,21 @@ static int open_source(struct cstor_oci_src **src, bool *docker, const char *sou
 	return 0;
 }
 
-int cstor_store_import_image(char **image_id, cstor_store *s, const char *source,
-			     const cstor_import_options *o, cstor_error *err)
+/* Every layer of @img (made, or reused when the store has it), then the
+ * image record; the layers made go to *created. */
+static int import_all(bool *src_fail, cstor_store *s, struct cstor_oci_src *src,
+		      const struct cstor_oci_image *img, char *const *names, char ***created,
+		      const char *source, const cstor_import_options *o, cstor_error *err)
 {
-	cstor_import_options defaults = CSTOR_IMPORT_OPTIONS_INIT;
-	if (!o)
-		o = &defaults;
-	if (o->version != CSTOR_IMPORT_OPTIONS_VERSION)
-		return cstor_error_set(err, EINVAL, "unsupported cstor_import_options version");
-	if (o->flags & ~(uint32_t)CSTOR_IMPORT_NO_KEEP_BLOBS)
-		return cstor_error_set(err, EINVAL, "unknown import flags 0x%x", o->flags);
-	enum src_kind kind;
-	_cleanup_free_ char *path = NULL, *ref = NULL;
-	int r = parse_source(&kind, &path, &ref, source, err);
-	if (r < 0)
-		return r;
-	struct cstor_oci_src *src = NULL;
-	bool docker = false;
-	if ((r = open_source(&src, &docker, source, kind, path, err)) < 0) {
-		cstor_oci_src_free(src);
-		return r;
-	}
-	struct cstor_oci_image img;
-	_cleanup_strv_free_ char **names = NULL, **created = calloc(1, sizeof(char *));
-	if (!created) {
-		cstor_oci_src_free(src);
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
-	if ((r = cstor_oci_image_load(&img, src, docker, ref, err)) < 0) {
-		cstor_oci_src_free(src);
-		return r;
-	}
-	if ((r = normalize_names(&names, o->names, img.names, err)) < 0)
-		goto out;
-
-	cstor_progress pr = { .n_layers = (unsigned)img.n_layers };
-	for (size_t i = 0; i < img.n_layers; i++)
-		pr.bytes_total += img.layers[i].size;
+	cstor_progress pr = { .n_layers = (unsigned)img->n_layers };
+	for (size_t i = 0; i < img->n_layers; i++)
+		pr.bytes_total += img->layers[i].size;
 	char parent[65] = "", id[65];
-	for (size_t i = 0; i < img.n_layers; i++) {
-		const struct cstor_oci_layer *l = &img.layers[i];
-		if ((r = chain_id(id, parent[0] ? parent : NULL, l->diff_id, err)) < 0)
-			goto out;
+	for (size_t i = 0; i < img->n_layers; i++) {
+		const struct cstor_oci_layer *l = &img->layers[i];
+		int r = chain_id(id, parent[0] ? parent : NULL, l->diff_id, err);
+		if (r < 0)
+			return r;
 		pr.layer = (unsigned)i;
 		pr.digest = l->digest;
 		pr.layer_done = 0;
@@ -412,7 +391,8 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 			}
 			uint64_t before = pr.bytes_done;
 			pr.layer_done = 0;
-			r = import_layer(s, src, l, id, parent[0] ? parent : NULL, o, &pr, err);
+			r = import_layer(src_fail, s, src, l, id, parent[0] ? parent : NULL, o, &pr,
+					 err);
 			pr.bytes_done = before;
 			/* -EEXIST: created meanwhile; -EBUSY: being applied. */
 			if ((r == -EEXIST || r == -EBUSY) && tries < 500) {
@@ -427,7 +407,7 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 			break;
 		}
 		pr.reused = !made;
-		if (made && strv_append(&created, id) < 0) {
+		if (made && !strv_contains(*created, id) && strv_append(created, id) < 0) {
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 			goto fail_layer;
 		}
@@ -440,11 +420,11 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 		continue;
 fail_layer:
 		cstor_error_wrap(err, r, "%s: layer %zu (%s)", source, i + 1, l->digest);
-		goto out;
+		return r;
 	}
 	bool created_image = false;
-	const char *image = img.config_digest + strlen("sha256:");
-	r = store_image(&created_image, s, &img, image, parent[0] ? parent : NULL, names, err);
+	const char *image = img->config_digest + strlen("sha256:");
+	int r = store_image(&created_image, s, img, image, parent[0] ? parent : NULL, names, err);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "%s: image %.12s", source, image);
 		if (created_image) {
@@ -452,8 +432,57 @@ fail_layer:
 			cstor_store_delete_image(NULL, s, image, CSTOR_DELETE_IMAGE_KEEP_LAYERS, &e);
 			cstor_error_clear(&e);
 		}
-		goto out;
 	}
+	return r;
+}
+
+int cstor_store_import_image(char **image_id, cstor_store *s, const char *source,
+			     const cstor_import_options *o, cstor_error *err)
+{
+	cstor_import_options defaults = CSTOR_IMPORT_OPTIONS_INIT;
+	if (!o)
+		o = &defaults;
+	if (o->version != CSTOR_IMPORT_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_import_options version");
+	if (o->flags & ~(uint32_t)CSTOR_IMPORT_NO_KEEP_BLOBS)
+		return cstor_error_set(err, EINVAL, "unknown import flags 0x%x", o->flags);
+	enum src_kind kind;
+	_cleanup_free_ char *path = NULL, *ref = NULL;
+	int r = parse_source(&kind, &path, &ref, source, err);
+	if (r < 0)
+		return r;
+	struct cstor_oci_src *src = NULL;
+	bool docker = false;
+	if ((r = open_source(&src, &docker, source, kind, path, err)) < 0) {
+		cstor_oci_src_free(src);
+		return r;
+	}
+	struct cstor_oci_image img;
+	_cleanup_strv_free_ char **names = NULL, **created = calloc(1, sizeof(char *));
+	if (!created) {
+		cstor_oci_src_free(src);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	if ((r = cstor_oci_image_load(&img, src, docker, ref, err)) < 0) {
+		cstor_oci_src_free(src);
+		return r;
+	}
+	if ((r = normalize_names(&names, o->names, img.names, err)) < 0)
+		goto out;
+
+	/* Another process (a Go delete-image) may delete a layer we
+	 * reused, or the image, while we import: what vanished is made
+	 * again, from the first layer, a few times. */
+	const char *image = img.config_digest + strlen("sha256:");
+	for (int attempt = 0;; attempt++) {
+		bool src_fail = false;
+		r = import_all(&src_fail, s, src, &img, names, &created, source, o, err);
+		if (r != -ENOENT || src_fail || attempt == MAX_VANISHED_RETRIES)
+			break;
+		cstor_error_clear(err);
+	}
+	if (r < 0)
+		goto out;
 	if (image_id && !(*image_id = strdup(image)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 out:
