@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/macro.h"
 #include "util/mountinfo.h"
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -21,8 +23,36 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/*
+ * @path as the kernel lists it: mount(2) follows symlinks, so a mount made
+ * through a graph root that is a symlink (/var/lib/containers -> a bigger
+ * disk) shows up under the symlink's target. When the path itself cannot
+ * be resolved (a dead FUSE mount answers ENOTCONN), its parent is resolved
+ * and the last component kept. NULL when neither works: the caller then
+ * compares @path as given.
+ */
+static char *resolve(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (r)
+		return r;
+	_cleanup_free_ char *d = strdup(path), *b = strdup(path);
+	if (!d || !b)
+		return NULL;
+	_cleanup_free_ char *parent = realpath(dirname(d), NULL);
+	if (!parent)
+		return NULL;
+	const char *base = basename(b);
+	if (!*base || streq(base, "/") || streq(base, ".") || streq(base, ".."))
+		return NULL;
+	if (asprintf(&r, "%s/%s", streq(parent, "/") ? "" : parent, base) < 0)
+		return NULL;
+	return r;
+}
+
 bool cstor_mountinfo_has(const char *path, const char *fstype)
 {
+	_cleanup_free_ char *resolved = resolve(path);
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return false;
@@ -42,7 +72,7 @@ bool cstor_mountinfo_has(const char *path, const char *fstype)
 		if (!mp)
 			continue;
 		unescape(mp);
-		if (strcmp(mp, path) != 0)
+		if (strcmp(mp, path) != 0 && (!resolved || strcmp(mp, resolved) != 0))
 			continue;
 		if (!fstype)
 			return true;
