@@ -125,6 +125,37 @@ test_record_outside_store_not_followed() {
 	rm -rf "$o"
 }
 
+# A layer's merged/ replaced by a symlink to a mount elsewhere: neither
+# reported as the layer's mount, nor unmounted, nor mounted over.
+test_symlinked_mount_point_not_followed() {
+	need_root
+	t_need_overlay
+	local s; s=$(t_store)
+	local C="$CSTOR -g $s/g -R $s/r -s overlay"
+	local id; id=$($C create-layer | head -1)
+	local o="$T_TMP/outside2.$$"
+	mkdir -p "$o/lower" "$o/upper" "$o/work" "$o/merged"
+	echo keep >"$o/lower/file"
+	mount -t overlay overlay -o "lowerdir=$o/lower,upperdir=$o/upper,workdir=$o/work" "$o/merged"
+	local m="$s/g/overlay/$id/merged"
+	rmdir "$m" 2>/dev/null || true
+	ln -s "$o/merged" "$m"
+	mkdir -p "$s/r/overlay-layers"
+	printf '[{"id":"%s","path":"%s","count":1}]' "$id" "$m" >"$s/r/overlay-layers/mountpoints.json"
+	expect_eq "$($C mounted "$id")" "" "mounted through a planted symlink"
+	$C unmount --force "$id" >/dev/null
+	expect_eq "$(mounts_at "$o/merged")" 1 "outside mount after unmount --force"
+	if $C mount "$id" 2>"$s/err"; then die "mount followed the symlink"; fi
+	cat "$s/err"
+	grep -q "not a directory" "$s/err" || die "unexpected error"
+	expect_eq "$(mounts_at "$o/merged")" 1 "outside mount after mount"
+	$C shutdown --force >/dev/null 2>&1 || true
+	expect_eq "$(mounts_at "$o/merged")" 1 "outside mount after shutdown"
+	[ -f "$o/merged/file" ] || die "the outside mount's content is gone"
+	umount "$o/merged"
+	rm -rf "$o"
+}
+
 # A foreign count at the int64 limit: adding our hold must not wrap (the
 # file would end as [] and Go readers would see the layer unmounted).
 test_count_at_int64_max() {
@@ -176,6 +207,7 @@ t_begin
 t_run test_symlinked_graph_root_overlay
 t_run test_vfs_stale_record_path
 t_run test_record_outside_store_not_followed
+t_run test_symlinked_mount_point_not_followed
 t_run test_count_at_int64_max
 t_run test_negative_count
 t_end

@@ -26,25 +26,24 @@ static void unescape(char *s)
 /*
  * @path as the kernel lists it: mount(2) follows symlinks, so a mount made
  * through a graph root that is a symlink (/var/lib/containers -> a bigger
- * disk) shows up under the symlink's target. When the path itself cannot
- * be resolved (a dead FUSE mount answers ENOTCONN), its parent is resolved
- * and the last component kept. NULL when neither works: the caller then
- * compares @path as given.
+ * disk) shows up under the symlink's target. Only the parent is resolved:
+ * a mount point is a directory, and a last component that is a symlink
+ * (planted where a layer's mount point belongs) must not make a mount
+ * elsewhere look like ours, to be reported or unmounted. NULL when the
+ * parent does not resolve: the caller compares @path as given.
  */
 static char *resolve(const char *path)
 {
-	char *r = realpath(path, NULL);
-	if (r)
-		return r;
 	_cleanup_free_ char *d = strdup(path), *b = strdup(path);
 	if (!d || !b)
-		return NULL;
-	_cleanup_free_ char *parent = realpath(dirname(d), NULL);
-	if (!parent)
 		return NULL;
 	const char *base = basename(b);
 	if (!*base || streq(base, "/") || streq(base, ".") || streq(base, ".."))
 		return NULL;
+	_cleanup_free_ char *parent = realpath(dirname(d), NULL);
+	if (!parent)
+		return NULL;
+	char *r;
 	if (asprintf(&r, "%s/%s", streq(parent, "/") ? "" : parent, base) < 0)
 		return NULL;
 	return r;
