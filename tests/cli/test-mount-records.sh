@@ -125,6 +125,26 @@ test_record_outside_store_not_followed() {
 	rm -rf "$o"
 }
 
+# A record whose ID is a path: shutdown reconciles every recorded layer,
+# and must not turn "../.." into a holder directory it cleans and removes.
+test_record_id_outside_store_not_followed() {
+	local s; s=$(t_store)
+	local C="$CSTOR -g $s/g -R $s/r -s vfs"
+	local id; id=$($C create-layer | head -1)
+	mkdir -p "$s/victim/keep"
+	echo important >"$s/victim/keep/file"
+	touch "$s/victim/.tmp-x" "$s/victim/p-x"
+	local mj="$s/r/vfs-layers/mountpoints.json"
+	printf '[{"id":"../../../victim","path":"%s","count":1},{"id":"%s","path":"%s","count":1}]' \
+		"$s/victim" "$id" "$s/g/vfs/dir/$id" >"$mj"
+	$C layers >/dev/null
+	$C mounted "$id" | grep -qx "$id mounted" || die "the valid record was not read"
+	$C shutdown --force
+	$C shutdown
+	[ -f "$s/victim/keep/file" ] || die "shutdown removed a directory outside the store"
+	[ -e "$s/victim/.tmp-x" ] && [ -e "$s/victim/p-x" ] || die "shutdown cleaned a directory outside the store"
+}
+
 # A layer's merged/ replaced by a symlink to a mount elsewhere: neither
 # reported as the layer's mount, nor unmounted, nor mounted over.
 test_symlinked_mount_point_not_followed() {
@@ -208,6 +228,7 @@ t_run test_symlinked_graph_root_overlay
 t_run test_vfs_stale_record_path
 t_run test_record_outside_store_not_followed
 t_run test_symlinked_mount_point_not_followed
+t_run test_record_id_outside_store_not_followed
 t_run test_count_at_int64_max
 t_run test_negative_count
 t_end
