@@ -319,7 +319,18 @@ static int mount_target(char **target, struct cstor_driver *d, int dir, const ch
 		*target = NULL;
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
-	return in_ro_store ? cstor_mkdir_p(*target, 0700, err) : 0;
+	int r = in_ro_store ? cstor_mkdir_p(*target, 0700, err) : 0;
+	/* mount(2) follows symlinks: a merged/ replaced by one would put the
+	 * mount (and later unmounts) outside the store. */
+	struct stat st;
+	if (r == 0 && (lstat(*target, &st) < 0 || !S_ISDIR(st.st_mode)))
+		r = cstor_error_set(err, ENOTDIR, "overlay: mount point %s is not a directory",
+				    *target);
+	if (r < 0) {
+		free(*target);
+		*target = NULL;
+	}
+	return r;
 }
 
 /* The kernel mount; when the data with paths is longer than a page, every

@@ -152,7 +152,11 @@ static int overlay_init(struct cstor_driver **out, const struct cstor_driver_ini
 	/* containers/storage makes the home a private bind mount of itself
 	 * before it mounts anything under it. We must too: a Go process that
 	 * does it later would bind the home over our mounts and hide them. */
-	if (!d->skip_mount_home && geteuid() == 0 && !cstor_mountinfo_has(in->home, NULL)) {
+	/* The home as the kernel lists its mounts: the configured home may
+	 * itself be a symlink (the admin's choice, so followed here). */
+	_cleanup_free_ char *home_real = realpath(in->home, NULL);
+	if (!d->skip_mount_home && geteuid() == 0 &&
+	    !cstor_mountinfo_has(home_real ? home_real : in->home, NULL)) {
 		if (mount(in->home, in->home, NULL, MS_BIND, NULL) < 0) {
 			r = cstor_error_errno(err, errno, "bind mount %s on itself", in->home);
 			overlay_free(d);
@@ -232,7 +236,8 @@ static int overlay_cleanup(struct cstor_driver *d, cstor_error *err)
 {
 	/* The home's bind mount goes, as containers/storage's Cleanup does;
 	 * the next process that opens the store makes it again. */
-	if (!d->skip_mount_home && cstor_mountinfo_has(d->home, NULL) &&
+	_cleanup_free_ char *home_real = realpath(d->home, NULL);
+	if (!d->skip_mount_home && cstor_mountinfo_has(home_real ? home_real : d->home, NULL) &&
 	    umount2(d->home, MNT_DETACH) < 0)
 		return cstor_error_errno(err, errno, "unmount %s", d->home);
 	return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mount/holders.h"
+#include "records/fields.h"
 #include "records/layer-rec.h"
 #include "util/cleanup.h"
 #include "util/error-internal.h"
@@ -43,6 +44,13 @@ void cstor_holder_scan_done(struct cstor_holder_scan *h)
 
 int cstor_holder_dir(char **out, const char *run_layers_dir, const char *id, cstor_error *err)
 {
+	/* IDs come from mountpoints.json too, which anyone able to write the
+	 * run root can fill: "../.." would make the holder directory (which
+	 * reconciliation cleans and removes) one outside the store. */
+	if (!cstor_rec_id_valid(id)) {
+		*out = NULL;
+		return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\" in mount state", id);
+	}
 	if (asprintf(out, "%s/%s/%s", run_layers_dir, CSTOR_HOLDERS_DIR, id) < 0) {
 		*out = NULL;
 		return cstor_error_set(err, ENOMEM, "out of memory");

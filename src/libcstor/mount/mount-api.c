@@ -16,6 +16,7 @@
 
 #include "mount/mount-internal.h"
 #include "mount/reconcile.h"
+#include "records/fields.h"
 #include "util/cleanup.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
@@ -375,8 +376,12 @@ int cstor_store_mount_holders(char **mountpoint, cstor_mount_holder **holders, s
 static int collect_ids(char ***ids, struct cstor_store *s, cstor_error *err)
 	CSTOR_REQUIRES(&s->mounts->lock)
 {
+	/* A record whose ID names no possible layer (a path, written by
+	 * someone else) has nothing of ours to reconcile: skipped, never
+	 * turned into a path. */
 	for (size_t i = 0; i < s->mounts->n; i++)
-		if (!strv_contains(*ids, s->mounts->recs[i].id) &&
+		if (cstor_rec_id_valid(s->mounts->recs[i].id) &&
+		    !strv_contains(*ids, s->mounts->recs[i].id) &&
 		    strv_append(ids, s->mounts->recs[i].id) < 0)
 			return cstor_error_set(err, ENOMEM, "out of memory");
 	_cleanup_free_ char *dir = cstor_path_join(s->run_layers_dir, CSTOR_HOLDERS_DIR);
@@ -387,7 +392,7 @@ static int collect_ids(char ***ids, struct cstor_store *s, cstor_error *err)
 		return cstor_error_errno(err, errno, "open %s", dir);
 	struct dirent *de;
 	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' && !strv_contains(*ids, de->d_name) &&
+		if (de->d_name[0] != '.' && cstor_rec_id_valid(de->d_name) && !strv_contains(*ids, de->d_name) &&
 		    strv_append(ids, de->d_name) < 0)
 			return cstor_error_set(err, ENOMEM, "out of memory");
 	return 0;

@@ -26,6 +26,31 @@ void cstor_reconciled_done(struct cstor_reconciled *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
+/* a + b and a - b, saturated at the int64_t limits instead of wrapping. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* Foreign holds in [0, INT64_MAX - live], so live + foreign never wraps. */
+static int64_t clamp_foreign(int64_t foreign, int64_t live)
+{
+	if (foreign < 0)
+		return 0;
+	return foreign > INT64_MAX - live ? INT64_MAX - live : foreign;
+}
+
 /*
  * Write the count and our state. Three steps, so that a process killed at
  * any point leaves something the next reconciler reads right: the state
@@ -35,6 +60,10 @@ void cstor_reconciled_done(struct cstor_reconciled *rc)
 int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, const char *id,
 			  cstor_error *err)
 {
+	/* A foreign count near INT64_MAX (anything may be in a file Go
+	 * programs write) plus our holders would wrap to a negative count
+	 * and drop the record: saturate, the excess being foreign holds. */
+	rc->foreign = clamp_foreign(rc->foreign, rc->live);
 	int64_t total = rc->live + rc->foreign;
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, id);
 	int64_t before = m ? m->count : 0;
@@ -92,15 +121,16 @@ int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 	rc->live = rc->h.persistent + rc->h.process;
 
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, t->id);
-	int64_t json_count = m ? m->count : 0;
-	const char *path = m && m->path[0] ? m->path : rc->st.path;
-	if (path && !(rc->path = strdup(path)))
+	/* A negative count (Go never writes one) holds nothing. */
+	int64_t json_count = m ? MAX(0, m->count) : 0;
+	/* The mount point is where the driver mounts the layer, computed,
+	 * never taken from a record: a record is only a claim (stale, or
+	 * written by anyone who can write the run root), and following it
+	 * would report a path that does not exist or act on one outside the
+	 * store. A record that disagrees is rewritten below. */
+	if (s->driver_ops->mount_path(s->driver, t->id, &rc->path) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	/* No record of a path: look where the driver would have mounted it
-	 * (a process killed between mounting and recording leaves that). */
-	if (!rc->path && s->driver_ops->mount_path(s->driver, t->id, &rc->path) < 0)
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	rc->mounted = rc->path && s->driver_ops->is_mounted(s->driver, t->id, rc->path);
+	rc->mounted = s->driver_ops->is_mounted(s->driver, t->id, rc->path);
 
 	bool pending = rc->st.pending;
 	if (rc->st.pending) {
@@ -118,7 +148,8 @@ int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 	else if (rc->st.written < 0)
 		rc->foreign = json_count;
 	else
-		rc->foreign = MAX(0, rc->st.foreign + (json_count - rc->st.written));
+		rc->foreign = sat_add(rc->st.foreign, sat_sub(json_count, rc->st.written));
+	rc->foreign = clamp_foreign(rc->foreign, rc->live);
 	if (!rc->mounted)
 		rc->foreign = 0; /* a Go hold on a mount that is gone holds nothing */
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/macro.h"
 #include "util/mountinfo.h"
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -21,8 +23,35 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/*
+ * @path as the kernel lists it: mount(2) follows symlinks, so a mount made
+ * through a graph root that is a symlink (/var/lib/containers -> a bigger
+ * disk) shows up under the symlink's target. Only the parent is resolved:
+ * a mount point is a directory, and a last component that is a symlink
+ * (planted where a layer's mount point belongs) must not make a mount
+ * elsewhere look like ours, to be reported or unmounted. NULL when the
+ * parent does not resolve: the caller compares @path as given.
+ */
+static char *resolve(const char *path)
+{
+	_cleanup_free_ char *d = strdup(path), *b = strdup(path);
+	if (!d || !b)
+		return NULL;
+	const char *base = basename(b);
+	if (!*base || streq(base, "/") || streq(base, ".") || streq(base, ".."))
+		return NULL;
+	_cleanup_free_ char *parent = realpath(dirname(d), NULL);
+	if (!parent)
+		return NULL;
+	char *r;
+	if (asprintf(&r, "%s/%s", streq(parent, "/") ? "" : parent, base) < 0)
+		return NULL;
+	return r;
+}
+
 bool cstor_mountinfo_has(const char *path, const char *fstype)
 {
+	_cleanup_free_ char *resolved = resolve(path);
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return false;
@@ -42,7 +71,7 @@ bool cstor_mountinfo_has(const char *path, const char *fstype)
 		if (!mp)
 			continue;
 		unescape(mp);
-		if (strcmp(mp, path) != 0)
+		if (strcmp(mp, path) != 0 && (!resolved || strcmp(mp, resolved) != 0))
 			continue;
 		if (!fstype)
 			return true;
