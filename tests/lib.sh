@@ -14,8 +14,8 @@ T_FAILED=0
 T_TMP=$(mktemp -d /tmp/cstor-t.XXXXXX)
 T_SKIP_REASON=""
 
-# Unmount everything below a directory (deepest first) and remove it.
-t_cleanup_dir() {
+# Unmount everything at and below a directory (deepest first).
+t_cleanup_mounts() {
 	local d=$1
 	[ -n "$d" ] && [ -d "$d" ] || return 0
 	# Several passes: a mount hidden under another (a bind mount made
@@ -29,6 +29,13 @@ t_cleanup_dir() {
 		[ -n "$ms" ] || break
 		echo "$ms" | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	done
+}
+
+# Unmount everything below a directory and remove it.
+t_cleanup_dir() {
+	local d=$1
+	[ -n "$d" ] && [ -d "$d" ] || return 0
+	t_cleanup_mounts "$d"
 	chattr -R -i "$d" 2>/dev/null || true
 	rm -rf "$d"
 }
@@ -112,3 +119,10 @@ go_view() {
 	sed -e '/^\t\(count\|mountpoint\|holder\): /d' \
 		-e 's/,"count":[0-9-]*,"mountpoint":"[^"]*","holders":\[[^]]*\]//g'
 }
+
+# How many mounts there are below a directory.
+mounts_under() { awk -v d="$1/" 'index($5, d) == 1 {n++} END {print n + 0}' /proc/self/mountinfo; }
+
+# A hash of a tree, names, modes, owners, sizes, times and contents: a
+# read-only store must hash the same before and after.
+ro_checksum() { (cd "$1" && find . -printf '%p %m %u %g %s %T@\n' | sort && find . -type f -exec sha256sum {} + | sort) | sha256sum; }

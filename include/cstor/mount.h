@@ -24,8 +24,11 @@
  *
  * Layers of read-only (additional) stores can be mounted, read-only only;
  * their mount point and record live in the primary store's run root and
- * nothing under the read-only store is written. A read-write mount of such a
- * layer is refused with -EROFS.
+ * nothing under the read-only store is written, whoever made it (Go, skopeo,
+ * cstor). A read-write mount of such a layer is refused with -EROFS, unless
+ * the caller says with CSTOR_MOUNT_READ_ONLY_IF_NEEDED that such a layer is
+ * to be mounted read-only (the command line does: it is the only mount such
+ * a layer can have).
  *
  * Locks: the layer store holding the layer shared, the mount state
  * (mountpoints.lock) exclusive. Mounting one layer never waits for an
@@ -60,6 +63,11 @@ enum {
 	 * programs the caller executes (cstor with-mount passes it to its
 	 * command). Default: close-on-exec. */
 	CSTOR_MOUNT_HOLD_INHERIT = 1u << 0,
+	/* A layer of a read-only store is mounted read-only (as if "ro" were
+	 * among the options) instead of refused with -EROFS; layers of the
+	 * primary store mount as asked. Libraries without the flag refuse it
+	 * with -EINVAL. */
+	CSTOR_MOUNT_READ_ONLY_IF_NEEDED = 1u << 1,
 };
 
 #define CSTOR_MOUNT_OPTIONS_INIT { CSTOR_MOUNT_OPTIONS_VERSION, 0, 0, 0, 0 }
@@ -68,7 +76,7 @@ enum {
  * Mount a layer (ID, name or unique ID prefix) for a persistent holder.
  * @param[out] mountpoint malloc'd path of the layer's file tree
  * @return 0, -ENOENT, -EROFS (read-write mount of a read-only store's
- *         layer), -EBUSY (incomplete layer), or the driver's error
+ *         layer without CSTOR_MOUNT_READ_ONLY_IF_NEEDED), -EBUSY (incomplete layer), or the driver's error
  */
 CSTOR_PUBLIC int cstor_store_mount(char **mountpoint, cstor_store *store, const char *ref,
 				   const cstor_mount_options *opts, cstor_error *err);

@@ -13,12 +13,14 @@
 #include <cstor/mount.h>
 
 #include "cli.h"
+#include "util/strv.h"
 
 static bool json, readonly, force;
 static char *label, *mount_opts;
 
 static const struct cli_flag mount_flags[] = {
-	/* Accepted and unused, as in Go. */
+	/* Go accepts and ignores it; cstor honours "ro" in it (as -r does for
+	 * a layer) and ignores the rest, as Go. */
 	{ { "-opt", "o" }, CLI_STRING, &mount_opts, "Mount Options" },
 	{ { "-label", "l" }, CLI_STRING, &label, "Mount Label" },
 	{ { "-ro", "r" }, CLI_BOOL, &readonly, "Mount image readonly" },
@@ -69,6 +71,15 @@ static char *mount_image(char **mp, cstor_store *store, const char *ref)
 	cstor_error_clear(&err);
 	free(top);
 	return msg;
+}
+
+/* -o with "ro" among its comma-separated words. */
+static bool opt_ro(void)
+{
+	char **words = mount_opts ? strv_split(mount_opts, ',') : NULL;
+	bool ro = strv_contains(words, "ro");
+	cstor_strv_free(words);
+	return ro;
 }
 
 /* The layer an argument stands for: a container's, or the argument. */
@@ -127,13 +138,19 @@ static int mount(cstor_store *store, int argc, char **argv)
 		cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
 		o.mount_label = label && label[0] ? label : NULL;
 		o.description = "cstor mount";
+		/* A layer of a read-only store can only be mounted read-only:
+		 * that is the mount asked for. */
+		o.flags = CSTOR_MOUNT_READ_ONLY_IF_NEEDED;
 		res[i].id = argv[i];
 		char **opts = NULL, *layer = NULL;
 		if (readonly)
 			res[i].error = mount_image(&res[i].mountpoint, store, argv[i]);
 		else if ((layer = target(&opts, store, argv[i], &res[i].error))) {
+			if (opt_ro() && !strv_contains(opts, "ro") && strv_append(&opts, "ro") < 0)
+				res[i].error = strdup("out of memory");
 			o.options = (const char *const *)opts;
-			if (cstor_store_mount(&res[i].mountpoint, store, layer, &o, &err) < 0)
+			if (!res[i].error &&
+			    cstor_store_mount(&res[i].mountpoint, store, layer, &o, &err) < 0)
 				res[i].error = error_text(&err);
 		}
 		free(layer);

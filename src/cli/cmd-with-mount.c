@@ -19,6 +19,7 @@
 #include <cstor/mount.h>
 
 #include "cli.h"
+#include "util/strv.h"
 
 static bool readonly;
 static char *label;
@@ -34,6 +35,24 @@ static void forward(int sig)
 {
 	if (child_pid > 0)
 		kill(child_pid, sig);
+}
+
+static int resolve(char **layer, char ***opts, cstor_store *store, const char *ref,
+		   cstor_error *err)
+{
+	unsigned kind = 0;
+	char *id = NULL;
+	int r = cli_object_lookup(&kind, &id, store, ref, err);
+	if (r < 0)
+		return r;
+	if (kind == CLI_OBJ_CONTAINER)
+		r = cli_object_mount_layer(layer, opts, store, id, err);
+	else if (kind == CLI_OBJ_IMAGE)
+		r = cli_object_image_top_layer(layer, store, id, err);
+	else if (!(*layer = strdup(id)))
+		r = -ENOMEM;
+	free(id);
+	return r;
 }
 
 static int run(cstor_store *store, int argc, char **argv)
@@ -56,16 +75,32 @@ static int run(cstor_store *store, int argc, char **argv)
 	for (int i = 0; i < argc && used < sizeof(desc) - 1; i++)
 		used += (size_t)snprintf(desc + used, sizeof(desc) - used, " %s", argv[i]);
 
-	static const char *const ro[] = { "ro", NULL };
+	/* What to mount: the layer itself, a container's layer (with the
+	 * container's mount options), or an image's top layer. */
+	cstor_error err = CSTOR_ERROR_INIT;
+	char *layer = NULL, **opts = NULL;
+	if (resolve(&layer, &opts, store, ref, &err) < 0 ||
+	    (readonly && !strv_contains(opts, "ro") && strv_append(&opts, "ro") < 0)) {
+		fprintf(stderr, "%s: with-mount: %s\n", cli_program,
+			cstor_error_message(&err)[0] ? cstor_error_message(&err) : "out of memory");
+		cstor_error_clear(&err);
+		free(layer);
+		cstor_strv_free(opts);
+		return EXIT_FAIL;
+	}
 	cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
-	o.options = readonly ? ro : NULL;
+	o.options = (const char *const *)opts;
 	o.mount_label = label && label[0] ? label : NULL;
 	o.description = desc;
-	o.flags = CSTOR_MOUNT_HOLD_INHERIT;
-	cstor_error err = CSTOR_ERROR_INIT;
+	/* A layer of a read-only store mounts read-only without -r: it is
+	 * the only mount it can have. */
+	o.flags = CSTOR_MOUNT_HOLD_INHERIT | CSTOR_MOUNT_READ_ONLY_IF_NEEDED;
 	cstor_mount_hold *hold = NULL;
 	char *mp = NULL;
-	if (cstor_store_mount_hold(&hold, &mp, store, ref, &o, &err) < 0) {
+	int r = cstor_store_mount_hold(&hold, &mp, store, layer, &o, &err);
+	free(layer);
+	cstor_strv_free(opts);
+	if (r < 0) {
 		fprintf(stderr, "%s: with-mount: %s\n", cli_program, cstor_error_message(&err));
 		cstor_error_clear(&err);
 		return EXIT_FAIL;

@@ -447,6 +447,62 @@ static int test_unprivileged(void)
 	return TEST_PASS;
 }
 
+/* A layer of a read-only (additional) store: an explicit read-write mount
+ * is refused with -EROFS; CSTOR_MOUNT_READ_ONLY_IF_NEEDED mounts it
+ * read-only instead (what the command line asks for), and the hold counts
+ * like any other. */
+static int test_read_only_if_needed(void)
+{
+	if (geteuid() != 0)
+		return test_skip("bind mounts need root");
+	CHECK(fresh("vfs") == 0);
+	cstor_store *ro = NULL, *s = NULL;
+	char id[128], ro_graph[4200];
+	CHECK(open_store(&ro) == 0);
+	CHECK(new_layer(id, sizeof(id), ro) == 0);
+	cstor_store_free(ro);
+	snprintf(ro_graph, sizeof(ro_graph), "%s", graph);
+	CHECK(fresh("vfs") == 0);
+	char opt[4300];
+	PATHF(opt, "vfs.imagestore=%s", ro_graph);
+	const char *const dopts[] = { opt, NULL };
+	cstor_store_options so = CSTOR_STORE_OPTIONS_INIT;
+	so.graph_root = graph;
+	so.run_root = run;
+	so.driver = "vfs";
+	so.config_file = "";
+	so.driver_options = dopts;
+	cstor_error err = CSTOR_ERROR_INIT;
+	CHECK_MSG(cstor_store_open(&s, &so, &err) == 0, "%s", err.msg);
+
+	char *mp = NULL;
+	CHECK(cstor_store_mount(&mp, s, id, NULL, &err) == -EROFS);
+	cstor_error_clear(&err);
+	cstor_mount_options o = CSTOR_MOUNT_OPTIONS_INIT;
+	const char *const rw[] = { "rw", NULL };
+	o.options = rw;
+	CHECK(cstor_store_mount(&mp, s, id, &o, &err) == -EROFS);
+	cstor_error_clear(&err);
+	o.flags = 1u << 7;
+	CHECK(cstor_store_mount(&mp, s, id, &o, &err) == -EINVAL);
+	cstor_error_clear(&err);
+	o.options = NULL;
+	o.flags = CSTOR_MOUNT_READ_ONLY_IF_NEEDED;
+	CHECK_MSG(cstor_store_mount(&mp, s, id, &o, &err) == 0, "%s", err.msg);
+	CHECK(strncmp(mp, ro_graph, strlen(ro_graph)) != 0);
+	CHECK(cstor_mountinfo_has(mp, NULL));
+	char probe[4300];
+	PATHF(probe, "%s/probe", mp);
+	CHECK(open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) == -1 && errno == EROFS);
+	CHECK(mounted(s, id) == 1);
+	int still = -1;
+	CHECK(cstor_store_unmount(&still, s, id, 0, &err) == 0 && still == 0);
+	CHECK(!cstor_mountinfo_has(mp, NULL));
+	free(mp);
+	cstor_store_free(s);
+	return TEST_PASS;
+}
+
 /* Each vfs test gets a store of its own. */
 #define VFS(fn)                                                                \
 	static int fn##_vfs(void)                                              \
@@ -461,4 +517,5 @@ VFS(test_foreign_holds)
 
 TAP_MAIN(TEST(test_count_equals_live_holders_vfs), TEST(test_delete_after_holder_killed_vfs),
 	 TEST(test_listing_is_reconciled_vfs), TEST(test_foreign_holds_vfs),
-	 TEST(test_kernel_table_is_the_truth), TEST(test_unprivileged))
+	 TEST(test_kernel_table_is_the_truth), TEST(test_unprivileged),
+	 TEST(test_read_only_if_needed))

@@ -303,7 +303,9 @@ static char **mount_options(struct cstor_driver *d, char *const *options)
 /* Where the mount goes: the layer's merged/ in our home, or for a layer of
  * a read-only store a directory in our run home. Whatever is mounted there
  * is a leftover (the caller knows of no holder): never stack a second mount
- * on it. */
+ * on it. Nothing is created in a read-only store, not even its layer's
+ * merged/: containers/storage removes merged/ on unmount, so a store Go
+ * used has none, and a read-only store must not change whoever made it. */
 static int mount_target(char **target, struct cstor_driver *d, int dir, const char *id,
 			bool in_ro_store, cstor_error *err)
 {
@@ -312,12 +314,19 @@ static int mount_target(char **target, struct cstor_driver *d, int dir, const ch
 		for (int i = 0; i < 64 && cstor_mountinfo_has(old, NULL); i++)
 			if (umount2(old, MNT_DETACH) < 0)
 				break;
-	if (mkdirat(dir, "merged", 0700) < 0 && errno != EEXIST)
-		return cstor_error_errno(err, errno, "overlay: create merged of %s", id);
-	if (asprintf(target, "%s/%s/merged", in_ro_store ? d->run_home : d->home, id) < 0) {
-		/* asprintf leaves the pointer undefined on failure. */
-		*target = NULL;
-		return cstor_error_set(err, ENOMEM, "out of memory");
+	if (in_ro_store) {
+		if (asprintf(target, "%s/%s/merged", d->run_home, id) < 0) {
+			*target = NULL; /* undefined after a failure */
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+	} else {
+		if (mkdirat(dir, "merged", 0700) < 0 && errno != EEXIST)
+			return cstor_error_errno(err, errno, "overlay: create merged of %s", id);
+		if (asprintf(target, "%s/%s/merged", d->home, id) < 0) {
+			/* asprintf leaves the pointer undefined on failure. */
+			*target = NULL;
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
 	}
 	int r = in_ro_store ? cstor_mkdir_p(*target, 0700, err) : 0;
 	/* mount(2) follows symlinks: a merged/ replaced by one would put the

@@ -145,8 +145,9 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 {
 	if (o && o->version != CSTOR_MOUNT_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_mount_options version");
-	if (o && (o->flags & ~(uint32_t)CSTOR_MOUNT_HOLD_INHERIT))
+	if (o && (o->flags & ~(uint32_t)(CSTOR_MOUNT_HOLD_INHERIT | CSTOR_MOUNT_READ_ONLY_IF_NEEDED)))
 		return cstor_error_set(err, EINVAL, "unknown mount flags 0x%x", o->flags);
+	_cleanup_strv_free_ char **with_ro = NULL;
 	struct located l;
 	int r = lock_layer(&l, s, ref, "mount", err);
 	if (r != 0)
@@ -162,6 +163,15 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 		goto out;
 	}
 	const char *const *options = o ? o->options : NULL;
+	if (l.t.ro_store && !has_ro(options) && o && (o->flags & CSTOR_MOUNT_READ_ONLY_IF_NEEDED)) {
+		/* The caller's options and "ro": also what repairs remount with. */
+		if ((options && !(with_ro = strv_copy((char *const *)options))) ||
+		    strv_append(&with_ro, "ro") < 0) {
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		options = (const char *const *)with_ro;
+	}
 	if (l.t.ro_store && !has_ro(options)) {
 		r = cstor_error_set(err, EROFS,
 				    "mount %s: the layer is in a read-only image store; it can only "
