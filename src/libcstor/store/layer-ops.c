@@ -60,8 +60,11 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 		r = cstor_objset_fail_code(err);
 		goto out;
 	}
-	/* All checks by ID, whatever the reference was. */
-	if (cstor_layer_store_has_children(ls, rec->h.id)) {
+	/* All checks by ID, whatever the reference was. Children that are
+	 * also ancestors (a corrupt store's parents forming a cycle) do not
+	 * count: else no member of the cycle could ever be deleted. They are
+	 * left with a missing parent, as after Go's unchecked deletes. */
+	if (cstor_layer_store_has_children_outside_cycle(ls, rec->h.id)) {
 		r = cstor_error_set(err, EBUSY, "delete layer %s: layer has children", rec->h.id);
 		goto out;
 	}

@@ -97,3 +97,25 @@ bool cstor_layer_store_has_children(struct cstor_objstore *ls, const char *id)
 			return true;
 	return false;
 }
+
+bool cstor_layer_store_is_ancestor(struct cstor_objstore *ls, const char *id, const char *anc)
+	CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, id);
+	for (size_t steps = 0; l && l->parent && steps < ls->n; steps++) {
+		if (streq(l->parent, anc))
+			return true;
+		l = cstor_layer_store_by_id(ls, l->parent);
+	}
+	return false;
+}
+
+bool cstor_layer_store_has_children_outside_cycle(struct cstor_objstore *ls, const char *id)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		struct cstor_layer_rec *c = cstor_layer_store_at(ls, i);
+		if (streq_ptr(c->parent, id) && !cstor_layer_store_is_ancestor(ls, id, c->h.id))
+			return true;
+	}
+	return false;
+}
