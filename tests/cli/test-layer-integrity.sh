@@ -94,8 +94,55 @@ test_cycle_walks_bounded() {
 	"$CSTOR" $G unmount $LD >/dev/null 2>&1 || true
 }
 
+# delete-layer killed half-way (SIGKILL while the driver removes a big vfs
+# layer): the layer shows as being removed, and deleting it again finishes
+# the delete and succeeds, by ID or by name.
+test_delete_layer_killed() {
+	S=$(t_store)
+	G="-g $S/g -R $S/r -s vfs"
+	local ref
+	for ref in $LA big; do
+		"$CSTOR" $G create-layer -i $LA -n big >/dev/null
+		# Many files, so the removal takes a while.
+		python3 - "$S/g/vfs/dir/$LA" <<'PY'
+import os, sys
+for d in range(100):
+    p = os.path.join(sys.argv[1], "d%d" % d)
+    os.mkdir(p)
+    for f in range(200):
+        open(os.path.join(p, str(f)), "w").close()
+PY
+		"$CSTOR" $G delete-layer $LA >/dev/null 2>&1 &
+		local pid=$! i
+		for i in $(seq 1000); do
+			grep -q '"incomplete":true' "$S/g/vfs-layers/layers.json" && break
+			sleep 0.01
+		done
+		kill -9 $pid 2>/dev/null || true
+		wait $pid 2>/dev/null || true
+		grep -q '"incomplete":true' "$S/g/vfs-layers/layers.json" ||
+			die "the delete was not caught half-way"
+		[ -d "$S/g/vfs/dir/$LA" ] || die "the delete finished before the kill"
+		expect_eq "$("$CSTOR" $G layers | grep incomplete)" \
+			"	incomplete: a create or delete was interrupted; the next change to the store removes it" \
+			"layers note of a half-deleted layer"
+		expect_eq "$("$CSTOR" $G layers -t | grep incomplete)" \
+			"  incomplete: a create or delete was interrupted; the next change to the store removes it" \
+			"layers -t note of a half-deleted layer"
+		run "$S/out" "$S/err" delete-layer $ref
+		expect_eq "$RC:$(cat "$S/err")" "0:" "delete-layer $ref again"
+		expect_eq "$("$CSTOR" $G layers)" "" "the layer is gone"
+		[ ! -e "$S/g/vfs/dir/$LA" ] || die "its directory is left"
+		# A layer that was never there is still not known.
+		run "$S/out" "$S/err" delete-layer $ref
+		expect_eq "$RC" 1 "delete-layer $ref a third time"
+		grep -q "not known" "$S/err" || die "message: $(cat "$S/err")"
+	done
+}
+
 t_begin
 t_run test_wipe_cycle
 t_run test_delete_layer_cycle
 t_run test_cycle_walks_bounded
+t_run test_delete_layer_killed
 t_end

@@ -55,6 +55,12 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
+	/* A layer whose delete (or creation) died was there when the caller
+	 * looked, and the writer cleanup of our start_writing just finished
+	 * removing it: the delete is done, and saying "not known" would be
+	 * wrong. Matched by ID or name, as the caller may have given. */
+	if (!cstor_layer_store_lookup(ls, ref, NULL) && strv_contains(ls->cleaned, ref))
+		goto out;
 	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "delete layer", err);
 	if (!rec) {
 		r = cstor_objset_fail_code(err);

@@ -9,6 +9,7 @@
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/error-internal.h"
+#include "util/strv.h"
 
 static bool is_volatile(const struct cstor_obj_head *h)
 {
@@ -63,6 +64,13 @@ static int remove_incomplete(struct cstor_objstore *ls, cstor_error *err)
 			i++;
 			continue;
 		}
+		/* Remembered for a delete of this layer: the delete that died
+		 * may be run again (cstor_store_delete_layer). */
+		if (strv_append(&ls->cleaned, rec->h.id) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		for (char **nm = rec->h.names; nm && *nm; nm++)
+			if (strv_append(&ls->cleaned, *nm) < 0)
+				return cstor_error_set(err, ENOMEM, "out of memory");
 		r = cstor_layer_store_delete(ls, rec, err);
 	}
 	return r;
