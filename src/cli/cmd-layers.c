@@ -240,6 +240,15 @@ static int run(cstor_store *store, int argc, char **argv)
 			printf("%s\n", root);
 			print_subtree(root, nodes, n, 0, NULL, 0);
 		}
+		/* Left over: layers whose parents form a cycle (a corrupt
+		 * store), which no root reaches. Shown under a member of the
+		 * cycle, rather than hidden. */
+		for (size_t i = 0; !oom && i < n; i++) {
+			if (nodes[i].printed)
+				continue;
+			printf("%s (the parents form a cycle)\n", nodes[i].left);
+			print_subtree(nodes[i].left, nodes, n, 0, NULL, 0);
+		}
 		for (size_t i = 0; nodes && i < n; i++)
 			strv_free(nodes[i].notes);
 		free(nodes);

@@ -92,6 +92,13 @@ test_cycle_walks_bounded() {
 		fi
 	done
 	"$CSTOR" $G unmount $LD >/dev/null 2>&1 || true
+	# The tree shows the cycle's layers too, not only those under a root.
+	expect_eq "$("$CSTOR" $G layers -t | grep -v '^ *[│ ] *\(name\|image\|image name\):')" "(base)
+└─$LC
+$LB (the parents form a cycle)
+└─$LA
+  ├─$LB
+  └─$LD" "layers -t of a store with a cycle"
 }
 
 # delete-layer killed half-way (SIGKILL while the driver removes a big vfs

@@ -1,7 +1,9 @@
 #!/bin/bash
 # An export killed half-way (SIGKILL while it writes a big layer blob)
 # leaves a temporary blob file in the layout; the next export into the same
-# layout removes it, and the layout is valid (skopeo reads it).
+# layout removes it, and the layout is valid (skopeo reads it). And an
+# image whose layers' parents form a cycle (a corrupt store) is an error
+# naming the layers, never a loop.
 . "$(dirname "$0")/../lib.sh"
 
 # mklayout DIR MB: an OCI layout with one uncompressed layer of a file of
@@ -75,6 +77,27 @@ test_export_killed() {
 	skopeo inspect "oci:$S/out:v1" >/dev/null || die "skopeo inspect of the layout"
 }
 
+test_export_cycle() {
+	S=$(t_store)
+	G="-g $S/g -R $S/r -s vfs"
+	mklayout "$S/src" 1
+	"$CSTOR" $G import "oci:$S/src:v1" >/dev/null
+	local img layer rc=0
+	img=$("$CSTOR" $G images | head -1)
+	layer=$("$CSTOR" $G layers | head -1)
+	python3 - "$S/g/vfs-layers/layers.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d[0]["parent"] = d[0]["id"]
+open(sys.argv[1], "w").write(json.dumps(d))
+PY
+	timeout 20 "$CSTOR" $G export "$img" "oci:$S/out:v1" >/dev/null 2>"$S/err" || rc=$?
+	expect_eq $rc 1 "export of an image on a cycle"
+	grep -q "the parent of layer $layer is $layer.*cycle" "$S/err" || die "message: $(cat "$S/err")"
+	[ ! -e "$S/out" ] || die "a failed export left $S/out"
+}
+
 t_begin
 t_run test_export_killed
+t_run test_export_cycle
 t_end
