@@ -94,8 +94,20 @@ CSTOR_PUBLIC const char *cstor_layer_uncompressed_digest(const cstor_layer *laye
 CSTOR_PUBLIC int64_t cstor_layer_uncompressed_size(const cstor_layer *layer);
 /** 0 none, 1 bzip2, 2 gzip, 3 xz, 4 zstd (containers/storage's values). */
 CSTOR_PUBLIC int cstor_layer_compression(const cstor_layer *layer);
-/** Non-zero when an apply into the layer was interrupted: its content is
- *  not trustworthy until it is applied again or deleted. */
+/** Why a layer is incomplete (cstor_layer_incomplete), all non-zero. */
+enum {
+	/** An apply into the existing layer was interrupted: its content is
+	 *  not trustworthy until it is applied again or deleted. */
+	CSTOR_LAYER_INCOMPLETE_APPLY = 1,
+	/** Being created or deleted (containers/storage's flag), which a
+	 *  reader sees only when the process doing it died: the next change
+	 *  to the store finishes removing the layer. */
+	CSTOR_LAYER_INCOMPLETE_REMOVING = 2,
+	/** Being created with its content (an import); if the importer died,
+	 *  the next change to the store removes the layer. */
+	CSTOR_LAYER_INCOMPLETE_CREATING = 3,
+};
+/** 0 for a complete layer, else why not: a CSTOR_LAYER_INCOMPLETE_ value. */
 CSTOR_PUBLIC int cstor_layer_incomplete(const cstor_layer *layer);
 /** Mount count and mount point as last recorded (0 and NULL if none). */
 CSTOR_PUBLIC int64_t cstor_layer_mount_count(const cstor_layer *layer);

@@ -28,10 +28,25 @@ struct node {
 	bool printed;
 };
 
-/* cstor's note for a layer whose apply was interrupted (Go deletes such
- * layers when it next writes the store; cstor keeps them until the apply is
- * redone or the layer deleted). */
-#define INCOMPLETE_NOTE "incomplete: an apply was interrupted; apply again or delete"
+/* cstor's note for an incomplete layer, by the reason: an interrupted
+ * apply (Go deletes such layers when it next writes the store; cstor keeps
+ * them until the apply is redone or the layer deleted), or a create, delete
+ * or import whose process died (the next writer removes the layer). */
+static const char *incomplete_note(const cstor_layer *l)
+{
+	switch (cstor_layer_incomplete(l)) {
+	case 0:
+		return NULL;
+	case CSTOR_LAYER_INCOMPLETE_REMOVING:
+		return "incomplete: a create or delete was interrupted; "
+		       "the next change to the store removes it";
+	case CSTOR_LAYER_INCOMPLETE_CREATING:
+		return "incomplete: being imported, or the import was interrupted "
+		       "and the next change to the store removes it";
+	default:
+		return "incomplete: an apply was interrupted; apply again or delete";
+	}
+}
 
 static bool image_uses(const cstor_image *img, const char *layer)
 {
@@ -96,8 +111,8 @@ static char **layer_notes(const cstor_layer *l)
 		       strv_consume(&notes, s) < 0;
 	}
 	bad |= user_notes(&notes, cstor_layer_id(l), false);
-	if (cstor_layer_incomplete(l))
-		bad |= strv_append(&notes, INCOMPLETE_NOTE) < 0;
+	if (incomplete_note(l))
+		bad |= strv_append(&notes, incomplete_note(l)) < 0;
 	if (bad || (!notes && !(notes = calloc(1, sizeof(char *))))) {
 		strv_free(notes);
 		return NULL;
@@ -225,6 +240,15 @@ static int run(cstor_store *store, int argc, char **argv)
 			printf("%s\n", root);
 			print_subtree(root, nodes, n, 0, NULL, 0);
 		}
+		/* Left over: layers whose parents form a cycle (a corrupt
+		 * store), which no root reaches. Shown under a member of the
+		 * cycle, rather than hidden. */
+		for (size_t i = 0; !oom && i < n; i++) {
+			if (nodes[i].printed)
+				continue;
+			printf("%s (the parents form a cycle)\n", nodes[i].left);
+			print_subtree(nodes[i].left, nodes, n, 0, NULL, 0);
+		}
 		for (size_t i = 0; nodes && i < n; i++)
 			strv_free(nodes[i].notes);
 		free(nodes);
@@ -238,8 +262,8 @@ static int run(cstor_store *store, int argc, char **argv)
 			printf("%s\n", cstor_layer_id(layers[i]));
 			for (const char *const *nm = cstor_layer_names(layers[i]); *nm; nm++)
 				printf("\tname: %s\n", *nm);
-			if (cstor_layer_incomplete(layers[i]))
-				printf("\t%s\n", INCOMPLETE_NOTE);
+			if (incomplete_note(layers[i]))
+				printf("\t%s\n", incomplete_note(layers[i]));
 			char **lines = NULL;
 			if (user_notes(&lines, cstor_layer_id(layers[i]), true)) {
 				fprintf(stderr, "%s: layers: out of memory\n", cli_program);

@@ -5,6 +5,8 @@
  * oci-layout, and index.json replaced atomically last, so that the layout
  * references a manifest only once everything it needs is there.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <linux/fs.h>
@@ -65,6 +67,34 @@ static int open_dir(int dirfd, const char *name, cstor_error *err)
 	return fd >= 0 ? fd : cstor_error_errno(err, errno, "open %s", name);
 }
 
+#define TMP_BLOB_PREFIX ".tmp-blob-"
+
+/* Temporary blob files left by a cstor export that was killed. Exports
+ * into one layout take turns (the flock on the layout directory, held
+ * from open to close, and the temporaries live only in between), so with
+ * the lock held every file of ours is dead. The prefix is cstor's: other
+ * tools' files are left alone. */
+static int remove_dead_temporaries(struct cstor_export_layout *l, cstor_error *err)
+{
+	int fd = fcntl(l->blobs_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "list blobs/sha256");
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return cstor_error_errno(err, e, "list blobs/sha256");
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d)))
+		if (startswith(de->d_name, TMP_BLOB_PREFIX) &&
+		    unlinkat(l->blobs_fd, de->d_name, 0) < 0 && errno != ENOENT)
+			return cstor_error_errno(err, errno, "remove blobs/sha256/%s", de->d_name);
+	if (errno)
+		return cstor_error_errno(err, errno, "list blobs/sha256");
+	return 0;
+}
+
 int cstor_export_layout_open(struct cstor_export_layout *l, const char *path, bool durable,
 			     cstor_error *err)
 {
@@ -89,7 +119,9 @@ int cstor_export_layout_open(struct cstor_export_layout *l, const char *path, bo
 	if ((r = make_dir(bfd, "sha256", &l->made_sha256, err)) < 0)
 		return r;
 	l->blobs_fd = open_dir(bfd, "sha256", err);
-	return l->blobs_fd < 0 ? l->blobs_fd : 0;
+	if (l->blobs_fd < 0)
+		return l->blobs_fd;
+	return remove_dead_temporaries(l, err);
 }
 
 void cstor_export_layout_close(struct cstor_export_layout *l, const char *path, bool failed)
@@ -139,7 +171,7 @@ int cstor_export_blob_begin(struct cstor_export_blob *b, struct cstor_export_lay
 		uint32_t rnd = 0;
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 			rnd = (uint32_t)getpid() * 2654435761u + (uint32_t)attempt;
-		snprintf(b->tmp, sizeof(b->tmp), ".tmp-blob-%08x", rnd);
+		snprintf(b->tmp, sizeof(b->tmp), TMP_BLOB_PREFIX "%08x", rnd);
 		b->fd = openat(l->blobs_fd, b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			       0644);
 		if (b->fd < 0 && errno != EEXIST) {

@@ -188,6 +188,14 @@ static int load_layers(struct export *e, cstor_error *err)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	/* Stops after n + 1, so a parent loop cannot keep us here. */
 	for (const char *next = cstor_image_top_layer(e->image); next;) {
+		/* Named, rather than a count that does not match: a corrupt
+		 * store whose parents form a cycle. */
+		for (size_t k = 0; k < e->x.n_layers; k++)
+			if (streq(cstor_layer_id(e->x.layers[k]), next))
+				return cstor_error_set(
+					err, ELOOP, "layers of image %s: the parent of layer %s is %s, "
+					"its own descendant (the parents form a cycle)", id,
+					cstor_layer_id(e->x.layers[e->x.n_layers - 1]), next);
 		if (e->x.n_layers == n)
 			return cstor_error_set(err, EBADMSG,
 					       "image %s has more layers than the %zu of its manifest",

@@ -213,6 +213,7 @@ void cstor_objstore_free(struct cstor_objstore *os) CSTOR_NO_TSA
 		return;
 	index_free(os->index);
 	free_records(os->ops, os->recs, os->n);
+	strv_free(os->cleaned);
 	cstor_recfile_close(&os->file, &os->lock);
 	free(os);
 }

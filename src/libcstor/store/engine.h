@@ -102,6 +102,10 @@ struct cstor_objstore {
 	/* Records were loaded since writer_cleanup last ran: the next writer
 	 * runs it, even if a reader loaded them. */
 	bool cleanup_pending CSTOR_GUARDED_BY(&lock);
+	/* IDs and names of the records writer_cleanup removed in this
+	 * process (the kind's hook adds them): a delete that finds its
+	 * record gone that way got what it asked for. */
+	char **cleaned CSTOR_GUARDED_BY(&lock);
 	/* Built by the first lookup after a change, which may hold the lock
 	 * only shared: two readers may build it at once, and the first to
 	 * install it (atomically) wins. It is dropped only with the lock held

@@ -55,13 +55,22 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
+	/* A layer whose delete (or creation) died was there when the caller
+	 * looked, and the writer cleanup of our start_writing just finished
+	 * removing it: the delete is done, and saying "not known" would be
+	 * wrong. Matched by ID or name, as the caller may have given. */
+	if (!cstor_layer_store_lookup(ls, ref, NULL) && strv_contains(ls->cleaned, ref))
+		goto out;
 	struct cstor_layer_rec *rec = cstor_store_find_primary_layer(s, ls, ref, "delete layer", err);
 	if (!rec) {
 		r = cstor_objset_fail_code(err);
 		goto out;
 	}
-	/* All checks by ID, whatever the reference was. */
-	if (cstor_layer_store_has_children(ls, rec->h.id)) {
+	/* All checks by ID, whatever the reference was. Children that are
+	 * also ancestors (a corrupt store's parents forming a cycle) do not
+	 * count: else no member of the cycle could ever be deleted. They are
+	 * left with a missing parent, as after Go's unchecked deletes. */
+	if (cstor_layer_store_has_children_outside_cycle(ls, rec->h.id)) {
 		r = cstor_error_set(err, EBUSY, "delete layer %s: layer has children", rec->h.id);
 		goto out;
 	}

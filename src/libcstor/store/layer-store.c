@@ -9,6 +9,7 @@
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/error-internal.h"
+#include "util/strv.h"
 
 static bool is_volatile(const struct cstor_obj_head *h)
 {
@@ -63,6 +64,13 @@ static int remove_incomplete(struct cstor_objstore *ls, cstor_error *err)
 			i++;
 			continue;
 		}
+		/* Remembered for a delete of this layer: the delete that died
+		 * may be run again (cstor_store_delete_layer). */
+		if (strv_append(&ls->cleaned, rec->h.id) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		for (char **nm = rec->h.names; nm && *nm; nm++)
+			if (strv_append(&ls->cleaned, *nm) < 0)
+				return cstor_error_set(err, ENOMEM, "out of memory");
 		r = cstor_layer_store_delete(ls, rec, err);
 	}
 	return r;
@@ -95,5 +103,27 @@ bool cstor_layer_store_has_children(struct cstor_objstore *ls, const char *id)
 	for (size_t i = 0; i < ls->n; i++)
 		if (streq_ptr(cstor_layer_store_at(ls, i)->parent, id))
 			return true;
+	return false;
+}
+
+bool cstor_layer_store_is_ancestor(struct cstor_objstore *ls, const char *id, const char *anc)
+	CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, id);
+	for (size_t steps = 0; l && l->parent && steps < ls->n; steps++) {
+		if (streq(l->parent, anc))
+			return true;
+		l = cstor_layer_store_by_id(ls, l->parent);
+	}
+	return false;
+}
+
+bool cstor_layer_store_has_children_outside_cycle(struct cstor_objstore *ls, const char *id)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		struct cstor_layer_rec *c = cstor_layer_store_at(ls, i);
+		if (streq_ptr(c->parent, id) && !cstor_layer_store_is_ancestor(ls, id, c->h.id))
+			return true;
+	}
 	return false;
 }

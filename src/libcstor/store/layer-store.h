@@ -81,4 +81,16 @@ char *cstor_layer_store_tarsplit_path(struct cstor_objstore *ls, const char *id)
 bool cstor_layer_store_has_children(struct cstor_objstore *ls, const char *id)
 	CSTOR_REQUIRES_SHARED(&ls->lock);
 
+/* Whether @anc is reached walking up the parents from @id (not counting
+ * @id itself); at most ls->n steps, so a cycle ends the walk. */
+bool cstor_layer_store_is_ancestor(struct cstor_objstore *ls, const char *id, const char *anc)
+	CSTOR_REQUIRES_SHARED(&ls->lock);
+
+/* Whether some layer that is not one of @id's own ancestors has @id as
+ * parent: the children that keep @id, when the parents of a corrupt store
+ * form a cycle through @id (whose other members then are both its children
+ * and its ancestors). The walks are bounded by the number of layers. */
+bool cstor_layer_store_has_children_outside_cycle(struct cstor_objstore *ls, const char *id)
+	CSTOR_REQUIRES_SHARED(&ls->lock);
+
 #endif

@@ -102,9 +102,14 @@ int cstor_layer_compression(const cstor_layer *l)
 
 int cstor_layer_incomplete(const cstor_layer *l)
 {
-	return cstor_layer_rec_flag_bool(l->rec, "incomplete") ||
-	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_APPLY_INCOMPLETE) ||
-	       cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_CREATING);
+	/* The flags that make the next writer remove the layer first. */
+	if (cstor_layer_rec_flag_bool(l->rec, "incomplete"))
+		return CSTOR_LAYER_INCOMPLETE_REMOVING;
+	if (cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_CREATING))
+		return CSTOR_LAYER_INCOMPLETE_CREATING;
+	if (cstor_layer_rec_flag_bool(l->rec, CSTOR_FLAG_APPLY_INCOMPLETE))
+		return CSTOR_LAYER_INCOMPLETE_APPLY;
+	return 0;
 }
 
 int64_t cstor_layer_mount_count(const cstor_layer *l)

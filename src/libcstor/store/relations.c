@@ -219,7 +219,8 @@ static int plan_layers(struct del_image *di, struct cstor_objstore *ls,
 	const char *layer = img->layer && img->layer[0] ? img->layer : NULL;
 	while (layer) {
 		struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, layer);
-		if (!l || strv_contains(others, layer))
+		/* Planned already: the parents loop (a corrupt store). */
+		if (!l || strv_contains(others, layer) || strv_contains(di->plan, layer))
 			break;
 		bool used = false;
 		for (size_t i = 0; i < cs->n && !used; i++) {
@@ -227,13 +228,17 @@ static int plan_layers(struct del_image *di, struct cstor_objstore *ls,
 			used = streq(c->layer, layer) || streq(c->h.id, layer);
 		}
 		/* Children that stay: of this layer, and for the top layer of
-		 * its mapped copies too. */
+		 * its mapped copies too. A child that is also an ancestor (the
+		 * parents of a corrupt store loop) is on the way down: the walk
+		 * takes it next. */
 		for (size_t i = 0; i < ls->n && !used; i++) {
 			const char *p = cstor_layer_store_at(ls, i)->parent;
-			if (!p || strv_contains(di->plan, cstor_layer_store_at(ls, i)->h.id))
+			const char *cid = cstor_layer_store_at(ls, i)->h.id;
+			if (!p || strv_contains(di->plan, cid))
 				continue;
-			used = streq(p, layer) ||
-			       (streq(layer, img->layer) && strv_contains(img->mapped_layers, p));
+			used = (streq(p, layer) ||
+				(streq(layer, img->layer) && strv_contains(img->mapped_layers, p))) &&
+			       !cstor_layer_store_is_ancestor(ls, layer, cid);
 		}
 		if (used)
 			break;
@@ -384,14 +389,14 @@ static int wipe_locked(struct cstor_store *s, struct cstor_objstore *ls,
 		r = cstor_objstore_delete(is, is->recs[is->n - 1], err);
 	/* Children before parents: the last layer without children first
 	 * (layers are usually recorded parents first; Go goes newest
-	 * first). */
+	 * first). When every layer left has children, their parents form a
+	 * cycle (a corrupt store): the last one goes anyway, which opens
+	 * the cycle, since a wipe must never stop half-way. */
 	while (ls->n > 0 && r == 0) {
 		size_t i = ls->n;
 		while (i > 0 && cstor_layer_store_has_children(ls, cstor_layer_store_at(ls, i - 1)->h.id))
 			i--;
-		if (i == 0)
-			return cstor_error_set(err, EBADMSG, "wipe: the layers' parents form a cycle");
-		r = cstor_layer_store_delete(ls, cstor_layer_store_at(ls, i - 1), err);
+		r = cstor_layer_store_delete(ls, cstor_layer_store_at(ls, i > 0 ? i - 1 : ls->n - 1), err);
 	}
 	return r;
 }
