@@ -136,6 +136,10 @@ kill_with_mount_holder() { # kill_with_mount_holder "CSTOR-COMMAND" LAYER
 	local child; child=$(pgrep -P $cs sleep)
 	[ -n "$child" ] || die "no command running"
 	kill -9 $cs "$child"; wait $cs 2>/dev/null || true
+	# The command is not ours to wait for: its hold (an OFD lock on an
+	# fd it inherited) goes when its exit has closed its files.
+	i=0
+	while kill -0 "$child" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 }
 
 # Delete reads the reconciled count: a hold whose processes were all
