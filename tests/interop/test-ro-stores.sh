@@ -72,11 +72,14 @@ layer_file() { # STORE DRIVER LAYER PATH
 	esac
 }
 
-ro_store() { # MAKER DRIVER
-	local maker=$1 drv=$2
+ro_store() { # MAKER DRIVER [no-empty]
+	local maker=$1 drv=$2 variant=${3:-}
 	[ "$drv" = overlay ] && t_need_overlay
 	local s; s=$(t_store)
 	fill "$maker" "$drv" "$s"
+	# A store copied by a tool that keeps no empty directories: overlay
+	# layers without their empty/ (the base's stands in for a second lower).
+	[ "$variant" = no-empty ] && rmdir "$s"/g/overlay/*/empty
 	local top img
 	top=$(jq -r '.[0].layer' "$s/g/$drv-images/images.json")
 	img=$(jq -r '.[0].id' "$s/g/$drv-images/images.json")
@@ -108,6 +111,12 @@ ro_store() { # MAKER DRIVER
 	touch "$mp/new" 2>/dev/null && die "wrote through the mount of a read-only layer"
 	$C mounted "$top" | grep -q "count: 1" || die "mounted: $($C mounted "$top")"
 	$C unmount "$top" | grep -q unmounted || die "unmount"
+	# The base layer on its own (no lowers of its own).
+	local base; base=$(jq -r --arg t "$top" '.[] | select(.id == $t) | .parent' "$s/g/$drv-layers/layers.json")
+	mp=$($C mount "$base") || die "mount of the base layer"
+	[ -n "$(ls "$mp")" ] || die "the base layer's mount is empty"
+	[ -e "$mp/etc/motd" ] && die "the base layer's mount shows the top layer"
+	$C unmount "$base" >/dev/null
 	# -o ro says the same.
 	mp=$($C mount -o ro "$top") || die "mount -o ro"
 	expect_eq "$(cat "$mp/etc/motd")" "$motd" "content through mount -o ro"
@@ -154,6 +163,7 @@ test_skopeo_store_vfs() { ro_store skopeo vfs; }
 test_skopeo_store_overlay() { ro_store skopeo overlay; }
 test_cstor_store_vfs() { ro_store cstor vfs; }
 test_cstor_store_overlay() { ro_store cstor overlay; }
+test_go_store_overlay_no_empty_dirs() { ro_store go overlay no-empty; }
 
 t_begin
 t_run test_go_store_vfs
@@ -162,4 +172,5 @@ t_run test_skopeo_store_vfs
 t_run test_skopeo_store_overlay
 t_run test_cstor_store_vfs
 t_run test_cstor_store_overlay
+t_run test_go_store_overlay_no_empty_dirs
 t_end

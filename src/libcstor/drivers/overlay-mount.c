@@ -249,6 +249,30 @@ static int lowers_add_own(struct lowers *l, int dir, const char *id, const char 
 	return 0;
 }
 
+/* The layer's empty/, or when it has none (a store copied by a tool that
+ * keeps no empty directories; a read-only store's layer cannot be given
+ * one) an empty directory of our run home. */
+static int lowers_add_empty(struct lowers *l, struct cstor_driver *d, int dir, const char *id,
+			    cstor_error *err)
+{
+	if (faccessat(dir, "empty", F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return lowers_add_own(l, dir, id, "empty", err);
+	_cleanup_free_ char *p = NULL;
+	if (asprintf(&p, "%s/empty", d->run_home) < 0) {
+		p = NULL; /* undefined after a failure */
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	int r = cstor_mkdir_p(p, 0700, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open(p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "overlay: open %s", p);
+	l->abs[l->n] = TAKE_PTR(p);
+	l->fds[l->n++] = TAKE_FD(fd);
+	return 0;
+}
+
 /* The lowers of layer @id (its "lower" file), with its own diff/ on top
  * when it is mounted read-only, or its empty/ when it has none. */
 static int lowers_collect(struct lowers *l, struct cstor_driver *d, int dir, const char *id,
@@ -286,7 +310,7 @@ static int lowers_collect(struct lowers *l, struct cstor_driver *d, int dir, con
 	/* No lowers: the layer's empty/ directory stands in (overlay needs
 	 * two lowers when it has no upper). */
 	if (l->n == (read_write ? 0u : 1u))
-		return lowers_add_own(l, dir, id, "empty", err);
+		return lowers_add_empty(l, d, dir, id, err);
 	return 0;
 }
 
