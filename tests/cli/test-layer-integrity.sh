@@ -147,9 +147,33 @@ PY
 	done
 }
 
+# The note of `layers` says why a layer is incomplete, flag by flag (a
+# reader sees Go's flag and cstor.creating only when their writer died).
+test_incomplete_notes() {
+	S=$(t_store)
+	G="-g $S/g -R $S/r -s vfs"
+	"$CSTOR" $G create-layer -i $LA >/dev/null
+	local flag note
+	while IFS='|' read -r flag note; do
+		edit_layers "d[0]['flags'] = {'$flag': True}"
+		expect_eq "$("$CSTOR" $G layers)" "$LA
+	$note" "layers note for flag $flag"
+	done <<'NOTES'
+incomplete|incomplete: a create or delete was interrupted; the next change to the store removes it
+cstor.creating|incomplete: being imported, or the import was interrupted and the next change to the store removes it
+cstor.apply-incomplete|incomplete: an apply was interrupted; apply again or delete
+NOTES
+	# `delete` (any kind) of a dead layer finishes the delete too.
+	edit_layers "d[0]['flags'] = {'incomplete': True}"
+	run "$S/out" "$S/err" delete $LA
+	expect_eq "$RC:$(cat "$S/err")" "0:" "delete of a dead layer"
+	expect_eq "$("$CSTOR" $G layers)" "" "the dead layer is gone"
+}
+
 t_begin
 t_run test_wipe_cycle
 t_run test_delete_layer_cycle
 t_run test_cycle_walks_bounded
 t_run test_delete_layer_killed
+t_run test_incomplete_notes
 t_end
