@@ -115,8 +115,9 @@ static void spare_keep(int dirfd, const char *name, size_t len)
 	if (fd < 0)
 		return;
 	/* Without fallocate the inode at least is kept. */
-	if (fallocate(fd, 0, 0, want) < 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
-		(void)ftruncate(fd, want);
+	if (fallocate(fd, 0, 0, want) < 0 && (errno == EOPNOTSUPP || errno == ENOSYS) &&
+	    ftruncate(fd, want) < 0)
+		return; /* best effort, as above */
 }
 
 /* Replace @name with @data written into its spare, which needs no new
