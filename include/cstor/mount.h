@@ -76,7 +76,8 @@ enum {
  * Mount a layer (ID, name or unique ID prefix) for a persistent holder.
  * @param[out] mountpoint malloc'd path of the layer's file tree
  * @return 0, -ENOENT, -EROFS (read-write mount of a read-only store's
- *         layer without CSTOR_MOUNT_READ_ONLY_IF_NEEDED), -EBUSY (incomplete layer), or the driver's error
+ *         layer without CSTOR_MOUNT_READ_ONLY_IF_NEEDED), -EBUSY
+ *         (incomplete layer), or the driver's error
  */
 CSTOR_PUBLIC int cstor_store_mount(char **mountpoint, cstor_store *store, const char *ref,
 				   const cstor_mount_options *opts, cstor_error *err);

@@ -133,13 +133,24 @@ kill_with_mount_holder() { # kill_with_mount_holder "CSTOR-COMMAND" LAYER
 	local cs=$!
 	local i=0
 	while [ "$($C mounted "$id" | head -1)" = "" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	local child; child=$(pgrep -P $cs sleep)
+	# The hold is counted before the command is started: wait for it too.
+	local child=
+	i=0
+	while [ -z "$child" ] && [ $i -lt 200 ]; do
+		child=$(pgrep -P $cs -x sleep || true)
+		[ -n "$child" ] || sleep 0.05
+		i=$((i + 1))
+	done
 	[ -n "$child" ] || die "no command running"
 	kill -9 $cs "$child"; wait $cs 2>/dev/null || true
-	# The command is not ours to wait for: its hold (an OFD lock on an
-	# fd it inherited) goes when its exit has closed its files.
+	# The command is not our child: wait until it has exited (its fds,
+	# the hold's among them, are closed by then).
 	i=0
-	while kill -0 "$child" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	while [ -e "/proc/$child" ] && ! grep -q '^State:.*Z' "/proc/$child/status" 2>/dev/null &&
+		[ $i -lt 200 ]; do
+		sleep 0.02
+		i=$((i + 1))
+	done
 }
 
 # Delete reads the reconciled count: a hold whose processes were all

@@ -72,7 +72,7 @@ layer_file() { # STORE DRIVER LAYER PATH
 	esac
 }
 
-ro_store() { # MAKER DRIVER [no-empty]
+ro_store() { # MAKER DRIVER [no-empty|no-links]
 	local maker=$1 drv=$2 variant=${3:-}
 	[ "$drv" = overlay ] && t_need_overlay
 	local s; s=$(t_store)
@@ -80,6 +80,9 @@ ro_store() { # MAKER DRIVER [no-empty]
 	# A store copied by a tool that keeps no empty directories: overlay
 	# layers without their empty/ (the base's stands in for a second lower).
 	[ "$variant" = no-empty ] && rmdir "$s"/g/overlay/*/empty
+	# Or one that lost its l/ symlinks (each layer's link file names its
+	# own): a read-only store's cannot be made again.
+	[ "$variant" = no-links ] && rm "$s"/g/overlay/l/*
 	local top img
 	top=$(jq -r '.[0].layer' "$s/g/$drv-images/images.json")
 	img=$(jq -r '.[0].id' "$s/g/$drv-images/images.json")
@@ -164,6 +167,8 @@ test_skopeo_store_overlay() { ro_store skopeo overlay; }
 test_cstor_store_vfs() { ro_store cstor vfs; }
 test_cstor_store_overlay() { ro_store cstor overlay; }
 test_go_store_overlay_no_empty_dirs() { ro_store go overlay no-empty; }
+test_go_store_overlay_no_links() { ro_store go overlay no-links; }
+test_cstor_store_overlay_no_links() { ro_store cstor overlay no-links; }
 
 t_begin
 t_run test_go_store_vfs
@@ -173,4 +178,6 @@ t_run test_skopeo_store_overlay
 t_run test_cstor_store_vfs
 t_run test_cstor_store_overlay
 t_run test_go_store_overlay_no_empty_dirs
+t_run test_go_store_overlay_no_links
+t_run test_cstor_store_overlay_no_links
 t_end

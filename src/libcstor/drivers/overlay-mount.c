@@ -47,6 +47,53 @@ static int read_text(int dirfd, const char *name, char **out)
 	return (int)len;
 }
 
+/* The layer of read-only store @store whose "link" file names @link: its
+ * diff/. For a store whose l/ symlinks were lost (copied by a tool that
+ * drops them): it cannot be repaired, so it is searched, read only. */
+static int find_link_in_store(const char *store, const char *link, char **abs, int *fd)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/overlay", store);
+	_cleanup_close_ int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -ENOENT;
+	int sfd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *dir = sfd < 0 ? NULL : fdopendir(sfd);
+	if (!dir) {
+		if (sfd >= 0)
+			close(sfd);
+		return -ENOENT;
+	}
+	int r = -ENOENT;
+	struct dirent *de;
+	while (r == -ENOENT && (de = readdir(dir))) {
+		if (de->d_name[0] == '.' || streq(de->d_name, "l"))
+			continue;
+		char lp[4200], name[128];
+		snprintf(lp, sizeof(lp), "%s/link", de->d_name);
+		_cleanup_close_ int lf = openat(dfd, lp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = lf < 0 ? -1 : read(lf, name, sizeof(name) - 1);
+		if (n <= 0)
+			continue;
+		name[n] = 0;
+		if (!streq(name, link))
+			continue;
+		snprintf(lp, sizeof(lp), "%s/diff", de->d_name);
+		int f = openat(dfd, lp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (f < 0)
+			continue;
+		if (asprintf(abs, "%s/%s/diff", p, de->d_name) < 0) {
+			close(f);
+			r = -ENOMEM;
+		} else {
+			*fd = f;
+			r = 0;
+		}
+	}
+	closedir(dir);
+	return r;
+}
+
 /* Resolve one lower "l/<link>" to a directory: the home's l/ first, then
  * each additional store's. *abs gets the path passed to the kernel (the
  * symlink, as Go passes it) and *fd an O_PATH fd of the directory. */
@@ -68,6 +115,9 @@ static int resolve_lower(struct cstor_driver *d, const char *l, char **abs, int 
 			return (*abs = strdup(p)) ? 0 : -ENOMEM;
 		}
 	}
+	for (size_t i = 0; d->image_stores && d->image_stores[i]; i++)
+		if (find_link_in_store(d->image_stores[i], l + 2, abs, fd) == 0)
+			return 0;
 	return -ENOENT;
 }
 
