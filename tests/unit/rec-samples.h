@@ -170,6 +170,31 @@ static inline char *go_store_read(const char *dir, const char *rel, size_t *len)
 	return cstor_buf_steal(&b, len);
 }
 
+/* Parse one record of @c's kind from JSON text (@where names it in
+ * errors). */
+static inline int rec_parse_text(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
+				 const char *text, const char *where, cstor_error *err)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	if (!j) {
+		printf("# test input does not parse: %s\n", je.text);
+		return -EINVAL;
+	}
+	int r = c->parse(out, j, where, err);
+	json_decref(j);
+	return r;
+}
+
+/* One record written as its store writes it. */
+static inline char *rec_write_text(const struct cstor_rec_codec *c,
+				   const struct cstor_obj_head *h)
+{
+	cstor_buf b = { 0 };
+	c->write(&b, h);
+	return cstor_buf_steal(&b, NULL);
+}
+
 /* Parse @text as a whole records file of @c's kind (named @path in
  * errors) and write every record back as its store does (a JSON list, no
  * whitespace). */
