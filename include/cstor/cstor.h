@@ -5,6 +5,7 @@
 
 #include <cstor/common.h>
 #include <cstor/container.h>
+#include <cstor/check.h>
 #include <cstor/error.h>
 #include <cstor/image.h>
 #include <cstor/layer.h>

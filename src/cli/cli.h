@@ -183,6 +183,8 @@ void cli_progress_end(struct cli_progress *p);
 
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 
+extern const struct cli_cmd cmd_check;
+extern const struct cli_cmd cmd_gc;
 extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_version;
 extern const struct cli_cmd cmd_layers;

@@ -70,6 +70,16 @@ struct cstor_driver_ops {
 	int (*remove)(struct cstor_driver *d, const char *id, cstor_error *err);
 	/* Whether the driver has a directory for @id. */
 	bool (*exists)(struct cstor_driver *d, const char *id);
+	/* The IDs of the layer directories in the home (not those of
+	 * additional stores), sorted, NULL-terminated: what check compares
+	 * with the records to find directories no record owns. */
+	int (*list)(struct cstor_driver *d, char ***ids, cstor_error *err);
+	/* Make layer @id's own files what create() made them (vfs: a copy of
+	 * @parent; overlay: an empty diff/), keeping everything else that
+	 * identifies it (overlay: its l/ link, which children name in their
+	 * lower files): for rebuilding the content of a damaged layer. */
+	int (*reset)(struct cstor_driver *d, const char *id, const char *parent,
+		     cstor_error *err);
 	/* Make the layer's file tree available: *path gets the mount point
 	 * (malloc'd). @options are mount options ("ro", ...), NULL-terminated
 	 * or NULL. */

@@ -22,6 +22,8 @@ struct cstor_driver {
 /* Open the directory of layer @id: the home first, then each additional
  * image store's overlay directory (a parent may live there). */
 int overlay_open_layer_dir(struct cstor_driver *d, const char *id, bool *read_only);
+int overlay_list(struct cstor_driver *d, char ***ids, cstor_error *err);
+int overlay_reset(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err);
 
 /* Refuse unusable setups (backing filesystem, mount programs, rootless)
  * and probe native overlay once (cached in the run home). */

@@ -170,6 +170,30 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
+int overlay_list(struct cstor_driver *d, char ***ids, cstor_error *err)
+{
+	/* Go's ListLayers skips the same names; no layer ID starts with a
+	 * dot, so the driver's own hidden files are skipped too. */
+	static const char *const skip[] = { "l", "staging", "tempdirs", NULL };
+	return cstor_list_subdirs_at(ids, d->home_fd, skip, d->home, err);
+}
+
+int overlay_reset(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err)
+{
+	(void)parent; /* the parents' files are the lowers, not copied */
+	char p[4200], what[8400];
+	snprintf(p, sizeof(p), "%s/diff", id);
+	snprintf(what, sizeof(what), "%s/%s", d->home, p);
+	int r = cstor_rm_contents_at(d->home_fd, p, what, err);
+	if (r < 0)
+		return r;
+	/* work/ may hold what an interrupted copy-up left. */
+	snprintf(p, sizeof(p), "%s/work", id);
+	snprintf(what, sizeof(what), "%s/%s", d->home, p);
+	(void)cstor_rm_contents_at(d->home_fd, p, what, NULL);
+	return 0;
+}
+
 static int overlay_whiteout_mode(struct cstor_driver *d)
 {
 	/* The upper directory keeps whiteouts as the kernel wants them; with

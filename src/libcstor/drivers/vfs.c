@@ -191,6 +191,11 @@ static bool vfs_exists(struct cstor_driver *d, const char *id)
 	return fstatat(d->dir_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+static int vfs_list(struct cstor_driver *d, char ***ids, cstor_error *err)
+{
+	return cstor_list_subdirs_at(ids, d->dir_fd, NULL, d->home, err);
+}
+
 /* The directory of @id in an additional (read-only) store, or NULL. */
 static char *ro_store_dir(struct cstor_driver *d, const char *id)
 {
@@ -328,6 +333,10 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	.create = vfs_create,
 	.remove = vfs_remove,
 	.exists = vfs_exists,
+	.list = vfs_list,
+	/* A vfs layer is a copy of its parent plus its own changes: create()
+	 * makes exactly the starting point again. */
+	.reset = vfs_create,
 	.name = "vfs",
 	.init = vfs_init,
 	.free = vfs_free,

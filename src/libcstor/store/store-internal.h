@@ -96,10 +96,24 @@ struct cstor_apply_expect {
 	const char *compressed_digest;
 	const char *uncompressed_digest;
 };
-/* Apply a tarball into layer @ref (layer-apply.c). @expect may be NULL. */
-int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
-		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
-		      void *ctx, cstor_error *err);
+/* How cstor_layer_apply treats the layer. */
+enum cstor_apply_mode {
+	/* applydiff into an existing layer without children */
+	CSTOR_APPLY_EXISTING = 0,
+	/* the layer was just created for this apply (import-layer) and is
+	 * deleted if the apply fails */
+	CSTOR_APPLY_NEW_LAYER = 1,
+	/* repair: the layer's files are reset and applied again from a
+	 * tarball that must give the recorded DiffID; children are allowed
+	 * (they were built on that same content) and the record keeps its
+	 * digests */
+	CSTOR_APPLY_REBUILD = 2,
+};
+/* Apply a tarball into layer @ref (transfer/apply.c). @expect may be NULL. */
+int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
+		      enum cstor_apply_mode mode, int lock_fd,
+		      const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
+		      cstor_error *err);
 /* Layer big data item @key of primary layer @id from @size bytes of @fd at
  * @off (layer-blob.c). */
 int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const char *key, int fd,

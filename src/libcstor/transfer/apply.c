@@ -158,16 +158,20 @@ static int check_expect(const struct cstor_apply_expect *e, const cstor_decompre
 }
 
 /*
- * Apply into the existing layer @id of the primary store. When @new_layer,
- * the layer was just created for this apply (import-layer) and is deleted if
- * the apply fails.
+ * Apply into the existing layer @id of the primary store, as @mode says.
  */
-int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, bool new_layer,
-		      int lock_fd, const struct cstor_apply_expect *expect, cstor_read_fn read,
-		      void *ctx, cstor_error *err)
+int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
+		      enum cstor_apply_mode mode, int lock_fd,
+		      const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
+		      cstor_error *err)
 {
 	struct cstor_objstore *ls = s->layers;
 	_cleanup_free_ char *id = NULL;
+	_cleanup_free_ char *parent = NULL;
+	_cleanup_free_ char *diff_id = NULL;
+	struct cstor_apply_expect rebuild_expect = { 0 };
+	bool new_layer = mode == CSTOR_APPLY_NEW_LAYER;
+	bool rebuild = mode == CSTOR_APPLY_REBUILD;
 
 	/* Phase 1, exclusive: check and flag. */
 	int r = cstor_objstore_start_writing(ls, err);
@@ -187,7 +191,23 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 			close(lock_fd);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
-	if (cstor_layer_store_has_children(ls, id)) {
+	if (rebuild) {
+		/* Only the recorded content may come back. */
+		if (!rec->uncompressed_digest) {
+			cstor_objstore_done(ls);
+			cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
+			return cstor_error_set(err, EINVAL,
+					       "rebuild layer %s: no recorded DiffID to rebuild", id);
+		}
+		if (!(diff_id = strdup(rec->uncompressed_digest)) ||
+		    (rec->parent && !(parent = strdup(rec->parent)))) {
+			cstor_objstore_done(ls);
+			cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		rebuild_expect.uncompressed_digest = diff_id;
+		expect = &rebuild_expect;
+	} else if (cstor_layer_store_has_children(ls, id)) {
 		cstor_objstore_done(ls);
 		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		/* The children were built on the current content. */
@@ -237,7 +257,10 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 	}
 	int whiteouts = 0;
 	bool skip_root = false;
-	r = s->driver_ops->apply_target(s->driver, id, &root_fd, &whiteouts, &skip_root, err);
+	r = rebuild ? s->driver_ops->reset(s->driver, id, parent, err) : 0;
+	if (r == 0)
+		r = s->driver_ops->apply_target(s->driver, id, &root_fd, &whiteouts, &skip_root,
+						err);
 	if (r == 0) {
 		ts_fd = open(ts_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (ts_fd < 0)
@@ -251,7 +274,7 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	cstor_objstore_done(ls);
 	if (r < 0) {
-		cstor_error_wrap(err, r, "apply diff to layer %s", id);
+		cstor_error_wrap(err, r, "%s layer %s", rebuild ? "rebuild" : "apply diff to", id);
 		goto fail_unlocked;
 	}
 
@@ -267,7 +290,9 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref, boo
 	}
 	char ts_final[4200];
 	snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->file.dir, id);
-	if (record_results(rec, &res) < 0)
+	/* A rebuild gave the recorded DiffID: the record stays as it is
+	 * (its compressed digest names the blob it was imported from). */
+	if (!rebuild && record_results(rec, &res) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	else if (rename(ts_tmp, ts_final) < 0)
 		r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
@@ -306,7 +331,7 @@ fail_unlocked:
 int cstor_store_apply_diff(int64_t *size, cstor_store *s, const char *ref, cstor_read_fn read,
 			   void *ctx, cstor_error *err)
 {
-	return cstor_layer_apply(size, s, ref, false, -1, NULL, read, ctx, err);
+	return cstor_layer_apply(size, s, ref, CSTOR_APPLY_EXISTING, -1, NULL, read, ctx, err);
 }
 
 int cstor_store_import_layer(cstor_layer **out, cstor_store *s, const cstor_layer_options *o,
@@ -346,7 +371,8 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 		cstor_apply_lock_release(s->run_layers_dir, opts.id, lock_fd);
 		return r;
 	}
-	if ((r = cstor_layer_apply(NULL, s, id, true, lock_fd, expect, read, ctx, err)) < 0)
+	if ((r = cstor_layer_apply(NULL, s, id, CSTOR_APPLY_NEW_LAYER, lock_fd, expect, read, ctx,
+				     err)) < 0)
 		return r;
 	if (id_out)
 		*id_out = TAKE_PTR(id);

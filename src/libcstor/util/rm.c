@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "util/error-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
+#include "util/strv.h"
 
 /* Empty the directory open at @fd. Depth is bounded by the kernel's path
  * limits of what could be created; recursion uses one fd per level. */
@@ -79,4 +81,61 @@ int cstor_rm_rf_at(int dirfd, const char *name, cstor_error *err)
 void cstor_rm_rf_at_quiet(int dirfd, const char *name)
 {
 	(void)cstor_rm_rf_at(dirfd, name, NULL);
+}
+
+int cstor_rm_contents_at(int dirfd, const char *name, const char *what, cstor_error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "open %s", what);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return cstor_error_errno(err, errno, "stat %s", what);
+	bool chmodded = false;
+	if (!(st.st_mode & S_IWUSR) && fchmod(fd, (st.st_mode & 07777) | S_IRWXU) == 0)
+		chmodded = true;
+	int r = empty_dir(fd, 0, what, err);
+	if (chmodded && fchmod(fd, st.st_mode & 07777) < 0 && r == 0)
+		r = cstor_error_errno(err, errno, "chmod %s", what);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cstor_list_subdirs_at(char ***out, int dirfd, const char *const *skip, const char *what,
+			  cstor_error *err)
+{
+	*out = NULL;
+	int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return cstor_error_errno(err, errno, "open %s", what);
+	_cleanup_closedir_ DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return cstor_error_errno(err, errno, "open %s", what);
+	}
+	_cleanup_strv_free_ char **v = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (de->d_name[0] == '.' || strv_contains((char *const *)skip, de->d_name))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (strv_append(&v, de->d_name) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		n++;
+	}
+	if (errno)
+		return cstor_error_errno(err, errno, "read %s", what);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	if (!v && !(v = calloc(1, sizeof(*v))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	*out = TAKE_PTR(v);
+	return 0;
 }
