@@ -33,6 +33,7 @@
 #include "oci/manifest.h"
 #include "oci/refname.h"
 #include "oci/source.h"
+#include "records/pending.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/macro.h"
@@ -333,7 +334,8 @@ static int open_source(struct cstor_oci_src **src, bool *docker, const char *sou
  * image record; the layers made go to *created. */
 static int import_all(bool *src_fail, cstor_store *s, struct cstor_oci_src *src,
 		      const struct cstor_oci_image *img, char *const *names, char ***created,
-		      const char *source, const cstor_import_options *o, cstor_error *err)
+		      struct cstor_pending *journal, const char *source,
+		      const cstor_import_options *o, cstor_error *err)
 {
 	cstor_progress pr = { .n_layers = (unsigned)img->n_layers };
 	for (size_t i = 0; i < img->n_layers; i++)
@@ -389,6 +391,11 @@ static int import_all(bool *src_fail, cstor_store *s, struct cstor_oci_src *src,
 				cstor_error_clear(&e);
 				continue;
 			}
+			/* Noted before it exists: if we die after creating it
+			 * and before the image, gc finds it unused. */
+			if (journal && !strv_contains(*created, id) &&
+			    (r = cstor_pending_add(journal, id, err)) < 0)
+				goto fail_layer;
 			uint64_t before = pr.bytes_done;
 			pr.layer_done = 0;
 			r = import_layer(src_fail, s, src, l, id, parent[0] ? parent : NULL, o, &pr,
@@ -458,6 +465,7 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 		return r;
 	}
 	struct cstor_oci_image img;
+	struct cstor_pending *journal = NULL;
 	_cleanup_strv_free_ char **names = NULL, **created = calloc(1, sizeof(char *));
 	if (!created) {
 		cstor_oci_src_free(src);
@@ -474,9 +482,14 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 	 * reused, or the image, while we import: what vanished is made
 	 * again, from the first layer, a few times. */
 	const char *image = img.config_digest + strlen("sha256:");
+	/* Without a journal (say the disk is full) the import still runs;
+	 * only an interruption would then leave its layers for check -r. */
+	cstor_error je = CSTOR_ERROR_INIT;
+	(void)cstor_pending_open(&journal, s->layers_dir, "import", &je);
+	cstor_error_clear(&je);
 	for (int attempt = 0;; attempt++) {
 		bool src_fail = false;
-		r = import_all(&src_fail, s, src, &img, names, &created, source, o, err);
+		r = import_all(&src_fail, s, src, &img, names, &created, journal, source, o, err);
 		if (r != -ENOENT || src_fail || attempt == MAX_VANISHED_RETRIES)
 			break;
 		cstor_error_clear(err);
@@ -488,6 +501,7 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 out:
 	if (r < 0)
 		rollback(s, created);
+	cstor_pending_done(journal);
 	cstor_oci_image_clear(&img);
 	cstor_oci_src_free(src);
 	return r;

@@ -65,8 +65,17 @@ int cstor_pending_open(struct cstor_pending **out, const char *dir, const char *
 
 int cstor_pending_add(struct cstor_pending *p, const char *id, cstor_error *err)
 {
-	if (dprintf(p->fd, "%s\n", id) < 0 || fdatasync(p->fd) < 0)
-		return cstor_error_errno(err, errno, "write journal %s", p->name);
+	const char *ids[] = { id, NULL };
+	return cstor_pending_add_all(p, (char *const *)ids, err);
+}
+
+int cstor_pending_add_all(struct cstor_pending *p, char *const *ids, cstor_error *err)
+{
+	for (size_t i = 0; ids && ids[i]; i++)
+		if (dprintf(p->fd, "%s\n", ids[i]) < 0)
+			return cstor_error_errno(err, errno, "write journal %s", p->name);
+	if (fdatasync(p->fd) < 0)
+		return cstor_error_errno(err, errno, "sync journal %s", p->name);
 	return 0;
 }
 

@@ -25,6 +25,8 @@ int cstor_pending_open(struct cstor_pending **out, const char *dir, const char *
 		       cstor_error *err);
 /* Note layer @id, on disk before it returns. */
 int cstor_pending_add(struct cstor_pending *p, const char *id, cstor_error *err);
+/* The same for each of @ids (NULL-terminated), with one sync. */
+int cstor_pending_add_all(struct cstor_pending *p, char *const *ids, cstor_error *err);
 /* The operation finished (either way): remove the journal. NULL is fine. */
 void cstor_pending_done(struct cstor_pending *p);
 

@@ -35,6 +35,9 @@ struct check_layer {
 	int64_t diff_size;
 	char **data;  /* big-data names */
 	bool ro;      /* in a read-only store */
+	/* A read-only store's copy of a layer an earlier store also has:
+	 * never used through this ID, only a source of kept blobs. */
+	bool shadowed;
 	bool idmapped;
 	int incomplete;     /* CSTOR_LAYER_INCOMPLETE_* or 0 */
 	bool busy;          /* an apply into it is running */

@@ -139,7 +139,7 @@ struct check_layer *check_find_layer(const struct cstor_check_report *r, const c
 	if (!id)
 		return NULL;
 	for (size_t i = 0; i < r->n_layers; i++)
-		if (streq(r->layers[i].id, id))
+		if (!r->layers[i].shadowed && streq(r->layers[i].id, id))
 			return &r->layers[i];
 	return NULL;
 }
@@ -169,8 +169,9 @@ static int copy_layers(struct cstor_check_report *rep, struct cstor_objstore *os
 		return r < 0 ? r : -EIO;
 	for (size_t i = 0; i < os->n && r == 0; i++) {
 		const struct cstor_layer_rec *lr = CSTOR_LAYER_REC(os->recs[i]);
-		if (check_find_layer(rep, lr->h.id))
-			continue; /* the primary store's copy is the one used */
+		/* The first store's copy is the one used; a later copy is
+		 * kept as a source for repairs. */
+		bool shadowed = check_find_layer(rep, lr->h.id) != NULL;
 		struct check_layer *n = realloc(rep->layers, (rep->n_layers + 1) * sizeof(*n));
 		if (!n) {
 			r = -ENOMEM;
@@ -180,6 +181,7 @@ static int copy_layers(struct cstor_check_report *rep, struct cstor_objstore *os
 		struct check_layer *l = &n[rep->n_layers++];
 		memset(l, 0, sizeof(*l));
 		l->ro = os->read_only;
+		l->shadowed = shadowed;
 		l->idmapped = lr->n_uidmap > 0 || lr->n_gidmap > 0;
 		l->diff_size = lr->uncompressed_size;
 		if (cstor_layer_rec_flag_bool(lr, "incomplete"))
@@ -494,26 +496,27 @@ static int check_layer_data(struct cstor_check_report *rep, struct check_layer *
 			return -ENOMEM;
 		_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		int r = 0;
+		/* A kept blob is a copy of what the layer was made from: when it
+		 * is lost the layer is still whole (repair forgets the blob). */
+		bool blob = strncmp(key, CSTOR_KEPT_BLOB_PREFIX, strlen(CSTOR_KEPT_BLOB_PREFIX)) == 0;
 		if (fd < 0 && errno == ENOENT) {
-			l->other_bad = true;
+			l->other_bad |= !blob;
 			r = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_DATA_MISSING,
 					      l->id, l->ro,
 					      "%slayer %s: data item \"%s\": layer data item is missing",
 					      pre, l->id, key);
 		} else if (fd < 0) {
-			l->other_bad = true;
+			l->other_bad |= !blob;
 			r = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_DATA_BAD,
 					      l->id, l->ro, "%slayer %s: data item \"%s\": %s", pre,
 					      l->id, key, strerror(errno));
-		} else if (!quick && strncmp(key, CSTOR_KEPT_BLOB_PREFIX,
-					     strlen(CSTOR_KEPT_BLOB_PREFIX)) == 0) {
+		} else if (!quick && blob) {
 			/* A kept blob is named by its digest: it must have it
 			 * to be worth rebuilding from. */
 			const char *want = key + strlen(CSTOR_KEPT_BLOB_PREFIX);
 			char got[CSTOR_DIGEST_STRING_MAX];
 			uint64_t size;
 			if (cstor_digest_fd(got, &size, fd, NULL) < 0 || !streq(got, want)) {
-				l->other_bad = true;
 				r = check_add_problem(rep, CSTOR_CHECK_LAYER,
 						      CSTOR_PROBLEM_LAYER_DATA_BAD, l->id, l->ro,
 						      "%slayer %s: data item \"%s\": kept blob does not have its digest",
@@ -669,6 +672,8 @@ static int check_cycles(struct cstor_check_report *rep)
 		struct check_layer *l = &rep->layers[i];
 		const char *cur = l->parent;
 		size_t steps = 0;
+		if (l->shadowed)
+			continue;
 		while (cur && steps++ <= rep->n_layers) {
 			if (streq(cur, l->id)) {
 				l->other_bad = true;
@@ -759,19 +764,14 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 	int r = copy_layers(rep, s->layers, s->run_layers_dir, err);
 	for (size_t i = 0; r == 0 && i < s->n_ro_layers; i++)
 		r = copy_layers(rep, s->ro_layers[i], s->run_layers_dir, err);
-	/* Images and containers are copied before the layers are looked at,
-	 * so their data problems come after the layers' in the report. */
-	struct cstor_check_report tail = { 0 };
+	/* Images and containers are copied (and their data checked) before
+	 * the layers are looked at: a layer an image uses is not unused. */
 	if (r == 0)
-		r = copy_images(&tail, s->images, err);
+		r = copy_images(rep, s->images, err);
 	for (size_t i = 0; r == 0 && i < s->n_ro_images; i++)
-		r = copy_images(&tail, s->ro_images[i], err);
+		r = copy_images(rep, s->ro_images[i], err);
 	if (r == 0)
-		r = copy_containers(&tail, s->containers, err);
-	rep->images = TAKE_PTR(tail.images);
-	rep->n_images = tail.n_images;
-	rep->containers = TAKE_PTR(tail.containers);
-	rep->n_containers = tail.n_containers;
+		r = copy_containers(rep, s->containers, err);
 	if (r == 0)
 		r = check_journals(rep, s, err);
 
@@ -781,6 +781,10 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 		const char *pre = l->ro ? "read-only " : "";
 		if (l->busy)
 			continue; /* an apply is running: nothing to say yet */
+		if (l->shadowed) {
+			r = OOM(check_layer_data(rep, l, quick));
+			continue;
+		}
 		if (l->incomplete) {
 			static const char *const why[] = {
 				[CSTOR_LAYER_INCOMPLETE_APPLY] = "an apply into it was interrupted",
@@ -816,7 +820,7 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 				parent_bad |= p->content_bad;
 			}
 			deeper |= ld > d;
-			if (ld == d && !l->ro && l->diff_ok && !l->busy && !parent_bad)
+			if (ld == d && !l->ro && !l->shadowed && l->diff_ok && !l->busy && !parent_bad)
 				r = OOM(check_layer_content(rep, s, l));
 		}
 		if (!deeper)
@@ -885,7 +889,7 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 	time_t now = time(NULL);
 	for (size_t i = 0; r == 0 && i < rep->n_layers; i++) {
 		struct check_layer *l = &rep->layers[i];
-		if (l->ro || l->referenced || l->busy)
+		if (l->ro || l->shadowed || l->referenced || l->busy)
 			continue;
 		/* A parent of a used layer was marked by the walks. */
 		if (l->leftover) {

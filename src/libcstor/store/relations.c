@@ -21,6 +21,7 @@
 
 #include "util/error-internal.h"
 #include "mount/mount-internal.h"
+#include "records/pending.h"
 #include "store/objects-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -337,6 +338,7 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 	if (r != 0)
 		return r;
 	struct del_image di = { .flags = flags };
+	struct cstor_pending *journal = NULL;
 	cstor_image *img = NULL;
 	struct cstor_objstore *where = NULL;
 	if ((r = cstor_store_find_image(&img, &where, s, ref, err)) < 0)
@@ -355,6 +357,19 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 		for (size_t i = 0; di.candidates[i]; i++)
 			if ((r = check_deletable(s, ls, di.candidates[i], "delete image", err)) < 0)
 				goto out;
+	/* The image record goes first, then its layers one by one: if we
+	 * die in between, the journal tells gc which layers were meant to go
+	 * (each is checked again for users before it is removed). */
+	if (!(flags & (CSTOR_DELETE_IMAGE_DRY_RUN | CSTOR_DELETE_IMAGE_KEEP_LAYERS)) &&
+	    di.candidates[0]) {
+		cstor_error je = CSTOR_ERROR_INIT;
+		if (cstor_pending_open(&journal, s->layers_dir, "image delete", &je) == 0 &&
+		    cstor_pending_add_all(journal, di.candidates, &je) < 0) {
+			cstor_pending_done(journal);
+			journal = NULL;
+		}
+		cstor_error_clear(&je);
+	}
 	if ((r = delete_image_stores(&di, s, ls, err)) < 0)
 		goto out;
 	if (deleted_layers) {
@@ -363,6 +378,7 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 			r = cstor_error_set(err, ENOMEM, "out of memory");
 	}
 out:
+	cstor_pending_done(journal);
 	cstor_image_free(img);
 	free(di.id);
 	strv_free(di.candidates);

@@ -156,7 +156,8 @@ static int rebuild(char **how, cstor_store *s, const struct cstor_check_report *
 	}
 	for (size_t i = 0; i < rep->n_layers; i++) {
 		const struct check_layer *src = &rep->layers[i];
-		if (src == l || !src->diff_ok || src->content_bad || !streq(src->diff_id, l->diff_id))
+		if (src == l || src->shadowed || !src->diff_ok || src->content_bad ||
+		    !streq(src->diff_id, l->diff_id))
 			continue;
 		cstor_error_clear(&last);
 		r = from_layer(s, l, src, &last);
@@ -300,7 +301,7 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 	/* 2. Kept blobs that are gone or wrong are forgotten. */
 	for (size_t i = 0; i < rep->n_layers; i++) {
 		const struct check_layer *l = &rep->layers[i];
-		for (size_t k = 0; !l->ro && l->data && l->data[k]; k++) {
+		for (size_t k = 0; !l->ro && !l->shadowed && l->data && l->data[k]; k++) {
 			if (!is_kept_blob(l->data[k]) || !blob_is_bad(rep, l, l->data[k]))
 				continue;
 			cstor_error e = CSTOR_ERROR_INIT;
@@ -322,7 +323,7 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 			size_t ld = depth(rep, l);
 			if (ld >= d)
 				any = true;
-			if (ld != d || l->ro || !l->content_bad || l->other_bad || l->busy ||
+			if (ld != d || l->ro || l->shadowed || !l->content_bad || l->other_bad || l->busy ||
 			    !l->diff_id)
 				continue;
 			_cleanup_free_ char *how = NULL;
@@ -330,6 +331,9 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 			if (rebuild(&how, s, rep, l, &e) == 0) {
 				fixed[i] = true;
 				NOTE(&done, "layer %s: rebuilt from %s", l->id, how);
+			} else {
+				NOTE(&done, "layer %s: cannot be rebuilt: %s", l->id,
+				     cstor_error_message(&e));
 			}
 			cstor_error_clear(&e);
 		}
@@ -367,7 +371,7 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 	for (size_t d = maxd + 1; d-- > 0;) {
 		for (size_t i = 0; i < rep->n_layers; i++) {
 			const struct check_layer *l = &rep->layers[i];
-			if (l->ro || l->busy || depth(rep, l) != d)
+			if (l->ro || l->shadowed || l->busy || depth(rep, l) != d)
 				continue;
 			bool unused = check_has_problem(rep, CSTOR_CHECK_LAYER, l->id) &&
 				      !l->referenced;
@@ -392,7 +396,7 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 			int q = cstor_store_delete_layer(s, l->id, &e);
 			if (q == 0)
 				NOTE(&done, "layer %s: removed", l->id);
-			else if (q != -ENOENT)
+			else if (q != -ENOENT && q != -EROFS) /* -EROFS: only a read-only copy is left */
 				NOTE(&failed, "layer %s: %s", l->id, cstor_error_message(&e));
 			cstor_error_clear(&e);
 		}
@@ -426,9 +430,14 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 	/* What could not be fixed in the primary store. */
 	for (size_t i = 0; i < rep->n_layers; i++) {
 		const struct check_layer *l = &rep->layers[i];
+		cstor_layer *still = NULL;
 		if (!l->ro && l->content_bad && !fixed[i] && !l->other_bad &&
-		    cstor_store_layer(NULL, s, l->id, NULL) == 0)
-			NOTE(&failed, "layer %s: could not be rebuilt or removed", l->id);
+		    cstor_store_layer(&still, s, l->id, NULL) == 0) {
+			bool ours = !cstor_layer_read_only(still);
+			cstor_layer_free(still);
+			if (ours)
+				NOTE(&failed, "layer %s: could not be rebuilt or removed", l->id);
+		}
 	}
 #undef NOTE
 	r = failed ? -EIO : 0;
@@ -522,16 +531,30 @@ int cstor_store_gc(char ***removed_out, cstor_store *s, cstor_error *err)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {
+		/* Children go before parents, whatever order the journal
+		 * has: passes until one removes nothing. */
 		size_t k = strv_length(dead[i].ids);
-		while (k-- > 0 && r == 0) {
-			const char *id = dead[i].ids[k];
-			cstor_error e = CSTOR_ERROR_INIT;
-			if (cstor_store_delete_layer(s, id, &e) == 0 &&
-			    say(&removed, "layer %s: removed, left unused by an interrupted %s", id,
-				dead[i].what) < 0)
-				r = cstor_error_set(err, ENOMEM, "out of memory");
-			cstor_error_clear(&e);
+		bool *gone = calloc(k + 1, sizeof(bool));
+		if (!gone) {
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+			break;
 		}
+		for (bool progress = true; progress && r == 0;) {
+			progress = false;
+			for (size_t j = 0; j < k && r == 0; j++) {
+				const char *id = dead[i].ids[j];
+				cstor_error e = CSTOR_ERROR_INIT;
+				if (gone[j] || cstor_store_delete_layer(s, id, &e) < 0) {
+					cstor_error_clear(&e);
+					continue;
+				}
+				gone[j] = progress = true;
+				if (say(&removed, "layer %s: removed, left unused by an interrupted %s",
+					id, dead[i].what) < 0)
+					r = cstor_error_set(err, ENOMEM, "out of memory");
+			}
+		}
+		free(gone);
 		if (r == 0)
 			cstor_pending_remove(s->layers_dir, dead[i].file);
 	}
