@@ -91,8 +91,9 @@ static int from_blob(cstor_store *s, const struct check_layer *l, const struct c
 		     const char *key, cstor_error *err)
 {
 	_cleanup_free_ char *file = NULL;
-	if (cstor_big_data_file_name(&file, key, err) < 0)
-		return -ENOMEM;
+	int r = cstor_big_data_file_name(&file, key, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *path = cstor_path_join(src->data_dir, file);
 	if (!path)
 		return cstor_error_set(err, ENOMEM, "out of memory");
