@@ -52,7 +52,35 @@ t_store() {
 	local s
 	s=$(mktemp -d "$T_TMP/store.XXXXXX")
 	mkdir -p "$s/g" "$s/r"
+	echo "$s" >>"$T_TMP/stores.list"
 	echo "$s"
+}
+
+# A test that damages store $1 on purpose (or leaves it in a state only
+# its own options explain) says so: the check after the test skips it.
+t_store_damaged() { : >"$1/.damaged"; }
+
+# After each test, every store it made and did not mark damaged must check
+# clean (`cstor check`): whatever the test did, cstor left a consistent
+# store. CSTOR_CHECK_STORES=0 turns it off.
+t_check_stores() { # FIRST-LINE OUT
+	local from=$1 out=$2 s drv rc=0
+	[ "${CSTOR_CHECK_STORES:-1}" = 1 ] && [ -x "$CSTOR" ] || return 0
+	[ -f "$T_TMP/stores.list" ] || return 0
+	while read -r s; do
+		[ -d "$s/g" ] && [ ! -e "$s/.damaged" ] || continue
+		drv=
+		[ -d "$s/g/vfs-layers" ] && drv=vfs
+		[ -d "$s/g/overlay-layers" ] && drv=overlay
+		[ -n "$drv" ] || continue
+		# A store some test made read-only or unmounted is left alone.
+		[ -w "$s/g/$drv-layers" ] || continue
+		if ! timeout 120 "$CSTOR" -g "$s/g" -R "$s/r" -s "$drv" check >"$s/.check" 2>&1; then
+			{ echo "FAIL: cstor check of store $s ($drv) the test left:"; cat "$s/.check"; } >>"$out"
+			rc=1
+		fi
+	done < <(tail -n +"$from" "$T_TMP/stores.list")
+	return $rc
 }
 
 t_skip() { T_SKIP_REASON=$1; return 77; }
@@ -66,8 +94,13 @@ t_run() {
 	T_N=$((T_N + 1))
 	T_SKIP_REASON=""
 	local out="$T_TMP/out.$T_N"
+	local first=1
+	[ -f "$T_TMP/stores.list" ] && first=$(($(wc -l <"$T_TMP/stores.list") + 1))
 	( set -e; "$name" ) >"$out" 2>&1
 	local rc=$?
+	if [ $rc -eq 0 ] && ! t_check_stores "$first" "$out"; then
+		rc=1
+	fi
 	if [ $rc -eq 0 ]; then
 		echo "ok $T_N - $name"
 	elif [ $rc -eq 77 ]; then
