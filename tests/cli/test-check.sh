@@ -235,6 +235,7 @@ test_unrebuildable_removed_with_its_image() {
 # A layer of a read-only store is damaged: reported, never changed, and
 # check -r fails because it cannot fix it; the primary store checks clean.
 test_ro_store_reported_not_repaired() {
+	t_unchecked "read-only stores damaged on purpose"
 	for drv in vfs overlay; do
 		[ "$drv" = overlay ] && t_need_overlay
 		R=$(t_store)

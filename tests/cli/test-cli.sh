@@ -134,6 +134,7 @@ test_bad_storage_conf() {
 }
 
 test_corrupt_layers_json_is_an_error() {
+	t_unchecked "corrupt layers.json"
 	local s; s=$(t_store)
 	local G="-g $s/g -R $s/r -s vfs"
 	"$CSTOR" $G create-layer -n keep >/dev/null

@@ -81,6 +81,7 @@ for r in d:
 # Every command that walks parents stops on a cycle, with an error naming
 # the layers, or finishes.
 test_cycle_walks_bounded() {
+	t_unchecked "a parent cycle"
 	setup_cycle
 	local cmd
 	for cmd in "layers" "layers -t" "layer $LD" "diff $LD" "changes $LD" "diffsize $LD" \

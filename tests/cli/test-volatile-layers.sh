@@ -4,6 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 test_volatile_layers_are_read_and_kept() {
+	t_unchecked "hand-made volatile records"
 	local s; s=$(t_store)
 	local C="$CSTOR -g $s/g -R $s/r -s vfs"
 	local a; a=$($C create-layer -n stable | head -1)

@@ -201,10 +201,21 @@ int check_tree_add_layer(struct check_tree *t, const struct check_hdr *hs, size_
 				struct tree_entry *te = lookup(t, target);
 				if (!te)
 					continue;
+				/* The link's own owner, mode and time are
+				 * applied to the inode both names share. */
+				te->h.mode = h->mode;
+				te->h.uid = h->uid;
+				te->h.gid = h->gid;
+				te->h.mtime = h->mtime;
 				e = te->h;
 			}
 			e.name = NULL;
 			e.link = NULL;
+			/* Anything but a directory replaces what was under
+			 * the path, too. */
+			struct tree_entry *was = lookup(t, name);
+			if (e.type != '5' && was && was->h.type == '5')
+				remove_tree(t, name, false);
 			if (add_parents(t, name) < 0 || put(t, name, &e, false) < 0)
 				return -ENOMEM;
 		}
@@ -274,8 +285,9 @@ static int compare(struct walk *w, const char *path, const struct stat *st,
 			ADD("%smode:%04o->%04o", l ? "," : "", (unsigned)(e->h.mode & 07777),
 			    (unsigned)(st->st_mode & 07777));
 		/* Directories' times change with their entries, links'
-		 * are not always kept: only files' are compared. */
-		if (got == '0' && st->st_mtim.tv_sec != e->h.mtime)
+		 * are not always kept: only files' are compared (and not
+		 * times before 1970, which appliers clamp). */
+		if (got == '0' && e->h.mtime >= 0 && st->st_mtim.tv_sec != e->h.mtime)
 			ADD("%smtime:%lld->%lld", l ? "," : "", (long long)e->h.mtime,
 			    (long long)st->st_mtim.tv_sec);
 	}
