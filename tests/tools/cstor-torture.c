@@ -162,12 +162,20 @@ static int64_t count_of(cstor_store *s, int li)
 		return -1;
 	}
 	if (foreign_ok) {
+		/* Go mounts and unmounts meanwhile: count ours from one
+		 * listing of the holders, not the total of one call minus the
+		 * foreign holds of another (Go may mount in between). */
 		cstor_mount_holder *h = NULL;
 		size_t n = 0;
-		if (cstor_store_mount_holders(NULL, &h, &n, s, layers[li], NULL) == 0)
-			for (size_t i = 0; i < n; i++)
-				if (h[i].kind == CSTOR_HOLDER_FOREIGN)
-					c -= h[i].count;
+		if (cstor_store_mount_holders(NULL, &h, &n, s, layers[li], &err) < 0) {
+			fprintf(stderr, "holders of %s: %s\n", layers[li], cstor_error_message(&err));
+			cstor_error_clear(&err);
+			return -1;
+		}
+		c = 0;
+		for (size_t i = 0; i < n; i++)
+			if (h[i].kind != CSTOR_HOLDER_FOREIGN)
+				c += h[i].count;
 		cstor_mount_holders_free(h, n);
 	}
 	return c;
