@@ -91,37 +91,40 @@ static char *quote(const char *s, size_t len)
 	return NULL;
 }
 
-/*
- * Copy exactly the size the entry gives, no more: the bytes that follow in
- * the stream are the next header, so a file that is larger or smaller than
- * its entry (changed on disk, or an entry that lies) would make a tar that
- * is wrong, not merely different. A regular file is measured before any of
- * it is written; other files (a pipe from a test) when read. An endless
- * file (a device) stops at the size too.
- */
-static int size_mismatch(const struct cstor_tarsplit_entry *e, const char *how, cstor_error *err)
+/* The CRC-64 of no bytes, big-endian: what an entry of a header-only
+ * member (a directory whose header has a size) carries. */
+static bool crc_of_nothing(const struct cstor_tarsplit_entry *e)
 {
-	_cleanup_free_ char *q = quote(e->name, e->name_len);
-	return cstor_error_set(err, EBADMSG, "file %s is %s than its tar-split entry says (%lld bytes)",
-			       q ? q : "file", how, (long long)e->size);
+	static const uint8_t zero[8];
+	return e->payload && e->payload_len == 8 && memcmp(e->payload, zero, 8) == 0;
 }
 
+/*
+ * Read to the end, as tar-split does, and check the checksum. A regular
+ * file is first measured against its entry, so that one larger or smaller
+ * than the entry says (changed on disk, or an entry that lies) is refused
+ * before any of it is written: the bytes after it in the stream are the
+ * next header, and the checksum is only checked at the end. The size of a
+ * header-only member (a directory with a size, content empty) is not its
+ * content's; negative sizes are read, as tar-split does.
+ */
 static int copy_file(struct out *o, const struct cstor_tarsplit_entry *e, int fd,
 		     cstor_error *err)
 {
 	uint64_t crc = 0;
 	int r;
-	if (e->size < 0)
-		return size_mismatch(e, "not smaller", err);
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size != e->size)
-		return size_mismatch(e, st.st_size > e->size ? "larger" : "smaller", err);
-	uint64_t left = (uint64_t)e->size;
-	while (left > 0) {
+	if (e->size > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size != e->size &&
+	    !(st.st_size == 0 && crc_of_nothing(e))) {
+		_cleanup_free_ char *q = quote(e->name, e->name_len);
+		return cstor_error_set(err, EBADMSG,
+				       "file %s has %lld bytes, its tar-split entry says %lld",
+				       q ? q : "file", (long long)st.st_size, (long long)e->size);
+	}
+	for (;;) {
 		if (o->len == ASM_BUF_SIZE && (r = out_flush(o, err)) < 0)
 			return r;
-		size_t room = ASM_BUF_SIZE - o->len;
-		ssize_t n = read(fd, o->buf + o->len, room < left ? room : (size_t)left);
+		ssize_t n = read(fd, o->buf + o->len, ASM_BUF_SIZE - o->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -129,18 +132,11 @@ static int copy_file(struct out *o, const struct cstor_tarsplit_entry *e, int fd
 			return cstor_error_errno(err, errno, "read content of %s", q ? q : "file");
 		}
 		if (n == 0)
-			return size_mismatch(e, "smaller", err);
+			break;
 		crc = cstor_crc64_update(crc, o->buf + o->len, (size_t)n);
 		o->len += (size_t)n;
 		o->total += (uint64_t)n;
-		left -= (uint64_t)n;
 	}
-	char more;
-	ssize_t n;
-	while ((n = read(fd, &more, 1)) < 0 && errno == EINTR)
-		;
-	if (n > 0)
-		return size_mismatch(e, "larger", err);
 	uint8_t be[8];
 	cstor_crc64_to_be(crc, be);
 	if (!e->payload || e->payload_len != 8 || memcmp(be, e->payload, 8) != 0) {
