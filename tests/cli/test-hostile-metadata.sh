@@ -156,16 +156,18 @@ test_corrupt_json_side_files() {
 		grep -q "manifest of image $I" "$S/err" || die "message: $(cat "$S/err")"
 		[ ! -e "$S/dest" ] || die "export with a $kind manifest wrote $S/dest"
 	done
-	# A valid manifest whose config is broken, of an image without layers.
+	# A valid manifest whose config is nested past the parser's limit, of
+	# an image without layers: exported as it is (a config that is not
+	# JSON is, its DiffIDs then go unchecked), without a crash.
 	I=$($C create-image | head -1)
 	local cfg='{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-	printf '%s' "$DEEP" | $C set-image-data "$I" config
 	local cd; cd=sha256:$(printf '%s' "$DEEP" | sha256sum | cut -d' ' -f1)
+	printf '%s' "$DEEP" | $C set-image-data "$I" "$cd"
 	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[]}' \
 		"$cd" "${#DEEP}" | $C set-image-data "$I" manifest
-	run "$S/out" "$S/err" $C export "$I" "oci:$S/dest"
-	expect_eq "$RC" 1 "export with a deeply nested config"
-	[ ! -e "$S/dest" ] || die "export with a broken config wrote $S/dest"
+	run "$S/out" "$S/err" $C export "$I" "oci:$S/deep"
+	expect_eq "$RC" 0 "export with a deeply nested config: $(cat "$S/err")"
+	cmp -s "$S/deep/blobs/sha256/${cd#sha256:}" <(printf '%s' "$DEEP") || die "the config blob"
 	# A destination layout whose index.json is hostile is not replaced.
 	printf '%s' "$cfg" >"$S/cfg"
 	cd=sha256:$(sha256sum <"$S/cfg" | cut -d' ' -f1)
