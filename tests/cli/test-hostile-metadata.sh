@@ -333,6 +333,34 @@ test_invalid_ids_every_file() {
 	expect_eq "$(ls "$S/r/vfs-layers/cstor-holders" 2>/dev/null)" "" "holder directories left"
 }
 
+# An overlay layer's lower file names its lowers as l/<link>: any other
+# name ("l/.." is the driver's home, a path anywhere) is refused, naming
+# the layer and the name, and nothing is mounted.
+test_overlay_lower_names() {
+	need_root
+	t_need_overlay
+	S=$(t_store)
+	C="$CSTOR -g $S/g -R $S/r -s overlay"
+	local a b v
+	a=$($C create-layer | head -1)
+	b=$($C create-layer "$a" | head -1)
+	local f=$S/g/overlay/$b/lower
+	cp "$f" "$S/good"
+	local before; before=$(mounts_under "$S/g") # the driver's home bind
+	for v in "l/.." "l/." "l/../../../etc" "/etc" "../$a/diff" "$(cat "$S/good"):l/.."; do
+		printf '%s' "$v" >"$f"
+		run "$S/out" "$S/err" $C mount "$b"
+		expect_eq "$RC" 1 "mount with lower '$v'"
+		grep -q "lower file of layer $b names \"[^\"]*\", which is not a link in l/" "$S/err" ||
+			die "message: $(cat "$S/err")"
+		expect_eq "$(mounts_under "$S/g")" "$before" "mounts after mount with lower '$v'"
+	done
+	cp "$S/good" "$f"
+	$C mount "$b" >/dev/null || die "mount with the lower file restored"
+	$C unmount "$b" >/dev/null
+	$C shutdown
+}
+
 # ---- tar-split ----------------------------------------------------------
 
 # A vfs layer applied from a tarball with one file "a" ("hello\n") and a
@@ -488,6 +516,7 @@ t_run test_garbage_holder_state
 t_run test_duplicate_ids_and_names
 t_run test_duplicate_mount_records
 t_run test_invalid_ids_every_file
+t_run test_overlay_lower_names
 t_run test_tarsplit_names_outside_layer
 t_run test_tarsplit_size_lies
 t_run test_tarsplit_special_files
