@@ -284,9 +284,14 @@ test_duplicate_mount_records() {
 test_invalid_ids_every_file() {
 	setup
 	local long; long=$(head -c 300 /dev/zero | tr '\0' a)
-	mkdir -p "$S/victim/sub" "$S/g/vfs/dir/x"
-	echo keep >"$S/victim/sub/file"
-	local vrel=../../../../victim
+	make_victim() {
+		mkdir -p "$S/victim/sub"
+		echo keep >"$S/victim/sub/file"
+	}
+	make_victim
+	# From a layer's directory (g/vfs/dir/<id>) and from a holder
+	# directory (r/vfs-layers/cstor-holders/<id>): $S/victim.
+	local vrel=../../../victim
 	local rel id
 	for rel in g/vfs-layers/layers.json g/vfs-layers/volatile-layers.json \
 		g/vfs-images/images.json g/vfs-containers/containers.json; do
@@ -310,6 +315,20 @@ test_invalid_ids_every_file() {
 		done
 		cp "$S/good" "$f"
 	done
+	# References that are paths (a container's layer, an image's layer, a
+	# layer's parent) are looked up as IDs, never followed.
+	local fl=$S/g/vfs-layers/layers.json fi=$S/g/vfs-images/images.json
+	local fc=$S/g/vfs-containers/containers.json
+	sed -i "s|\"layer\":\"[0-9a-f]*\"|\"layer\":\"$vrel\"|" "$fc" "$fi"
+	sed -i "s|\"id\":\"$F\"|\"id\":\"$F\",\"parent\":\"$vrel\"|" "$fl"
+	grep -qF "$vrel" "$fc" && grep -qF "$vrel" "$fi" && grep -qF "$vrel" "$fl" || die "sed"
+	for cmd in containers images layers "mount $K" "unmount $K" "mount $F" "unmount $F" \
+		"delete-container $K" "delete-image $I" "delete-layer $F" "shutdown --force" wipe; do
+		run "$S/out" "$S/err" $C $cmd
+		[ -f "$S/victim/sub/file" ] || die "$cmd removed a directory outside the store"
+	done
+	setup
+	make_victim
 	# mountpoints.json: the invalid records are never acted on, the valid
 	# one is.
 	local mj=$S/r/vfs-layers/mountpoints.json dir=$S/g/vfs/dir/$F
