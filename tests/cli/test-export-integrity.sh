@@ -83,19 +83,19 @@ test_export_killed() {
 # that archive removes them, but not a live export's (locked) nor another
 # tool's files.
 test_export_archive_killed() {
-	command -v skopeo >/dev/null 2>&1 || return $(t_skip "skopeo not installed")
-	command -v flock >/dev/null 2>&1 || return $(t_skip "flock (util-linux) not installed")
+	command -v skopeo >/dev/null 2>&1 || skip "skopeo not installed"
+	command -v flock >/dev/null 2>&1 || skip "flock (util-linux) not installed"
 	S=$(t_store)
 	G="-g $S/g -R $S/r -s vfs"
 	mklayout "$S/src" 256
 	"$CSTOR" $G import "oci:$S/src:v1" >/dev/null
-	local img i tries caught=
+	local img caught=
 	img=$("$CSTOR" $G images | head -1)
 	mkdir "$S/a"
-	for tries in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		"$CSTOR" $G export "$img" "oci-archive:$S/a/img.tar:v1" >/dev/null 2>&1 &
 		local pid=$!
-		for i in $(seq 4000); do
+		for _ in $(seq 4000); do
 			compgen -G "$S/a/.img.tar.tmp-*" >/dev/null && break
 			sleep 0.005
 		done

@@ -210,8 +210,10 @@ test_garbage_holder_state() {
 		expect_eq "$($C mounted "$F")" "" "mounted after the unmount ($kind)"
 		# The same with a holder file (its description) that is garbage.
 		$C mount "$F" >/dev/null
-		local h; h=$(ls "$hd" | grep '^s-' | head -1)
-		corrupt "$hd/$h" "$S/good" "$kind"
+		local h
+		for h in "$hd"/s-*; do break; done
+		[ -f "$h" ] || die "no holder file in $hd"
+		corrupt "$h" "$S/good" "$kind"
 		run "$S/out" "$S/err" $C mounted "$F"
 		expect_eq "$RC" 0 "mounted with a $kind holder file"
 		$C unmount "$F" >/dev/null
