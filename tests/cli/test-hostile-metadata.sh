@@ -387,8 +387,13 @@ test_overlay_lower_names() {
 # A vfs layer applied from a tarball with one file "a" ("hello\n") and a
 # symlink "evil" to /tmp; $TS is its tar-split.
 tarsplit_setup() {
+	local drv=$1 parent=
 	need_py
-	setup
+	[ "$drv" = vfs ] || { need_root; t_need_overlay; }
+	S=$(t_store)
+	C="$CSTOR -g $S/g -R $S/r -s $drv"
+	# overlay: with a parent, so that names are looked up in a lower too.
+	[ "$drv" = vfs ] || parent=$($C create-layer | head -1)
 	python3 - "$S/layer.tar" <<'PY'
 import io, sys, tarfile
 with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
@@ -397,13 +402,14 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
     ti = tarfile.TarInfo("evil"); ti.type = tarfile.SYMTYPE; ti.linkname = "/tmp"
     t.addfile(ti)
 PY
-	T=$($C create-layer | head -1)
+	T=$($C create-layer $parent | head -1)
 	$C applydiff -f "$S/layer.tar" "$T"
-	TS=$S/g/vfs-layers/$T.tar-split.gz
+	TS=$S/g/$drv-layers/$T.tar-split.gz
 	[ -f "$TS" ] || die "no tar-split at $TS"
 	TD=$S/g/vfs/dir/$T
+	[ "$drv" = vfs ] || TD=$S/g/overlay/$T/diff
 	cp "$TS" "$S/ts.good"
-	SECRET=$(mktemp /tmp/secret-XXXXXX)
+	SECRET=$(mktemp "$T_TMP/secret-XXXXXX") # outside the store, removed at exit
 	echo "secret-$RANDOM-$RANDOM" >"$SECRET"
 	$C diff -u "$T" >"$S/diff.good" || die "diff of the good layer"
 }
@@ -437,8 +443,8 @@ diff_refused() {
 	return 0
 }
 
-test_tarsplit_names_outside_layer() {
-	tarsplit_setup
+tarsplit_names_outside_layer() {
+	tarsplit_setup "$1"
 	# "../" and absolute names stop at the layer's root, as the apply did:
 	# the secret's path inside the layer does not exist.
 	tarsplit_edit 'e["name"] = "../../../../../../../.." + secret'
@@ -455,8 +461,8 @@ test_tarsplit_names_outside_layer() {
 	rm -f "$SECRET"
 }
 
-test_tarsplit_size_lies() {
-	tarsplit_setup
+tarsplit_size_lies() {
+	tarsplit_setup "$1"
 	# The entry says smaller than the file (its checksum is the file's,
 	# so the old reassembly wrote a tar whose next header was off).
 	tarsplit_edit 'e["size"] = 3'
@@ -479,9 +485,9 @@ test_tarsplit_size_lies() {
 
 # A fifo or a device where the file was: refused, neither a hang on the
 # open nor an endless read.
-test_tarsplit_special_files() {
+tarsplit_special_files() {
 	need_root
-	tarsplit_setup
+	tarsplit_setup "$1"
 	rm "$TD/a"
 	mkfifo "$TD/a"
 	diff_refused '"a"' "not a regular file"
@@ -490,6 +496,13 @@ test_tarsplit_special_files() {
 	diff_refused '"a"' "not a regular file"
 	rm -f "$TD/a" "$SECRET"
 }
+
+test_tarsplit_names_outside_layer_vfs() { tarsplit_names_outside_layer vfs; }
+test_tarsplit_names_outside_layer_overlay() { tarsplit_names_outside_layer overlay; }
+test_tarsplit_size_lies_vfs() { tarsplit_size_lies vfs; }
+test_tarsplit_size_lies_overlay() { tarsplit_size_lies overlay; }
+test_tarsplit_special_files_vfs() { tarsplit_special_files vfs; }
+test_tarsplit_special_files_overlay() { tarsplit_special_files overlay; }
 
 # ---- mount records outside the store ------------------------------------
 
@@ -538,9 +551,12 @@ t_run test_duplicate_ids_and_names
 t_run test_duplicate_mount_records
 t_run test_invalid_ids_every_file
 t_run test_overlay_lower_names
-t_run test_tarsplit_names_outside_layer
-t_run test_tarsplit_size_lies
-t_run test_tarsplit_special_files
+t_run test_tarsplit_names_outside_layer_vfs
+t_run test_tarsplit_names_outside_layer_overlay
+t_run test_tarsplit_size_lies_vfs
+t_run test_tarsplit_size_lies_overlay
+t_run test_tarsplit_special_files_vfs
+t_run test_tarsplit_special_files_overlay
 t_run test_mount_records_outside_vfs
 t_run test_mount_records_outside_overlay
 t_end
