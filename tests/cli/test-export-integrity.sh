@@ -1,7 +1,8 @@
 #!/bin/bash
 # An export killed half-way (SIGKILL while it writes a big layer blob)
 # leaves a temporary blob file in the layout; the next export into the same
-# layout removes it, and the layout is valid (skopeo reads it). And an
+# layout removes it, and the layout is valid (skopeo reads it). The same
+# for an oci-archive's staging directory and temporary tarball. And an
 # image whose layers' parents form a cycle (a corrupt store) is an error
 # naming the layers, never a loop.
 . "$(dirname "$0")/../lib.sh"
@@ -77,6 +78,51 @@ test_export_killed() {
 	skopeo inspect "oci:$S/out:v1" >/dev/null || die "skopeo inspect of the layout"
 }
 
+# The same for an oci-archive: an export killed leaves its staging layout
+# (and maybe its temporary tarball) next to the archive; the next export to
+# that archive removes them, but not a live export's (locked) nor another
+# tool's files.
+test_export_archive_killed() {
+	command -v skopeo >/dev/null 2>&1 || skip "skopeo not installed"
+	command -v flock >/dev/null 2>&1 || skip "flock (util-linux) not installed"
+	S=$(t_store)
+	G="-g $S/g -R $S/r -s vfs"
+	mklayout "$S/src" 256
+	"$CSTOR" $G import "oci:$S/src:v1" >/dev/null
+	local img caught=
+	img=$("$CSTOR" $G images | head -1)
+	mkdir "$S/a"
+	for _ in 1 2 3 4 5; do
+		"$CSTOR" $G export "$img" "oci-archive:$S/a/img.tar:v1" >/dev/null 2>&1 &
+		local pid=$!
+		for _ in $(seq 4000); do
+			compgen -G "$S/a/.img.tar.tmp-*" >/dev/null && break
+			sleep 0.005
+		done
+		kill -9 $pid 2>/dev/null || true
+		wait $pid 2>/dev/null || true
+		compgen -G "$S/a/.img.tar.tmp-*" >/dev/null && { caught=1; break; }
+	done
+	compgen -G "$S/a/.img.tar.export-*" >/dev/null || die "no export was caught with its staging directory"
+	[ -n "$caught" ] || echo "no export caught with its temporary tarball (the staging directory was)"
+	ls -A "$S/a"
+	# Another tool's files, and a live export's staging (locked).
+	touch "$S/a/.img.tar.export-other-tool" "$S/a/.img.tar.tmp-notours"
+	mkdir "$S/a/.img.tar.export-LIVE00"
+	local lockfd
+	exec {lockfd}<"$S/a/.img.tar.export-LIVE00"
+	flock -n $lockfd || die "cannot lock the live staging directory"
+	"$CSTOR" $G export "$img" "oci-archive:$S/a/img.tar:v1" >/dev/null || die "export again"
+	exec {lockfd}<&-
+	expect_eq "$(ls -A "$S/a" | sort | tr '\n' ' ')" \
+		".img.tar.export-LIVE00 .img.tar.export-other-tool .img.tar.tmp-notours img.tar " \
+		"what is left next to the archive"
+	skopeo inspect "oci-archive:$S/a/img.tar:v1" >/dev/null || die "skopeo inspect of the archive"
+	# Once dead, the locked one goes too.
+	"$CSTOR" $G export "$img" "oci-archive:$S/a/img.tar:v1" >/dev/null || die "export a third time"
+	[ ! -e "$S/a/.img.tar.export-LIVE00" ] || die "a dead staging directory was kept"
+}
+
 test_export_cycle() {
 	t_unchecked "a parent cycle"
 	S=$(t_store)
@@ -100,5 +146,6 @@ PY
 
 t_begin
 t_run test_export_killed
+t_run test_export_archive_killed
 t_run test_export_cycle
 t_end

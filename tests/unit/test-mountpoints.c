@@ -135,6 +135,54 @@ static int test_go_format(void)
 	return TEST_PASS;
 }
 
+/* A layer listed twice (hand-edited, or a tool's bug): Go fills its
+ * layers in file order, so the last record is the one it reads; cstor
+ * reads that one and writes the layer back once. Many records with a few
+ * IDs stay cheap (no scan per record). */
+static int test_duplicate_ids(void)
+{
+	CHECK(fresh() == 0);
+	CHECK(cstor_mkdir_p(dir, 0700, NULL) == 0);
+	CHECK(put_file("[{\"id\":\"aaa\",\"path\":\"/old\",\"count\":7},"
+		       "{\"id\":\"bbb\",\"path\":\"/b\",\"count\":1},"
+		       "{\"id\":\"aaa\",\"path\":\"/new\",\"count\":2}]") == 0);
+	struct cstor_mounts *m = NULL;
+	cstor_error err = CSTOR_ERROR_INIT;
+	CHECK_OK(cstor_mounts_open(&m, dir, &err));
+	CHECK(cstor_mounts_start(m, &err) == 0);
+	CHECK(m->n == 2);
+	struct cstor_mount_rec *a = cstor_mounts_get(m, "aaa");
+	CHECK(a && a->count == 2);
+	CHECK_STREQ(a->path, "/new");
+	CHECK_OK(cstor_mounts_set(m, "aaa", "/new", 3, &err));
+	CHECK_OK(cstor_mounts_save(m, &err));
+	cstor_mounts_done(m);
+	char *text = get_file();
+	CHECK_STREQ(text, "[{\"id\":\"aaa\",\"path\":\"/new\",\"count\":3},"
+			  "{\"id\":\"bbb\",\"path\":\"/b\",\"count\":1}]");
+	free(text);
+	/* 200000 records of 3 IDs. */
+	size_t cap = 200000 * 40 + 16, len = 0;
+	char *big = malloc(cap);
+	CHECK(big);
+	big[len++] = '[';
+	for (int i = 0; i < 200000; i++)
+		len += (size_t)snprintf(big + len, cap - len,
+					"%s{\"id\":\"i%d\",\"path\":\"/p\",\"count\":%d}",
+					i ? "," : "", i % 3, i + 1);
+	big[len++] = ']';
+	big[len] = 0;
+	CHECK(put_file(big) == 0);
+	free(big);
+	CHECK(cstor_mounts_start(m, &err) == 0);
+	CHECK(m->n == 3);
+	a = cstor_mounts_get(m, "i0");
+	CHECK(a && a->count == 199999);
+	cstor_mounts_done(m);
+	cstor_mounts_free(m);
+	return TEST_PASS;
+}
+
 static int test_corrupt_file_is_an_error(void)
 {
 	const char *bad[] = {
@@ -257,6 +305,6 @@ static int test_save_writes_token(void)
 	return TEST_PASS;
 }
 
-TAP_MAIN(TEST(test_missing_file_is_empty), TEST(test_go_format),
+TAP_MAIN(TEST(test_missing_file_is_empty), TEST(test_go_format), TEST(test_duplicate_ids),
 	 TEST(test_corrupt_file_is_an_error), TEST(test_other_writer_seen),
 	 TEST(test_hand_edit_seen), TEST(test_save_writes_token))

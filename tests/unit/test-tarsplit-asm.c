@@ -227,6 +227,32 @@ static int test_assembler_failures(void)
 		 "{\"type\":1,\"name\":\"./g/\",\"payload\":null}\n"
 		 "{\"type\":1,\"name\":\"g\",\"payload\":null}\n");
 	CHECK_ASM_FAILS(buf, EBADMSG, "duplicates of file paths not supported");
+	/* A size that is not the file's, with the file's own checksum: the
+	 * bytes after it would be read as the next header. Refused before
+	 * any of the file is written. */
+	snprintf(buf, sizeof(buf),
+		 "{\"type\":2,\"payload\":\"SA==\"}\n"
+		 "{\"type\":1,\"name\":\"f\",\"size\":3,\"payload\":\"%s\"}",
+		 hello_crc());
+	CHECK_ASM_FAILS(buf, EBADMSG, "file \"f\" has 5 bytes, its tar-split entry says 3");
+	snprintf(buf, sizeof(buf), "{\"type\":1,\"name\":\"f\",\"size\":9,\"payload\":\"%s\"}",
+		 hello_crc());
+	CHECK_ASM_FAILS(buf, EBADMSG, "file \"f\" has 5 bytes, its tar-split entry says 9");
+	{
+		struct msink o = { 0 };
+		_cleanup_error_ cstor_error e = CSTOR_ERROR_INIT;
+		snprintf(buf, sizeof(buf),
+			 "{\"type\":2,\"payload\":\"SA==\"}\n"
+			 "{\"type\":1,\"name\":\"f\",\"size\":3,\"payload\":\"%s\"}",
+			 hello_crc());
+		CHECK(asm_json(buf, strlen(buf), &o, &e) == -EBADMSG);
+		CHECK_MSG(!memmem(o.data ? o.data : (void *)"", o.len, "hel", 3),
+			  "file content written: %.*s", (int)o.len, o.data);
+		msink_free(&o);
+	}
+	/* A header-only member with a size (a directory): its content is
+	 * empty, as its checksum says; not a mismatch. */
+	CHECK_ASM("{\"type\":1,\"name\":\"g\",\"size\":7,\"payload\":\"AAAAAAAAAAA=\"}", "");
 	/* A negative size is not zero: the file is read, as in tar-split. */
 	snprintf(buf, sizeof(buf), "{\"type\":1,\"name\":\"f\",\"size\":-1,\"payload\":\"%s\"}",
 		 hello_crc());

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error-internal.h"
@@ -90,11 +91,36 @@ static char *quote(const char *s, size_t len)
 	return NULL;
 }
 
+/* The CRC-64 of no bytes, big-endian: what an entry of a header-only
+ * member (a directory whose header has a size) carries. */
+static bool crc_of_nothing(const struct cstor_tarsplit_entry *e)
+{
+	static const uint8_t zero[8];
+	return e->payload && e->payload_len == 8 && memcmp(e->payload, zero, 8) == 0;
+}
+
+/*
+ * Read to the end, as tar-split does, and check the checksum. A regular
+ * file is first measured against its entry, so that one larger or smaller
+ * than the entry says (changed on disk, or an entry that lies) is refused
+ * before any of it is written: the bytes after it in the stream are the
+ * next header, and the checksum is only checked at the end. The size of a
+ * header-only member (a directory with a size, content empty) is not its
+ * content's; negative sizes are read, as tar-split does.
+ */
 static int copy_file(struct out *o, const struct cstor_tarsplit_entry *e, int fd,
 		     cstor_error *err)
 {
 	uint64_t crc = 0;
 	int r;
+	struct stat st;
+	if (e->size > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size != e->size &&
+	    !(st.st_size == 0 && crc_of_nothing(e))) {
+		_cleanup_free_ char *q = quote(e->name, e->name_len);
+		return cstor_error_set(err, EBADMSG,
+				       "file %s has %lld bytes, its tar-split entry says %lld",
+				       q ? q : "file", (long long)st.st_size, (long long)e->size);
+	}
 	for (;;) {
 		if (o->len == ASM_BUF_SIZE && (r = out_flush(o, err)) < 0)
 			return r;

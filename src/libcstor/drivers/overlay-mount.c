@@ -99,7 +99,9 @@ static int find_link_in_store(const char *store, const char *link, char **abs, i
  * symlink, as Go passes it) and *fd an O_PATH fd of the directory. */
 static int resolve_lower(struct cstor_driver *d, const char *l, char **abs, int *fd)
 {
-	if (strncmp(l, "l/", 2) != 0 || strchr(l + 2, '/') || !l[2])
+	/* One name in l/: "l/.." would be the driver's home itself. */
+	if (strncmp(l, "l/", 2) != 0 || strchr(l + 2, '/') || !l[2] || streq(l + 2, ".") ||
+	    streq(l + 2, ".."))
 		return -EBADMSG;
 	int f = openat(d->home_fd, l, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (f >= 0) {
@@ -353,6 +355,11 @@ static int lowers_collect(struct lowers *l, struct cstor_driver *d, int dir, con
 		r = resolve_lower(d, names[i], &l->abs[l->n], &l->fds[l->n]);
 		if (r == -ENOENT && overlay_recreate_links(d) == 0)
 			r = resolve_lower(d, names[i], &l->abs[l->n], &l->fds[l->n]);
+		if (r == -EBADMSG)
+			return cstor_error_set(err, EBADMSG,
+					       "overlay: the lower file of layer %s names \"%s\", "
+					       "which is not a link in l/",
+					       id, names[i]);
 		if (r < 0)
 			return cstor_error_errno(err, r, "overlay: lower layer %s of %s", names[i], id);
 		l->n++;

@@ -14,6 +14,25 @@
 
 #define MOUNTS_JSON "mountpoints.json"
 
+/* The index in @recs of the record for @id, or @n (the next free one, then
+ * claimed for @id) when there is none: open addressing over @slots, which
+ * hold record indexes (SIZE_MAX: empty). */
+static size_t id_slot(size_t *slots, size_t mask, const struct cstor_mount_rec *recs,
+		      const char *id, size_t n)
+{
+	size_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const char *c = id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		if (slots[i] == SIZE_MAX) {
+			slots[i] = n;
+			return n;
+		}
+		if (streq(recs[slots[i]].id, id))
+			return slots[i];
+	}
+}
+
 static void free_recs(struct cstor_mount_rec *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -121,8 +140,16 @@ static int reload(struct cstor_mounts *m, cstor_error *err) CSTOR_REQUIRES(&m->l
 			return cstor_error_set(err, EBADMSG, "loading \"%s\": expected a list", path);
 		}
 		size_t k = json_array_size(root);
+		size_t mask = 15;
+		while (mask < 2 * k)
+			mask = mask * 2 + 1;
+		_cleanup_free_ size_t *slots = malloc((mask + 1) * sizeof(*slots));
 		recs = calloc(k + 1, sizeof(*recs));
-		if (!recs) {
+		if (slots)
+			for (size_t x = 0; x <= mask; x++)
+				slots[x] = SIZE_MAX;
+		if (!recs || !slots) {
+			free(recs);
 			json_decref(root);
 			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
@@ -137,11 +164,19 @@ static int reload(struct cstor_mounts *m, cstor_error *err) CSTOR_REQUIRES(&m->l
 				return cstor_error_set(err, EBADMSG, "loading \"%s\": bad mount record %zu",
 						       path, j);
 			}
-			recs[n].id = strdup(json_string_value(id));
-			recs[n].path = strdup(p ? json_string_value(p) : "");
-			recs[n].count = c ? json_integer_value(c) : 0;
-			n++;
-			if (!recs[n - 1].id || !recs[n - 1].path) {
+			/* An ID listed twice: the last record is the one Go
+			 * reads (it fills its layers in file order), so it is
+			 * the one cstor reads, updates and keeps. */
+			size_t at = id_slot(slots, mask, recs, json_string_value(id), n);
+			if (at < n) {
+				free(recs[at].id);
+				free(recs[at].path);
+			} else
+				n++;
+			recs[at].id = strdup(json_string_value(id));
+			recs[at].path = strdup(p ? json_string_value(p) : "");
+			recs[at].count = c ? json_integer_value(c) : 0;
+			if (!recs[at].id || !recs[at].path) {
 				free_recs(recs, n);
 				json_decref(root);
 				return cstor_error_set(err, ENOMEM, "out of memory");

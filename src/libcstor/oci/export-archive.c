@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
+#include "util/rm.h"
 #include "util/strv.h"
 
 static int add_entry(cstor_tar_writer *w, int dirfd, const char *name, const char *tar_name,
@@ -106,6 +108,60 @@ out:
 	return r;
 }
 
+/* @name is @prefix followed by exactly @len characters of [0-9a-zA-Z]. */
+static bool is_ours(const char *name, const char *prefix, size_t len)
+{
+	const char *rest = startswith(name, prefix);
+	if (!rest || strlen(rest) != len)
+		return false;
+	for (; *rest; rest++)
+		if (!((*rest >= '0' && *rest <= '9') || (*rest >= 'a' && *rest <= 'z') ||
+		      (*rest >= 'A' && *rest <= 'Z')))
+			return false;
+	return true;
+}
+
+void cstor_export_archive_remove_dead(const char *file)
+{
+	_cleanup_free_ char *dcopy = strdup(file), *bcopy = strdup(file);
+	_cleanup_free_ char *staging = NULL, *tmp = NULL;
+	if (!dcopy || !bcopy)
+		return;
+	const char *base = basename(bcopy);
+	if (asprintf(&staging, CSTOR_ARCHIVE_STAGING_FMT, base) < 0 ||
+	    asprintf(&tmp, CSTOR_ARCHIVE_TMP_FMT, base) < 0)
+		return;
+	_cleanup_close_ int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dup = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 3) : -1;
+	_cleanup_closedir_ DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		bool dir = is_ours(de->d_name, staging, 6); /* mkdtemp's XXXXXX */
+		if (!dir && !is_ours(de->d_name, tmp, 8))
+			continue;
+		_cleanup_close_ int fd = openat(dfd, de->d_name,
+						O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+							(dir ? O_DIRECTORY : 0));
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0 || !(dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
+			continue;
+		/* Locked: a live export's. Ours to remove while we hold it
+		 * (the export that made it checks, once it holds the lock,
+		 * that it is still there). */
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		if (dir)
+			cstor_rm_rf_at_quiet(dfd, de->d_name);
+		else
+			unlinkat(dfd, de->d_name, 0);
+	}
+}
+
 int cstor_export_archive_write(int layout_fd, const char *file, cstor_error *err)
 {
 	_cleanup_free_ char *dcopy = strdup(file), *bcopy = strdup(file);
@@ -118,23 +174,35 @@ int cstor_export_archive_write(int layout_fd, const char *file, cstor_error *err
 
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
+	int r;
 	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
 		uint32_t rnd = 0;
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 			rnd = (uint32_t)getpid() * 2654435761u + (uint32_t)attempt;
 		free(tmp);
-		if (asprintf(&tmp, ".%s.tmp-%08x", base, rnd) < 0) {
+		if (asprintf(&tmp, CSTOR_ARCHIVE_TMP_FMT "%08x", base, rnd) < 0) {
 			tmp = NULL;
 			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (fd < 0 && errno != EEXIST)
 			return cstor_error_errno(err, errno, "create a temporary file next to %s", file);
+		/* Locked while it lives, so that the next export removes it
+		 * if we are killed (cstor_export_archive_remove_dead). Another
+		 * export may have removed it before the lock: then anew. */
+		struct stat st;
+		if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+			r = cstor_error_errno(err, errno, "lock %s", tmp);
+			unlinkat(dfd, tmp, 0);
+			return r;
+		}
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0)
+			closep(&fd);
 	}
 	if (fd < 0)
 		return cstor_error_set(err, EEXIST, "cannot create a temporary file next to %s", file);
 
-	int r = write_tar(fd, layout_fd, err);
+	r = write_tar(fd, layout_fd, err);
 	if (r == 0 && fdatasync(fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", file);
 	if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)

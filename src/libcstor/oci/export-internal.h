@@ -154,6 +154,17 @@ int cstor_export_convert_to_oci(struct cstor_export_image *x, struct cstor_expor
  * atomically. */
 int cstor_export_archive_write(int layout_fd, const char *file, cstor_error *err);
 
+/* Names of the staging directory and the temporary tarball an export to
+ * the archive @base makes next to it (printf formats: a random suffix). */
+#define CSTOR_ARCHIVE_STAGING_FMT ".%s.export-"
+#define CSTOR_ARCHIVE_TMP_FMT ".%s.tmp-"
+
+/* Remove what exports to @file that were killed left next to it: its
+ * staging directories and temporary tarballs. Each is locked (flock) by
+ * its export while it lives, so one that can be locked is dead; other
+ * names are left alone. Errors are ignored: this is tidying. */
+void cstor_export_archive_remove_dead(const char *file);
+
 /* ---- Kept layer blobs (export-layerdata.c) ------------------------------- */
 
 /* Open layer @id's big data item @key read-only, under its layer store's

@@ -15,6 +15,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstor/image.h>
@@ -269,15 +270,34 @@ static int to_archive(struct export *e, const struct cstor_export_dest *d,
 	if (!dcopy || !bcopy)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	const char *dir = dirname(dcopy);
-	if (asprintf(&tmp, "%s/.%s.export-XXXXXX", dir, basename(bcopy)) < 0) {
-		tmp = NULL;
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
-	if (!mkdtemp(tmp))
-		return cstor_error_errno(err, errno, "create a temporary directory next to %s",
-					 d->path);
+	/* What an export killed before left here (nothing else removes it:
+	 * it is not in the store). */
+	cstor_export_archive_remove_dead(d->path);
 	struct cstor_export_layout l;
-	int r = cstor_export_layout_open(&l, tmp, false, err);
+	int r = 0;
+	for (int attempt = 0;; attempt++) {
+		if (attempt == 10)
+			return cstor_error_set(err, EEXIST,
+					       "cannot create a temporary directory next to %s",
+					       d->path);
+		free(tmp);
+		if (asprintf(&tmp, "%s/" CSTOR_ARCHIVE_STAGING_FMT "XXXXXX", dir, basename(bcopy)) <
+		    0) {
+			tmp = NULL;
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		if (!mkdtemp(tmp))
+			return cstor_error_errno(err, errno,
+						 "create a temporary directory next to %s", d->path);
+		/* The layout holds a lock on the directory while it is open,
+		 * which marks it live; another export's tidying may have
+		 * removed it before we took the lock: then make another. */
+		r = cstor_export_layout_open(&l, tmp, false, err);
+		struct stat st;
+		if (r < 0 || fstat(l.dir_fd, &st) < 0 || st.st_nlink > 0)
+			break;
+		cstor_export_layout_close(&l, tmp, false);
+	}
 	if (r == 0)
 		r = write_image(e, &l, d->ref, digest, err);
 	if (r == 0)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -222,7 +223,11 @@ int cstor_rec_get_extra(json_t **out, json_t *obj, const char *const *known)
 
 bool cstor_rec_id_valid(const char *id)
 {
-	return id && id[0] && !strchr(id, '/') && !streq(id, ".") && !streq(id, "..");
+	/* One path component: no '/', not "." or "..", and short enough to
+	 * be a file name (a longer one could never name its directory, and
+	 * every path made from it would fail somewhere else, less clearly). */
+	return id && id[0] && strlen(id) <= NAME_MAX && !strchr(id, '/') && !streq(id, ".") &&
+	       !streq(id, "..");
 }
 
 void cstor_rec_write_map(cstor_buf *b, bool *first, const char *key, const json_t *map)
@@ -345,8 +350,9 @@ int cstor_obj_head_parse(struct cstor_obj_head *h, json_t *obj, const char *cons
 	/* IDs name directories: one that could climb out of the store is
 	 * never acted upon. */
 	if (!cstor_rec_id_valid(h->id)) {
-		k = cstor_error_set(err, EBADMSG, "%s: invalid %s id \"%s\"", where, kind,
-				    h->id ? h->id : "");
+		const char *id = h->id ? h->id : "";
+		k = cstor_error_set(err, EBADMSG, "%s: invalid %s id \"%.128s\"%s", where, kind,
+				    id, strlen(id) > 128 ? " (cut, too long)" : "");
 		goto fail;
 	}
 	return 0;

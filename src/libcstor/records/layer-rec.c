@@ -123,7 +123,8 @@ int cstor_layer_rec_parse(struct cstor_layer_rec **out, json_t *obj, const char 
 	/* IDs name directories: one that could climb out of the store is
 	 * never acted upon. */
 	if (!cstor_rec_id_valid(r->h.id)) {
-		k = cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%s\"", where, r->h.id);
+		k = cstor_error_set(err, EBADMSG, "%s: invalid layer id \"%.128s\"%s", where,
+				    r->h.id, strlen(r->h.id) > 128 ? " (cut, too long)" : "");
 		cstor_layer_rec_free(r);
 		return k;
 	}

@@ -292,6 +292,45 @@ static int take_duplicate_names(struct cstor_obj_head **recs, size_t n)
 	return dup;
 }
 
+/* One record per ID. A file listing an ID twice (hand-edited, or merged
+ * badly) is read the way Go's lookups see it: the last record is the
+ * object (Go indexes records by ID in file order, later ones replacing
+ * earlier ones). The earlier records' names are moved to it, so no name
+ * is lost; their other fields go. Without this, deleting the object would
+ * remove its files and leave the other record naming them. 1 when any
+ * record was dropped, 0 when none, -ENOMEM. */
+static int drop_duplicate_ids(const struct cstor_objstore_ops *ops, struct cstor_obj_head **recs,
+			      size_t *n)
+{
+	size_t cap = 16;
+	while (cap < 2 * *n + 2)
+		cap *= 2;
+	_cleanup_free_ struct slot *seen = calloc(cap, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	int dup = 0;
+	for (size_t i = *n; i-- > 0;) {
+		struct slot *sl = probe(seen, cap - 1, recs[i]->id);
+		if (!sl->key) {
+			*sl = (struct slot){ recs[i]->id, recs[i] };
+			continue;
+		}
+		for (size_t k = 0; recs[i]->names && recs[i]->names[k]; k++)
+			if (!strv_contains(sl->h->names, recs[i]->names[k]) &&
+			    strv_append(&sl->h->names, recs[i]->names[k]) < 0)
+				return -ENOMEM;
+		free_record(ops, recs[i]);
+		recs[i] = NULL;
+		dup = 1;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (recs[i])
+			recs[m++] = recs[i];
+	*n = m;
+	return dup;
+}
+
 static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&os->lock)
 {
 	struct cstor_recfile_seen seen;
@@ -308,7 +347,8 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 		free_records(os->ops, recs, n);
 		return r;
 	}
-	int dup = take_duplicate_names(recs, n);
+	int dup_ids = drop_duplicate_ids(os->ops, recs, &n);
+	int dup = dup_ids < 0 ? dup_ids : take_duplicate_names(recs, n);
 	if (dup < 0) {
 		free_records(os->ops, recs, n);
 		return oom(err);
@@ -324,7 +364,8 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 	os->recs = recs;
 	os->n = n;
 	os->seen = seen;
-	os->needs_save = dup;
+	/* Rewritten by the next write (a reader leaves the file alone). */
+	os->needs_save = dup || dup_ids;
 	os->cleanup_pending = true;
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -287,9 +288,12 @@ static int open_member(void *ctx, const char *name, size_t name_len, int *fd_out
 	if (strlen(name) != name_len)
 		return cstor_error_set(err, EINVAL, "tar-split names a file with a NUL byte");
 	/* Resolved inside each directory by the kernel: a symlink in layer
-	 * content cannot make us read outside it. */
+	 * content cannot make us read outside it, nor can "../" or an
+	 * absolute name (".." stops at the layer's root, as when the layer
+	 * was applied). O_NONBLOCK: a fifo the entry names must not hang the
+	 * open; only regular files are read (a device would never end). */
 	struct open_how how = {
-		.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+		.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	const char *rel = name;
@@ -301,6 +305,14 @@ static int open_member(void *ctx, const char *name, size_t name_len, int *fd_out
 	for (size_t i = 0; i < oc->n; i++) {
 		long fd = syscall(SYS_openat2, oc->fds[i], rel, &how, sizeof(how));
 		if (fd >= 0) {
+			struct stat st;
+			if (fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+				close((int)fd);
+				return cstor_error_set(err, EBADMSG,
+						       "tar-split entry \"%s\" is not a regular file "
+						       "in the layer",
+						       name);
+			}
 			*fd_out = (int)fd;
 			return 0;
 		}
