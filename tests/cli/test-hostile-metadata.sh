@@ -7,6 +7,8 @@
 # read the way Go reads it), never a crash, never a write, and never an act
 # on a path outside the store.
 . "$(dirname "$0")/../lib.sh"
+# Every test here hands cstor stores that are broken on purpose.
+T_UNCHECKED_FILE="hostile stores made by hand"
 
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root (real mounts)"; }
 need_py() { command -v python3 >/dev/null || skip "python3 is not installed"; }
