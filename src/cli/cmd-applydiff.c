@@ -90,7 +90,7 @@ static int applydiff(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_applydiff = {
 	.names = { "applydiff", "apply-diff" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Apply a diff to a layer",
 	.min_args = 1,
 	.max_args = 2,
@@ -153,7 +153,7 @@ static int applydiff_staged(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_applydiff_staged = {
 	.names = { "applydiff-using-staging-dir" },
-	.args_help = "[options [...]] layerNameOrID",
+	.args_help = "layerNameOrID",
 	.usage = "Apply a diff to a layer using a staging directory",
 	.min_args = 1,
 	.max_args = 1,
@@ -163,7 +163,7 @@ const struct cli_cmd cmd_applydiff_staged = {
 
 const struct cli_cmd cmd_import_layer = {
 	.names = { "import-layer", "importlayer" },
-	.args_help = "[options [...]] [parentLayerNameOrID]",
+	.args_help = "[parentLayerNameOrID]",
 	.usage = "Import a new layer",
 	.max_args = 1,
 	.flags = import_flags,

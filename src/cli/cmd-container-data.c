@@ -55,7 +55,7 @@ static int put(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_list_container_data = {
 	.names = { "list-container-data", "listcontainerdata" },
-	.args_help = "[options [...]] containerNameOrID",
+	.args_help = "containerNameOrID",
 	.usage = "List data items that are attached to an container",
 	.min_args = 1,
 	.max_args = 1,
@@ -65,7 +65,7 @@ const struct cli_cmd cmd_list_container_data = {
 
 const struct cli_cmd cmd_get_container_data = {
 	.names = { "get-container-data", "getcontainerdata" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Get data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
@@ -75,7 +75,7 @@ const struct cli_cmd cmd_get_container_data = {
 
 const struct cli_cmd cmd_get_container_data_size = {
 	.names = { "get-container-data-size", "getcontainerdatasize" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Get size of data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
@@ -84,7 +84,7 @@ const struct cli_cmd cmd_get_container_data_size = {
 
 const struct cli_cmd cmd_get_container_data_digest = {
 	.names = { "get-container-data-digest", "getcontainerdatadigest" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Get digest of data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
@@ -93,7 +93,7 @@ const struct cli_cmd cmd_get_container_data_digest = {
 
 const struct cli_cmd cmd_set_container_data = {
 	.names = { "set-container-data", "setcontainerdata" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Set data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,

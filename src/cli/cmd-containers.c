@@ -246,7 +246,7 @@ static int get_container_run_dir(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_containers = {
 	.names = { "containers" },
-	.args_help = "[options [...]]",
+	.args_help = NULL,
 	.usage = "List containers",
 	.max_args = -1,
 	.flags = json_flags,
@@ -255,7 +255,7 @@ const struct cli_cmd cmd_containers = {
 
 const struct cli_cmd cmd_container = {
 	.names = { "container" },
-	.args_help = "[options [...]] containerNameOrID [...]",
+	.args_help = "containerNameOrID [...]",
 	.usage = "Examine a container",
 	.min_args = 1,
 	.max_args = -1,
@@ -265,7 +265,7 @@ const struct cli_cmd cmd_container = {
 
 const struct cli_cmd cmd_create_container = {
 	.names = { "create-container", "createcontainer" },
-	.args_help = "[options [...]] parentImageNameOrID",
+	.args_help = "parentImageNameOrID",
 	.usage = "Create a new container from an image",
 	.min_args = 1,
 	.max_args = 1,
@@ -285,7 +285,7 @@ const struct cli_cmd cmd_delete_container = {
 
 const struct cli_cmd cmd_get_container_dir = {
 	.names = { "get-container-dir", "getcontainerdir" },
-	.args_help = "[options [...]] containerNameOrID",
+	.args_help = "containerNameOrID",
 	.usage = "Find the container's associated data directory",
 	.min_args = 1,
 	.max_args = 1,
@@ -294,7 +294,7 @@ const struct cli_cmd cmd_get_container_dir = {
 
 const struct cli_cmd cmd_get_container_run_dir = {
 	.names = { "get-container-run-dir", "getcontainerrundir" },
-	.args_help = "[options [...]] containerNameOrID",
+	.args_help = "containerNameOrID",
 	.usage = "Find the container's associated runtime directory",
 	.min_args = 1,
 	.max_args = 1,

@@ -79,7 +79,7 @@ static int diff(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_diff = {
 	.names = { "diff" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,
@@ -125,7 +125,7 @@ static int changes(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_changes = {
 	.names = { "changes" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,
@@ -148,7 +148,7 @@ static int diffsize(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_diffsize = {
 	.names = { "diffsize", "diff-size" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,

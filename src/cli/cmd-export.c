@@ -45,7 +45,7 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_export = {
 	.names = { "export" },
-	.args_help = "[options [...]] imageNameOrID oci:DIR[:REF]|oci-archive:FILE[:REF]",
+	.args_help = "imageNameOrID oci:DIR[:REF]|oci-archive:FILE[:REF]",
 	.usage = "Export an image to an OCI layout or oci-archive",
 	.min_args = 2,
 	.max_args = 2,

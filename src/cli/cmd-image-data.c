@@ -61,7 +61,7 @@ static int put(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_list_image_data = {
 	.names = { "list-image-data", "listimagedata" },
-	.args_help = "[options [...]] imageNameOrID",
+	.args_help = "imageNameOrID",
 	.usage = "List data items that are attached to an image",
 	.min_args = 1,
 	.max_args = 1,
@@ -71,7 +71,7 @@ const struct cli_cmd cmd_list_image_data = {
 
 const struct cli_cmd cmd_get_image_data = {
 	.names = { "get-image-data", "getimagedata" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Get data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
@@ -81,7 +81,7 @@ const struct cli_cmd cmd_get_image_data = {
 
 const struct cli_cmd cmd_get_image_data_size = {
 	.names = { "get-image-data-size", "getimagedatasize" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Get size of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
@@ -90,7 +90,7 @@ const struct cli_cmd cmd_get_image_data_size = {
 
 const struct cli_cmd cmd_get_image_data_digest = {
 	.names = { "get-image-data-digest", "getimagedatadigest" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Get digest of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
@@ -99,7 +99,7 @@ const struct cli_cmd cmd_get_image_data_digest = {
 
 const struct cli_cmd cmd_set_image_data = {
 	.names = { "set-image-data", "setimagedata" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Set data that is attached to an image (with sometimes wrong digest)",
 	.min_args = 2,
 	.max_args = 2,

@@ -290,7 +290,7 @@ static int delete_image(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_images = {
 	.names = { "images" },
-	.args_help = "[options [...]]",
+	.args_help = NULL,
 	.usage = "List images",
 	.max_args = -1,
 	.flags = list_flags,
@@ -299,7 +299,7 @@ const struct cli_cmd cmd_images = {
 
 const struct cli_cmd cmd_images_by_digest = {
 	.names = { "images-by-digest" },
-	.args_help = "[options [...]] DIGEST",
+	.args_help = "DIGEST",
 	.usage = "List images by digest",
 	.min_args = 1,
 	.max_args = 1,
@@ -309,7 +309,7 @@ const struct cli_cmd cmd_images_by_digest = {
 
 const struct cli_cmd cmd_image = {
 	.names = { "image" },
-	.args_help = "[options [...]] imageNameOrID [...]",
+	.args_help = "imageNameOrID [...]",
 	.usage = "Examine an image",
 	.min_args = 1,
 	.max_args = -1,
@@ -319,7 +319,7 @@ const struct cli_cmd cmd_image = {
 
 const struct cli_cmd cmd_create_image = {
 	.names = { "create-image", "createimage" },
-	.args_help = "[options [...]] topLayerNameOrID",
+	.args_help = "topLayerNameOrID",
 	.usage = "Create a new image using layers",
 	.max_args = 1,
 	.flags = create_flags,

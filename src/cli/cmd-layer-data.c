@@ -44,7 +44,7 @@ static int put(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_list_layer_data = {
 	.names = { "list-layer-data", "listlayerdata" },
-	.args_help = "[options [...]] layerNameOrID",
+	.args_help = "layerNameOrID",
 	.usage = "List data items that are attached to a layer",
 	.min_args = 1,
 	.max_args = 1,
@@ -54,7 +54,7 @@ const struct cli_cmd cmd_list_layer_data = {
 
 const struct cli_cmd cmd_get_layer_data = {
 	.names = { "get-layer-data", "getlayerdata" },
-	.args_help = "[options [...]] layerID dataName",
+	.args_help = "layerID dataName",
 	.usage = "Get data that is attached to a layer",
 	.min_args = 2,
 	.max_args = 2,
@@ -64,7 +64,7 @@ const struct cli_cmd cmd_get_layer_data = {
 
 const struct cli_cmd cmd_set_layer_data = {
 	.names = { "set-layer-data", "setlayerdata" },
-	.args_help = "[options [...]] layerID dataName",
+	.args_help = "layerID dataName",
 	.usage = "Set data that is attached to a layer",
 	.min_args = 2,
 	.max_args = 2,

@@ -86,7 +86,7 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_layer = {
 	.names = { "layer" },
-	.args_help = "[options [...]] layerNameOrID [...]",
+	.args_help = "layerNameOrID [...]",
 	.usage = "Examine a layer",
 	.min_args = 1,
 	.max_args = -1,

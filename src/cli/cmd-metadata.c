@@ -108,7 +108,7 @@ const struct cli_cmd cmd_metadata = {
 
 const struct cli_cmd cmd_set_metadata = {
 	.names = { "set-metadata", "setmetadata" },
-	.args_help = "[options [...]] layerOrImageOrContainerNameOrID",
+	.args_help = "layerOrImageOrContainerNameOrID",
 	.usage = "Set layer, image, or container metadata",
 	.min_args = 1,
 	.max_args = 1,

@@ -323,7 +323,7 @@ static int mounted(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_mount = {
 	.names = { "mount" },
-	.args_help = "[options [...]] LayerOrContainerNameOrID",
+	.args_help = "LayerOrContainerNameOrID",
 	.usage = "Mount a layer or container",
 	.min_args = 1,
 	.max_args = -1,

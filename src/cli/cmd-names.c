@@ -102,7 +102,7 @@ static int remove_names(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_get_names = {
 	.names = { "get-names", "getnames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Get layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
@@ -112,7 +112,7 @@ const struct cli_cmd cmd_get_names = {
 
 const struct cli_cmd cmd_add_names = {
 	.names = { "add-names", "addnames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Add layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
@@ -122,7 +122,7 @@ const struct cli_cmd cmd_add_names = {
 
 const struct cli_cmd cmd_set_names = {
 	.names = { "set-names", "setnames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Set layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
@@ -133,7 +133,7 @@ const struct cli_cmd cmd_set_names = {
 /* The newest Go CLI's command (containers/storage 1.44+; not in 1.43). */
 const struct cli_cmd cmd_remove_names = {
 	.names = { "remove-names", "removenames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Remove layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,

@@ -249,7 +249,7 @@ static int container_parent_owners(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_layer_parent_owners = {
 	.names = { "layer-parent-owners" },
-	.args_help = "[options [...]] layerNameOrID [...]",
+	.args_help = "layerNameOrID [...]",
 	.usage = "Compute the set of unmapped parent UIDs and GIDs of the layer",
 	.min_args = 1,
 	.max_args = -1,
@@ -259,7 +259,7 @@ const struct cli_cmd cmd_layer_parent_owners = {
 
 const struct cli_cmd cmd_container_parent_owners = {
 	.names = { "container-parent-owners" },
-	.args_help = "[options [...]] containerNameOrID [...]",
+	.args_help = "containerNameOrID [...]",
 	.usage = "Compute the set of unmapped parent UIDs and GIDs of the container",
 	.min_args = 1,
 	.max_args = -1,

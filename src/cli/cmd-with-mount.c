@@ -153,7 +153,7 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_with_mount = {
 	.names = { "with-mount" },
-	.args_help = "[options [...]] LayerOrContainerNameOrID [--] COMMAND [ARG...]",
+	.args_help = "LayerOrContainerNameOrID [--] COMMAND [ARG...]",
 	.usage = "Run a command with a layer mounted, for as long as it runs",
 	.min_args = 2,
 	.max_args = -1,

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +133,7 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 	if (opts && opts->version != CSTOR_STORE_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_store_options version %u",
 				       opts->version);
-	if (opts && opts->flags)
+	if (opts && (opts->flags & ~CSTOR_STORE_OPEN_EXISTING))
 		return cstor_error_set(err, EINVAL, "unknown store flags 0x%x", opts->flags);
 
 	_cleanup_(store_freep) struct cstor_store *s = calloc(1, sizeof(*s));
@@ -147,6 +148,21 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 		return r;
 	cstor_store_log(s, CSTOR_LOG_DEBUG, "config file: %s",
 			s->cfg.config_file ? s->cfg.config_file : "(none)");
+	/* Checked before the driver is detected or initialised: nothing,
+	 * not even a probe mount, may land under a path that is not a store. */
+	if (opts && (opts->flags & CSTOR_STORE_OPEN_EXISTING)) {
+		struct stat st;
+		if (stat(s->cfg.graph_root, &st) < 0) {
+			int e = errno;
+			if (e == ENOENT)
+				return cstor_error_set(err, e, "store %s does not exist (not created: "
+						       "the command only reads)", s->cfg.graph_root);
+			return cstor_error_errno(err, e, "store %s", s->cfg.graph_root);
+		}
+		if (!S_ISDIR(st.st_mode))
+			return cstor_error_set(err, ENOTDIR, "store %s is not a directory",
+					       s->cfg.graph_root);
+	}
 
 	const char *name = s->cfg.driver;
 	/* No driver configured: reuse the one a previous run chose, else the
