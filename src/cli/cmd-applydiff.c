@@ -95,6 +95,8 @@ const struct cli_cmd cmd_applydiff = {
 	.min_args = 1,
 	.max_args = 2,
 	.flags = apply_flags,
+	.examples = CLI_EXAMPLES("cstor applydiff -f layer.tar mylayer", "gzip -dc layer.tar.gz | cstor applydiff mylayer"),
+	.complete = CLI_OBJ_LAYER,
 	.run = applydiff,
 };
 
@@ -158,6 +160,8 @@ const struct cli_cmd cmd_applydiff_staged = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = apply_flags,
+	.examples = CLI_EXAMPLES("cstor applydiff-using-staging-dir -f layer.tar mylayer"),
+	.complete = CLI_OBJ_LAYER,
 	.run = applydiff_staged,
 };
 
@@ -167,5 +171,7 @@ const struct cli_cmd cmd_import_layer = {
 	.usage = "Import a new layer",
 	.max_args = 1,
 	.flags = import_flags,
+	.examples = CLI_EXAMPLES("cstor import-layer -f layer.tar -n base", "cstor import-layer -f layer.tar base"),
+	.complete = CLI_OBJ_LAYER,
 	.run = import_layer,
 };

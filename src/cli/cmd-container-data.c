@@ -60,6 +60,9 @@ const struct cli_cmd cmd_list_container_data = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
+	.examples = CLI_EXAMPLES("cstor list-container-data web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = list,
 };
 
@@ -70,6 +73,9 @@ const struct cli_cmd cmd_get_container_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_get_flags,
+	.examples = CLI_EXAMPLES("cstor get-container-data web config.json", "cstor get-container-data -f out.json web config.json"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get,
 };
 
@@ -79,6 +85,9 @@ const struct cli_cmd cmd_get_container_data_size = {
 	.usage = "Get size of data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-container-data-size web config.json"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = size,
 };
 
@@ -88,6 +97,9 @@ const struct cli_cmd cmd_get_container_data_digest = {
 	.usage = "Get digest of data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-container-data-digest web config.json"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = digest,
 };
 
@@ -98,5 +110,7 @@ const struct cli_cmd cmd_set_container_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
+	.examples = CLI_EXAMPLES("cstor set-container-data -f config.json web config.json", "echo hi | cstor set-container-data web note"),
+	.complete = CLI_OBJ_CONTAINER,
 	.run = put,
 };

@@ -250,6 +250,8 @@ const struct cli_cmd cmd_containers = {
 	.usage = "List containers",
 	.max_args = -1,
 	.flags = json_flags,
+	.examples = CLI_EXAMPLES("cstor containers", "cstor containers --json"),
+	.read_only = true,
 	.run = containers,
 };
 
@@ -260,6 +262,9 @@ const struct cli_cmd cmd_container = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = json_flags,
+	.examples = CLI_EXAMPLES("cstor container web", "cstor container --json web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = container,
 };
 
@@ -270,6 +275,8 @@ const struct cli_cmd cmd_create_container = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = create_flags,
+	.examples = CLI_EXAMPLES("cstor create-container -n web busybox", "cstor create-container --name web --uidmap 0:100000:65536 busybox"),
+	.complete = CLI_OBJ_IMAGE,
 	.run = create_container,
 };
 
@@ -280,6 +287,8 @@ const struct cli_cmd cmd_delete_container = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = json_flags,
+	.examples = CLI_EXAMPLES("cstor delete-container web"),
+	.complete = CLI_OBJ_CONTAINER,
 	.run = delete_container,
 };
 
@@ -289,6 +298,9 @@ const struct cli_cmd cmd_get_container_dir = {
 	.usage = "Find the container's associated data directory",
 	.min_args = 1,
 	.max_args = 1,
+	.examples = CLI_EXAMPLES("cstor get-container-dir web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get_container_dir,
 };
 
@@ -298,5 +310,8 @@ const struct cli_cmd cmd_get_container_run_dir = {
 	.usage = "Find the container's associated runtime directory",
 	.min_args = 1,
 	.max_args = 1,
+	.examples = CLI_EXAMPLES("cstor get-container-run-dir web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get_container_run_dir,
 };

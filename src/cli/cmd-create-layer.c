@@ -59,5 +59,7 @@ const struct cli_cmd cmd_create_layer = {
 	.usage = "Create a new layer",
 	.max_args = 1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor create-layer -n base", "cstor create-layer -n top base", "cstor create-layer --json --readonly base"),
+	.complete = CLI_OBJ_LAYER,
 	.run = run,
 };

@@ -84,6 +84,9 @@ const struct cli_cmd cmd_diff = {
 	.min_args = 1,
 	.max_args = 2,
 	.flags = diff_flags,
+	.examples = CLI_EXAMPLES("cstor diff -f layer.tar mylayer", "cstor diff --gzip mylayer > layer.tar.gz", "cstor diff mylayer itsparent | tar tv"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = diff,
 };
 
@@ -130,6 +133,9 @@ const struct cli_cmd cmd_changes = {
 	.min_args = 1,
 	.max_args = 2,
 	.flags = changes_flags,
+	.examples = CLI_EXAMPLES("cstor changes mylayer", "cstor changes --json mylayer", "cstor changes mylayer itsparent"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = changes,
 };
 
@@ -152,5 +158,8 @@ const struct cli_cmd cmd_diffsize = {
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor diffsize mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = diffsize,
 };

@@ -50,5 +50,8 @@ const struct cli_cmd cmd_export = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = export_flags,
+	.examples = CLI_EXAMPLES("cstor export busybox oci-archive:busybox.tar", "cstor export busybox oci:/tmp/layout:busybox"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = run,
 };

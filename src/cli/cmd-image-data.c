@@ -66,6 +66,9 @@ const struct cli_cmd cmd_list_image_data = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
+	.examples = CLI_EXAMPLES("cstor list-image-data busybox", "cstor list-image-data --json busybox"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = list,
 };
 
@@ -76,6 +79,9 @@ const struct cli_cmd cmd_get_image_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_get_flags,
+	.examples = CLI_EXAMPLES("cstor get-image-data busybox manifest", "cstor get-image-data -f manifest.json busybox manifest"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = get,
 };
 
@@ -85,6 +91,9 @@ const struct cli_cmd cmd_get_image_data_size = {
 	.usage = "Get size of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-image-data-size busybox manifest"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = size,
 };
 
@@ -94,6 +103,9 @@ const struct cli_cmd cmd_get_image_data_digest = {
 	.usage = "Get digest of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-image-data-digest busybox manifest"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = digest,
 };
 
@@ -104,5 +116,7 @@ const struct cli_cmd cmd_set_image_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
+	.examples = CLI_EXAMPLES("cstor set-image-data -f notes.txt busybox notes"),
+	.complete = CLI_OBJ_IMAGE,
 	.run = put,
 };

@@ -294,6 +294,8 @@ const struct cli_cmd cmd_images = {
 	.usage = "List images",
 	.max_args = -1,
 	.flags = list_flags,
+	.examples = CLI_EXAMPLES("cstor images", "cstor images --json", "cstor -g /var/lib/mystore images"),
+	.read_only = true,
 	.run = images,
 };
 
@@ -304,6 +306,8 @@ const struct cli_cmd cmd_images_by_digest = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = list_flags,
+	.examples = CLI_EXAMPLES("cstor images-by-digest sha256:0123...", "cstor images-by-digest --json sha256:0123..."),
+	.read_only = true,
 	.run = images_by_digest,
 };
 
@@ -314,6 +318,9 @@ const struct cli_cmd cmd_image = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = image_flags,
+	.examples = CLI_EXAMPLES("cstor image busybox", "cstor image --json busybox"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = image,
 };
 
@@ -323,6 +330,8 @@ const struct cli_cmd cmd_create_image = {
 	.usage = "Create a new image using layers",
 	.max_args = 1,
 	.flags = create_flags,
+	.examples = CLI_EXAMPLES("cstor create-image -n myimage:latest mylayer", "cstor create-image --name myimage --metadata '{}' mylayer"),
+	.complete = CLI_OBJ_LAYER,
 	.run = create_image,
 };
 
@@ -333,5 +342,7 @@ const struct cli_cmd cmd_delete_image = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = delete_flags,
+	.examples = CLI_EXAMPLES("cstor delete-image busybox", "cstor delete-image --json myimage"),
+	.complete = CLI_OBJ_IMAGE,
 	.run = delete_image,
 };

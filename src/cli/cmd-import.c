@@ -46,5 +46,7 @@ const struct cli_cmd cmd_import = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor import oci-archive:busybox.tar --name busybox", "cstor import oci:/tmp/layout:busybox", "cstor import -q docker-archive:saved.tar -n myimage:v1"),
+	.complete = CLI_ARG_FILE,
 	.run = run,
 };

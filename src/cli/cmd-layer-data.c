@@ -49,6 +49,9 @@ const struct cli_cmd cmd_list_layer_data = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
+	.examples = CLI_EXAMPLES("cstor list-layer-data mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = list,
 };
 
@@ -59,6 +62,9 @@ const struct cli_cmd cmd_get_layer_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_get_flags,
+	.examples = CLI_EXAMPLES("cstor get-layer-data mylayer notes", "cstor get-layer-data -f notes.txt mylayer notes"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = get,
 };
 
@@ -69,5 +75,7 @@ const struct cli_cmd cmd_set_layer_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
+	.examples = CLI_EXAMPLES("cstor set-layer-data -f notes.txt mylayer notes"),
+	.complete = CLI_OBJ_LAYER,
 	.run = put,
 };

@@ -91,5 +91,8 @@ const struct cli_cmd cmd_layer = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor layer mylayer", "cstor layer --json mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = run,
 };

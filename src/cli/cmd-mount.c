@@ -328,6 +328,8 @@ const struct cli_cmd cmd_mount = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = mount_flags,
+	.examples = CLI_EXAMPLES("cstor mount web", "cstor mount -r mylayer", "cstor mount --json web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
 	.run = mount,
 };
 
@@ -338,6 +340,8 @@ const struct cli_cmd cmd_unmount = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = unmount_flags,
+	.examples = CLI_EXAMPLES("cstor unmount web", "cstor unmount --force mylayer"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
 	.run = unmount,
 };
 
@@ -348,5 +352,8 @@ const struct cli_cmd cmd_mounted = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = mounted_flags,
+	.examples = CLI_EXAMPLES("cstor mounted web", "cstor mounted --json web mylayer"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = mounted,
 };

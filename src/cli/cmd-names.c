@@ -107,6 +107,9 @@ const struct cli_cmd cmd_get_names = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = get_flags,
+	.examples = CLI_EXAMPLES("cstor get-names busybox", "cstor get-names --json web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get_names,
 };
 
@@ -117,6 +120,8 @@ const struct cli_cmd cmd_add_names = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor add-names -n myimage:v2 myimage", "cstor add-names --name web2 web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = add_names,
 };
 
@@ -127,6 +132,8 @@ const struct cli_cmd cmd_set_names = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor set-names -n busybox:1 -n busybox:latest busybox"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = set_names,
 };
 
@@ -138,5 +145,7 @@ const struct cli_cmd cmd_remove_names = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor remove-names -n myimage:old myimage"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = remove_names,
 };

@@ -254,6 +254,9 @@ const struct cli_cmd cmd_layer_parent_owners = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor layer-parent-owners mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = layer_parent_owners,
 };
 
@@ -264,5 +267,8 @@ const struct cli_cmd cmd_container_parent_owners = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor container-parent-owners web", "cstor container-parent-owners --json web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = container_parent_owners,
 };
