@@ -184,6 +184,12 @@ static int unmount(cstor_store *store, int argc, char **argv)
 		int still = 0;
 		res[i].id = argv[i];
 		char *layer = target(NULL, store, argv[i], &res[i].error), *top = NULL;
+		/* Unmounting what is not mounted succeeds as in Go (stdout and
+		 * exit status unchanged for scripts), but a person is told. */
+		int64_t count = -1;
+		if (layer && cstor_store_mounted(&count, store, layer, &err) == 0 && count == 0)
+			fprintf(stderr, "%s: unmount: %s was not mounted\n", cli_program, argv[i]);
+		cstor_error_clear(&err);
 		if (layer && cstor_store_unmount(&still, store, layer, force, &err) < 0) {
 			/* Go tries the argument as an image next, and says
 			 * nothing when that works. */

@@ -112,10 +112,16 @@ static void log_stderr(void *ctx, int level, const char *msg)
 
 void cli_error(const char *context, const cstor_error *err)
 {
+	const char *msg = cstor_error_message(err);
+	size_t len = context ? strlen(context) : 0;
+	/* The library often names the operation already ("changes: layer
+	 * not known"): say it once. */
+	if (len && strncmp(msg, context, len) == 0 && msg[len] == ':' && msg[len + 1] == ' ')
+		context = NULL;
 	if (context && context[0])
-		fprintf(stderr, "%s: %s: %s\n", cli_program, context, cstor_error_message(err));
+		fprintf(stderr, "%s: %s: %s\n", cli_program, context, msg);
 	else
-		fprintf(stderr, "%s: %s\n", cli_program, cstor_error_message(err));
+		fprintf(stderr, "%s: %s\n", cli_program, msg);
 }
 
 int main(int argc, char **argv)
