@@ -104,8 +104,67 @@ r" "images without -s"
 	"$CSTOR" -g "$s/new" -R "$s/new-run" -s vfs layers | grep -q . || die "layers after a reboot"
 }
 
+test_image_found_by_every_spelling() {
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	local img; img=$(busybox_layout)
+	local id dig n
+	id=$("$CSTOR" $G import -q "oci:$img:v1" -n busybox)
+	expect_eq "$("$CSTOR" $G get-names "$id")" "docker.io/library/busybox:latest" "stored name"
+	dig=$("$CSTOR" $G image --json busybox | jq -r '.[0].digest')
+	[[ $dig == sha256:* ]] || die "no digest: $dig"
+	for n in busybox busybox:latest docker.io/library/busybox docker.io/library/busybox:latest \
+		library/busybox "busybox@$dig" "docker.io/library/busybox@$dig" "@$dig" "$dig"; do
+		expect_eq "$("$CSTOR" $G image "$n" | sed -n 's/^ID: //p')" "$id" "image $n"
+		"$CSTOR" $G exists -q -i "$n" || die "exists $n"
+	done
+	# Wrong tag, registry or repository: not this image.
+	local rc
+	for n in busybox:1 quay.io/busybox "quay.io/busybox@$dig" busybox2; do
+		rc=0; "$CSTOR" $G image "$n" >/dev/null 2>"$s/err" || rc=$?
+		expect_eq "$rc" 1 "image $n"
+		grep -q "image not known: $n" "$s/err" || die "$n: $(cat "$s/err")"
+	done
+	# The commands that take an image: all go through the library's lookup.
+	local c; c=$("$CSTOR" $G create-container -n web busybox:latest) || die "create-container"
+	expect_eq "$("$CSTOR" $G container web | sed -n 's/^Image: //p')" "$id" "container's image"
+	"$CSTOR" $G get-image-data busybox manifest >/dev/null || die "get-image-data busybox"
+	"$CSTOR" $G delete-container web >/dev/null
+	"$CSTOR" $G delete-image docker.io/library/busybox >/dev/null || die "delete-image by a long spelling"
+	rc=0; "$CSTOR" $G exists -q "$id" || rc=$?
+	expect_eq $rc 1 "image deleted"
+}
+
+test_ambiguous_short_name() {
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	"$CSTOR" $G create-layer -n l1 >/dev/null
+	"$CSTOR" $G create-layer -n l2 >/dev/null
+	local a b
+	a=$("$CSTOR" $G create-image -n quay.io/a/tool:latest l1 | head -n1)
+	b=$("$CSTOR" $G create-image -n registry.example/b/tool l2 | head -n1)
+	local rc=0
+	"$CSTOR" $G image tool >/dev/null 2>"$s/err" || rc=$?
+	expect_eq "$rc:$(cat "$s/err")" \
+		'1:cstor: image: image name "tool" is ambiguous: it may be quay.io/a/tool:latest, registry.example/b/tool' \
+		"ambiguous short name"
+	for c in "create-container tool" "delete-image tool"; do
+		rc=0; "$CSTOR" $G $c >/dev/null 2>"$s/err" || rc=$?
+		expect_eq $rc 1 "$c"
+		grep -q "ambiguous: it may be quay.io/a/tool:latest, registry.example/b/tool" "$s/err" ||
+			die "$c: $(cat "$s/err")"
+	done
+	expect_eq "$("$CSTOR" $G images | grep -c '^[0-9a-f]')" 2 "nothing deleted"
+	# A fuller spelling picks one.
+	expect_eq "$("$CSTOR" $G image quay.io/a/tool | sed -n 's/^ID: //p')" "$a" "quay.io/a/tool"
+	expect_eq "$("$CSTOR" $G image tool:latest | sed -n 's/^ID: //p')" "$a" "the tagged one"
+	expect_eq "$("$CSTOR" $G image registry.example/b/tool | sed -n 's/^ID: //p')" "$b" "the other"
+}
+
 t_run test_flags_after_arguments
 t_run test_no_doubled_prefix
 t_run test_unmount_not_mounted
 t_run test_read_only_commands_on_a_missing_store
+t_run test_image_found_by_every_spelling
+t_run test_ambiguous_short_name
 t_end
