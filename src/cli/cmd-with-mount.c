@@ -155,6 +155,9 @@ const struct cli_cmd cmd_with_mount = {
 	.names = { "with-mount" },
 	.args_help = "LayerOrContainerNameOrID [--] COMMAND [ARG...]",
 	.usage = "Run a command with a layer mounted, for as long as it runs",
+	.description = "Mounts the layer (or the container's layer), runs COMMAND with the mount point in "
+		       "$CSTOR_MOUNTPOINT, and releases the mount when COMMAND exits, however it ends. "
+		       "The exit status is COMMAND's (128+N when signal N killed it).",
 	.min_args = 2,
 	.max_args = -1,
 	.flags = flags,

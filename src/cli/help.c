@@ -55,6 +55,28 @@ static size_t n_flags(const struct cli_flag *flags)
 	return n;
 }
 
+/* A paragraph, broken between words before @width columns. */
+static void print_wrapped(FILE *f, const char *text, size_t width)
+{
+	size_t col = 0;
+	while (*text) {
+		size_t w = strcspn(text, " ");
+		if (col && col + 1 + w > width) {
+			fputc('\n', f);
+			col = 0;
+		} else if (col) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(text, 1, w, f);
+		col += w;
+		text += w;
+		while (*text == ' ')
+			text++;
+	}
+	fputc('\n', f);
+}
+
 void cli_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [global options] COMMAND [options] [ARGUMENTS]\n\n", cli_program);
@@ -82,8 +104,10 @@ void cli_cmd_help(FILE *f, const struct cli_cmd *c, const char *name)
 		fprintf(f, "\n");
 	}
 	fprintf(f, "\nArguments: %s\n", c->args_help && c->args_help[0] ? c->args_help : "none");
-	if (c->description)
-		fprintf(f, "\n%s\n", c->description);
+	if (c->description) {
+		fputc('\n', f);
+		print_wrapped(f, c->description, 78);
+	}
 	if (n_flags(c->flags)) {
 		fprintf(f, "\nOptions:\n");
 		print_flags(f, c->flags);

@@ -58,6 +58,7 @@ test_help_flags_match_parser() {
 	done
 	"$CSTOR" help import | grep -q -- "-n, --name VALUE .*(default: none)" || die "import --name line"
 	"$CSTOR" help layers | grep -q -- "--json .*(default: false)" || die "layers --json line"
+	"$CSTOR" help with-mount | grep -q 'CSTOR_MOUNTPOINT' || die "with-mount documents \$CSTOR_MOUNTPOINT"
 }
 
 test_help_errors() {
