@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstor/mount.h>
 
@@ -179,15 +180,17 @@ static int unmount(cstor_store *store, int argc, char **argv)
 	if (!res)
 		return EXIT_FAIL;
 	int rc = EXIT_OK;
+	bool tell = isatty(STDERR_FILENO);
 	for (int i = 0; i < argc; i++) {
 		cstor_error err = CSTOR_ERROR_INIT;
 		int still = 0;
 		res[i].id = argv[i];
 		char *layer = target(NULL, store, argv[i], &res[i].error), *top = NULL;
-		/* Unmounting what is not mounted succeeds as in Go (stdout and
-		 * exit status unchanged for scripts), but a person is told. */
+		/* Unmounting what is not mounted succeeds as in Go, with Go's
+		 * output for scripts; a person at a terminal is told. */
 		int64_t count = -1;
-		if (layer && cstor_store_mounted(&count, store, layer, &err) == 0 && count == 0)
+		if (layer && tell && cstor_store_mounted(&count, store, layer, &err) == 0 &&
+		    count == 0)
 			fprintf(stderr, "%s: unmount: %s was not mounted\n", cli_program, argv[i]);
 		cstor_error_clear(&err);
 		if (layer && cstor_store_unmount(&still, store, layer, force, &err) < 0) {
