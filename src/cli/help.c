@@ -116,7 +116,7 @@ void cli_cmd_help(FILE *f, const struct cli_cmd *c, const char *name)
 	for (const struct cli_flag *g = cli_global_flags; g->names[0]; g++) {
 		char names[96];
 		flag_names(names, sizeof(names), g, false);
-		fprintf(f, "%s %s", g == cli_global_flags ? "" : ",", names);
+		fprintf(f, "%s %s", g == cli_global_flags ? "" : ";", names);
 	}
 	fprintf(f, "\n");
 	if (c->examples) {
