@@ -101,8 +101,8 @@ extern struct cli_global cli_global;
 extern const char *cli_program;
 
 /* Parse flags from @sets (NULL-terminated) at the front of argv; on return
- * argc and argv hold the remaining arguments. 0 ok, 1 help requested, -1
- * error (message in *errmsg, malloc'd). */
+ * argc and argv hold the remaining arguments. 0 ok, 1 help requested, 2
+ * --version, -1 error (message in *errmsg, malloc'd). */
 int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv, char **errmsg);
 /* The same, also taking flags between the arguments unless
  * !@interspersed ("--" ends flags); *argv becomes a malloc'd array of the

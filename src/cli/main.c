@@ -124,6 +124,12 @@ void cli_error(const char *context, const cstor_error *err)
 		fprintf(stderr, "%s: %s\n", cli_program, msg);
 }
 
+/* `cstor --version`: one line, wherever the flag is. */
+static void print_version(void)
+{
+	printf("%s version %s\n", cli_program, cstor_version());
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc - 1;
@@ -139,12 +145,12 @@ int main(int argc, char **argv)
 		return cli_man(n - 1, a + 1);
 	if (strcmp(a[0], "__complete") == 0)
 		return cli_complete(n - 1, a + 1);
-	if (strcmp(a[0], "--version") == 0) {
-		printf("%s version %s\n", cli_program, cstor_version());
-		return EXIT_OK;
-	}
 	const struct cli_flag *const gsets[] = { cli_global_flags, NULL };
 	int r = cli_parse_flags(gsets, &n, &a, &errmsg);
+	if (r == 2) {
+		print_version();
+		return EXIT_OK;
+	}
 	if (r == 1) {
 		cli_usage(stdout);
 		return EXIT_OK;
@@ -185,6 +191,10 @@ int main(int argc, char **argv)
 	 * and (unless the command says otherwise) between its arguments. */
 	const struct cli_flag *const csets[] = { cli_global_flags, c->flags, NULL };
 	r = cli_parse_args(c->flags ? csets : gsets, !c->no_interspersed, &n, &a, &errmsg);
+	if (r == 2) {
+		print_version();
+		return EXIT_OK;
+	}
 	if (r == 1) {
 		cli_cmd_help(stdout, c, name);
 		return EXIT_USAGE;

@@ -132,6 +132,10 @@ static int parse(const struct cli_flag *const *sets, int *argc, char ***argv, ch
 			free(fname);
 			free(value);
 			return 1;
+		} else if (strcmp(fname, "-version") == 0 && !eq) {
+			free(fname);
+			free(value);
+			return 2;
 		} else if (fname[0] == '-' || strlen(fname) < 2 || eq) {
 			r = failf(errmsg, "flag provided but not defined: -%s", fname);
 		} else {

@@ -20,6 +20,10 @@ test_version() {
 	out=$("$CSTOR" --version)
 	expect_eq "$out" "cstor version $("$CSTOR" version | sed 's/^Version: //')" "--version"
 	expect_eq "$(printf '%s\n' "$out" | wc -l)" 1 "--version is one line"
+	# After global flags and after a command too.
+	expect_eq "$("$CSTOR" -g /nonexistent --version)" "$out" "-g X --version"
+	expect_eq "$("$CSTOR" layers --version)" "$out" "layers --version"
+	[ ! -e /nonexistent ] || die "--version created a store"
 }
 
 test_help_of_every_command() {
