@@ -160,7 +160,7 @@ const struct cli_cmd cmd_applydiff_staged = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = apply_flags,
-	.examples = CLI_EXAMPLES("cstor applydiff-using-staging-dir -f layer.tar mylayer"),
+	.examples = CLI_EXAMPLES("cstor applydiff-using-staging-dir -f layer.tar mylayer", "zcat layer.tar.gz | cstor applydiff-using-staging-dir mylayer"),
 	.complete = CLI_OBJ_LAYER,
 	.run = applydiff_staged,
 };

@@ -62,7 +62,7 @@ const struct cli_cmd cmd_delete_layer = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
-	.examples = CLI_EXAMPLES("cstor delete-layer mylayer"),
+	.examples = CLI_EXAMPLES("cstor delete-layer mylayer", "cstor delete-layer --json top base"),
 	.complete = CLI_OBJ_LAYER,
 	.run = delete_layer,
 };

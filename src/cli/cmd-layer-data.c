@@ -49,7 +49,7 @@ const struct cli_cmd cmd_list_layer_data = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
-	.examples = CLI_EXAMPLES("cstor list-layer-data mylayer"),
+	.examples = CLI_EXAMPLES("cstor list-layer-data mylayer", "cstor list-layer-data --json mylayer"),
 	.complete = CLI_OBJ_LAYER,
 	.read_only = true,
 	.run = list,
@@ -75,7 +75,7 @@ const struct cli_cmd cmd_set_layer_data = {
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
-	.examples = CLI_EXAMPLES("cstor set-layer-data -f notes.txt mylayer notes"),
+	.examples = CLI_EXAMPLES("cstor set-layer-data -f notes.txt mylayer notes", "echo note | cstor set-layer-data mylayer notes"),
 	.complete = CLI_OBJ_LAYER,
 	.run = put,
 };

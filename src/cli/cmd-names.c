@@ -132,7 +132,7 @@ const struct cli_cmd cmd_set_names = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
-	.examples = CLI_EXAMPLES("cstor set-names -n busybox:1 -n busybox:latest busybox"),
+	.examples = CLI_EXAMPLES("cstor set-names -n busybox:1 -n busybox:latest busybox", "cstor set-names -n web2 web   # web is then only web2"),
 	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = set_names,
 };
@@ -145,7 +145,7 @@ const struct cli_cmd cmd_remove_names = {
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
-	.examples = CLI_EXAMPLES("cstor remove-names -n myimage:old myimage"),
+	.examples = CLI_EXAMPLES("cstor remove-names -n myimage:old myimage", "cstor remove-names -n web-old -n web-older web"),
 	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = remove_names,
 };

@@ -161,8 +161,9 @@ const struct cli_cmd cmd_with_mount = {
 	.min_args = 2,
 	.max_args = -1,
 	.flags = flags,
-	.examples = CLI_EXAMPLES("cstor with-mount web -- sh -c 'ls $CSTOR_MOUNTPOINT'", "cstor with-mount -r mylayer tar -C /proc/self/cwd -cf - ."),
-	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
+	.examples = CLI_EXAMPLES("cstor with-mount web -- sh -c 'ls $CSTOR_MOUNTPOINT'",
+				  "cstor with-mount -r busybox -- sh -c 'tar -C \"$CSTOR_MOUNTPOINT\" -cf - . > rootfs.tar'"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.no_interspersed = true,
 	.run = run,
 };

@@ -39,6 +39,14 @@ test_help_of_every_command() {
 		grep -q "^Examples:" <<<"$h" || die "help $c: no examples"
 		[ "$(sed -n '/^Examples:/,$p' <<<"$h" | grep -cE "^  (.*\| )?cstor .*$c( |\$)")" -ge 1 ] ||
 			die "help $c: no example runs cstor $c"
+		[ "$(sed -n '/^Examples:/,$p' <<<"$h" | grep -c '^  ')" -ge 2 ] || die "help $c: fewer than 2 examples"
+		# The examples use only flags the command has.
+		local known f
+		known=$(help_flags <<<"$h")
+		for f in $(sed -n '/^Examples:/,$p' <<<"$h" | grep '^  ' | sed 's/#.*//; s/.*cstor //; s/|.*//; s/ -- .*//' |
+			tr ' ' '\n' | grep -E '^--?[a-zA-Z]' | sed 's/=.*//'); do
+			grep -qx -- "$f" <<<"$known" || die "help $c: an example uses $f, which $c does not have"
+		done
 		# Every flag line has its default.
 		if grep -q "^Options:" <<<"$h"; then
 			sed -n '/^Options:/,/^$/p' <<<"$h" | grep '^  -' | grep -v '(default: ' &&
