@@ -14,6 +14,15 @@ pc="$root/$libdir/pkgconfig"
 test -f "$pc/libcstor.pc"
 test -x "$root/bin/cstor"
 test -f "$root/include/cstor/cstor.h"
+# Shell completions, and the man pages when the build had scdoc.
+test -f "$root/share/bash-completion/completions/cstor"
+test -f "$root/share/zsh/site-functions/_cstor"
+test -f "$root/share/fish/vendor_completions.d/cstor.fish"
+if [ -d "$B/docs/man/pages" ]; then
+	test -f "$root/share/man/man1/cstor.1"
+	test -f "$root/share/man/man1/cstor-import.1"
+	test -f "$root/share/man/man5/cstor-storage.conf.5"
+fi
 for ex in examples/*.c; do
 	exe="$stage/$(basename "$ex" .c)"
 	cc -Wall -Wextra -Werror -o "$exe" "$ex" \

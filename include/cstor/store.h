@@ -47,8 +47,14 @@ typedef struct cstor_store_options {
 	/* Called with library diagnostics (the library never prints). */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
-	uint32_t flags; /* none defined yet; must be 0 */
+	uint32_t flags; /* CSTOR_STORE_OPEN_* */
 } cstor_store_options;
+
+/** Open only a store whose graph root exists: -ENOENT, creating nothing,
+ *  when it does not (for callers that only read; a mistyped path must not
+ *  become a new empty store). Since: 0.1 (flag added with the CLI's
+ *  first-hour work; older libraries reject it with -EINVAL). */
+#define CSTOR_STORE_OPEN_EXISTING (1u << 0)
 
 #define CSTOR_STORE_OPTIONS_INIT                                               \
 	{ CSTOR_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, -1, 0, 0, 0 }

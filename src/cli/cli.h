@@ -25,6 +25,11 @@ struct cli_flag {
 	enum cli_flag_type type;
 	void *target; /* bool *, char **, char *** */
 	const char *help;
+	/* What an unset flag means, for --help and the man pages (NULL: "false"
+	 * for a boolean, "none" for a value). */
+	const char *def;
+	/* The value's placeholder in --help (NULL: "VALUE"). */
+	const char *arg;
 };
 
 struct cli_global {
@@ -37,16 +42,53 @@ struct cli_global {
 	bool transient_set;
 };
 
+/*
+ * One command. This entry is the only description of a command: --help,
+ * `cstor help`, the man pages (`cstor __man`) and shell completion
+ * (`cstor __complete`) are all printed from it (help.c), so they cannot
+ * drift from the flags the command parses. Adding a command is this entry
+ * plus one line in main.c's table.
+ */
 struct cli_cmd {
 	const char *names[4];
-	const char *args_help;
-	const char *usage;
+	const char *args_help; /* synopsis of the arguments */
+	const char *usage;     /* one-line summary */
+	/* Optional: more about the arguments and what the command does, a
+	 * paragraph (help and man page). */
+	const char *description;
+	/* Two or three command lines, each optionally followed by "\t# what
+	 * it does"; NULL-terminated. */
+	const char *const *examples;
 	int min_args;
 	int max_args; /* -1: unlimited */
 	const struct cli_flag *flags; /* terminated by an entry without names */
 	bool no_store; /* does not open the store */
+	/* Only reads: the store must exist (it is not created). */
+	bool read_only;
+	/* Flags are only accepted before the first argument (with-mount: the
+	 * arguments are a command line of their own). */
+	bool no_interspersed;
+	/* What the positional arguments name, for completion: CLI_OBJ_* bits,
+	 * or CLI_ARG_FILE. */
+	unsigned complete;
 	int (*run)(cstor_store *store, int argc, char **argv);
 };
+
+/* The command table (main.c). */
+extern const struct cli_cmd *const cli_commands[];
+extern const size_t cli_n_commands;
+extern const struct cli_flag cli_global_flags[];
+const struct cli_cmd *cli_lookup(const char *name);
+
+/* help.c: `cstor --help`, `cstor help CMD`, `cstor CMD --help`. */
+void cli_usage(FILE *f);
+void cli_cmd_help(FILE *f, const struct cli_cmd *c, const char *name);
+/* Hidden commands: `cstor __man [PAGE]` (scdoc source of a man page, or
+ * the list of pages) and `cstor __complete WORDS...` (completion.c). */
+int cli_man(int argc, char **argv);
+int cli_complete(int argc, char **argv);
+
+#define CLI_EXAMPLES(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* Exit codes of containers-storage. */
 enum {
@@ -59,10 +101,14 @@ extern struct cli_global cli_global;
 extern const char *cli_program;
 
 /* Parse flags from @sets (NULL-terminated) at the front of argv; on return
- * argc and argv hold the remaining arguments. 0 ok, 1 help requested, -1
- * error (message in *errmsg, malloc'd). */
+ * argc and argv hold the remaining arguments. 0 ok, 1 help requested, 2
+ * --version, -1 error (message in *errmsg, malloc'd). */
 int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv, char **errmsg);
-void cli_print_flags(FILE *f, const struct cli_flag *const *sets);
+/* The same, also taking flags between the arguments unless
+ * !@interspersed ("--" ends flags); *argv becomes a malloc'd array of the
+ * arguments (the strings are argv's). */
+int cli_parse_args(const struct cli_flag *const *sets, bool interspersed, int *argc,
+		   char ***argv, char **errmsg);
 
 /* Report a library error as "<program>: <context>: <message>". */
 void cli_error(const char *context, const cstor_error *err);
@@ -107,6 +153,7 @@ enum {
 	CLI_OBJ_LAYER = 1,
 	CLI_OBJ_IMAGE = 2,
 	CLI_OBJ_CONTAINER = 4,
+	CLI_ARG_FILE = 8, /* completion: the arguments are paths */
 };
 /* The kinds of object @ref names (0: none). Not finding it is not an
  * error; a store that cannot be read is (negative errno, @err set). */

@@ -90,11 +90,13 @@ static int applydiff(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_applydiff = {
 	.names = { "applydiff", "apply-diff" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Apply a diff to a layer",
 	.min_args = 1,
 	.max_args = 2,
 	.flags = apply_flags,
+	.examples = CLI_EXAMPLES("cstor applydiff -f layer.tar mylayer", "gzip -dc layer.tar.gz | cstor applydiff mylayer"),
+	.complete = CLI_OBJ_LAYER,
 	.run = applydiff,
 };
 
@@ -153,19 +155,23 @@ static int applydiff_staged(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_applydiff_staged = {
 	.names = { "applydiff-using-staging-dir" },
-	.args_help = "[options [...]] layerNameOrID",
+	.args_help = "layerNameOrID",
 	.usage = "Apply a diff to a layer using a staging directory",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = apply_flags,
+	.examples = CLI_EXAMPLES("cstor applydiff-using-staging-dir -f layer.tar mylayer", "zcat layer.tar.gz | cstor applydiff-using-staging-dir mylayer"),
+	.complete = CLI_OBJ_LAYER,
 	.run = applydiff_staged,
 };
 
 const struct cli_cmd cmd_import_layer = {
 	.names = { "import-layer", "importlayer" },
-	.args_help = "[options [...]] [parentLayerNameOrID]",
+	.args_help = "[parentLayerNameOrID]",
 	.usage = "Import a new layer",
 	.max_args = 1,
 	.flags = import_flags,
+	.examples = CLI_EXAMPLES("cstor import-layer -f layer.tar -n base", "cstor import-layer -f layer.tar base"),
+	.complete = CLI_OBJ_LAYER,
 	.run = import_layer,
 };

@@ -55,48 +55,62 @@ static int put(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_list_container_data = {
 	.names = { "list-container-data", "listcontainerdata" },
-	.args_help = "[options [...]] containerNameOrID",
+	.args_help = "containerNameOrID",
 	.usage = "List data items that are attached to an container",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
+	.examples = CLI_EXAMPLES("cstor list-container-data web", "cstor list-container-data --json web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = list,
 };
 
 const struct cli_cmd cmd_get_container_data = {
 	.names = { "get-container-data", "getcontainerdata" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Get data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_get_flags,
+	.examples = CLI_EXAMPLES("cstor get-container-data web config.json", "cstor get-container-data -f out.json web config.json"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get,
 };
 
 const struct cli_cmd cmd_get_container_data_size = {
 	.names = { "get-container-data-size", "getcontainerdatasize" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Get size of data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-container-data-size web config.json", "cstor get-container-data-size 3f2a1c config.json   # by ID prefix"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = size,
 };
 
 const struct cli_cmd cmd_get_container_data_digest = {
 	.names = { "get-container-data-digest", "getcontainerdatadigest" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Get digest of data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-container-data-digest web config.json", "cstor get-container-data-digest 3f2a1c config.json   # by ID prefix"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = digest,
 };
 
 const struct cli_cmd cmd_set_container_data = {
 	.names = { "set-container-data", "setcontainerdata" },
-	.args_help = "[options [...]] containerNameOrID dataName",
+	.args_help = "containerNameOrID dataName",
 	.usage = "Set data that is attached to an container",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
+	.examples = CLI_EXAMPLES("cstor set-container-data -f config.json web config.json", "echo hi | cstor set-container-data web note"),
+	.complete = CLI_OBJ_CONTAINER,
 	.run = put,
 };

@@ -246,30 +246,37 @@ static int get_container_run_dir(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_containers = {
 	.names = { "containers" },
-	.args_help = "[options [...]]",
+	.args_help = NULL,
 	.usage = "List containers",
 	.max_args = -1,
 	.flags = json_flags,
+	.examples = CLI_EXAMPLES("cstor containers", "cstor containers --json"),
+	.read_only = true,
 	.run = containers,
 };
 
 const struct cli_cmd cmd_container = {
 	.names = { "container" },
-	.args_help = "[options [...]] containerNameOrID [...]",
+	.args_help = "containerNameOrID [...]",
 	.usage = "Examine a container",
 	.min_args = 1,
 	.max_args = -1,
 	.flags = json_flags,
+	.examples = CLI_EXAMPLES("cstor container web", "cstor container --json web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = container,
 };
 
 const struct cli_cmd cmd_create_container = {
 	.names = { "create-container", "createcontainer" },
-	.args_help = "[options [...]] parentImageNameOrID",
+	.args_help = "parentImageNameOrID",
 	.usage = "Create a new container from an image",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = create_flags,
+	.examples = CLI_EXAMPLES("cstor create-container -n web busybox", "cstor create-container --name web --uidmap 0:100000:65536 busybox"),
+	.complete = CLI_OBJ_IMAGE,
 	.run = create_container,
 };
 
@@ -280,23 +287,31 @@ const struct cli_cmd cmd_delete_container = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = json_flags,
+	.examples = CLI_EXAMPLES("cstor delete-container web", "cstor delete-container --json web db"),
+	.complete = CLI_OBJ_CONTAINER,
 	.run = delete_container,
 };
 
 const struct cli_cmd cmd_get_container_dir = {
 	.names = { "get-container-dir", "getcontainerdir" },
-	.args_help = "[options [...]] containerNameOrID",
+	.args_help = "containerNameOrID",
 	.usage = "Find the container's associated data directory",
 	.min_args = 1,
 	.max_args = 1,
+	.examples = CLI_EXAMPLES("cstor get-container-dir web", "ls \"$(cstor get-container-dir web)\""),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get_container_dir,
 };
 
 const struct cli_cmd cmd_get_container_run_dir = {
 	.names = { "get-container-run-dir", "getcontainerrundir" },
-	.args_help = "[options [...]] containerNameOrID",
+	.args_help = "containerNameOrID",
 	.usage = "Find the container's associated runtime directory",
 	.min_args = 1,
 	.max_args = 1,
+	.examples = CLI_EXAMPLES("cstor get-container-run-dir web", "ls \"$(cstor get-container-run-dir web)\""),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get_container_run_dir,
 };

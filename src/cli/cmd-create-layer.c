@@ -55,9 +55,11 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_create_layer = {
 	.names = { "create-layer", "createlayer" },
-	.args_help = "[options [...]] [parentLayerNameOrID]",
+	.args_help = "[parentLayerNameOrID]",
 	.usage = "Create a new layer",
 	.max_args = 1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor create-layer -n base", "cstor create-layer -n top base", "cstor create-layer --json --readonly base"),
+	.complete = CLI_OBJ_LAYER,
 	.run = run,
 };

@@ -62,6 +62,8 @@ const struct cli_cmd cmd_delete_layer = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor delete-layer mylayer", "cstor delete-layer --json top base"),
+	.complete = CLI_OBJ_LAYER,
 	.run = delete_layer,
 };
 
@@ -73,5 +75,7 @@ const struct cli_cmd cmd_delete = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor delete web", "cstor delete --json myimage mylayer"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = delete_thing,
 };

@@ -79,11 +79,14 @@ static int diff(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_diff = {
 	.names = { "diff" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,
 	.flags = diff_flags,
+	.examples = CLI_EXAMPLES("cstor diff -f layer.tar mylayer", "cstor diff --gzip mylayer > layer.tar.gz", "cstor diff mylayer itsparent | tar tv"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = diff,
 };
 
@@ -125,11 +128,14 @@ static int changes(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_changes = {
 	.names = { "changes" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,
 	.flags = changes_flags,
+	.examples = CLI_EXAMPLES("cstor changes mylayer", "cstor changes --json mylayer", "cstor changes mylayer itsparent"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = changes,
 };
 
@@ -148,9 +154,12 @@ static int diffsize(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_diffsize = {
 	.names = { "diffsize", "diff-size" },
-	.args_help = "[options [...]] layerNameOrID [referenceLayerNameOrID]",
+	.args_help = "layerNameOrID [referenceLayerNameOrID]",
 	.usage = "Compare two layers",
 	.min_args = 1,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor diffsize mylayer", "cstor diffsize mylayer itsparent"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = diffsize,
 };

@@ -57,5 +57,8 @@ const struct cli_cmd cmd_exists = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor exists busybox", "cstor exists -q -i busybox && echo an image", "cstor exists --json web mylayer"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = run,
 };

@@ -61,48 +61,62 @@ static int put(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_list_image_data = {
 	.names = { "list-image-data", "listimagedata" },
-	.args_help = "[options [...]] imageNameOrID",
+	.args_help = "imageNameOrID",
 	.usage = "List data items that are attached to an image",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
+	.examples = CLI_EXAMPLES("cstor list-image-data busybox", "cstor list-image-data --json busybox"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = list,
 };
 
 const struct cli_cmd cmd_get_image_data = {
 	.names = { "get-image-data", "getimagedata" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Get data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_get_flags,
+	.examples = CLI_EXAMPLES("cstor get-image-data busybox manifest", "cstor get-image-data -f manifest.json busybox manifest"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = get,
 };
 
 const struct cli_cmd cmd_get_image_data_size = {
 	.names = { "get-image-data-size", "getimagedatasize" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Get size of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-image-data-size busybox manifest", "cstor get-image-data-size docker.io/library/busybox manifest"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = size,
 };
 
 const struct cli_cmd cmd_get_image_data_digest = {
 	.names = { "get-image-data-digest", "getimagedatadigest" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Get digest of data that is attached to an image",
 	.min_args = 2,
 	.max_args = 2,
+	.examples = CLI_EXAMPLES("cstor get-image-data-digest busybox manifest", "cstor get-image-data-digest busybox:latest sha256:0123..."),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = digest,
 };
 
 const struct cli_cmd cmd_set_image_data = {
 	.names = { "set-image-data", "setimagedata" },
-	.args_help = "[options [...]] imageNameOrID dataName",
+	.args_help = "imageNameOrID dataName",
 	.usage = "Set data that is attached to an image (with sometimes wrong digest)",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
+	.examples = CLI_EXAMPLES("cstor set-image-data -f notes.txt busybox notes", "echo note | cstor set-image-data busybox notes"),
+	.complete = CLI_OBJ_IMAGE,
 	.run = put,
 };

@@ -290,39 +290,48 @@ static int delete_image(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_images = {
 	.names = { "images" },
-	.args_help = "[options [...]]",
+	.args_help = NULL,
 	.usage = "List images",
 	.max_args = -1,
 	.flags = list_flags,
+	.examples = CLI_EXAMPLES("cstor images", "cstor images --json", "cstor -g /var/lib/mystore images"),
+	.read_only = true,
 	.run = images,
 };
 
 const struct cli_cmd cmd_images_by_digest = {
 	.names = { "images-by-digest" },
-	.args_help = "[options [...]] DIGEST",
+	.args_help = "DIGEST",
 	.usage = "List images by digest",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = list_flags,
+	.examples = CLI_EXAMPLES("cstor images-by-digest sha256:0123...", "cstor images-by-digest --json sha256:0123..."),
+	.read_only = true,
 	.run = images_by_digest,
 };
 
 const struct cli_cmd cmd_image = {
 	.names = { "image" },
-	.args_help = "[options [...]] imageNameOrID [...]",
+	.args_help = "imageNameOrID [...]",
 	.usage = "Examine an image",
 	.min_args = 1,
 	.max_args = -1,
 	.flags = image_flags,
+	.examples = CLI_EXAMPLES("cstor image busybox", "cstor image --json busybox"),
+	.complete = CLI_OBJ_IMAGE,
+	.read_only = true,
 	.run = image,
 };
 
 const struct cli_cmd cmd_create_image = {
 	.names = { "create-image", "createimage" },
-	.args_help = "[options [...]] topLayerNameOrID",
+	.args_help = "topLayerNameOrID",
 	.usage = "Create a new image using layers",
 	.max_args = 1,
 	.flags = create_flags,
+	.examples = CLI_EXAMPLES("cstor create-image -n myimage:latest mylayer", "cstor create-image --name myimage --metadata '{}' mylayer"),
+	.complete = CLI_OBJ_LAYER,
 	.run = create_image,
 };
 
@@ -333,5 +342,7 @@ const struct cli_cmd cmd_delete_image = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = delete_flags,
+	.examples = CLI_EXAMPLES("cstor delete-image busybox", "cstor delete-image --json myimage"),
+	.complete = CLI_OBJ_IMAGE,
 	.run = delete_image,
 };

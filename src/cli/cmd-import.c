@@ -43,8 +43,13 @@ const struct cli_cmd cmd_import = {
 	.names = { "import" },
 	.args_help = "[oci:|oci-archive:|docker-archive:]PATH[:REF]",
 	.usage = "Import an image from an OCI layout, oci-archive or docker-archive",
+	.description = "Stores the image and its layers; a layer already in the store is reused. Without "
+		       "--name, the name comes from the archive (docker-archive RepoTags). Names are "
+		       "normalised as podman stores them (busybox: docker.io/library/busybox:latest).",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor import oci-archive:busybox.tar --name busybox", "cstor import oci:/tmp/layout:busybox", "cstor import -q docker-archive:saved.tar -n myimage:v1"),
+	.complete = CLI_ARG_FILE,
 	.run = run,
 };

@@ -44,30 +44,38 @@ static int put(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_list_layer_data = {
 	.names = { "list-layer-data", "listlayerdata" },
-	.args_help = "[options [...]] layerNameOrID",
+	.args_help = "layerNameOrID",
 	.usage = "List data items that are attached to a layer",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = cli_data_list_flags,
+	.examples = CLI_EXAMPLES("cstor list-layer-data mylayer", "cstor list-layer-data --json mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = list,
 };
 
 const struct cli_cmd cmd_get_layer_data = {
 	.names = { "get-layer-data", "getlayerdata" },
-	.args_help = "[options [...]] layerID dataName",
+	.args_help = "layerID dataName",
 	.usage = "Get data that is attached to a layer",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_get_flags,
+	.examples = CLI_EXAMPLES("cstor get-layer-data mylayer notes", "cstor get-layer-data -f notes.txt mylayer notes"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = get,
 };
 
 const struct cli_cmd cmd_set_layer_data = {
 	.names = { "set-layer-data", "setlayerdata" },
-	.args_help = "[options [...]] layerID dataName",
+	.args_help = "layerID dataName",
 	.usage = "Set data that is attached to a layer",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = cli_data_set_flags,
+	.examples = CLI_EXAMPLES("cstor set-layer-data -f notes.txt mylayer notes", "echo note | cstor set-layer-data mylayer notes"),
+	.complete = CLI_OBJ_LAYER,
 	.run = put,
 };

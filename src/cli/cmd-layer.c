@@ -86,10 +86,13 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_layer = {
 	.names = { "layer" },
-	.args_help = "[options [...]] layerNameOrID [...]",
+	.args_help = "layerNameOrID [...]",
 	.usage = "Examine a layer",
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor layer mylayer", "cstor layer --json mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = run,
 };

@@ -289,5 +289,7 @@ const struct cli_cmd cmd_layers = {
 	.usage = "List layers",
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor layers", "cstor layers -t", "cstor layers --json"),
+	.read_only = true,
 	.run = run,
 };

@@ -103,15 +103,20 @@ const struct cli_cmd cmd_metadata = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = get_flags,
+	.examples = CLI_EXAMPLES("cstor metadata busybox", "cstor metadata -q web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = metadata,
 };
 
 const struct cli_cmd cmd_set_metadata = {
 	.names = { "set-metadata", "setmetadata" },
-	.args_help = "[options [...]] layerOrImageOrContainerNameOrID",
+	.args_help = "layerOrImageOrContainerNameOrID",
 	.usage = "Set layer, image, or container metadata",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor set-metadata -m '{\"a\":1}' busybox", "cstor set-metadata -f meta.json web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = set_metadata,
 };

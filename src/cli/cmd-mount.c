@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstor/mount.h>
 
@@ -179,11 +180,19 @@ static int unmount(cstor_store *store, int argc, char **argv)
 	if (!res)
 		return EXIT_FAIL;
 	int rc = EXIT_OK;
+	bool tell = isatty(STDERR_FILENO);
 	for (int i = 0; i < argc; i++) {
 		cstor_error err = CSTOR_ERROR_INIT;
 		int still = 0;
 		res[i].id = argv[i];
 		char *layer = target(NULL, store, argv[i], &res[i].error), *top = NULL;
+		/* Unmounting what is not mounted succeeds as in Go, with Go's
+		 * output for scripts; a person at a terminal is told. */
+		int64_t count = -1;
+		if (layer && tell && cstor_store_mounted(&count, store, layer, &err) == 0 &&
+		    count == 0)
+			fprintf(stderr, "%s: unmount: %s was not mounted\n", cli_program, argv[i]);
+		cstor_error_clear(&err);
 		if (layer && cstor_store_unmount(&still, store, layer, force, &err) < 0) {
 			/* Go tries the argument as an image next, and says
 			 * nothing when that works. */
@@ -323,11 +332,13 @@ static int mounted(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_mount = {
 	.names = { "mount" },
-	.args_help = "[options [...]] LayerOrContainerNameOrID",
+	.args_help = "LayerOrContainerNameOrID",
 	.usage = "Mount a layer or container",
 	.min_args = 1,
 	.max_args = -1,
 	.flags = mount_flags,
+	.examples = CLI_EXAMPLES("cstor mount web", "cstor mount -r mylayer", "cstor mount --json web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
 	.run = mount,
 };
 
@@ -338,6 +349,8 @@ const struct cli_cmd cmd_unmount = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = unmount_flags,
+	.examples = CLI_EXAMPLES("cstor unmount web", "cstor unmount --force mylayer"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
 	.run = unmount,
 };
 
@@ -348,5 +361,8 @@ const struct cli_cmd cmd_mounted = {
 	.min_args = 1,
 	.max_args = -1,
 	.flags = mounted_flags,
+	.examples = CLI_EXAMPLES("cstor mounted web", "cstor mounted --json web mylayer"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = mounted,
 };

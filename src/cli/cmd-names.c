@@ -102,41 +102,50 @@ static int remove_names(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_get_names = {
 	.names = { "get-names", "getnames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Get layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = get_flags,
+	.examples = CLI_EXAMPLES("cstor get-names busybox", "cstor get-names --json web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = get_names,
 };
 
 const struct cli_cmd cmd_add_names = {
 	.names = { "add-names", "addnames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Add layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor add-names -n myimage:v2 myimage", "cstor add-names --name web2 web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = add_names,
 };
 
 const struct cli_cmd cmd_set_names = {
 	.names = { "set-names", "setnames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Set layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor set-names -n busybox:1 -n busybox:latest busybox", "cstor set-names -n web2 web   # web is then only web2"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = set_names,
 };
 
 /* The newest Go CLI's command (containers/storage 1.44+; not in 1.43). */
 const struct cli_cmd cmd_remove_names = {
 	.names = { "remove-names", "removenames" },
-	.args_help = "[options [...]] imageOrContainerNameOrID",
+	.args_help = "imageOrContainerNameOrID",
 	.usage = "Remove layer, image, or container name or names",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = set_flags,
+	.examples = CLI_EXAMPLES("cstor remove-names -n myimage:old myimage", "cstor remove-names -n web-old -n web-older web"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.run = remove_names,
 };

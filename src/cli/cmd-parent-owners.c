@@ -249,20 +249,26 @@ static int container_parent_owners(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_layer_parent_owners = {
 	.names = { "layer-parent-owners" },
-	.args_help = "[options [...]] layerNameOrID [...]",
+	.args_help = "layerNameOrID [...]",
 	.usage = "Compute the set of unmapped parent UIDs and GIDs of the layer",
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor layer-parent-owners mylayer", "cstor layer-parent-owners --json mylayer"),
+	.complete = CLI_OBJ_LAYER,
+	.read_only = true,
 	.run = layer_parent_owners,
 };
 
 const struct cli_cmd cmd_container_parent_owners = {
 	.names = { "container-parent-owners" },
-	.args_help = "[options [...]] containerNameOrID [...]",
+	.args_help = "containerNameOrID [...]",
 	.usage = "Compute the set of unmapped parent UIDs and GIDs of the container",
 	.min_args = 1,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor container-parent-owners web", "cstor container-parent-owners --json web"),
+	.complete = CLI_OBJ_CONTAINER,
+	.read_only = true,
 	.run = container_parent_owners,
 };

@@ -31,5 +31,6 @@ const struct cli_cmd cmd_shutdown = {
 	.usage = "Shut down layer storage",
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor shutdown", "cstor shutdown --force"),
 	.run = run,
 };

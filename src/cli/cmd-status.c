@@ -47,5 +47,6 @@ const struct cli_cmd cmd_status = {
 	.usage = "Check on graph driver status",
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor status", "cstor status --json"),
 	.run = run,
 };

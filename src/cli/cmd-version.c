@@ -27,5 +27,6 @@ const struct cli_cmd cmd_version = {
 	.max_args = -1,
 	.flags = flags,
 	.no_store = true,
+	.examples = CLI_EXAMPLES("cstor version", "cstor version --json"),
 	.run = run,
 };

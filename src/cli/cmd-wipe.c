@@ -30,5 +30,6 @@ const struct cli_cmd cmd_wipe = {
 	.usage = "Wipe all layers, images, and containers",
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor -g /tmp/scratch-store wipe", "cstor -g /tmp/scratch-store -R /tmp/scratch-run wipe --json"),
 	.run = wipe,
 };

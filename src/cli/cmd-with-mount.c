@@ -153,10 +153,17 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_with_mount = {
 	.names = { "with-mount" },
-	.args_help = "[options [...]] LayerOrContainerNameOrID [--] COMMAND [ARG...]",
+	.args_help = "LayerOrContainerNameOrID [--] COMMAND [ARG...]",
 	.usage = "Run a command with a layer mounted, for as long as it runs",
+	.description = "Mounts the layer (or the container's layer), runs COMMAND with the mount point in "
+		       "$CSTOR_MOUNTPOINT, and releases the mount when COMMAND exits, however it ends. "
+		       "The exit status is COMMAND's (128+N when signal N killed it).",
 	.min_args = 2,
 	.max_args = -1,
 	.flags = flags,
+	.examples = CLI_EXAMPLES("cstor with-mount web -- sh -c 'ls $CSTOR_MOUNTPOINT'",
+				  "cstor with-mount -r busybox -- sh -c 'tar -C \"$CSTOR_MOUNTPOINT\" -cf - . > rootfs.tar'"),
+	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
+	.no_interspersed = true,
 	.run = run,
 };

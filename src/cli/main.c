@@ -9,25 +9,33 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util/cleanup.h"
 #include "util/strv.h"
 
 struct cli_global cli_global;
 const char *cli_program = "cstor";
 
-static const struct cli_flag global_flags[] = {
-	{ { "-run", "R" }, CLI_STRING, &cli_global.run_root, "Root of the runtime state tree" },
-	{ { "-graph", "g" }, CLI_STRING, &cli_global.graph_root, "Root of the storage tree" },
+const struct cli_flag cli_global_flags[] = {
+	{ { "-run", "R" }, CLI_STRING, &cli_global.run_root, "Root of the runtime state tree",
+	  "runroot of storage.conf, else /run/containers/storage", "DIR" },
+	{ { "-graph", "g" }, CLI_STRING, &cli_global.graph_root, "Root of the storage tree",
+	  "graphroot of storage.conf, else /var/lib/containers/storage", "DIR" },
 	{ { "-storage-driver", "s" }, CLI_STRING, &cli_global.driver,
-	  "Storage driver to use ($STORAGE_DRIVER)" },
+	  "Storage driver to use ($STORAGE_DRIVER)",
+	  "driver of storage.conf, else the one the store used, else overlay or vfs", "DRIVER" },
 	{ { "-storage-opt" }, CLI_LIST, &cli_global.storage_opts,
-	  "Set storage driver options ($STORAGE_OPTS)" },
+	  "Set storage driver options ($STORAGE_OPTS; repeatable)", "options of storage.conf",
+	  "KEY=VALUE" },
 	{ { "-debug", "D" }, CLI_BOOL, &cli_global.debug, "Print debugging information" },
 	{ { "-transient-store" }, CLI_BOOL, &cli_global.transient_store,
-	  "Keep container records in the run root (lost at reboot)" },
+	  "Keep container records in the run root (lost at reboot)",
+	  "transient_store of storage.conf, else false" },
 	{ { NULL } },
 };
 
-static const struct cli_cmd *const commands[] = {
+/* One line per command; its help, man page and completion come from the
+ * entry (cli.h). */
+const struct cli_cmd *const cli_commands[] = {
 	&cmd_add_names,
 	&cmd_applydiff,
 	&cmd_applydiff_staged,
@@ -85,31 +93,14 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_wipe,
 	&cmd_with_mount,
 };
+const size_t cli_n_commands = sizeof(cli_commands) / sizeof(cli_commands[0]);
 
-static void usage(FILE *f)
+const struct cli_cmd *cli_lookup(const char *name)
 {
-	fprintf(f, "Usage: %s command [options [...]]\n\nCommands:\n\n", cli_program);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-30s%s\n", commands[i]->names[0], commands[i]->usage);
-	fprintf(f, "\nOptions:\n");
-	const struct cli_flag *const sets[] = { global_flags, NULL };
-	cli_print_flags(f, sets);
-}
-
-static void cmd_usage(FILE *f, const struct cli_cmd *c, const char *name)
-{
-	fprintf(f, "Usage: %s %s %s\n\n%s\n\nOptions:\n", cli_program, name,
-		c->args_help ? c->args_help : "", c->usage);
-	const struct cli_flag *const sets[] = { global_flags, c->flags, NULL };
-	cli_print_flags(f, c->flags ? sets : sets);
-}
-
-static const struct cli_cmd *lookup(const char *name)
-{
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		for (size_t n = 0; n < 4 && commands[i]->names[n]; n++)
-			if (strcmp(commands[i]->names[n], name) == 0)
-				return commands[i];
+	for (size_t i = 0; i < cli_n_commands; i++)
+		for (size_t n = 0; n < 4 && cli_commands[i]->names[n]; n++)
+			if (strcmp(cli_commands[i]->names[n], name) == 0)
+				return cli_commands[i];
 	return NULL;
 }
 
@@ -123,10 +114,22 @@ static void log_stderr(void *ctx, int level, const char *msg)
 
 void cli_error(const char *context, const cstor_error *err)
 {
+	const char *msg = cstor_error_message(err);
+	size_t len = context ? strlen(context) : 0;
+	/* The library often names the operation already ("changes: layer
+	 * not known"): say it once. */
+	if (len && strncmp(msg, context, len) == 0 && msg[len] == ':' && msg[len + 1] == ' ')
+		context = NULL;
 	if (context && context[0])
-		fprintf(stderr, "%s: %s: %s\n", cli_program, context, cstor_error_message(err));
+		fprintf(stderr, "%s: %s: %s\n", cli_program, context, msg);
 	else
-		fprintf(stderr, "%s: %s\n", cli_program, cstor_error_message(err));
+		fprintf(stderr, "%s: %s\n", cli_program, msg);
+}
+
+/* `cstor --version`: one line, wherever the flag is. */
+static void print_version(void)
+{
+	printf("%s version %s\n", cli_program, cstor_version());
 }
 
 int main(int argc, char **argv)
@@ -136,27 +139,50 @@ int main(int argc, char **argv)
 	char *errmsg = NULL;
 
 	if (n < 1) {
-		usage(stdout);
+		cli_usage(stdout);
 		return EXIT_FAIL;
 	}
-	const struct cli_flag *const gsets[] = { global_flags, NULL };
+	/* Hidden commands the build and the completion scripts call. */
+	if (strcmp(a[0], "__man") == 0)
+		return cli_man(n - 1, a + 1);
+	if (strcmp(a[0], "__complete") == 0)
+		return cli_complete(n - 1, a + 1);
+	const struct cli_flag *const gsets[] = { cli_global_flags, NULL };
 	int r = cli_parse_flags(gsets, &n, &a, &errmsg);
+	if (r == 2) {
+		print_version();
+		return EXIT_OK;
+	}
 	if (r == 1) {
-		usage(stdout);
+		cli_usage(stdout);
 		return EXIT_OK;
 	}
 	if (r < 0) {
 		fprintf(stderr, "%s: %s while parsing arguments\n", cli_program, errmsg);
 		free(errmsg);
-		usage(stderr);
+		cli_usage(stderr);
 		return EXIT_FAIL;
 	}
 	if (n < 1) {
-		usage(stdout);
+		cli_usage(stdout);
 		return EXIT_FAIL;
 	}
 	const char *name = a[0];
-	const struct cli_cmd *c = lookup(name);
+	if (strcmp(name, "help") == 0) {
+		if (n < 2) {
+			cli_usage(stdout);
+			return EXIT_OK;
+		}
+		const struct cli_cmd *hc = cli_lookup(a[1]);
+		if (!hc) {
+			fprintf(stderr, "%s: help: unknown command \"%s\" (`%s help` lists them)\n",
+				cli_program, a[1], cli_program);
+			return EXIT_FAIL;
+		}
+		cli_cmd_help(stdout, hc, a[1]);
+		return EXIT_OK;
+	}
+	const struct cli_cmd *c = cli_lookup(name);
 	if (!c) {
 		fprintf(stderr, "%s: unrecognized command.\n", name);
 		return EXIT_FAIL;
@@ -164,28 +190,34 @@ int main(int argc, char **argv)
 	n--;
 	a++;
 	/* The command's own flags and the global ones, in any order, before
-	 * the first positional argument. */
-	const struct cli_flag *const csets[] = { global_flags, c->flags, NULL };
-	const struct cli_flag *const gonly[] = { global_flags, NULL };
-	r = cli_parse_flags(c->flags ? csets : gonly, &n, &a, &errmsg);
+	 * and (unless the command says otherwise) between its arguments. */
+	const struct cli_flag *const csets[] = { cli_global_flags, c->flags, NULL };
+	r = cli_parse_args(c->flags ? csets : gsets, !c->no_interspersed, &n, &a, &errmsg);
+	if (r == 2) {
+		print_version();
+		return EXIT_OK;
+	}
 	if (r == 1) {
-		cmd_usage(stdout, c, name);
+		cli_cmd_help(stdout, c, name);
 		return EXIT_USAGE;
 	}
 	if (r < 0) {
-		fprintf(stderr, "%s %s: %s\n", cli_program, name, errmsg);
+		fprintf(stderr, "%s %s: %s (`%s %s --help` lists them)\n", cli_program, name, errmsg,
+			cli_program, name);
 		free(errmsg);
-		cmd_usage(stderr, c, name);
 		return EXIT_USAGE;
 	}
+	_cleanup_free_ char **args = a; /* cli_parse_args' array */
 	if (c->min_args > 0 && n < c->min_args) {
 		fprintf(stderr, "%s: more arguments required.\n", name);
-		cmd_usage(stderr, c, name);
+		fprintf(stderr, "Usage: %s %s %s\n", cli_program, name,
+			c->args_help ? c->args_help : "");
 		return EXIT_FAIL;
 	}
 	if (c->max_args >= 0 && n > c->max_args) {
 		fprintf(stderr, "%s: too many arguments.\n", name);
-		cmd_usage(stderr, c, name);
+		fprintf(stderr, "Usage: %s %s %s\n", cli_program, name,
+			c->args_help ? c->args_help : "");
 		return EXIT_FAIL;
 	}
 
@@ -198,6 +230,10 @@ int main(int argc, char **argv)
 		o.driver_options = (const char *const *)cli_global.storage_opts;
 		o.transient_store = cli_global.transient_store ? 1 : -1;
 		o.log = log_stderr;
+		/* A command that only reads must not leave a new empty store
+		 * under a mistyped path. */
+		if (c->read_only)
+			o.flags |= CSTOR_STORE_OPEN_EXISTING;
 		cstor_error err = CSTOR_ERROR_INIT;
 		if (cstor_store_open(&store, &o, &err) < 0) {
 			fprintf(stderr, "%s: error initializing: %s\n", cli_program,
@@ -212,7 +248,7 @@ int main(int argc, char **argv)
 				cstor_store_driver_name(store));
 		}
 	}
-	int rc = c->run(store, n, a);
+	int rc = c->run(store, n, args);
 	cstor_store_free(store);
 	if (fflush(stdout) != 0 && rc == EXIT_OK) {
 		perror("cstor: write output");

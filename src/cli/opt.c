@@ -88,11 +88,13 @@ static int apply(const struct cli_flag *f, const char *name, const char *value, 
 	return strv_append((char ***)f->target, value) < 0 ? failf(errmsg, "out of memory") : 0;
 }
 
-int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv, char **errmsg)
+static int parse(const struct cli_flag *const *sets, int *argc, char ***argv, char **errmsg,
+		 bool *dashdash)
 {
 	int n = *argc;
 	char **a = *argv;
 	*errmsg = NULL;
+	*dashdash = false;
 	while (n > 0) {
 		const char *s = a[0];
 		if (s[0] != '-' || s[1] == 0)
@@ -100,6 +102,7 @@ int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv,
 		if (strcmp(s, "--") == 0) {
 			a++;
 			n--;
+			*dashdash = true;
 			break;
 		}
 		const char *name = s + 1;
@@ -129,6 +132,10 @@ int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv,
 			free(fname);
 			free(value);
 			return 1;
+		} else if (strcmp(fname, "-version") == 0 && !eq) {
+			free(fname);
+			free(value);
+			return 2;
 		} else if (fname[0] == '-' || strlen(fname) < 2 || eq) {
 			r = failf(errmsg, "flag provided but not defined: -%s", fname);
 		} else {
@@ -159,17 +166,51 @@ int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv,
 	return 0;
 }
 
-void cli_print_flags(FILE *f, const struct cli_flag *const *sets)
+int cli_parse_flags(const struct cli_flag *const *sets, int *argc, char ***argv, char **errmsg)
 {
-	for (size_t s = 0; sets[s]; s++)
-		for (const struct cli_flag *fl = sets[s]; fl->names[0]; fl++) {
-			char names[64] = "";
-			for (size_t n = 0; n < 3 && fl->names[n]; n++) {
-				if (n)
-					strcat(names, ", ");
-				strcat(names, "-");
-				strncat(names, fl->names[n], 40);
-			}
-			fprintf(f, "  %-40s %s\n", names, fl->help);
+	bool dashdash;
+	return parse(sets, argc, argv, errmsg, &dashdash);
+}
+
+/*
+ * mflag stops at the first argument; people write `import SRC --name X`.
+ * Parsing on after an argument changes the meaning of a Go command line
+ * only where an argument after the first begins with "-" (Go takes it as
+ * an argument, so does "--" here): names and IDs of a store do not, and
+ * "--" keeps the Go reading when one does.
+ */
+int cli_parse_args(const struct cli_flag *const *sets, bool interspersed, int *argc,
+		   char ***argv, char **errmsg)
+{
+	int n = *argc;
+	char **a = *argv;
+	char **pos = calloc((size_t)n + 1, sizeof(*pos));
+	if (!pos)
+		return failf(errmsg, "out of memory");
+	int npos = 0;
+	for (;;) {
+		bool dashdash;
+		int r = parse(sets, &n, &a, errmsg, &dashdash);
+		if (r != 0) {
+			free(pos);
+			return r;
 		}
+		if (n == 0)
+			break;
+		if (!interspersed || dashdash) {
+			while (n > 0) {
+				pos[npos++] = a[0];
+				a++;
+				n--;
+			}
+			break;
+		}
+		pos[npos++] = a[0];
+		a++;
+		n--;
+	}
+	/* The array lives as long as the command runs, like argv. */
+	*argc = npos;
+	*argv = pos;
+	return 0;
 }

@@ -316,7 +316,7 @@ test_wipe() {
 	"$CSTOR" $G mount lone >/dev/null
 	run "$S/out" "$S/err" wipe -j
 	expect_eq "$RC:$(cat "$S/out")" "1:{}" "wipe -j with a mounted layer"
-	grep -q "^cstor: wipe: wipe: layer lone is mounted" "$S/err" || die "message: $(cat "$S/err")"
+	grep -q "^cstor: wipe: layer lone is mounted" "$S/err" || die "message: $(cat "$S/err")"
 	expect_eq "$("$CSTOR" $G containers | grep -c cccc)" 2 "containers kept"
 	"$CSTOR" $G unmount lone >/dev/null
 	run "$S/out" "$S/err" wipe --json

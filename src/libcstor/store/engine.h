@@ -81,6 +81,11 @@ struct cstor_objstore_ops {
 	 * was, -ENOMEM. */
 	int (*mark_dying)(struct cstor_obj_head *h);
 	int (*remove_files)(struct cstor_objstore *os, const char *id, cstor_error *err);
+	/* Names are image references: store/verbs.c finds a record by every
+	 * spelling of one (normalised as import stores it, a short name, a
+	 * digest), and has_digest tells which records a digest names. */
+	bool names_are_references;
+	bool (*has_digest)(const struct cstor_obj_head *h, const char *digest);
 };
 
 struct cstor_obj_index;

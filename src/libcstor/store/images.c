@@ -16,11 +16,21 @@
 
 static char *const none[] = { NULL };
 
+static bool image_has_digest(const struct cstor_obj_head *h, const char *digest)
+{
+	const struct cstor_image_rec *r = CSTOR_IMAGE_REC(h);
+	if (r->digest && strcmp(r->digest, digest) == 0)
+		return true;
+	return r->digests && strv_contains(r->digests, digest);
+}
+
 const struct cstor_objstore_ops cstor_image_store_ops = {
 	.kind = "image",
 	.json_name = "images.json",
 	.lock_name = "images.lock",
 	.codec = &cstor_image_rec_codec,
+	.names_are_references = true,
+	.has_digest = image_has_digest,
 };
 
 /* Snapshots */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,12 +128,26 @@ static int open_layer_stores(struct cstor_store *s, cstor_error *err)
 	return 0;
 }
 
+/* Whether the configuration names additional image or layer stores. */
+static bool has_additional_stores(const struct cstor_config *c)
+{
+	for (size_t i = 0; c->driver_opts && c->driver_opts[i]; i++) {
+		_cleanup_free_ char *prefix = NULL, *key = NULL, *value = NULL;
+		if (cstor_driver_opt_split(c->driver_opts[i], &prefix, &key, &value) < 0)
+			continue;
+		if (strcmp(key, "imagestore") == 0 || strcmp(key, "additionalimagestore") == 0 ||
+		    strcmp(key, "additionallayerstore") == 0)
+			return true;
+	}
+	return false;
+}
+
 int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_error *err)
 {
 	if (opts && opts->version != CSTOR_STORE_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_store_options version %u",
 				       opts->version);
-	if (opts && opts->flags)
+	if (opts && (opts->flags & ~CSTOR_STORE_OPEN_EXISTING))
 		return cstor_error_set(err, EINVAL, "unknown store flags 0x%x", opts->flags);
 
 	_cleanup_(store_freep) struct cstor_store *s = calloc(1, sizeof(*s));
@@ -147,6 +162,24 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 		return r;
 	cstor_store_log(s, CSTOR_LOG_DEBUG, "config file: %s",
 			s->cfg.config_file ? s->cfg.config_file : "(none)");
+	/* Checked before the driver is detected or initialised: nothing,
+	 * not even a probe mount, may land under a path that is not a store.
+	 * A primary store in front of additional (read-only) stores is made
+	 * on first use as containers/storage makes it: that is how such
+	 * setups start, not a typo. */
+	if (opts && (opts->flags & CSTOR_STORE_OPEN_EXISTING) && !has_additional_stores(&s->cfg)) {
+		struct stat st;
+		if (stat(s->cfg.graph_root, &st) < 0) {
+			int e = errno;
+			if (e == ENOENT)
+				return cstor_error_set(err, e, "store %s does not exist (not created: "
+						       "the command only reads)", s->cfg.graph_root);
+			return cstor_error_errno(err, e, "store %s", s->cfg.graph_root);
+		}
+		if (!S_ISDIR(st.st_mode))
+			return cstor_error_set(err, ENOTDIR, "store %s is not a directory",
+					       s->cfg.graph_root);
+	}
 
 	const char *name = s->cfg.driver;
 	/* No driver configured: reuse the one a previous run chose, else the

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "archive/digest.h"
+#include "oci/refname.h"
 #include "records/bigdata.h"
 #include "store/verbs.h"
 #include "util/cleanup.h"
@@ -25,6 +26,139 @@ int cstor_objset_fail_code(const cstor_error *err)
 	return err && err->code ? -err->code : -ENOENT;
 }
 
+
+/*
+ * Image names are references as import stores them
+ * ("docker.io/library/busybox:latest"), while people type "busybox",
+ * "busybox:latest", "docker.io/library/busybox" or a digest. A reference
+ * not found as given is normalised as import normalises it; then a short
+ * name ("busybox", "busybox:1") is matched against the last component of
+ * every name, and more than one image matching is an error listing them;
+ * NAME@DIGEST, @DIGEST and sha256:... find the image with that digest.
+ * Only for kinds whose names are references (images).
+ */
+struct candidates {
+	struct cstor_obj_head *first;
+	size_t n;
+	char *list; /* "a, b" for the message */
+};
+
+static int add_candidate(struct candidates *c, struct cstor_obj_head *h, const char *shown)
+{
+	if (c->first == h)
+		return 0;
+	if (!c->first)
+		c->first = h;
+	c->n++;
+	char *l = NULL;
+	if (asprintf(&l, "%s%s%s", c->list ? c->list : "", c->list ? ", " : "", shown) < 0)
+		return -ENOMEM;
+	free(c->list);
+	c->list = l;
+	return 0;
+}
+
+static int resolve_candidates(struct cstor_obj_head **out, struct candidates *c, const char *kind,
+			      const char *ref, bool *amb, cstor_error *err)
+{
+	_cleanup_free_ char *list = TAKE_PTR(c->list);
+	if (c->n == 1)
+		*out = c->first;
+	if (c->n <= 1)
+		return 0;
+	*amb = true;
+	return cstor_error_set(err, EINVAL, "%s name \"%s\" is ambiguous: it may be %s", kind, ref,
+			       list ? list : "?");
+}
+
+static bool has_repo(const struct cstor_obj_head *h, const char *repo)
+{
+	size_t l = strlen(repo);
+	for (size_t i = 0; h->names && h->names[i]; i++)
+		if (strncmp(h->names[i], repo, l) == 0 &&
+		    (h->names[i][l] == ':' || h->names[i][l] == '@' || h->names[i][l] == 0))
+			return true;
+	return false;
+}
+
+static int by_digest(struct cstor_obj_head **out, struct cstor_objstore *os, const char *repo,
+		     const char *digest, const char *ref, bool *amb, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	struct candidates c = { 0 };
+	for (size_t i = 0; i < os->n; i++) {
+		struct cstor_obj_head *h = os->recs[i];
+		if (os->ops->has_digest(h, digest) && (!repo || has_repo(h, repo)) &&
+		    add_candidate(&c, h, h->id) < 0) {
+			free(c.list);
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	return resolve_candidates(out, &c, os->ops->kind, ref, amb, err);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t sl = strlen(s), tl = strlen(tail);
+	return sl > tl && strcmp(s + sl - tl, tail) == 0;
+}
+
+/* @tail: "/busybox:latest"; @bare, when the user gave no tag: "/busybox"
+ * (names stored without normalisation, by create-image or Go's CLI). */
+static int by_short_name(struct cstor_obj_head **out, struct cstor_objstore *os, const char *tail,
+			 const char *bare, const char *ref, bool *amb, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	struct candidates c = { 0 };
+	for (size_t i = 0; i < os->n; i++) {
+		struct cstor_obj_head *h = os->recs[i];
+		for (size_t k = 0; h->names && h->names[k]; k++) {
+			const char *n = h->names[k];
+			if ((ends_with(n, tail) || (bare && ends_with(n, bare))) &&
+			    add_candidate(&c, h, n) < 0) {
+				free(c.list);
+				return cstor_error_set(err, ENOMEM, "out of memory");
+			}
+		}
+	}
+	return resolve_candidates(out, &c, os->ops->kind, ref, amb, err);
+}
+
+/* cstor_objstore_lookup, then the spellings above: 0 (*out NULL when not
+ * found, *amb when ambiguous), or -EINVAL (ambiguous, candidates in
+ * @err), -ENOMEM. */
+static int lookup(struct cstor_obj_head **out, struct cstor_objstore *os, const char *ref,
+		  bool *amb, cstor_error *err) CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	*amb = false;
+	*out = cstor_objstore_lookup(os, ref, amb);
+	if (*out || *amb || !os->ops->names_are_references || !os->ops->has_digest)
+		return 0;
+	if (ref[0] == '@')
+		return by_digest(out, os, NULL, ref + 1, ref, amb, err);
+	if (strncmp(ref, "sha256:", 7) == 0)
+		return by_digest(out, os, NULL, ref, ref, amb, err);
+	_cleanup_free_ char *norm = NULL;
+	if (cstor_refname_normalize(&norm, ref, NULL) < 0)
+		return 0; /* not a reference: not found */
+	if ((*out = cstor_objstore_by_name(os, norm)))
+		return 0;
+	const char *at = strchr(norm, '@');
+	if (at) {
+		_cleanup_free_ char *repo = strndup(norm, (size_t)(at - norm));
+		if (!repo)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		return by_digest(out, os, repo, at + 1, ref, amb, err);
+	}
+	/* A short name: its domain and path are not given. */
+	if (strchr(ref, '/'))
+		return 0;
+	_cleanup_free_ char *bare = NULL;
+	if (!strchr(ref, ':') && asprintf(&bare, "/%s", ref) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return by_short_name(out, os, strrchr(norm, '/'), bare, ref, amb, err);
+}
+
 int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj_copy_fn copy,
 		      void *out, struct cstor_objstore **where, cstor_error *err)
 {
@@ -35,11 +169,14 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 		if (r != 0)
 			return r;
 		bool a = false;
-		struct cstor_obj_head *h = cstor_objstore_lookup(os, ref, &a);
+		struct cstor_obj_head *h = NULL;
+		r = lookup(&h, os, ref, &a, err);
 		amb |= a;
 		if (h)
 			r = copy(out, os, h, err);
 		cstor_objstore_done(os);
+		if (r < 0 && !h)
+			return r;
 		if (h) {
 			if (r == 0 && where)
 				*where = os;
@@ -60,7 +197,9 @@ static struct cstor_obj_head *not_writable(const struct cstor_objset *set, const
 		struct cstor_objstore *ro = set->ro[i];
 		if (cstor_objstore_start_reading(ro, NULL) != 0)
 			continue;
-		if (cstor_objstore_lookup(ro, ref, NULL))
+		bool a;
+		struct cstor_obj_head *h = NULL;
+		if (lookup(&h, ro, ref, &a, NULL) == 0 && h)
 			r = cstor_error_set(err, EROFS, "%s %s is in a read-only store", kind_of(set),
 					    ref);
 		cstor_objstore_done(ro);
@@ -77,7 +216,13 @@ struct cstor_obj_head *cstor_objset_find_writable(struct cstor_objstore *primary
 						  const char *what, cstor_error *err)
 {
 	bool amb = false;
-	struct cstor_obj_head *h = cstor_objstore_lookup(primary, ref, &amb);
+	struct cstor_obj_head *h = NULL;
+	int r = lookup(&h, primary, ref, &amb, err);
+	if (r < 0) {
+		if (what)
+			cstor_error_wrap(err, r, "%s", what);
+		return NULL;
+	}
 	return h ? h : not_writable(set, ref, amb, what, err);
 }
 
