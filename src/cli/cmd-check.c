@@ -18,7 +18,7 @@ static char *max_age;
 
 static const struct cli_flag flags[] = {
 	CLI_JSON_FLAG(json),
-	{ { "-max", "m" }, CLI_STRING, &max_age, "Maximum allowed age for unreferenced layers (default 24h)" },
+	{ { "-max", "m" }, CLI_STRING, &max_age, "Maximum allowed age for unreferenced layers (a Go duration: 24h, 90m, 0)", "24h", "AGE" },
 	{ { "-repair", "r" }, CLI_BOOL, &repair, "Repair: rebuild damaged layers, remove what cannot be rebuilt" },
 	{ { "-force", "f" }, CLI_BOOL, &force, "Also remove damaged containers (implies -r)" },
 	{ { "-quick", "q" }, CLI_BOOL, &quick, "Perform only quick checks (no file-by-file comparison)" },
@@ -231,6 +231,16 @@ static int check(cstor_store *store, int argc, char **argv)
 const struct cli_cmd cmd_check = {
 	.names = { "check" },
 	.usage = "Check storage consistency",
+	.description = "Checks every layer (its diff against its recorded digest and size, and, "
+		       "unless -q, its files against its diffs), image and container of the store and "
+		       "of its read-only image stores, and the driver's directories. Prints each object "
+		       "with its problems and exits 1 when there are any. With -r, damaged layers are "
+		       "rebuilt in place from their kept blobs or identical layers, so their images "
+		       "survive; what cannot be rebuilt is removed, and the output says what that cost. "
+		       "Read-only stores are never changed. See docs/check.md.",
+	.examples = CLI_EXAMPLES("cstor check\t# everything; exit 1 when something is wrong",
+				 "cstor check -q --json\t# quick checks, one JSON report",
+				 "cstor check -r -m 1h\t# repair; unused layers older than an hour go"),
 	.max_args = 0,
 	.flags = flags,
 	.run = check,

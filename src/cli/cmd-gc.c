@@ -40,6 +40,10 @@ static int gc(cstor_store *store, int argc, char **argv)
 const struct cli_cmd cmd_gc = {
 	.names = { "gc" },
 	.usage = "Garbage collect leftovers of deleted objects and interrupted imports",
+	.description = "Removes the layers an interrupted import or image delete left that nothing "
+		       "uses, and the driver directories, data directories and temporary files that no "
+		       "record owns. Prints what went, one line each. See docs/check.md.",
+	.examples = CLI_EXAMPLES("cstor gc", "cstor gc --json"),
 	.max_args = 0,
 	.flags = flags,
 	.run = gc,
