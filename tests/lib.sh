@@ -112,7 +112,7 @@ t_run() {
 		echo "ok $T_N - $name # SKIP $(tail -n 1 "$out")"
 	else
 		echo "not ok $T_N - $name"
-		sed 's/^/# /' "$out" | tail -n 40
+		sed 's/^/# /' "$out" | tail -n ${T_TAIL:-40}
 		T_FAILED=$((T_FAILED + 1))
 	fi
 }

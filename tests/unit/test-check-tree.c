@@ -29,9 +29,9 @@ static void mk(const char *path, char type, mode_t mode, const char *data)
 	char p[512];
 	snprintf(p, sizeof(p), "%s/%s", root, path);
 	if (type == '5')
-		mkdir(p, mode);
+		(void)!mkdir(p, mode);
 	else if (type == '2')
-		symlink(data, p);
+		(void)!symlink(data, p);
 	else {
 		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
 		if (data)

@@ -345,7 +345,9 @@ static int lowers_collect(struct lowers *l, struct cstor_driver *d, int dir, con
 				       "overlay: cannot mount layer %s: max depth exceeded (a chain of "
 				       "%zu layers, the limit is %d)",
 				       id, nl + 1, MAX_DEPTH);
-	if (!(l->abs = calloc(nl + 2, sizeof(char *))) || !(l->fds = calloc(nl + 2, sizeof(int))))
+	/* The lowers, the layer's own diff/ (read-only), its empty/ (no
+	 * lowers) and the terminating NULL. */
+	if (!(l->abs = calloc(nl + 3, sizeof(char *))) || !(l->fds = calloc(nl + 3, sizeof(int))))
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	int r = 0;
 	/* Read-only: the layer's own diff is the top lower. */
