@@ -239,6 +239,54 @@ static int test_duplicate_names_three_ways(void)
 	return TEST_PASS;
 }
 
+/* A record that repeats one of its names: Go's image load keeps it there
+ * (it checks names against earlier records only), its layer and container
+ * loads take it away, every copy (each name is recorded as it is seen, so
+ * the repeat finds the record itself holding it). The name then belongs to
+ * nobody, and a later record naming it still takes it without complaint. */
+static int test_repeated_name_in_one_record(void)
+{
+	static const char *const kinds[] = { "layers.json", "containers.json" };
+	for (size_t t = 0; t < 2; t++) {
+		const char *d = new_dir();
+		CHECK_OK(write_file(d, kinds[t],
+				    "[{\"id\":\"r1\",\"names\":[\"x\",\"a\"],\"layer\":\"l1\"},"
+				    "{\"id\":\"r2\",\"names\":[\"x\",\"b\",\"x\",\"y\",\"y\"],\"layer\":\"l2\"},"
+				    "{\"id\":\"r3\",\"names\":[\"c\",\"y\"],\"layer\":\"l3\"},"
+				    "{\"id\":\"r4\",\"names\":[\"d\",\"d\",\"d\"],\"layer\":\"l4\"}]"));
+		struct cstor_objstore *os = NULL;
+		if (t == 0)
+			CHECK_OK(cstor_layer_store_open(&os, d, false, NULL));
+		else
+			CHECK_OK(cstor_objstore_open(&os, &cstor_container_store_ops, d, false, NULL));
+		CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+		struct cstor_obj_head *r1 = cstor_objstore_by_id(os, "r1"),
+				      *r2 = cstor_objstore_by_id(os, "r2"),
+				      *r3 = cstor_objstore_by_id(os, "r3"),
+				      *r4 = cstor_objstore_by_id(os, "r4");
+		CHECK(r1 && r2 && r3 && r4);
+		CHECK(strv_length(r1->names) == 1 && streq(r1->names[0], "a"));
+		CHECK_MSG(strv_length(r2->names) == 1 && streq(r2->names[0], "b"), "# %s: %zu names %s %s",
+			  kinds[t], strv_length(r2->names), r2->names[0], r2->names[1]);
+		CHECK(strv_length(r3->names) == 2 && streq(r3->names[0], "c") &&
+		      streq(r3->names[1], "y"));
+		CHECK(strv_length(r4->names) == 0);
+		CHECK(!cstor_objstore_by_name(os, "x") && !cstor_objstore_by_name(os, "d"));
+		CHECK(cstor_objstore_by_name(os, "y") == r3);
+		/* The writer saved the repair. */
+		cstor_objstore_done(os);
+		char p[4400], *text = NULL;
+		size_t len = 0;
+		snprintf(p, sizeof(p), "%s/%s", d, kinds[t]);
+		CHECK_OK(cstor_read_file_at(AT_FDCWD, p, &text, &len, p, NULL));
+		CHECK_MSG(strstr(text, "\"x\"") == NULL && strstr(text, "\"d\"") == NULL, "# saved: %s",
+			  text);
+		free(text);
+		cstor_objstore_free(os);
+	}
+	return TEST_PASS;
+}
+
 static int test_read_only(void)
 {
 	const char *d = new_dir();
@@ -401,7 +449,7 @@ static int test_shared_copies(void)
 
 TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
 	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
-	 TEST(test_duplicate_names_three_ways),
+	 TEST(test_duplicate_names_three_ways), TEST(test_repeated_name_in_one_record),
 	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),
 	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only),
 	 TEST(test_shared_copies))

@@ -218,6 +218,16 @@ void cstor_objstore_free(struct cstor_objstore *os) CSTOR_NO_TSA
 	free(os);
 }
 
+/* A table of @keys keys, empty. */
+static struct slot *table_new(size_t keys, size_t *mask)
+{
+	size_t cap = 16;
+	while (cap < 2 * keys + 2)
+		cap *= 2;
+	*mask = cap - 1;
+	return calloc(cap, sizeof(struct slot));
+}
+
 /* Append the records of the aside file to @recs, skipping IDs the main
  * file has. */
 static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
@@ -246,12 +256,16 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 		return oom(err);
 	}
 	*recs = all;
-	size_t first = *n;
+	size_t mask;
+	_cleanup_free_ struct slot *ids = table_new(*n, &mask);
+	if (!ids) {
+		free_records(os->ops, more, nm);
+		return oom(err);
+	}
+	for (size_t j = 0; j < *n; j++)
+		put(ids, mask, all[j]->id, all[j]);
 	for (size_t i = 0; i < nm; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < first && !dup; j++)
-			dup = streq(all[j]->id, more[i]->id);
-		if (dup) {
+		if (get(ids, mask, more[i]->id)) {
 			os->ops->codec->free(more[i]);
 			continue;
 		}
@@ -262,33 +276,84 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 	return 0;
 }
 
-/* Names are unique: a later record takes a name from earlier ones, as when
- * Go loads such a file. 1 when any was taken, 0 when none, -ENOMEM. One
- * pass from the last record back, with a table of the names seen. */
-static int take_duplicate_names(struct cstor_obj_head **recs, size_t n)
+/* Names are unique: as Go's load does, records are taken in order and each
+ * name goes to the record naming it last, taken from the one that had it
+ * (for a name a record repeats, see own_repeats_kept). 1 when any was
+ * taken, 0 when none, -ENOMEM. Linear: one table of the names seen. */
+struct names_gone {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_gone_free(struct names_gone *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free(g->v[i]);
+	free(g->v);
+}
+
+static int take_duplicate_names(const struct cstor_objstore_ops *ops,
+				struct cstor_obj_head **recs, size_t n)
 {
 	size_t keys = 0;
 	for (size_t i = 0; i < n; i++)
 		keys += strv_length(recs[i]->names);
-	size_t cap = 16;
-	while (cap < 2 * keys + 2)
-		cap *= 2;
-	_cleanup_free_ struct slot *seen = calloc(cap, sizeof(*seen));
+	size_t mask;
+	_cleanup_free_ struct slot *seen = table_new(keys, &mask);
 	if (!seen)
 		return -ENOMEM;
+	/* Names a record lost to its own repeat: the table's key may be one
+	 * of them, so they are freed last. */
+	_cleanup_(names_gone_free) struct names_gone gone = { 0 };
 	int dup = 0;
-	for (size_t i = n; i-- > 0;)
-		for (size_t k = 0; recs[i]->names && recs[i]->names[k];) {
-			struct slot *sl = probe(seen, cap - 1, recs[i]->names[k]);
+	for (size_t i = 0; i < n; i++) {
+		char **names = recs[i]->names;
+		bool lost_own = false;
+		/* The record loses names only after the loop, which so sees
+		 * them all, as Go's range over the names as they were. */
+		for (size_t k = 0; names && names[k]; k++) {
+			struct slot *sl = probe(seen, mask, names[k]);
 			if (sl->key && sl->h != recs[i]) {
-				/* A later record has it: the key is that record's. */
-				strv_remove(recs[i]->names, sl->key);
+				/* An earlier record has it: it is this one's now.
+				 * That frees the key, replaced just below. */
+				strv_remove(sl->h->names, names[k]);
 				dup = 1;
-				continue;
+			} else if (sl->key && !ops->own_repeats_kept) {
+				lost_own = true;
+				dup = 1;
 			}
-			*sl = (struct slot){ recs[i]->names[k], recs[i] };
-			k++;
+			*sl = (struct slot){ names[k], recs[i] };
 		}
+		if (!lost_own)
+			continue;
+		/* Every name this record repeats goes, all its copies, as
+		 * Go's removeName takes them. Rare: quadratic in the one
+		 * record's names, as Go is. */
+		size_t count = strv_length(names);
+		if (gone.n + count > gone.cap) {
+			size_t cap = 2 * (gone.n + count);
+			char **v = realloc(gone.v, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			gone.v = v;
+			gone.cap = cap;
+		}
+		_cleanup_free_ char **orig = malloc(count * sizeof(*orig));
+		if (!orig)
+			return -ENOMEM;
+		memcpy(orig, names, count * sizeof(*orig));
+		size_t o = 0;
+		for (size_t k = 0; k < count; k++) {
+			bool rep = false;
+			for (size_t j = 0; j < count && !rep; j++)
+				rep = j != k && streq(orig[j], orig[k]);
+			if (rep)
+				gone.v[gone.n++] = orig[k];
+			else
+				names[o++] = orig[k];
+		}
+		names[o] = NULL;
+	}
 	return dup;
 }
 
@@ -308,7 +373,7 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 		free_records(os->ops, recs, n);
 		return r;
 	}
-	int dup = take_duplicate_names(recs, n);
+	int dup = take_duplicate_names(os->ops, recs, n);
 	if (dup < 0) {
 		free_records(os->ops, recs, n);
 		return oom(err);
@@ -606,10 +671,20 @@ int cstor_objstore_set_names(struct cstor_objstore *os, struct cstor_obj_head *h
 	_cleanup_strv_free_ char **v = cstor_names_dedup(names);
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; v[i]; i++)
+	/* Names are unique among the records (see the load), so the index
+	 * finds the one record to take each from, as Go's byname map does. */
+	struct cstor_obj_index *ix = index_of(os);
+	for (size_t i = 0; v[i]; i++) {
+		if (ix) {
+			struct cstor_obj_head *o = get(ix->names, ix->mask, v[i]);
+			if (o && o != h)
+				strv_remove(o->names, v[i]);
+			continue;
+		}
 		for (size_t k = 0; k < os->n; k++)
 			if (os->recs[k] != h)
 				strv_remove(os->recs[k]->names, v[i]);
+	}
 	strv_free(h->names);
 	h->names = TAKE_PTR(v);
 	cstor_objstore_changed(os);

@@ -19,8 +19,10 @@
  * reload the records when another process changed them (records/recfile.h);
  * a corrupt file is an error, never an empty store. Names are unique among
  * the records of one store: loading a file that gives one name to two
- * records keeps it on the later one (as Go does) and the next writer saves
- * the repair; a read-only store with such a file is an error.
+ * records keeps it on the later one (as Go does; see own_repeats_kept for a
+ * name a record repeats) and the next writer saves the repair; a read-only
+ * store with such a file is an error. Loading is linear in the records and
+ * names.
  *
  * A read-only store (an additional image store) is opened read-only: its
  * lock is only ever taken shared on the file, nothing in it is created or
@@ -55,6 +57,12 @@ struct cstor_objstore_ops {
 	/* Big-data items are recorded by name only, without sizes and
 	 * digests (layers). */
 	bool big_data_names_only;
+	/* Loading a file that repeats a name within one record: the record
+	 * keeps it (images), or loses it (layers and containers). Go's image
+	 * load checks a record's names against earlier records only; its
+	 * layer and container loads record each name as they go, so a repeat
+	 * finds the record itself holding the name and takes it away. */
+	bool own_repeats_kept;
 
 	/* Optional hooks; NULL when the kind has no such thing. */
 

@@ -21,6 +21,7 @@ const struct cstor_objstore_ops cstor_image_store_ops = {
 	.json_name = "images.json",
 	.lock_name = "images.lock",
 	.codec = &cstor_image_rec_codec,
+	.own_repeats_kept = true,
 };
 
 /* Snapshots */
