@@ -29,6 +29,9 @@ side() {
 		python3 "$TOP/bench/gen-store.py" "$d/g" --layers "$n" --images "$n" --driver "$driver"
 	fi
 	"$BENCH_TMP/$name" "$mode" "$d/g" "$d/r" "$driver" "$n" "$ITERS" >"$d.out"
+	# The overlay home stays bind-mounted private after the store closes.
+	awk -v d="$d/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$d"
 }
 

@@ -77,7 +77,12 @@ struct slot {
 struct cstor_obj_index {
 	size_t mask;
 	struct slot *ids, *names, *alts;
-	struct cstor_obj_head **by_id; /* sorted by ID, for prefixes */
+	/* Keys put in each table so far: a record added to the store goes
+	 * into the index while the tables stay at most half full. */
+	size_t n_ids, n_names;
+	/* Sorted by ID, for prefixes: built by the first prefix lookup
+	 * (installed atomically, as the index), dropped by an add. */
+	struct cstor_obj_head **by_id;
 	size_t n;
 };
 
@@ -120,6 +125,20 @@ static void index_free(struct cstor_obj_index *ix)
 	free(ix);
 }
 
+/* Add @h's keys: the first record keeps a key, as Go's linear scans. */
+static void index_put(struct cstor_objstore *os, struct cstor_obj_index *ix,
+		      struct cstor_obj_head *h)
+{
+	put(ix->ids, ix->mask, h->id, h);
+	ix->n_ids++;
+	for (size_t k = 0; h->names && h->names[k]; k++, ix->n_names++)
+		put(ix->names, ix->mask, h->names[k], h);
+	const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
+	if (alt && alt[0])
+		put(ix->alts, ix->mask, alt, h);
+	ix->n++;
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	return strcmp((*(struct cstor_obj_head *const *)a)->id,
@@ -132,31 +151,43 @@ static struct cstor_obj_index *index_build(struct cstor_objstore *os)
 	size_t keys = os->n;
 	for (size_t i = 0; i < os->n; i++)
 		keys += strv_length(os->recs[i]->names);
+	/* Room for a quarter more before a rebuild. */
+	keys += keys / 4 + 16;
 	size_t cap = 16;
 	while (cap < 2 * keys + 2)
 		cap *= 2;
 	struct cstor_obj_index *ix = calloc(1, sizeof(*ix));
 	if (!ix || !(ix->ids = calloc(cap, sizeof(struct slot))) ||
 	    !(ix->names = calloc(cap, sizeof(struct slot))) ||
-	    (os->ops->alt_key && !(ix->alts = calloc(cap, sizeof(struct slot)))) ||
-	    !(ix->by_id = malloc((os->n + 1) * sizeof(*ix->by_id)))) {
+	    (os->ops->alt_key && !(ix->alts = calloc(cap, sizeof(struct slot))))) {
 		index_free(ix);
 		return NULL;
 	}
 	ix->mask = cap - 1;
-	ix->n = os->n;
-	for (size_t i = 0; i < os->n; i++) {
-		struct cstor_obj_head *h = os->recs[i];
-		put(ix->ids, ix->mask, h->id, h);
-		for (size_t k = 0; h->names && h->names[k]; k++)
-			put(ix->names, ix->mask, h->names[k], h);
-		const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
-		if (alt && alt[0])
-			put(ix->alts, ix->mask, alt, h);
-		ix->by_id[i] = h;
-	}
-	qsort(ix->by_id, os->n, sizeof(*ix->by_id), cmp_id);
+	for (size_t i = 0; i < os->n; i++)
+		index_put(os, ix, os->recs[i]);
 	return ix;
+}
+
+/* The records sorted by ID (for prefixes), built when missing; NULL only
+ * when out of memory. */
+static struct cstor_obj_head **sorted_ids(struct cstor_objstore *os, struct cstor_obj_index *ix)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	struct cstor_obj_head **v = __atomic_load_n(&ix->by_id, __ATOMIC_ACQUIRE);
+	if (v)
+		return v;
+	if (!(v = malloc((ix->n + 1) * sizeof(*v))))
+		return NULL;
+	memcpy(v, os->recs, ix->n * sizeof(*v));
+	qsort(v, ix->n, sizeof(*v), cmp_id);
+	struct cstor_obj_head **none = NULL;
+	if (!__atomic_compare_exchange_n(&ix->by_id, &none, v, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		free(v);
+		return none;
+	}
+	return v;
 }
 
 /* The index, built when missing; NULL only when out of memory, and then
@@ -555,22 +586,23 @@ static struct cstor_obj_head *by_prefix(struct cstor_objstore *os, const char *r
 {
 	size_t l = strlen(ref);
 	struct cstor_obj_index *ix = index_of(os);
-	if (ix) {
+	struct cstor_obj_head **by_id = ix ? sorted_ids(os, ix) : NULL;
+	if (by_id) {
 		size_t lo = 0, hi = ix->n;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (strcmp(ix->by_id[mid]->id, ref) < 0)
+			if (strcmp(by_id[mid]->id, ref) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo == ix->n || strncmp(ix->by_id[lo]->id, ref, l) != 0)
+		if (lo == ix->n || strncmp(by_id[lo]->id, ref, l) != 0)
 			return NULL;
-		if (lo + 1 < ix->n && strncmp(ix->by_id[lo + 1]->id, ref, l) == 0) {
+		if (lo + 1 < ix->n && strncmp(by_id[lo + 1]->id, ref, l) == 0) {
 			*ambiguous = true;
 			return NULL;
 		}
-		return ix->by_id[lo];
+		return by_id[lo];
 	}
 	struct cstor_obj_head *h = NULL;
 	for (size_t i = 0; i < os->n; i++) {
@@ -615,7 +647,17 @@ int cstor_objstore_add(struct cstor_objstore *os, struct cstor_obj_head *h)
 	}
 	n[os->n++] = h;
 	os->recs = n;
-	cstor_objstore_changed(os);
+	/* The lock is held exclusively: no lookup uses the index. Adding to
+	 * it keeps a create from rebuilding it (linear in the store). */
+	struct cstor_obj_index *ix = os->index;
+	size_t names = strv_length(h->names);
+	if (ix && 2 * (ix->n_ids + 1) + 2 <= ix->mask + 1 &&
+	    2 * (ix->n_names + names) + 2 <= ix->mask + 1) {
+		index_put(os, ix, h);
+		free(ix->by_id);
+		ix->by_id = NULL;
+	} else
+		cstor_objstore_changed(os);
 	return 0;
 }
 

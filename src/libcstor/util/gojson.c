@@ -119,19 +119,37 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* The ASCII bytes Go writes as they are: the rest of a string is copied
+ * in runs between the bytes that need a look (records are mostly such runs,
+ * and saving a big store is mostly this loop). */
+static bool plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+}
+
 void cstor_json_string(cstor_buf *b, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
+	static bool plain[256];
+	static bool plain_set;
+	if (!__atomic_load_n(&plain_set, __ATOMIC_ACQUIRE)) {
+		/* Racing threads write the same values. */
+		for (unsigned c = 0; c < 256; c++)
+			__atomic_store_n(&plain[c], plain_ascii((unsigned char)c), __ATOMIC_RELAXED);
+		__atomic_store_n(&plain_set, true, __ATOMIC_RELEASE);
+	}
 	const unsigned char *s = (const unsigned char *)str;
+	if (!reserve(b, len + 2))
+		return;
 	cstor_buf_putc(b, '"');
 	size_t start = 0, i = 0;
 	while (i < len) {
+		while (i < len && plain[s[i]])
+			i++;
+		if (i == len)
+			break;
 		unsigned char c = s[i];
 		if (c < 0x80) {
-			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
-				i++;
-				continue;
-			}
 			cstor_buf_put(b, s + start, i - start);
 			switch (c) {
 			case '"':
