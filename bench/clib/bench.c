@@ -135,6 +135,13 @@ int main(int argc, char **argv)
 	report("open+close", t, iters);
 
 	cstor_store *s = open_store(graph, run, driver);
+	/* A write first, as on the Go side (bench/golib/main.go). */
+	char id0[65], lid0[65];
+	ident(id0, "image", 0);
+	ident(lid0, "layer", 0);
+	const char *in0[] = { "example.com/bench/img-0:latest", NULL }, *ln0[] = { "layer-0", NULL };
+	if (cstor_image_set_names(s, id0, in0, &err) < 0 || cstor_layer_set_names(s, lid0, ln0, &err) < 0)
+		die("set names");
 	cstor_image **imgs = NULL;
 	cstor_layer **lays = NULL;
 	if (cstor_store_images(&imgs, s, &err) < 0)
