@@ -147,6 +147,76 @@ static int test_index_follows_changes(void)
 	return TEST_PASS;
 }
 
+/* What a lookup must find, by a scan of the records (the first record
+ * with the key, as the index keeps it). */
+static struct cstor_obj_head *scan_name(struct cstor_objstore *os, const char *name)
+{
+	for (size_t i = 0; i < os->n; i++)
+		if (strv_contains(os->recs[i]->names, name))
+			return os->recs[i];
+	return NULL;
+}
+
+/* Adds, removes and name changes update the index in place (no rebuild):
+ * after each of many, chosen by a fixed pseudo-random sequence, every ID,
+ * name and prefix is found as a scan of the records finds it, across the
+ * index's own rebuilds when it fills with removed keys. */
+static int test_index_updated_in_place(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	char id[65], name[64], name2[64];
+	unsigned next = 0, seed = 12345;
+	for (; next < 200; next++) {
+		hex_id(id, next);
+		snprintf(name, sizeof(name), "n%u", next % 150);
+		CHECK_OK(cstor_objstore_add(os, &new_image(id, scan_name(os, name) ? NULL : name)->h));
+		if (next == 10)
+			CHECK(cstor_objstore_by_id(os, id) != NULL); /* build the index early */
+	}
+	for (unsigned step = 0; step < 3000; step++) {
+		seed = seed * 1103515245 + 12345;
+		unsigned op = (seed >> 16) % 4, k = (seed >> 4) % 300;
+		if (op == 0 && os->n > 0) {
+			char gone[65];
+			snprintf(gone, sizeof(gone), "%.63s", os->recs[k % os->n]->id);
+			cstor_objstore_remove(os, os->recs[k % os->n]);
+			CHECK(cstor_objstore_lookup(os, gone, NULL) == NULL);
+		} else if (op == 1) {
+			hex_id(id, next++);
+			snprintf(name, sizeof(name), "n%u", k);
+			/* Names are not taken at creation: add it only when free. */
+			CHECK_OK(cstor_objstore_add(
+				os, &new_image(id, scan_name(os, name) ? NULL : name)->h));
+		} else if (os->n > 0) {
+			snprintf(name, sizeof(name), "n%u", k);
+			snprintf(name2, sizeof(name2), "n%u", (k * 7) % 300);
+			char *names[] = { name, name2, NULL };
+			CHECK_OK(cstor_objstore_set_names(os, os->recs[(k * 13) % os->n],
+							  op == 2 ? names : names + 1));
+		}
+		for (unsigned j = 0; j < 300; j++) {
+			snprintf(name, sizeof(name), "n%u", j);
+			CHECK_MSG(cstor_objstore_by_name(os, name) == scan_name(os, name),
+				  "# step %u: name %s", step, name);
+		}
+		for (size_t i = 0; i < os->n; i++) {
+			struct cstor_obj_head *h = os->recs[i];
+			CHECK(cstor_objstore_by_id(os, h->id) == h);
+			CHECK(cstor_objstore_lookup(os, h->id, NULL) == h);
+			char pre[65];
+			snprintf(pre, sizeof(pre), "%.63s", h->id);
+			bool amb = true;
+			CHECK(cstor_objstore_lookup(os, pre, &amb) == h && !amb);
+		}
+	}
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
 static int test_second_key(void)
 {
 	const char *d = new_dir();
@@ -448,6 +518,7 @@ static int test_shared_copies(void)
 }
 
 TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
+	 TEST(test_index_updated_in_place),
 	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
 	 TEST(test_duplicate_names_three_ways), TEST(test_repeated_name_in_one_record),
 	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),

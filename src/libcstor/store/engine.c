@@ -80,33 +80,60 @@ struct cstor_obj_index {
 	/* Keys put in each table so far: a record added to the store goes
 	 * into the index while the tables stay at most half full. */
 	size_t n_ids, n_names;
+	/* Two records share a key (a damaged file): removing one must give
+	 * the key to the other, which only a rebuild does. */
+	bool shared_keys;
 	/* Sorted by ID, for prefixes: built by the first prefix lookup
 	 * (installed atomically, as the index), dropped by an add. */
 	struct cstor_obj_head **by_id;
 	size_t n;
 };
 
+/* Keys are IDs (64 hex digits) and names: mixed 8 bytes at a time
+ * (byte-at-a-time FNV was most of an index build). */
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	size_t len = strlen(s);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+	for (; len >= 8; s += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	uint64_t w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
 }
 
+/* A removed key's slot: probes go on past it. */
+static const char tombstone[] = "";
+
+/* The slot holding @key, else the empty one ending its probe. */
 static struct slot *probe(struct slot *t, size_t mask, const char *key)
 {
 	for (size_t i = hash(key) & mask;; i = (i + 1) & mask)
-		if (!t[i].key || streq(t[i].key, key))
+		if (!t[i].key || (t[i].key != tombstone && streq(t[i].key, key)))
 			return &t[i];
 }
 
-/* The first record keeps a key, as the linear scans of Go do. */
-static void put(struct slot *t, size_t mask, const char *key, struct cstor_obj_head *h)
+/* The first record keeps a key, as the linear scans of Go do: false when
+ * another had it. */
+static bool put(struct slot *t, size_t mask, const char *key, struct cstor_obj_head *h)
 {
 	struct slot *sl = probe(t, mask, key);
 	if (!sl->key)
 		*sl = (struct slot){ key, h };
+	return sl->h == h;
+}
+
+/* Forget @key when @h holds it (its string may be about to go). */
+static void unput(struct slot *t, size_t mask, const char *key, const struct cstor_obj_head *h)
+{
+	struct slot *sl = probe(t, mask, key);
+	if (sl->key && sl->h == h)
+		*sl = (struct slot){ tombstone, NULL };
 }
 
 static struct cstor_obj_head *get(const struct slot *t, size_t mask, const char *key)
@@ -129,13 +156,14 @@ static void index_free(struct cstor_obj_index *ix)
 static void index_put(struct cstor_objstore *os, struct cstor_obj_index *ix,
 		      struct cstor_obj_head *h)
 {
-	put(ix->ids, ix->mask, h->id, h);
+	bool own = put(ix->ids, ix->mask, h->id, h);
 	ix->n_ids++;
 	for (size_t k = 0; h->names && h->names[k]; k++, ix->n_names++)
-		put(ix->names, ix->mask, h->names[k], h);
+		own &= put(ix->names, ix->mask, h->names[k], h);
 	const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
 	if (alt && alt[0])
-		put(ix->alts, ix->mask, alt, h);
+		own &= put(ix->alts, ix->mask, alt, h);
+	ix->shared_keys |= !own;
 	ix->n++;
 }
 
@@ -530,11 +558,13 @@ int cstor_objstore_save(struct cstor_objstore *os, cstor_error *err)
 		return r;
 	cstor_buf b = { 0 };
 	size_t count;
+	cstor_buf_reserve(&b, os->saved_len + os->saved_len / 8 + 4096);
 	write_list(&b, os, false, &count);
 	if (b.oom) {
 		cstor_buf_free(&b);
 		return oom(err);
 	}
+	os->saved_len = b.len;
 	r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
 	cstor_buf_free(&b);
 	if (r == 0)
@@ -661,13 +691,35 @@ int cstor_objstore_add(struct cstor_objstore *os, struct cstor_obj_head *h)
 	return 0;
 }
 
+/* Take @h's keys out of the index (the lock is held exclusively: no lookup
+ * uses it), so that a delete does not rebuild it; or drop it when another
+ * record shares a key. */
+static void index_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
+	CSTOR_REQUIRES(&os->lock)
+{
+	struct cstor_obj_index *ix = os->index;
+	if (!ix || ix->shared_keys) {
+		cstor_objstore_changed(os);
+		return;
+	}
+	unput(ix->ids, ix->mask, h->id, h);
+	for (size_t k = 0; h->names && h->names[k]; k++)
+		unput(ix->names, ix->mask, h->names[k], h);
+	const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
+	if (alt && alt[0])
+		unput(ix->alts, ix->mask, alt, h);
+	ix->n--;
+	free(ix->by_id);
+	ix->by_id = NULL;
+}
+
 void cstor_objstore_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
 {
 	for (size_t i = 0; i < os->n; i++)
 		if (os->recs[i] == h) {
 			memmove(&os->recs[i], &os->recs[i + 1], (os->n - i - 1) * sizeof(*os->recs));
 			os->n--;
-			cstor_objstore_changed(os);
+			index_remove(os, h);
 			free_record(os->ops, h);
 			return;
 		}
@@ -714,22 +766,36 @@ int cstor_objstore_set_names(struct cstor_objstore *os, struct cstor_obj_head *h
 	if (!v)
 		return -ENOMEM;
 	/* Names are unique among the records (see the load), so the index
-	 * finds the one record to take each from, as Go's byname map does. */
+	 * finds the one record to take each from, as Go's byname map does;
+	 * and it follows the change instead of being rebuilt (linear in the
+	 * store) when it has the room. */
 	struct cstor_obj_index *ix = index_of(os);
-	for (size_t i = 0; v[i]; i++) {
-		if (ix) {
-			struct cstor_obj_head *o = get(ix->names, ix->mask, v[i]);
-			if (o && o != h)
-				strv_remove(o->names, v[i]);
-			continue;
-		}
-		for (size_t k = 0; k < os->n; k++)
-			if (os->recs[k] != h)
-				strv_remove(os->recs[k]->names, v[i]);
+	size_t count = strv_length(v);
+	if (!ix || ix->shared_keys || 2 * (ix->n_names + count) + 2 > ix->mask + 1) {
+		for (size_t i = 0; v[i]; i++)
+			for (size_t k = 0; k < os->n; k++)
+				if (os->recs[k] != h)
+					strv_remove(os->recs[k]->names, v[i]);
+		strv_free(h->names);
+		h->names = TAKE_PTR(v);
+		cstor_objstore_changed(os);
+		return 0;
 	}
+	for (size_t i = 0; v[i]; i++) {
+		struct slot *sl = probe(ix->names, ix->mask, v[i]);
+		if (sl->key && sl->h != h) {
+			struct cstor_obj_head *o = sl->h;
+			/* The key is o's string, which goes now. */
+			*sl = (struct slot){ tombstone, NULL };
+			strv_remove(o->names, v[i]);
+		}
+	}
+	for (size_t k = 0; h->names && h->names[k]; k++)
+		unput(ix->names, ix->mask, h->names[k], h);
 	strv_free(h->names);
 	h->names = TAKE_PTR(v);
-	cstor_objstore_changed(os);
+	for (size_t k = 0; h->names[k]; k++, ix->n_names++)
+		put(ix->names, ix->mask, h->names[k], h);
 	return 0;
 }
 

@@ -124,6 +124,8 @@ struct cstor_objstore {
 	 * copies are not shared (set and cleared by the writer; readers,
 	 * who hold the lock shared, only ever see it false). */
 	bool writing;
+	/* The size of the last save, to size the next one's buffer. */
+	size_t saved_len CSTOR_GUARDED_BY(&lock);
 };
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,

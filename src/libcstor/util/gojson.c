@@ -36,6 +36,11 @@ static bool reserve(cstor_buf *b, size_t n)
 	return true;
 }
 
+bool cstor_buf_reserve(cstor_buf *b, size_t n)
+{
+	return reserve(b, n);
+}
+
 void cstor_buf_put(cstor_buf *b, const void *p, size_t n)
 {
 	if (!reserve(b, n))
