@@ -132,17 +132,23 @@ static bool plain_ascii(unsigned char c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
 }
 
-void cstor_json_string(cstor_buf *b, const char *str, size_t len)
+static bool plain[256];
+static bool plain_set;
+
+static void plain_init(void)
 {
-	static const char hex[] = "0123456789abcdef";
-	static bool plain[256];
-	static bool plain_set;
 	if (!__atomic_load_n(&plain_set, __ATOMIC_ACQUIRE)) {
 		/* Racing threads write the same values. */
 		for (unsigned c = 0; c < 256; c++)
 			__atomic_store_n(&plain[c], plain_ascii((unsigned char)c), __ATOMIC_RELAXED);
 		__atomic_store_n(&plain_set, true, __ATOMIC_RELEASE);
 	}
+}
+
+void cstor_json_string(cstor_buf *b, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	plain_init();
 	const unsigned char *s = (const unsigned char *)str;
 	if (!reserve(b, len + 2))
 		return;
@@ -205,7 +211,24 @@ void cstor_json_string(cstor_buf *b, const char *str, size_t len)
 
 void cstor_json_str(cstor_buf *b, const char *s)
 {
-	cstor_json_string(b, s, strlen(s));
+	/* Most strings (IDs, names, keys, dates) need no escape: one scan,
+	 * one copy. NUL is not plain, so the scan stops at the end. */
+	plain_init();
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 0;
+	while (plain[u[n]])
+		n++;
+	if (u[n] != 0) {
+		cstor_json_string(b, s, n + strlen(s + n));
+		return;
+	}
+	if (!reserve(b, n + 2))
+		return;
+	char *d = b->data + b->len;
+	d[0] = '"';
+	memcpy(d + 1, s, n);
+	d[n + 1] = '"';
+	b->len += n + 2;
 }
 
 /* Go's float64 encoding: shortest representation that round-trips, in %f
