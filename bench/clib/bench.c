@@ -234,6 +234,22 @@ int main(int argc, char **argv)
 		t[i] = now_us() - t0;
 	}
 	report("set-names", t, iters);
+	/* What a daemon sees: a listing right after a change of one image. */
+	for (int i = 0; i < iters; i++) {
+		char n1[128], n2[64];
+		int k = (int)(((long)i * 7919) % n);
+		snprintf(n1, sizeof(n1), "example.com/bench/img-%d:latest", k);
+		snprintf(n2, sizeof(n2), "again:%d", i);
+		const char *names[] = { n1, n2, NULL };
+		if (cstor_image_set_names(s, ids[i], names, &err) < 0)
+			die("set names");
+		double t0 = now_us();
+		if (cstor_store_images(&imgs, s, &err) < 0)
+			die("images");
+		cstor_image_list_free(imgs);
+		t[i] = now_us() - t0;
+	}
+	report("list-images-after-write", t, iters);
 	cstor_store_free(s);
 	free(ids);
 	free(t);

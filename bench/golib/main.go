@@ -204,4 +204,19 @@ func main() {
 		}
 	}
 	report("set-names", t)
+	// What a daemon sees: a listing right after a change of one image.
+	for i := range t {
+		k := (i * 7919) % n
+		names := []string{fmt.Sprintf("example.com/bench/img-%d:latest", k), fmt.Sprintf("again:%d", i)}
+		if err := s.SetNames(ident("image", k), names); err != nil {
+			die("set names", err)
+		}
+		t0 := time.Now()
+		l, err := s.Images()
+		t[i] = time.Since(t0)
+		if err != nil || len(l) != n {
+			die("images", err)
+		}
+	}
+	report("list-images-after-write", t)
 }

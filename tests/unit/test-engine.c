@@ -477,6 +477,7 @@ static int test_shared_copies(void)
 	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
 	struct cstor_image_rec *a = new_image("cp1", "old");
 	CHECK_OK(cstor_objstore_add(os, &a->h));
+	CHECK_OK(cstor_objstore_add(os, &new_image("cp2", "other")->h));
 	/* A writer's copies are its own: records may still change. */
 	struct cstor_obj_head *w1 = NULL, *w2 = NULL;
 	CHECK_OK(cstor_objstore_copy(os, &a->h, &w1));
@@ -493,6 +494,10 @@ static int test_shared_copies(void)
 	CHECK_OK(cstor_objstore_copy(os, h, &r2));
 	cstor_objstore_done(os);
 	CHECK(r1 == r2 && r1->refs == 3); /* the store's and two snapshots' */
+	struct cstor_obj_head *u1 = NULL, *u2 = NULL;
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp2"), &u1));
+	cstor_objstore_done(os);
 	/* A change: the next copy is new, the old ones are unchanged. */
 	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
 	h = cstor_objstore_by_id(os, "cp1");
@@ -500,12 +505,31 @@ static int test_shared_copies(void)
 	CHECK_OK(cstor_objstore_set_names(os, h, names));
 	CHECK_OK(cstor_objstore_save(os, NULL));
 	cstor_objstore_done(os);
-	CHECK(r1->refs == 2);
+	CHECK(r1->refs == 3); /* set aside until the next copy */
 	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
 	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp1"), &r3));
+	/* The record that did not change shares its copy from before. */
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp2"), &u2));
 	cstor_objstore_done(os);
-	CHECK(r3 != r1);
+	CHECK(r3 != r1 && r1->refs == 2);
 	CHECK(streq(r3->names[0], "new") && streq(r1->names[0], "old"));
+	CHECK(u1 == u2 && u1->refs == 3);
+	/* One whose record changed back is shared again too. */
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	h = cstor_objstore_by_id(os, "cp2");
+	char *other2[] = { "other2", NULL }, *other[] = { "other", NULL };
+	CHECK_OK(cstor_objstore_set_names(os, h, other2));
+	CHECK_OK(cstor_objstore_set_names(os, h, other));
+	CHECK_OK(cstor_objstore_save(os, NULL));
+	cstor_objstore_done(os);
+	struct cstor_obj_head *u3 = NULL;
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp2"), &u3));
+	cstor_objstore_done(os);
+	CHECK(u3 == u1);
+	cstor_rec_unref(&cstor_image_rec_codec, u1);
+	cstor_rec_unref(&cstor_image_rec_codec, u2);
+	cstor_rec_unref(&cstor_image_rec_codec, u3);
 	const struct cstor_rec_codec *c = &cstor_image_rec_codec;
 	cstor_rec_unref(c, w1);
 	cstor_rec_unref(c, w2);

@@ -22,6 +22,7 @@ static int oom(cstor_error *err)
 static void free_record(const struct cstor_objstore_ops *ops, struct cstor_obj_head *h)
 {
 	cstor_rec_unref(ops->codec, h->snap);
+	cstor_rec_unref(ops->codec, h->old_snap);
 	ops->codec->free(h);
 }
 
@@ -34,13 +35,35 @@ static void free_records(const struct cstor_objstore_ops *ops, struct cstor_obj_
 }
 
 /* The records are about to change: snapshots taken from now on get copies
- * of their own, and the shared ones go (their holders keep theirs). */
+ * of their own, and the shared ones are set aside (their holders keep
+ * theirs). After the change, the first copy of a record shares the old one
+ * again when the record writes the same text, which costs one write of the
+ * record instead of a JSON round trip: listing 10,000 records after
+ * changing one then copies one. */
 static void drop_shared_copies(struct cstor_objstore *os) CSTOR_REQUIRES(&os->lock)
 {
 	for (size_t i = 0; i < os->n; i++) {
-		cstor_rec_unref(os->ops->codec, os->recs[i]->snap);
-		os->recs[i]->snap = NULL;
+		struct cstor_obj_head *h = os->recs[i];
+		if (!h->snap)
+			continue;
+		cstor_rec_unref(os->ops->codec, h->old_snap);
+		h->old_snap = h->snap;
+		h->snap = NULL;
 	}
+}
+
+/* @old is still a true copy of @h: @h writes the text @old was made of. */
+static bool same_text(const struct cstor_rec_codec *codec, const struct cstor_obj_head *h,
+		      const struct cstor_obj_head *old)
+{
+	if (!old->text)
+		return false;
+	cstor_buf b = { 0 };
+	cstor_buf_reserve(&b, old->text_len + 1);
+	codec->write(&b, h);
+	bool same = !b.oom && b.len == old->text_len && memcmp(b.data, old->text, b.len) == 0;
+	cstor_buf_free(&b);
+	return same;
 }
 
 int cstor_objstore_copy(struct cstor_objstore *os, const struct cstor_obj_head *h,
@@ -51,9 +74,18 @@ int cstor_objstore_copy(struct cstor_objstore *os, const struct cstor_obj_head *
 	struct cstor_obj_head **slot = &((struct cstor_obj_head *)h)->snap;
 	struct cstor_obj_head *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (!c) {
-		int r = cstor_rec_copy(os->ops->codec, &c, h);
-		if (r < 0)
-			return r;
+		/* The first reader takes the old copy (with the store's
+		 * reference): shared again, or dropped at once. */
+		struct cstor_obj_head *o = __atomic_exchange_n(
+			&((struct cstor_obj_head *)h)->old_snap, NULL, __ATOMIC_ACQ_REL);
+		if (o && same_text(os->ops->codec, h, o))
+			c = o;
+		else {
+			cstor_rec_unref(os->ops->codec, o);
+			int r = cstor_rec_copy(os->ops->codec, &c, h);
+			if (r < 0)
+				return r;
+		}
 		struct cstor_obj_head *none = NULL;
 		/* Readers hold the lock shared: another may have made one. */
 		if (!__atomic_compare_exchange_n(slot, &none, c, false, __ATOMIC_ACQ_REL,
