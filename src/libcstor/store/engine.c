@@ -367,10 +367,7 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 	return 0;
 }
 
-/* Names are unique: as Go's load does, records are taken in order and each
- * name goes to the record naming it last, taken from the one that had it
- * (for a name a record repeats, see own_repeats_kept). 1 when any was
- * taken, 0 when none, -ENOMEM. Linear: one table of the names seen. */
+/* Names a record lost to its own repeat, freed after the pass. */
 struct names_gone {
 	char **v;
 	size_t n, cap;
@@ -383,6 +380,10 @@ static void names_gone_free(struct names_gone *g)
 	free(g->v);
 }
 
+/* Names are unique: as Go's load does, records are taken in order and each
+ * name goes to the record naming it last, taken from the one that had it
+ * (for a name a record repeats, see own_repeats_kept). 1 when any was
+ * taken, 0 when none, -ENOMEM. Linear: one table of the names seen. */
 static int take_duplicate_names(const struct cstor_objstore_ops *ops,
 				struct cstor_obj_head **recs, size_t n)
 {
