@@ -28,10 +28,11 @@
  * lock is only ever taken shared on the file, nothing in it is created or
  * written, and a missing directory or file is an empty store.
  *
- * Lookups by ID, name and the second key go through hash indexes, and ID
- * prefixes through a sorted array, all built once per change of the
- * records: a lookup does not grow with the store. Records are only re-parsed
- * when another process wrote the file.
+ * Lookups by ID, name and the second key go through hash indexes, built at
+ * the first lookup after a load and kept up to date by adds, removes and
+ * name changes; ID prefixes through a sorted array, built at the first
+ * prefix lookup after a change: a lookup does not grow with the store.
+ * Records are only re-parsed when another process wrote the file.
  */
 #ifndef CSTOR_STORE_ENGINE_H
 #define CSTOR_STORE_ENGINE_H
