@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* layers [-t] [--json] */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,24 +49,80 @@ static const char *incomplete_note(const cstor_layer *l)
 	}
 }
 
-static bool image_uses(const cstor_image *img, const char *layer)
+/* Who uses which layer, sorted by layer ID and then by the image's or
+ * container's place in its list, so that each layer's users are found by a
+ * binary search in list order: listing stays linear-logarithmic in the
+ * store, not layers times images. */
+struct use {
+	const char *layer;
+	size_t idx;
+};
+static struct use *image_users, *container_users;
+static size_t n_image_users, n_container_users;
+
+static int cmp_use(const void *a, const void *b)
 {
-	const char *top = cstor_image_top_layer(img);
-	if (top && strcmp(top, layer) == 0)
-		return true;
-	for (const char *const *m = cstor_image_mapped_top_layers(img); *m; m++)
-		if (strcmp(*m, layer) == 0)
-			return true;
-	return false;
+	const struct use *x = a, *y = b;
+	int c = strcmp(x->layer, y->layer);
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int add_use(struct use **v, size_t *n, size_t *cap, const char *layer, size_t idx)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 64;
+		struct use *nv = realloc(*v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = (struct use){ layer, idx };
+	return 0;
+}
+
+static int index_users(void)
+{
+	size_t cap = 0;
+	for (size_t i = 0; images && images[i]; i++) {
+		const char *top = cstor_image_top_layer(images[i]);
+		if (top && add_use(&image_users, &n_image_users, &cap, top, i) < 0)
+			return -1;
+		for (const char *const *m = cstor_image_mapped_top_layers(images[i]); *m; m++)
+			if (add_use(&image_users, &n_image_users, &cap, *m, i) < 0)
+				return -1;
+	}
+	qsort(image_users, n_image_users, sizeof(struct use), cmp_use);
+	cap = 0;
+	for (size_t i = 0; containers && containers[i]; i++)
+		if (add_use(&container_users, &n_container_users, &cap,
+			    cstor_container_layer(containers[i]), i) < 0)
+			return -1;
+	qsort(container_users, n_container_users, sizeof(struct use), cmp_use);
+	return 0;
+}
+
+/* The first use of @layer in @v, or @n. */
+static size_t first_use(const struct use *v, size_t n, const char *layer)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].layer, layer) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* The container whose layer it is (the last one, as Go's map keeps it). */
 static const cstor_container *container_of(const char *layer)
 {
+	size_t i = first_use(container_users, n_container_users, layer);
 	const cstor_container *c = NULL;
-	for (size_t i = 0; containers && containers[i]; i++)
-		if (strcmp(cstor_container_layer(containers[i]), layer) == 0)
-			c = containers[i];
+	for (; i < n_container_users && strcmp(container_users[i].layer, layer) == 0; i++)
+		c = containers[container_users[i].idx];
 	return c;
 }
 
@@ -80,9 +137,13 @@ static int add_note(char ***notes, const char *prefix, const char *arg)
 static int user_notes(char ***notes, const char *layer, bool plain)
 {
 	int bad = 0;
-	for (size_t i = 0; images && images[i]; i++) {
-		if (!image_uses(images[i], layer))
+	size_t prev = SIZE_MAX;
+	for (size_t u = first_use(image_users, n_image_users, layer);
+	     u < n_image_users && strcmp(image_users[u].layer, layer) == 0; u++) {
+		size_t i = image_users[u].idx;
+		if (i == prev) /* its top layer and a mapped one */
 			continue;
+		prev = i;
 		bad |= add_note(notes, plain ? "\timage: " : "image: ", cstor_image_id(images[i]));
 		for (const char *const *n = cstor_image_names(images[i]); *n; n++)
 			bad |= add_note(notes, plain ? "\t\tname: " : "image name: ", *n);
@@ -214,6 +275,15 @@ static int run(cstor_store *store, int argc, char **argv)
 			cstor_error_clear(&err);
 		if (cstor_store_containers(&containers, store, &err) < 0)
 			cstor_error_clear(&err);
+		if (index_users() < 0) {
+			fprintf(stderr, "%s: layers: out of memory\n", cli_program);
+			free(image_users);
+			free(container_users);
+			cstor_image_list_free(images);
+			cstor_container_list_free(containers);
+			cstor_layer_list_free(layers);
+			return EXIT_FAIL;
+		}
 	}
 	if (json) {
 		putchar('[');
@@ -276,6 +346,10 @@ static int run(cstor_store *store, int argc, char **argv)
 			strv_free(lines);
 		}
 	}
+	free(image_users);
+	free(container_users);
+	image_users = container_users = NULL;
+	n_image_users = n_container_users = 0;
 	cstor_image_list_free(images);
 	cstor_container_list_free(containers);
 	images = NULL;

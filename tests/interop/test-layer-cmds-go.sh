@@ -3,7 +3,8 @@
 # command sequence run by cstor and by Go on two fresh vfs stores, comparing
 # exit codes, stdout, stderr where the wording is meant to match, and the
 # resulting layers.json and mountpoints.json; then both CLIs taking turns on
-# one store; then the deliberate differences (README), each pinned down.
+# one store; then the deliberate differences (README), each pinned down;
+# then a file with duplicated names, loaded and repaired the same way.
 . "$(dirname "$0")/../lib.sh"
 
 L1=1111111111111111111111111111111111111111111111111111111111111111
@@ -343,7 +344,52 @@ test_deliberate_differences() {
 }
 
 t_begin
+# A file that gives one name to several records, or repeats a name within
+# one: both load it the same way (Go 1.43's load(): the last record naming a
+# name keeps it; a layer repeating a name loses it, an image keeps it), list
+# the same, and save the same repair with the next write.
+test_duplicate_names_as_go() {
+	need_go
+	pair
+	local I1=aaaa111111111111111111111111111111111111111111111111111111111111
+	local I2=aaaa222222222222222222222222222222222222222222222222222222222222
+	local I3=aaaa333333333333333333333333333333333333333333333333333333333333
+	local s
+	for s in "$A" "$B"; do
+		mkdir -p "$s/g/vfs-layers" "$s/g/vfs-images" "$s/g/vfs/dir/$L1" "$s/g/vfs/dir/$L2" \
+			"$s/g/vfs/dir/$L3"
+		cat >"$s/g/vfs-layers/layers.json" <<-EOF
+		[{"id":"$L1","names":["x","a"],"created":"2024-01-01T00:00:00Z"},
+		 {"id":"$L2","names":["x","x","b","y"],"created":"2024-01-01T00:00:00Z"},
+		 {"id":"$L3","names":["c","c","y"],"created":"2024-01-01T00:00:00Z"}]
+		EOF
+		cat >"$s/g/vfs-images/images.json" <<-EOF
+		[{"id":"$I1","names":["x","a"],"layer":"$L1","created":"2024-01-01T00:00:00Z"},
+		 {"id":"$I2","names":["x","x","b","y"],"layer":"$L2","created":"2024-01-01T00:00:00Z"},
+		 {"id":"$I3","names":["c","c","y"],"layer":"$L3","created":"2024-01-01T00:00:00Z"}]
+		EOF
+	done
+	both layers
+	both images
+	both image y
+	both layer y
+	# A write saves the repair: the same names in both files.
+	both set-names -n zz "$L1"
+	both set-names -n zz "$I1"
+	local names='import json,sys
+for r in json.load(open(sys.argv[1])): print(r["id"], r.get("names"))'
+	expect_eq "$(python3 -c "$names" "$A/g/vfs-layers/layers.json")" \
+		"$(python3 -c "$names" "$B/g/vfs-layers/layers.json")" "layers.json names"
+	expect_eq "$(python3 -c "$names" "$A/g/vfs-images/images.json")" \
+		"$(python3 -c "$names" "$B/g/vfs-images/images.json")" "images.json names"
+	expect_eq "$(python3 -c "$names" "$A/g/vfs-layers/layers.json" | sed -n 2p)" \
+		"$L2 ['b']" "a layer repeating a name loses it"
+	expect_eq "$(python3 -c "$names" "$A/g/vfs-images/images.json" | sed -n 2p)" \
+		"$I2 ['x', 'x', 'b']" "an image repeating a name keeps it"
+}
+
 t_run test_same_sequence_two_stores
 t_run test_shared_store
 t_run test_deliberate_differences
+t_run test_duplicate_names_as_go
 t_end

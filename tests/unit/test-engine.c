@@ -147,6 +147,76 @@ static int test_index_follows_changes(void)
 	return TEST_PASS;
 }
 
+/* What a lookup must find, by a scan of the records (the first record
+ * with the key, as the index keeps it). */
+static struct cstor_obj_head *scan_name(struct cstor_objstore *os, const char *name)
+{
+	for (size_t i = 0; i < os->n; i++)
+		if (strv_contains(os->recs[i]->names, name))
+			return os->recs[i];
+	return NULL;
+}
+
+/* Adds, removes and name changes update the index in place (no rebuild):
+ * after each of many, chosen by a fixed pseudo-random sequence, every ID,
+ * name and prefix is found as a scan of the records finds it, across the
+ * index's own rebuilds when it fills with removed keys. */
+static int test_index_updated_in_place(void)
+{
+	const char *d = new_dir();
+	struct cstor_objstore *os = NULL;
+	CHECK_OK(cstor_objstore_open(&os, &cstor_image_store_ops, d, false, NULL));
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	char id[65], name[64], name2[64];
+	unsigned next = 0, seed = 12345;
+	for (; next < 200; next++) {
+		hex_id(id, next);
+		snprintf(name, sizeof(name), "n%u", next % 150);
+		CHECK_OK(cstor_objstore_add(os, &new_image(id, scan_name(os, name) ? NULL : name)->h));
+		if (next == 10)
+			CHECK(cstor_objstore_by_id(os, id) != NULL); /* build the index early */
+	}
+	for (unsigned step = 0; step < 3000; step++) {
+		seed = seed * 1103515245 + 12345;
+		unsigned op = (seed >> 16) % 4, k = (seed >> 4) % 300;
+		if (op == 0 && os->n > 0) {
+			char gone[65];
+			snprintf(gone, sizeof(gone), "%.63s", os->recs[k % os->n]->id);
+			cstor_objstore_remove(os, os->recs[k % os->n]);
+			CHECK(cstor_objstore_lookup(os, gone, NULL) == NULL);
+		} else if (op == 1) {
+			hex_id(id, next++);
+			snprintf(name, sizeof(name), "n%u", k);
+			/* Names are not taken at creation: add it only when free. */
+			CHECK_OK(cstor_objstore_add(
+				os, &new_image(id, scan_name(os, name) ? NULL : name)->h));
+		} else if (os->n > 0) {
+			snprintf(name, sizeof(name), "n%u", k);
+			snprintf(name2, sizeof(name2), "n%u", (k * 7) % 300);
+			char *names[] = { name, name2, NULL };
+			CHECK_OK(cstor_objstore_set_names(os, os->recs[(k * 13) % os->n],
+							  op == 2 ? names : names + 1));
+		}
+		for (unsigned j = 0; j < 300; j++) {
+			snprintf(name, sizeof(name), "n%u", j);
+			CHECK_MSG(cstor_objstore_by_name(os, name) == scan_name(os, name),
+				  "# step %u: name %s", step, name);
+		}
+		for (size_t i = 0; i < os->n; i++) {
+			struct cstor_obj_head *h = os->recs[i];
+			CHECK(cstor_objstore_by_id(os, h->id) == h);
+			CHECK(cstor_objstore_lookup(os, h->id, NULL) == h);
+			char pre[65];
+			snprintf(pre, sizeof(pre), "%.63s", h->id);
+			bool amb = true;
+			CHECK(cstor_objstore_lookup(os, pre, &amb) == h && !amb);
+		}
+	}
+	cstor_objstore_done(os);
+	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
 static int test_second_key(void)
 {
 	const char *d = new_dir();
@@ -236,6 +306,54 @@ static int test_duplicate_names_three_ways(void)
 	CHECK(cstor_objstore_by_name(os, "b") == i3 && cstor_objstore_by_name(os, "x") == i2);
 	cstor_objstore_done(os);
 	cstor_objstore_free(os);
+	return TEST_PASS;
+}
+
+/* A record that repeats one of its names: Go's image load keeps it there
+ * (it checks names against earlier records only), its layer and container
+ * loads take it away, every copy (each name is recorded as it is seen, so
+ * the repeat finds the record itself holding it). The name then belongs to
+ * nobody, and a later record naming it still takes it without complaint. */
+static int test_repeated_name_in_one_record(void)
+{
+	static const char *const kinds[] = { "layers.json", "containers.json" };
+	for (size_t t = 0; t < 2; t++) {
+		const char *d = new_dir();
+		CHECK_OK(write_file(d, kinds[t],
+				    "[{\"id\":\"r1\",\"names\":[\"x\",\"a\"],\"layer\":\"l1\"},"
+				    "{\"id\":\"r2\",\"names\":[\"x\",\"b\",\"x\",\"y\",\"y\"],\"layer\":\"l2\"},"
+				    "{\"id\":\"r3\",\"names\":[\"c\",\"y\"],\"layer\":\"l3\"},"
+				    "{\"id\":\"r4\",\"names\":[\"d\",\"d\",\"d\"],\"layer\":\"l4\"}]"));
+		struct cstor_objstore *os = NULL;
+		if (t == 0)
+			CHECK_OK(cstor_layer_store_open(&os, d, false, NULL));
+		else
+			CHECK_OK(cstor_objstore_open(&os, &cstor_container_store_ops, d, false, NULL));
+		CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+		struct cstor_obj_head *r1 = cstor_objstore_by_id(os, "r1"),
+				      *r2 = cstor_objstore_by_id(os, "r2"),
+				      *r3 = cstor_objstore_by_id(os, "r3"),
+				      *r4 = cstor_objstore_by_id(os, "r4");
+		CHECK(r1 && r2 && r3 && r4);
+		CHECK(strv_length(r1->names) == 1 && streq(r1->names[0], "a"));
+		CHECK_MSG(strv_length(r2->names) == 1 && streq(r2->names[0], "b"), "# %s: %zu names %s %s",
+			  kinds[t], strv_length(r2->names), r2->names[0], r2->names[1]);
+		CHECK(strv_length(r3->names) == 2 && streq(r3->names[0], "c") &&
+		      streq(r3->names[1], "y"));
+		CHECK(strv_length(r4->names) == 0);
+		CHECK(!cstor_objstore_by_name(os, "x") && !cstor_objstore_by_name(os, "d"));
+		CHECK(cstor_objstore_by_name(os, "y") == r3);
+		/* The writer saved the repair. */
+		cstor_objstore_done(os);
+		char p[4400], *text = NULL;
+		size_t len = 0;
+		snprintf(p, sizeof(p), "%s/%s", d, kinds[t]);
+		CHECK_OK(cstor_read_file_at(AT_FDCWD, p, &text, &len, p, NULL));
+		CHECK_MSG(strstr(text, "\"x\"") == NULL && strstr(text, "\"d\"") == NULL, "# saved: %s",
+			  text);
+		free(text);
+		cstor_objstore_free(os);
+	}
 	return TEST_PASS;
 }
 
@@ -359,6 +477,7 @@ static int test_shared_copies(void)
 	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
 	struct cstor_image_rec *a = new_image("cp1", "old");
 	CHECK_OK(cstor_objstore_add(os, &a->h));
+	CHECK_OK(cstor_objstore_add(os, &new_image("cp2", "other")->h));
 	/* A writer's copies are its own: records may still change. */
 	struct cstor_obj_head *w1 = NULL, *w2 = NULL;
 	CHECK_OK(cstor_objstore_copy(os, &a->h, &w1));
@@ -375,6 +494,10 @@ static int test_shared_copies(void)
 	CHECK_OK(cstor_objstore_copy(os, h, &r2));
 	cstor_objstore_done(os);
 	CHECK(r1 == r2 && r1->refs == 3); /* the store's and two snapshots' */
+	struct cstor_obj_head *u1 = NULL, *u2 = NULL;
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp2"), &u1));
+	cstor_objstore_done(os);
 	/* A change: the next copy is new, the old ones are unchanged. */
 	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
 	h = cstor_objstore_by_id(os, "cp1");
@@ -382,12 +505,31 @@ static int test_shared_copies(void)
 	CHECK_OK(cstor_objstore_set_names(os, h, names));
 	CHECK_OK(cstor_objstore_save(os, NULL));
 	cstor_objstore_done(os);
-	CHECK(r1->refs == 2);
+	CHECK(r1->refs == 3); /* set aside until the next copy */
 	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
 	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp1"), &r3));
+	/* The record that did not change shares its copy from before. */
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp2"), &u2));
 	cstor_objstore_done(os);
-	CHECK(r3 != r1);
+	CHECK(r3 != r1 && r1->refs == 2);
 	CHECK(streq(r3->names[0], "new") && streq(r1->names[0], "old"));
+	CHECK(u1 == u2 && u1->refs == 3);
+	/* One whose record changed back is shared again too. */
+	CHECK(cstor_objstore_start_writing(os, NULL) == 0);
+	h = cstor_objstore_by_id(os, "cp2");
+	char *other2[] = { "other2", NULL }, *other[] = { "other", NULL };
+	CHECK_OK(cstor_objstore_set_names(os, h, other2));
+	CHECK_OK(cstor_objstore_set_names(os, h, other));
+	CHECK_OK(cstor_objstore_save(os, NULL));
+	cstor_objstore_done(os);
+	struct cstor_obj_head *u3 = NULL;
+	CHECK(cstor_objstore_start_reading(os, NULL) == 0);
+	CHECK_OK(cstor_objstore_copy(os, cstor_objstore_by_id(os, "cp2"), &u3));
+	cstor_objstore_done(os);
+	CHECK(u3 == u1);
+	cstor_rec_unref(&cstor_image_rec_codec, u1);
+	cstor_rec_unref(&cstor_image_rec_codec, u2);
+	cstor_rec_unref(&cstor_image_rec_codec, u3);
 	const struct cstor_rec_codec *c = &cstor_image_rec_codec;
 	cstor_rec_unref(c, w1);
 	cstor_rec_unref(c, w2);
@@ -400,8 +542,9 @@ static int test_shared_copies(void)
 }
 
 TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
+	 TEST(test_index_updated_in_place),
 	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
-	 TEST(test_duplicate_names_three_ways),
+	 TEST(test_duplicate_names_three_ways), TEST(test_repeated_name_in_one_record),
 	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),
 	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only),
 	 TEST(test_shared_copies))

@@ -45,10 +45,16 @@ int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id
  * NULL when not mounted) of layer @id (of a read-only store: @ro_store).
  * Only a layer with mount state (a record in mountpoints.json or holder
  * files) is reconciled; any other has no holder, so count 0 costs a lookup
- * and a stat.
+ * and a stat (in @holders_fd, from cstor_mount_holders_open).
  */
-int cstor_mount_status(int64_t *count, char **path, struct cstor_store *s, const char *id,
-		       bool ro_store, cstor_error *err) CSTOR_REQUIRES(&s->mounts->lock);
+int cstor_mount_status(int64_t *count, char **path, struct cstor_store *s, int holders_fd,
+		       const char *id, bool ro_store, cstor_error *err)
+	CSTOR_REQUIRES(&s->mounts->lock);
+/* For a listing's calls of cstor_mount_status: the directory of the holder
+ * directories, opened once (so that each layer costs an fstatat, not a
+ * path walk), or -ENOENT when it does not exist (no layer has holder
+ * files), or another -errno (then each call walks the path). */
+int cstor_mount_holders_open(struct cstor_store *s) CSTOR_REQUIRES(&s->mounts->lock);
 
 /*
  * A tree of layer @id to read while the mount state stays locked (diff):

@@ -205,15 +205,32 @@ int cstor_mount_live_count(int64_t *count, struct cstor_store *s, const char *id
 	return r;
 }
 
-int cstor_mount_status(int64_t *count, char **path, struct cstor_store *s, const char *id,
-		       bool ro_store, cstor_error *err)
+int cstor_mount_holders_open(struct cstor_store *s)
+{
+	_cleanup_free_ char *dir = cstor_path_join(s->run_layers_dir, CSTOR_HOLDERS_DIR);
+	if (!dir)
+		return -ENOMEM;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+int cstor_mount_status(int64_t *count, char **path, struct cstor_store *s, int holders_fd,
+		       const char *id, bool ro_store, cstor_error *err)
 {
 	*count = 0;
 	*path = NULL;
 	/* Whatever holds a mount leaves a record (Go's holders, and ours
 	 * once written) or a holder directory (ours, from before the record
 	 * is written): without both there is no holder to count. */
-	if (!cstor_mounts_get(s->mounts, id)) {
+	if (!cstor_mounts_get(s->mounts, id) && (holders_fd >= 0 || holders_fd == -ENOENT)) {
+		if (!cstor_rec_id_valid(id))
+			return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\" in mount state",
+					       id);
+		struct stat st;
+		if (holders_fd == -ENOENT ||
+		    (fstatat(holders_fd, id, &st, 0) < 0 && errno == ENOENT))
+			return 0;
+	} else if (!cstor_mounts_get(s->mounts, id)) {
 		_cleanup_free_ char *dir = NULL;
 		int r = cstor_holder_dir(&dir, s->run_layers_dir, id, err);
 		if (r < 0)

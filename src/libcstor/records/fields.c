@@ -370,6 +370,7 @@ void cstor_obj_head_done(struct cstor_obj_head *h)
 	free(h->created);
 	json_decref(h->flags);
 	json_decref(h->extra);
+	free(h->text);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -431,7 +432,8 @@ int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
 {
 	cstor_buf b = { 0 };
 	c->write(&b, h);
-	_cleanup_free_ char *s = cstor_buf_steal(&b, NULL);
+	size_t len = 0;
+	_cleanup_free_ char *s = cstor_buf_steal(&b, &len);
 	if (!s)
 		return -ENOMEM;
 	json_t *j = json_loads(s, JSON_ALLOW_NUL, NULL);
@@ -443,8 +445,13 @@ int cstor_rec_copy(const struct cstor_rec_codec *c, struct cstor_obj_head **out,
 		c->free(*out);
 		*out = NULL;
 	}
-	if (r == 0)
+	if (r == 0) {
 		(*out)->refs = 1;
+		/* Kept: a later copy of a record that still writes this text
+		 * can share this one (store/engine.c). */
+		(*out)->text = TAKE_PTR(s);
+		(*out)->text_len = len;
+	}
 	return r;
 }
 

@@ -99,6 +99,14 @@ struct cstor_obj_head {
 	 * by every snapshot until the store next changes (store/engine.c). */
 	unsigned refs;
 	struct cstor_obj_head *snap;
+	/* A record's copy from before the store last changed (engine.c):
+	 * shared again when the record still writes the copy's text. Set
+	 * with the store's lock held exclusively; taken (atomically) by the
+	 * first reader to copy the record. */
+	struct cstor_obj_head *old_snap;
+	/* A copy's JSON text, as cstor_rec_copy wrote it from the record. */
+	char *text;
+	size_t text_len;
 };
 
 /* Parse the common fields; @kind ("image") names the record in errors.

@@ -22,6 +22,7 @@ static int oom(cstor_error *err)
 static void free_record(const struct cstor_objstore_ops *ops, struct cstor_obj_head *h)
 {
 	cstor_rec_unref(ops->codec, h->snap);
+	cstor_rec_unref(ops->codec, h->old_snap);
 	ops->codec->free(h);
 }
 
@@ -34,13 +35,35 @@ static void free_records(const struct cstor_objstore_ops *ops, struct cstor_obj_
 }
 
 /* The records are about to change: snapshots taken from now on get copies
- * of their own, and the shared ones go (their holders keep theirs). */
+ * of their own, and the shared ones are set aside (their holders keep
+ * theirs). After the change, the first copy of a record shares the old one
+ * again when the record writes the same text, which costs one write of the
+ * record instead of a JSON round trip: listing 10,000 records after
+ * changing one then copies one. */
 static void drop_shared_copies(struct cstor_objstore *os) CSTOR_REQUIRES(&os->lock)
 {
 	for (size_t i = 0; i < os->n; i++) {
-		cstor_rec_unref(os->ops->codec, os->recs[i]->snap);
-		os->recs[i]->snap = NULL;
+		struct cstor_obj_head *h = os->recs[i];
+		if (!h->snap)
+			continue;
+		cstor_rec_unref(os->ops->codec, h->old_snap);
+		h->old_snap = h->snap;
+		h->snap = NULL;
 	}
+}
+
+/* @old is still a true copy of @h: @h writes the text @old was made of. */
+static bool same_text(const struct cstor_rec_codec *codec, const struct cstor_obj_head *h,
+		      const struct cstor_obj_head *old)
+{
+	if (!old->text)
+		return false;
+	cstor_buf b = { 0 };
+	cstor_buf_reserve(&b, old->text_len + 1);
+	codec->write(&b, h);
+	bool same = !b.oom && b.len == old->text_len && memcmp(b.data, old->text, b.len) == 0;
+	cstor_buf_free(&b);
+	return same;
 }
 
 int cstor_objstore_copy(struct cstor_objstore *os, const struct cstor_obj_head *h,
@@ -51,9 +74,18 @@ int cstor_objstore_copy(struct cstor_objstore *os, const struct cstor_obj_head *
 	struct cstor_obj_head **slot = &((struct cstor_obj_head *)h)->snap;
 	struct cstor_obj_head *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (!c) {
-		int r = cstor_rec_copy(os->ops->codec, &c, h);
-		if (r < 0)
-			return r;
+		/* The first reader takes the old copy (with the store's
+		 * reference): shared again, or dropped at once. */
+		struct cstor_obj_head *o = __atomic_exchange_n(
+			&((struct cstor_obj_head *)h)->old_snap, NULL, __ATOMIC_ACQ_REL);
+		if (o && same_text(os->ops->codec, h, o))
+			c = o;
+		else {
+			cstor_rec_unref(os->ops->codec, o);
+			int r = cstor_rec_copy(os->ops->codec, &c, h);
+			if (r < 0)
+				return r;
+		}
 		struct cstor_obj_head *none = NULL;
 		/* Readers hold the lock shared: another may have made one. */
 		if (!__atomic_compare_exchange_n(slot, &none, c, false, __ATOMIC_ACQ_REL,
@@ -77,31 +109,63 @@ struct slot {
 struct cstor_obj_index {
 	size_t mask;
 	struct slot *ids, *names, *alts;
-	struct cstor_obj_head **by_id; /* sorted by ID, for prefixes */
+	/* Keys put in each table so far: a record added to the store goes
+	 * into the index while the tables stay at most half full. */
+	size_t n_ids, n_names;
+	/* Two records share a key (a damaged file): removing one must give
+	 * the key to the other, which only a rebuild does. */
+	bool shared_keys;
+	/* Sorted by ID, for prefixes: built by the first prefix lookup
+	 * (installed atomically, as the index), dropped by an add. */
+	struct cstor_obj_head **by_id;
 	size_t n;
 };
 
+/* Keys are IDs (64 hex digits) and names: mixed 8 bytes at a time
+ * (byte-at-a-time FNV was most of an index build). */
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	size_t len = strlen(s);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+	for (; len >= 8; s += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	uint64_t w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
 }
 
+/* A removed key's slot: probes go on past it. */
+static const char tombstone[] = "";
+
+/* The slot holding @key, else the empty one ending its probe. */
 static struct slot *probe(struct slot *t, size_t mask, const char *key)
 {
 	for (size_t i = hash(key) & mask;; i = (i + 1) & mask)
-		if (!t[i].key || streq(t[i].key, key))
+		if (!t[i].key || (t[i].key != tombstone && streq(t[i].key, key)))
 			return &t[i];
 }
 
-/* The first record keeps a key, as the linear scans of Go do. */
-static void put(struct slot *t, size_t mask, const char *key, struct cstor_obj_head *h)
+/* The first record keeps a key, as the linear scans of Go do: false when
+ * another had it. */
+static bool put(struct slot *t, size_t mask, const char *key, struct cstor_obj_head *h)
 {
 	struct slot *sl = probe(t, mask, key);
 	if (!sl->key)
 		*sl = (struct slot){ key, h };
+	return sl->h == h;
+}
+
+/* Forget @key when @h holds it (its string may be about to go). */
+static void unput(struct slot *t, size_t mask, const char *key, const struct cstor_obj_head *h)
+{
+	struct slot *sl = probe(t, mask, key);
+	if (sl->key && sl->h == h)
+		*sl = (struct slot){ tombstone, NULL };
 }
 
 static struct cstor_obj_head *get(const struct slot *t, size_t mask, const char *key)
@@ -120,6 +184,21 @@ static void index_free(struct cstor_obj_index *ix)
 	free(ix);
 }
 
+/* Add @h's keys: the first record keeps a key, as Go's linear scans. */
+static void index_put(struct cstor_objstore *os, struct cstor_obj_index *ix,
+		      struct cstor_obj_head *h)
+{
+	bool own = put(ix->ids, ix->mask, h->id, h);
+	ix->n_ids++;
+	for (size_t k = 0; h->names && h->names[k]; k++, ix->n_names++)
+		own &= put(ix->names, ix->mask, h->names[k], h);
+	const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
+	if (alt && alt[0])
+		own &= put(ix->alts, ix->mask, alt, h);
+	ix->shared_keys |= !own;
+	ix->n++;
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	return strcmp((*(struct cstor_obj_head *const *)a)->id,
@@ -132,31 +211,43 @@ static struct cstor_obj_index *index_build(struct cstor_objstore *os)
 	size_t keys = os->n;
 	for (size_t i = 0; i < os->n; i++)
 		keys += strv_length(os->recs[i]->names);
+	/* Room for a quarter more before a rebuild. */
+	keys += keys / 4 + 16;
 	size_t cap = 16;
 	while (cap < 2 * keys + 2)
 		cap *= 2;
 	struct cstor_obj_index *ix = calloc(1, sizeof(*ix));
 	if (!ix || !(ix->ids = calloc(cap, sizeof(struct slot))) ||
 	    !(ix->names = calloc(cap, sizeof(struct slot))) ||
-	    (os->ops->alt_key && !(ix->alts = calloc(cap, sizeof(struct slot)))) ||
-	    !(ix->by_id = malloc((os->n + 1) * sizeof(*ix->by_id)))) {
+	    (os->ops->alt_key && !(ix->alts = calloc(cap, sizeof(struct slot))))) {
 		index_free(ix);
 		return NULL;
 	}
 	ix->mask = cap - 1;
-	ix->n = os->n;
-	for (size_t i = 0; i < os->n; i++) {
-		struct cstor_obj_head *h = os->recs[i];
-		put(ix->ids, ix->mask, h->id, h);
-		for (size_t k = 0; h->names && h->names[k]; k++)
-			put(ix->names, ix->mask, h->names[k], h);
-		const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
-		if (alt && alt[0])
-			put(ix->alts, ix->mask, alt, h);
-		ix->by_id[i] = h;
-	}
-	qsort(ix->by_id, os->n, sizeof(*ix->by_id), cmp_id);
+	for (size_t i = 0; i < os->n; i++)
+		index_put(os, ix, os->recs[i]);
 	return ix;
+}
+
+/* The records sorted by ID (for prefixes), built when missing; NULL only
+ * when out of memory. */
+static struct cstor_obj_head **sorted_ids(struct cstor_objstore *os, struct cstor_obj_index *ix)
+	CSTOR_REQUIRES_SHARED(&os->lock)
+{
+	struct cstor_obj_head **v = __atomic_load_n(&ix->by_id, __ATOMIC_ACQUIRE);
+	if (v)
+		return v;
+	if (!(v = malloc((ix->n + 1) * sizeof(*v))))
+		return NULL;
+	memcpy(v, os->recs, ix->n * sizeof(*v));
+	qsort(v, ix->n, sizeof(*v), cmp_id);
+	struct cstor_obj_head **none = NULL;
+	if (!__atomic_compare_exchange_n(&ix->by_id, &none, v, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		free(v);
+		return none;
+	}
+	return v;
 }
 
 /* The index, built when missing; NULL only when out of memory, and then
@@ -218,6 +309,16 @@ void cstor_objstore_free(struct cstor_objstore *os) CSTOR_NO_TSA
 	free(os);
 }
 
+/* A table of @keys keys, empty. */
+static struct slot *table_new(size_t keys, size_t *mask)
+{
+	size_t cap = 16;
+	while (cap < 2 * keys + 2)
+		cap *= 2;
+	*mask = cap - 1;
+	return calloc(cap, sizeof(struct slot));
+}
+
 /* Append the records of the aside file to @recs, skipping IDs the main
  * file has. */
 static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
@@ -246,12 +347,16 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 		return oom(err);
 	}
 	*recs = all;
-	size_t first = *n;
+	size_t mask;
+	_cleanup_free_ struct slot *ids = table_new(*n, &mask);
+	if (!ids) {
+		free_records(os->ops, more, nm);
+		return oom(err);
+	}
+	for (size_t j = 0; j < *n; j++)
+		put(ids, mask, all[j]->id, all[j]);
 	for (size_t i = 0; i < nm; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < first && !dup; j++)
-			dup = streq(all[j]->id, more[i]->id);
-		if (dup) {
+		if (get(ids, mask, more[i]->id)) {
 			os->ops->codec->free(more[i]);
 			continue;
 		}
@@ -262,33 +367,85 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 	return 0;
 }
 
-/* Names are unique: a later record takes a name from earlier ones, as when
- * Go loads such a file. 1 when any was taken, 0 when none, -ENOMEM. One
- * pass from the last record back, with a table of the names seen. */
-static int take_duplicate_names(struct cstor_obj_head **recs, size_t n)
+/* Names a record lost to its own repeat, freed after the pass. */
+struct names_gone {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_gone_free(struct names_gone *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free(g->v[i]);
+	free(g->v);
+}
+
+/* Names are unique: as Go's load does, records are taken in order and each
+ * name goes to the record naming it last, taken from the one that had it
+ * (for a name a record repeats, see own_repeats_kept). 1 when any was
+ * taken, 0 when none, -ENOMEM. Linear: one table of the names seen. */
+static int take_duplicate_names(const struct cstor_objstore_ops *ops,
+				struct cstor_obj_head **recs, size_t n)
 {
 	size_t keys = 0;
 	for (size_t i = 0; i < n; i++)
 		keys += strv_length(recs[i]->names);
-	size_t cap = 16;
-	while (cap < 2 * keys + 2)
-		cap *= 2;
-	_cleanup_free_ struct slot *seen = calloc(cap, sizeof(*seen));
+	size_t mask;
+	_cleanup_free_ struct slot *seen = table_new(keys, &mask);
 	if (!seen)
 		return -ENOMEM;
+	/* Names a record lost to its own repeat: the table's key may be one
+	 * of them, so they are freed last. */
+	_cleanup_(names_gone_free) struct names_gone gone = { 0 };
 	int dup = 0;
-	for (size_t i = n; i-- > 0;)
-		for (size_t k = 0; recs[i]->names && recs[i]->names[k];) {
-			struct slot *sl = probe(seen, cap - 1, recs[i]->names[k]);
+	for (size_t i = 0; i < n; i++) {
+		char **names = recs[i]->names;
+		bool lost_own = false;
+		/* The record loses names only after the loop, which so sees
+		 * them all, as Go's range over the names as they were. */
+		for (size_t k = 0; names && names[k]; k++) {
+			struct slot *sl = probe(seen, mask, names[k]);
 			if (sl->key && sl->h != recs[i]) {
-				/* A later record has it: the key is that record's. */
-				strv_remove(recs[i]->names, sl->key);
+				/* An earlier record has it: it is this one's now.
+				 * That frees the key, replaced just below. */
+				strv_remove(sl->h->names, names[k]);
 				dup = 1;
-				continue;
+			} else if (sl->key && !ops->own_repeats_kept) {
+				lost_own = true;
+				dup = 1;
 			}
-			*sl = (struct slot){ recs[i]->names[k], recs[i] };
-			k++;
+			*sl = (struct slot){ names[k], recs[i] };
 		}
+		if (!lost_own)
+			continue;
+		/* Every name this record repeats goes, all its copies, as
+		 * Go's removeName takes them. Rare: quadratic in the one
+		 * record's names, as Go is. */
+		size_t count = strv_length(names);
+		if (gone.n + count > gone.cap) {
+			size_t cap = 2 * (gone.n + count);
+			char **v = realloc(gone.v, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			gone.v = v;
+			gone.cap = cap;
+		}
+		_cleanup_free_ char **orig = malloc(count * sizeof(*orig));
+		if (!orig)
+			return -ENOMEM;
+		memcpy(orig, names, count * sizeof(*orig));
+		size_t o = 0;
+		for (size_t k = 0; k < count; k++) {
+			bool rep = false;
+			for (size_t j = 0; j < count && !rep; j++)
+				rep = j != k && streq(orig[j], orig[k]);
+			if (rep)
+				gone.v[gone.n++] = orig[k];
+			else
+				names[o++] = orig[k];
+		}
+		names[o] = NULL;
+	}
 	return dup;
 }
 
@@ -348,7 +505,7 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 		return r;
 	}
 	int dup_ids = drop_duplicate_ids(os->ops, recs, &n);
-	int dup = dup_ids < 0 ? dup_ids : take_duplicate_names(recs, n);
+	int dup = dup_ids < 0 ? dup_ids : take_duplicate_names(os->ops, recs, n);
 	if (dup < 0) {
 		free_records(os->ops, recs, n);
 		return oom(err);
@@ -475,11 +632,13 @@ int cstor_objstore_save(struct cstor_objstore *os, cstor_error *err)
 		return r;
 	cstor_buf b = { 0 };
 	size_t count;
+	cstor_buf_reserve(&b, os->saved_len + os->saved_len / 8 + 4096);
 	write_list(&b, os, false, &count);
 	if (b.oom) {
 		cstor_buf_free(&b);
 		return oom(err);
 	}
+	os->saved_len = b.len;
 	r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
 	cstor_buf_free(&b);
 	if (r == 0)
@@ -531,22 +690,23 @@ static struct cstor_obj_head *by_prefix(struct cstor_objstore *os, const char *r
 {
 	size_t l = strlen(ref);
 	struct cstor_obj_index *ix = index_of(os);
-	if (ix) {
+	struct cstor_obj_head **by_id = ix ? sorted_ids(os, ix) : NULL;
+	if (by_id) {
 		size_t lo = 0, hi = ix->n;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (strcmp(ix->by_id[mid]->id, ref) < 0)
+			if (strcmp(by_id[mid]->id, ref) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo == ix->n || strncmp(ix->by_id[lo]->id, ref, l) != 0)
+		if (lo == ix->n || strncmp(by_id[lo]->id, ref, l) != 0)
 			return NULL;
-		if (lo + 1 < ix->n && strncmp(ix->by_id[lo + 1]->id, ref, l) == 0) {
+		if (lo + 1 < ix->n && strncmp(by_id[lo + 1]->id, ref, l) == 0) {
 			*ambiguous = true;
 			return NULL;
 		}
-		return ix->by_id[lo];
+		return by_id[lo];
 	}
 	struct cstor_obj_head *h = NULL;
 	for (size_t i = 0; i < os->n; i++) {
@@ -591,8 +751,40 @@ int cstor_objstore_add(struct cstor_objstore *os, struct cstor_obj_head *h)
 	}
 	n[os->n++] = h;
 	os->recs = n;
-	cstor_objstore_changed(os);
+	/* The lock is held exclusively: no lookup uses the index. Adding to
+	 * it keeps a create from rebuilding it (linear in the store). */
+	struct cstor_obj_index *ix = os->index;
+	size_t names = strv_length(h->names);
+	if (ix && 2 * (ix->n_ids + 1) + 2 <= ix->mask + 1 &&
+	    2 * (ix->n_names + names) + 2 <= ix->mask + 1) {
+		index_put(os, ix, h);
+		free(ix->by_id);
+		ix->by_id = NULL;
+	} else
+		cstor_objstore_changed(os);
 	return 0;
+}
+
+/* Take @h's keys out of the index (the lock is held exclusively: no lookup
+ * uses it), so that a delete does not rebuild it; or drop it when another
+ * record shares a key. */
+static void index_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
+	CSTOR_REQUIRES(&os->lock)
+{
+	struct cstor_obj_index *ix = os->index;
+	if (!ix || ix->shared_keys) {
+		cstor_objstore_changed(os);
+		return;
+	}
+	unput(ix->ids, ix->mask, h->id, h);
+	for (size_t k = 0; h->names && h->names[k]; k++)
+		unput(ix->names, ix->mask, h->names[k], h);
+	const char *alt = os->ops->alt_key ? os->ops->alt_key(h) : NULL;
+	if (alt && alt[0])
+		unput(ix->alts, ix->mask, alt, h);
+	ix->n--;
+	free(ix->by_id);
+	ix->by_id = NULL;
 }
 
 void cstor_objstore_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
@@ -601,7 +793,7 @@ void cstor_objstore_remove(struct cstor_objstore *os, struct cstor_obj_head *h)
 		if (os->recs[i] == h) {
 			memmove(&os->recs[i], &os->recs[i + 1], (os->n - i - 1) * sizeof(*os->recs));
 			os->n--;
-			cstor_objstore_changed(os);
+			index_remove(os, h);
 			free_record(os->ops, h);
 			return;
 		}
@@ -647,13 +839,37 @@ int cstor_objstore_set_names(struct cstor_objstore *os, struct cstor_obj_head *h
 	_cleanup_strv_free_ char **v = cstor_names_dedup(names);
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; v[i]; i++)
-		for (size_t k = 0; k < os->n; k++)
-			if (os->recs[k] != h)
-				strv_remove(os->recs[k]->names, v[i]);
+	/* Names are unique among the records (see the load), so the index
+	 * finds the one record to take each from, as Go's byname map does;
+	 * and it follows the change instead of being rebuilt (linear in the
+	 * store) when it has the room. */
+	struct cstor_obj_index *ix = index_of(os);
+	size_t count = strv_length(v);
+	if (!ix || ix->shared_keys || 2 * (ix->n_names + count) + 2 > ix->mask + 1) {
+		for (size_t i = 0; v[i]; i++)
+			for (size_t k = 0; k < os->n; k++)
+				if (os->recs[k] != h)
+					strv_remove(os->recs[k]->names, v[i]);
+		strv_free(h->names);
+		h->names = TAKE_PTR(v);
+		cstor_objstore_changed(os);
+		return 0;
+	}
+	for (size_t i = 0; v[i]; i++) {
+		struct slot *sl = probe(ix->names, ix->mask, v[i]);
+		if (sl->key && sl->h != h) {
+			struct cstor_obj_head *o = sl->h;
+			/* The key is o's string, which goes now. */
+			*sl = (struct slot){ tombstone, NULL };
+			strv_remove(o->names, v[i]);
+		}
+	}
+	for (size_t k = 0; h->names && h->names[k]; k++)
+		unput(ix->names, ix->mask, h->names[k], h);
 	strv_free(h->names);
 	h->names = TAKE_PTR(v);
-	cstor_objstore_changed(os);
+	for (size_t k = 0; h->names[k]; k++, ix->n_names++)
+		put(ix->names, ix->mask, h->names[k], h);
 	return 0;
 }
 

@@ -19,17 +19,20 @@
  * reload the records when another process changed them (records/recfile.h);
  * a corrupt file is an error, never an empty store. Names are unique among
  * the records of one store: loading a file that gives one name to two
- * records keeps it on the later one (as Go does) and the next writer saves
- * the repair; a read-only store with such a file is an error.
+ * records keeps it on the later one (as Go does; see own_repeats_kept for a
+ * name a record repeats) and the next writer saves the repair; a read-only
+ * store with such a file is an error. Loading is linear in the records and
+ * names.
  *
  * A read-only store (an additional image store) is opened read-only: its
  * lock is only ever taken shared on the file, nothing in it is created or
  * written, and a missing directory or file is an empty store.
  *
- * Lookups by ID, name and the second key go through hash indexes, and ID
- * prefixes through a sorted array, all built once per change of the
- * records: a lookup does not grow with the store. Records are only re-parsed
- * when another process wrote the file.
+ * Lookups by ID, name and the second key go through hash indexes, built at
+ * the first lookup after a load and kept up to date by adds, removes and
+ * name changes; ID prefixes through a sorted array, built at the first
+ * prefix lookup after a change: a lookup does not grow with the store.
+ * Records are only re-parsed when another process wrote the file.
  */
 #ifndef CSTOR_STORE_ENGINE_H
 #define CSTOR_STORE_ENGINE_H
@@ -55,6 +58,12 @@ struct cstor_objstore_ops {
 	/* Big-data items are recorded by name only, without sizes and
 	 * digests (layers). */
 	bool big_data_names_only;
+	/* Loading a file that repeats a name within one record: the record
+	 * keeps it (images), or loses it (layers and containers). Go's image
+	 * load checks a record's names against earlier records only; its
+	 * layer and container loads record each name as they go, so a repeat
+	 * finds the record itself holding the name and takes it away. */
+	bool own_repeats_kept;
 
 	/* Optional hooks; NULL when the kind has no such thing. */
 
@@ -121,6 +130,8 @@ struct cstor_objstore {
 	 * copies are not shared (set and cleared by the writer; readers,
 	 * who hold the lock shared, only ever see it false). */
 	bool writing;
+	/* The size of the last save, to size the next one's buffer. */
+	size_t saved_len CSTOR_GUARDED_BY(&lock);
 };
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,

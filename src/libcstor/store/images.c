@@ -31,6 +31,7 @@ const struct cstor_objstore_ops cstor_image_store_ops = {
 	.codec = &cstor_image_rec_codec,
 	.names_are_references = true,
 	.has_digest = image_has_digest,
+	.own_repeats_kept = true,
 };
 
 /* Snapshots */

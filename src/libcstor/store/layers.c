@@ -2,6 +2,7 @@
 /* The public layer API on top of the layer stores and the driver. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cstor/layer.h>
 
@@ -147,16 +148,20 @@ static void add_mount_info(cstor_store *s, cstor_layer **list, size_t from, size
 {
 	if (cstor_mount_state_lock(s, NULL) != 0)
 		return;
+	int holders_fd = cstor_mount_holders_open(s);
 	for (size_t i = from; i < to; i++) {
 		int64_t count = 0;
 		char *path = NULL;
-		if (cstor_mount_status(&count, &path, s, cstor_layer_id(list[i]), list[i]->read_only,
-				       NULL) == 0 && count > 0) {
+		if (cstor_mount_status(&count, &path, s, holders_fd, cstor_layer_id(list[i]),
+				       list[i]->read_only, NULL) == 0 &&
+		    count > 0) {
 			list[i]->mount_count = count;
 			list[i]->mount_point = path;
 		} else
 			free(path);
 	}
+	if (holders_fd >= 0)
+		close(holders_fd);
 	cstor_mount_state_unlock(s);
 }
 

@@ -200,18 +200,26 @@ static int plan_layers(struct del_image *di, struct cstor_objstore *ls,
 		       const struct cstor_image_rec *img, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock) CSTOR_REQUIRES_SHARED(&is->lock) CSTOR_REQUIRES_SHARED(&cs->lock)
 {
-	_cleanup_strv_free_ char **others = calloc(1, sizeof(char *));
+	/* The other images' layers, borrowed from their records (which the
+	 * plan outlives only as copies): sized first, so that filling it is
+	 * linear in the store. */
+	size_t count = 0;
+	for (size_t i = 0; i < is->n; i++) {
+		const struct cstor_image_rec *o = CSTOR_IMAGE_REC(is->recs[i]);
+		count += (o->layer != NULL) + strv_length(o->mapped_layers);
+	}
+	_cleanup_free_ const char **others = calloc(count + 1, sizeof(char *));
 	if (!others || !(di->plan = calloc(1, sizeof(char *))))
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	size_t no = 0;
 	for (size_t i = 0; i < is->n; i++) {
 		const struct cstor_image_rec *o = CSTOR_IMAGE_REC(is->recs[i]);
 		if (o == img)
 			continue;
-		if (o->layer && strv_append(&others, o->layer) < 0)
-			return cstor_error_set(err, ENOMEM, "out of memory");
+		if (o->layer)
+			others[no++] = o->layer;
 		for (size_t k = 0; o->mapped_layers && o->mapped_layers[k]; k++)
-			if (strv_append(&others, o->mapped_layers[k]) < 0)
-				return cstor_error_set(err, ENOMEM, "out of memory");
+			others[no++] = o->mapped_layers[k];
 	}
 	for (size_t k = 0; img->mapped_layers && img->mapped_layers[k]; k++)
 		if (cstor_layer_store_by_id(ls, img->mapped_layers[k]) &&
@@ -221,7 +229,7 @@ static int plan_layers(struct del_image *di, struct cstor_objstore *ls,
 	while (layer) {
 		struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, layer);
 		/* Planned already: the parents loop (a corrupt store). */
-		if (!l || strv_contains(others, layer) || strv_contains(di->plan, layer))
+		if (!l || strv_contains((char *const *)others, layer) || strv_contains(di->plan, layer))
 			break;
 		bool used = false;
 		for (size_t i = 0; i < cs->n && !used; i++) {

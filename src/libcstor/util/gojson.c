@@ -36,6 +36,11 @@ static bool reserve(cstor_buf *b, size_t n)
 	return true;
 }
 
+bool cstor_buf_reserve(cstor_buf *b, size_t n)
+{
+	return reserve(b, n);
+}
+
 void cstor_buf_put(cstor_buf *b, const void *p, size_t n)
 {
 	if (!reserve(b, n))
@@ -119,19 +124,43 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* The ASCII bytes Go writes as they are: the rest of a string is copied
+ * in runs between the bytes that need a look (records are mostly such runs,
+ * and saving a big store is mostly this loop). */
+static bool plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+}
+
+static bool plain[256];
+static bool plain_set;
+
+static void plain_init(void)
+{
+	if (!__atomic_load_n(&plain_set, __ATOMIC_ACQUIRE)) {
+		/* Racing threads write the same values. */
+		for (unsigned c = 0; c < 256; c++)
+			__atomic_store_n(&plain[c], plain_ascii((unsigned char)c), __ATOMIC_RELAXED);
+		__atomic_store_n(&plain_set, true, __ATOMIC_RELEASE);
+	}
+}
+
 void cstor_json_string(cstor_buf *b, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
+	plain_init();
 	const unsigned char *s = (const unsigned char *)str;
+	if (!reserve(b, len + 2))
+		return;
 	cstor_buf_putc(b, '"');
 	size_t start = 0, i = 0;
 	while (i < len) {
+		while (i < len && plain[s[i]])
+			i++;
+		if (i == len)
+			break;
 		unsigned char c = s[i];
 		if (c < 0x80) {
-			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
-				i++;
-				continue;
-			}
 			cstor_buf_put(b, s + start, i - start);
 			switch (c) {
 			case '"':
@@ -182,7 +211,24 @@ void cstor_json_string(cstor_buf *b, const char *str, size_t len)
 
 void cstor_json_str(cstor_buf *b, const char *s)
 {
-	cstor_json_string(b, s, strlen(s));
+	/* Most strings (IDs, names, keys, dates) need no escape: one scan,
+	 * one copy. NUL is not plain, so the scan stops at the end. */
+	plain_init();
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 0;
+	while (plain[u[n]])
+		n++;
+	if (u[n] != 0) {
+		cstor_json_string(b, s, n + strlen(s + n));
+		return;
+	}
+	if (!reserve(b, n + 2))
+		return;
+	char *d = b->data + b->len;
+	d[0] = '"';
+	memcpy(d + 1, s, n);
+	d[n + 1] = '"';
+	b->len += n + 2;
 }
 
 /* Go's float64 encoding: shortest representation that round-trips, in %f

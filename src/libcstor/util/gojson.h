@@ -24,6 +24,9 @@ typedef struct cstor_buf {
 
 void cstor_buf_free(cstor_buf *b);
 void cstor_buf_put(cstor_buf *b, const void *p, size_t n);
+/* Room for @n more bytes, so that a buffer filled to a known size grows
+ * once; false (and b->oom) when out of memory. */
+bool cstor_buf_reserve(cstor_buf *b, size_t n);
 void cstor_buf_puts(cstor_buf *b, const char *s);
 void cstor_buf_putc(cstor_buf *b, char c);
 void cstor_buf_printf(cstor_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
