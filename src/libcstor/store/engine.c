@@ -239,8 +239,10 @@ static struct cstor_obj_head **sorted_ids(struct cstor_objstore *os, struct csto
 		return v;
 	if (!(v = malloc((ix->n + 1) * sizeof(*v))))
 		return NULL;
-	memcpy(v, os->recs, ix->n * sizeof(*v));
-	qsort(v, ix->n, sizeof(*v), cmp_id);
+	if (ix->n) { /* os->recs is NULL in an empty store */
+		memcpy(v, os->recs, ix->n * sizeof(*v));
+		qsort(v, ix->n, sizeof(*v), cmp_id);
+	}
 	struct cstor_obj_head **none = NULL;
 	if (!__atomic_compare_exchange_n(&ix->by_id, &none, v, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
