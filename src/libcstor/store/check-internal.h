@@ -69,6 +69,10 @@ struct check_problem {
 struct cstor_check_report {
 	struct check_layer *layers;
 	size_t n_layers;
+	/* The layers used by their IDs (not shadowed), sorted by ID; built
+	 * once all are copied, NULL before (lookups scan then). */
+	struct check_layer **by_id;
+	size_t n_by_id;
 	struct check_image *images;
 	size_t n_images;
 	struct check_container *containers;

@@ -113,6 +113,7 @@ void cstor_check_report_free(cstor_check_report *r)
 		free_hdrs(l);
 	}
 	free(r->layers);
+	free(r->by_id);
 	for (size_t i = 0; i < r->n_images; i++) {
 		free(r->images[i].id);
 		strv_free(r->images[i].layers);
@@ -134,10 +135,37 @@ void cstor_check_report_free(cstor_check_report *r)
 	free(r);
 }
 
+static int cmp_layer_id(const void *a, const void *b)
+{
+	return strcmp((*(struct check_layer *const *)a)->id, (*(struct check_layer *const *)b)->id);
+}
+
+static int cmp_key_layer(const void *key, const void *elem)
+{
+	return strcmp(key, (*(struct check_layer *const *)elem)->id);
+}
+
+/* Lookups by ID stay fast in stores of many thousands of layers. */
+static int index_layers(struct cstor_check_report *r)
+{
+	if (!(r->by_id = calloc(r->n_layers + 1, sizeof(*r->by_id))))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_layers; i++)
+		if (!r->layers[i].shadowed)
+			r->by_id[r->n_by_id++] = &r->layers[i];
+	qsort(r->by_id, r->n_by_id, sizeof(*r->by_id), cmp_layer_id);
+	return 0;
+}
+
 struct check_layer *check_find_layer(const struct cstor_check_report *r, const char *id)
 {
 	if (!id)
 		return NULL;
+	if (r->by_id) {
+		struct check_layer **l =
+			bsearch(id, r->by_id, r->n_by_id, sizeof(*r->by_id), cmp_key_layer);
+		return l ? *l : NULL;
+	}
 	for (size_t i = 0; i < r->n_layers; i++)
 		if (!r->layers[i].shadowed && streq(r->layers[i].id, id))
 			return &r->layers[i];
@@ -764,6 +792,8 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 	int r = copy_layers(rep, s->layers, s->run_layers_dir, err);
 	for (size_t i = 0; r == 0 && i < s->n_ro_layers; i++)
 		r = copy_layers(rep, s->ro_layers[i], s->run_layers_dir, err);
+	if (r == 0)
+		r = OOM(index_layers(rep));
 	/* Images and containers are copied (and their data checked) before
 	 * the layers are looked at: a layer an image uses is not unused. */
 	if (r == 0)
