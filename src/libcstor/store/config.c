@@ -402,11 +402,15 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	if (!c->run_root)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 
+	/* Say where a bad root came from: the caller, or which file. */
+	bool gr_file = gr && gr == fs.graph_root, rr_file = rr && rr == fs.run_root;
 	if (c->graph_root[0] != '/')
-		return cstor_error_set(err, EINVAL, "graph root \"%s\" is not an absolute path",
+		return cstor_error_set(err, EINVAL, "%s%sgraph root \"%s\" is not an absolute path",
+				       gr_file ? c->config_file : "", gr_file ? ": graphroot: " : "",
 				       c->graph_root);
 	if (c->run_root[0] != '/')
-		return cstor_error_set(err, EINVAL, "run root \"%s\" is not an absolute path",
+		return cstor_error_set(err, EINVAL, "%s%srun root \"%s\" is not an absolute path",
+				       rr_file ? c->config_file : "", rr_file ? ": runroot: " : "",
 				       c->run_root);
 
 	c->transient_store = fs.transient > 0;
