@@ -249,7 +249,13 @@ static void put_real(cstor_buf *b, double v)
 			break;
 	}
 	double a = fabs(v);
-	if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+	/* Go writes 1e-6 <= |x| < 1e21 in plain notation, but a whole number
+	 * of 2^63 or more written so (no '.', no exponent) is an integer
+	 * jansson refuses to read back ("too big integer"): those get the
+	 * exponent form, which any JSON reader, Go's included, reads as the
+	 * same float64. Only values of keys cstor keeps without knowing them
+	 * can be so big. */
+	if (a != 0 && (a < 1e-6 || a >= 9223372036854775808.0)) {
 		/* tmp is d.ddde±XX: Go drops a lone ".0"-less mantissa the
 		 * same way %e with minimal precision does. */
 		char *e = strchr(tmp, 'e');
