@@ -8,7 +8,7 @@
 #
 #   tests/run-all.sh            everything
 #   QUICK=1 tests/run-all.sh    skip the sanitizer build and the build matrix
-#   ONLY=cli tests/run-all.sh   groups: unit cli interop fuzz asan matrix install lint
+#   ONLY=cli tests/run-all.sh   groups: unit cli interop fuzz asan tsan matrix install lint
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -182,6 +182,20 @@ if [ -z "${QUICK:-}" ] && want asan; then
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 	else
 		fail=$((fail + 1)); failed_names+=("asan build"); echo "not ok - asan build"
+	fi
+fi
+
+# The threaded parts under ThreadSanitizer: one store handle shared by
+# threads (a daemon's use), and check, whose diff headers are read by a
+# second thread. Any data race fails them.
+if [ -z "${QUICK:-}" ] && want tsan; then
+	if build build-tsan -Db_sanitize=thread -Dwerror=true; then
+		pass=$((pass + 1)); echo "ok - tsan build"
+		export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+		run_meson_tests build-tsan "tsan/" --timeout-multiplier 4 test-threads test-check
+		unset TSAN_OPTIONS
+	else
+		fail=$((fail + 1)); failed_names+=("tsan build"); echo "not ok - tsan build"
 	fi
 fi
 
