@@ -193,6 +193,35 @@ test_rebuilt_from_identical_layer_of_ro_store() {
 	done
 }
 
+# Both stores filled by skopeo (no kept blobs anywhere): the read-only
+# store's copy of the damaged layer, under the same ID, is reassembled from
+# that store's own files and tar-split.
+test_rebuilt_from_ro_copy_made_by_skopeo() {
+	command -v skopeo >/dev/null || skip "skopeo is not installed"
+	for drv in vfs overlay; do
+		[ "$drv" = overlay ] && t_need_overlay
+		R=$(t_store)
+		skopeo --insecure-policy copy -q "oci:$(img):v1" "containers-storage:[$drv@$R/g+$R/r]bb" >/dev/null
+		$CSTOR -g "$R/g" -R "$R/r" -s $drv shutdown >/dev/null
+		mount --bind "$R/g" "$R/g" && mount -o remount,bind,ro "$R/g" "$R/g" ||
+			skip "cannot make a read-only bind mount"
+		ro_sum=$(tree_sum "$R/g")
+		S=$(t_store)
+		DRV=$drv
+		skopeo --insecure-policy copy -q "oci:$(img):v1" "containers-storage:[$drv@$S/g+$S/r]bb" >/dev/null
+		C="$CSTOR -g $S/g -R $S/r -s $drv --storage-opt $drv.imagestore=$R/g"
+		base=$(jq -r '.[] | select(.parent == null or .parent == "") | .id' "$S/g/$drv-layers/layers.json")
+		echo intruder >"$(own_dir "$base")/intruder"
+		rm -f "$(own_dir "$base")/bin/busybox"
+		expect_check 1 "layer $base:"
+		expect_check 0 "layer $base: rebuilt from read-only layer $base (its copy in a read-only store), which has the same content" -r
+		expect_clean
+		cmp "$(own_dir "$base")/bin/busybox" /bin/busybox || die "busybox not restored"
+		expect_eq "$(tree_sum "$R/g")" "$ro_sum" "$drv: the read-only store"
+		umount "$R/g"
+	done
+}
+
 # No kept blob, but another layer of the store has the same DiffID: the
 # rebuild applies that layer's diff.
 test_rebuilt_from_identical_layer() {
@@ -526,6 +555,7 @@ t_run test_changed_file_rebuilt
 t_run test_removed_and_changed_metadata
 t_run test_rebuilt_from_identical_layer_of_ro_store
 t_run test_rebuilt_from_identical_layer
+t_run test_rebuilt_from_ro_copy_made_by_skopeo
 t_run test_unrebuildable_removed_with_its_image
 t_run test_ro_store_reported_not_repaired
 t_run test_image_layer_missing

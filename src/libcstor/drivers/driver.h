@@ -80,6 +80,12 @@ struct cstor_driver_ops {
 	 * lower files): for rebuilding the content of a damaged layer. */
 	int (*reset)(struct cstor_driver *d, const char *id, const char *parent,
 		     cstor_error *err);
+	/* Where layer @id keeps its own files (what its tar-split names) in
+	 * the store whose graph root is @graph_root, ours or an additional
+	 * image store's (a copy of a layer under the same ID as one of ours):
+	 * malloc'd in *path. */
+	int (*files_dir)(struct cstor_driver *d, const char *graph_root, const char *id,
+			 char **path);
 	/* Make the layer's file tree available: *path gets the mount point
 	 * (malloc'd). @options are mount options ("ro", ...), NULL-terminated
 	 * or NULL. */

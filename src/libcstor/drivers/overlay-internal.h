@@ -23,6 +23,7 @@ struct cstor_driver {
  * image store's overlay directory (a parent may live there). */
 int overlay_open_layer_dir(struct cstor_driver *d, const char *id, bool *read_only);
 int overlay_list(struct cstor_driver *d, char ***ids, cstor_error *err);
+int overlay_files_dir(struct cstor_driver *d, const char *graph_root, const char *id, char **path);
 int overlay_reset(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err);
 
 /* Refuse unusable setups (backing filesystem, mount programs, rootless)

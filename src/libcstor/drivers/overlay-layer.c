@@ -178,6 +178,12 @@ int overlay_list(struct cstor_driver *d, char ***ids, cstor_error *err)
 	return cstor_list_subdirs_at(ids, d->home_fd, skip, d->home, err);
 }
 
+int overlay_files_dir(struct cstor_driver *d, const char *graph_root, const char *id, char **path)
+{
+	(void)d;
+	return asprintf(path, "%s/overlay/%s/diff", graph_root, id) < 0 ? -ENOMEM : 0;
+}
+
 int overlay_reset(struct cstor_driver *d, const char *id, const char *parent, cstor_error *err)
 {
 	(void)parent; /* the parents' files are the lowers, not copied */

@@ -276,6 +276,7 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.exists = overlay_exists,
 	.list = overlay_list,
 	.reset = overlay_reset,
+	.files_dir = overlay_files_dir,
 	.apply_target = overlay_apply_target,
 	.get = overlay_get,
 	.diff_dirs = overlay_diff_dirs,

@@ -196,6 +196,13 @@ static int vfs_list(struct cstor_driver *d, char ***ids, cstor_error *err)
 	return cstor_list_subdirs_at(ids, d->dir_fd, NULL, d->home, err);
 }
 
+static int vfs_files_dir(struct cstor_driver *d, const char *graph_root, const char *id,
+			 char **path)
+{
+	(void)d;
+	return asprintf(path, "%s/vfs/dir/%s", graph_root, id) < 0 ? -ENOMEM : 0;
+}
+
 /* The directory of @id in an additional (read-only) store, or NULL. */
 static char *ro_store_dir(struct cstor_driver *d, const char *id)
 {
@@ -337,6 +344,7 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	/* A vfs layer is a copy of its parent plus its own changes: create()
 	 * makes exactly the starting point again. */
 	.reset = vfs_create,
+	.files_dir = vfs_files_dir,
 	.name = "vfs",
 	.init = vfs_init,
 	.free = vfs_free,

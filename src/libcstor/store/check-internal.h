@@ -32,6 +32,7 @@ int check_tree_compare(char ***diffs, struct check_tree *t, const char *root,
 /* A layer as check saw it. */
 struct check_layer {
 	char *id, *parent, *diff_id, *blob_digest, *created, *data_dir;
+	char *layers_dir; /* its store's <driver>-layers directory */
 	int64_t diff_size;
 	char **data;  /* big-data names */
 	bool ro;      /* in a read-only store */

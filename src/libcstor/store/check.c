@@ -109,6 +109,7 @@ void cstor_check_report_free(cstor_check_report *r)
 		free(l->blob_digest);
 		free(l->created);
 		free(l->data_dir);
+		free(l->layers_dir);
 		strv_free(l->data);
 		free_hdrs(l);
 	}
@@ -224,7 +225,8 @@ static int copy_layers(struct cstor_check_report *rep, struct cstor_objstore *os
 		    (lr->uncompressed_digest && !(l->diff_id = dup_or_null(lr->uncompressed_digest))) ||
 		    (lr->compressed_digest && !(l->blob_digest = dup_or_null(lr->compressed_digest))) ||
 		    (lr->h.created && !(l->created = strdup(lr->h.created))) ||
-		    !(l->data_dir = cstor_objstore_data_dir(os, lr->h.id)))
+		    !(l->data_dir = cstor_objstore_data_dir(os, lr->h.id)) ||
+		    !(l->layers_dir = strdup(os->file.dir)))
 			r = -ENOMEM;
 		for (size_t k = 0; r == 0 && lr->h.bd.names && lr->h.bd.names[k]; k++)
 			r = strv_append(&l->data, lr->h.bd.names[k]);

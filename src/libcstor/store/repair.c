@@ -120,6 +120,27 @@ static int from_layer(cstor_store *s, const struct check_layer *l, const struct 
 	return cstor_layer_apply(NULL, s, l->id, CSTOR_APPLY_REBUILD, -1, NULL, fd_read, &fd, err);
 }
 
+/* Rebuild @l from a read-only store's copy of it (same ID): its tar-split
+ * reassembled from that store's files. */
+static int from_stored(cstor_store *s, const struct check_layer *l, const struct check_layer *src,
+		       cstor_error *err)
+{
+	_cleanup_free_ char *root = strdup(src->layers_dir);
+	char *slash = root ? strrchr(root, '/') : NULL;
+	if (!slash)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	*slash = 0;
+	_cleanup_close_ int fd = open(s->layers_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "create a temporary file in %s", s->layers_dir);
+	int r = cstor_layer_diff_stored(s, root, src->layers_dir, src->id, fd_write, &fd, err);
+	if (r < 0)
+		return r;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return cstor_error_errno(err, errno, "rewind the diff of layer %s", src->id);
+	return cstor_layer_apply(NULL, s, l->id, CSTOR_APPLY_REBUILD, -1, NULL, fd_read, &fd, err);
+}
+
 /* Try every source in turn; *how says which one worked. */
 static int rebuild(char **how, cstor_store *s, const struct cstor_check_report *rep,
 		   const struct check_layer *l, cstor_error *err)
@@ -155,17 +176,22 @@ static int rebuild(char **how, cstor_store *s, const struct cstor_check_report *
 			}
 		}
 	}
+	/* Then intact layers with the same DiffID: ours and other stores'
+	 * by their diff, and a read-only store's copy of this very layer
+	 * (same ID, so only reachable through its own store's files). */
 	for (size_t i = 0; i < rep->n_layers; i++) {
 		const struct check_layer *src = &rep->layers[i];
-		if (src == l || src->shadowed || !src->diff_ok || src->content_bad ||
-		    !streq(src->diff_id, l->diff_id))
+		if (src == l || !src->diff_id || !streq(src->diff_id, l->diff_id))
+			continue;
+		if (!src->shadowed && (!src->diff_ok || src->content_bad))
 			continue;
 		cstor_error_clear(&last);
-		r = from_layer(s, l, src, &last);
+		r = src->shadowed ? from_stored(s, l, src, &last) : from_layer(s, l, src, &last);
 		if (r == 0) {
 			cstor_error_clear(&last);
-			return asprintf(how, "%slayer %s, which has the same content",
-					src->ro ? "read-only " : "", src->id) < 0 ?
+			return asprintf(how, "%slayer %s%s, which has the same content",
+					src->ro ? "read-only " : "", src->id,
+					src->shadowed ? " (its copy in a read-only store)" : "") < 0 ?
 				       -ENOMEM :
 				       0;
 		}

@@ -114,6 +114,13 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 		      enum cstor_apply_mode mode, int lock_fd,
 		      const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
 		      cstor_error *err);
+/* The diff of layer @id as the store rooted at @graph_root keeps it (its
+ * tar-split in @layers_dir, its files where the driver keeps them there),
+ * uncompressed: also a read-only store's copy of a layer we have under the
+ * same ID (transfer/diff.c). No lock is taken: such a store never changes
+ * under us, and the caller checks the result's digest. */
+int cstor_layer_diff_stored(struct cstor_store *s, const char *graph_root, const char *layers_dir,
+			    const char *id, cstor_write_fn write, void *ctx, cstor_error *err);
 /* Layer big data item @key of primary layer @id from @size bytes of @fd at
  * @off (layer-blob.c). */
 int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const char *key, int fd,

@@ -491,3 +491,25 @@ int cstor_store_diff_size(int64_t *size, cstor_store *s, const char *from, const
 	finish(&c);
 	return r;
 }
+
+int cstor_layer_diff_stored(struct cstor_store *s, const char *graph_root, const char *layers_dir,
+			    const char *id, cstor_write_fn write, void *ctx, cstor_error *err)
+{
+	_cleanup_free_ char *files = NULL, *ts_path = NULL;
+	if (s->driver_ops->files_dir(s->driver, graph_root, id, &files) < 0 ||
+	    asprintf(&ts_path, "%s/%s.tar-split.gz", layers_dir, id) < 0) {
+		ts_path = NULL;
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	_cleanup_close_ int ts = open(ts_path, O_RDONLY | O_CLOEXEC);
+	if (ts < 0)
+		return cstor_error_errno(err, errno, "open %s", ts_path);
+	_cleanup_close_ int root = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return cstor_error_errno(err, errno, "open %s", files);
+	int fds[1] = { root };
+	struct open_ctx oc = { fds, 1 };
+	int r = cstor_tarsplit_assemble(cstor_fd_read, &ts, open_member, &oc, write, ctx, NULL,
+					err);
+	return r < 0 ? cstor_error_wrap(err, r, "reassemble layer %s from %s", id, ts_path) : 0;
+}
