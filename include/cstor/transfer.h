@@ -104,7 +104,10 @@ typedef struct cstor_import_options {
  *        RepoTags or "@N" for the Nth image.
  *        Names given in @opts are normalised as Docker references
  *        ("busybox" is "docker.io/library/busybox:latest"); a
- *        docker-archive's RepoTags are the names when @opts gives none.
+ *        docker-archive's RepoTags are the names when @opts gives none;
+ *        for an OCI layout or archive, the chosen entry's ref.name
+ *        annotation, under localhost/ when it names no registry (as
+ *        podman load names it).
  * @param[out] image_id (may be NULL) malloc'd ID of the image
  * @return 0, -ENOENT (no such source, ref or blob), -EBADMSG (a corrupt
  *         or mismatching source, named in @err), -EEXIST (an image with

@@ -44,7 +44,8 @@ const struct cli_cmd cmd_import = {
 	.args_help = "[oci:|oci-archive:|docker-archive:]PATH[:REF]",
 	.usage = "Import an image from an OCI layout, oci-archive or docker-archive",
 	.description = "Stores the image and its layers; a layer already in the store is reused. Without "
-		       "--name, the name comes from the archive (docker-archive RepoTags). Names are "
+		       "--name, the name comes from the archive (docker-archive RepoTags, the OCI "
+		       "org.opencontainers.image.ref.name annotation as podman load reads it). Names are "
 		       "normalised as podman stores them (busybox: docker.io/library/busybox:latest).",
 	.min_args = 1,
 	.max_args = 1,

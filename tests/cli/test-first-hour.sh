@@ -165,10 +165,67 @@ test_ambiguous_short_name() {
 	expect_eq "$("$CSTOR" $G image registry.example/b/tool | sed -n 's/^ID: //p')" "$b" "the other"
 }
 
+# An oci-archive (or layout) imported without --name is named by its
+# index entry's org.opencontainers.image.ref.name, as `podman load` names
+# it (skopeo copy cannot: it needs a destination name); none, no name.
+test_archive_annotation_names_the_image() {
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	local img; img=$(busybox_layout)
+	local podman_ok=; command -v podman >/dev/null && podman_ok=1
+	local ann want n=0
+	while IFS='|' read -r ann want; do
+		n=$((n + 1))
+		local lay=$s/lay$n
+		cp -a "$img" "$lay"
+		if [ "$ann" = "-" ]; then
+			jq -c '.manifests[0] |= del(.annotations)' "$img/index.json" >"$lay/index.json"
+		else
+			jq -c --arg a "$ann" '.manifests[0].annotations["org.opencontainers.image.ref.name"] = $a' \
+				"$img/index.json" >"$lay/index.json"
+		fi
+		tar -C "$lay" -cf "$s/a$n.tar" .
+		local st=$s/st$n
+		"$CSTOR" -g "$st/g" -R "$st/r" -s vfs import -q "oci-archive:$s/a$n.tar" >/dev/null ||
+			die "import of an archive annotated $ann"
+		expect_eq "$("$CSTOR" -g "$st/g" -R "$st/r" -s vfs images --json | jq -r '.[0].names // [] | join(",")')" \
+			"$want" "name from the annotation $ann"
+		# The layout the same way.
+		"$CSTOR" -g "$st/g" -R "$st/r" -s vfs delete-image "$("$CSTOR" -g "$st/g" -R "$st/r" -s vfs images --json | jq -r '.[0].id')" >/dev/null
+		"$CSTOR" -g "$st/g" -R "$st/r" -s vfs import -q "oci:$lay" >/dev/null || die "import oci:$lay"
+		expect_eq "$("$CSTOR" -g "$st/g" -R "$st/r" -s vfs images --json | jq -r '.[0].names // [] | join(",")')" \
+			"$want" "layout: name from the annotation $ann"
+		"$CSTOR" -g "$st/g" -R "$st/r" -s vfs wipe >/dev/null
+		[ -n "$podman_ok" ] || continue
+		# podman load, on its own store, names it the same.
+		local p=$s/p$n
+		podman --root "$p/g" --runroot "$p/r" --storage-driver vfs load -q -i "$s/a$n.tar" >/dev/null 2>&1 ||
+			die "podman load of the archive annotated $ann"
+		expect_eq "$(podman --root "$p/g" --runroot "$p/r" --storage-driver vfs images --format json |
+			jq -r '.[0].Names // [] | join(",")')" "$want" "podman's name for $ann"
+		podman --root "$p/g" --runroot "$p/r" --storage-driver vfs system reset -f >/dev/null 2>&1 || true
+		rm -rf "$p"
+	done <<'EOF2'
+latest|localhost/latest:latest
+v1.0|localhost/v1.0:latest
+foo/bar:v1|localhost/foo/bar:v1
+quay.io/a/b:v2|quay.io/a/b:v2
+localhost/x|localhost/x:latest
+registry.example:5000/y:z|registry.example:5000/y:z
+-|
+EOF2
+	# --name wins over the annotation.
+	"$CSTOR" $G import -q "oci-archive:$s/a1.tar" -n given >/dev/null
+	expect_eq "$("$CSTOR" $G images --json | jq -r '.[0].names | join(",")')" \
+		"docker.io/library/given:latest" "--name over the annotation"
+	[ -n "$podman_ok" ] || t_skip "podman not installed: names not compared with podman load"
+}
+
 t_run test_flags_after_arguments
 t_run test_no_doubled_prefix
 t_run test_unmount_not_mounted
 t_run test_read_only_commands_on_a_missing_store
 t_run test_image_found_by_every_spelling
 t_run test_ambiguous_short_name
+t_run test_archive_annotation_names_the_image
 t_end
