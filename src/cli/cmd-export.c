@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* export: an image to an OCI layout or an oci-archive. */
+/* export: an image to an OCI layout, oci-archive, docker-archive or dir:. */
 #include <stdlib.h>
 
 #include <cstor/transfer.h>
@@ -45,14 +45,15 @@ static int run(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_export = {
 	.names = { "export" },
-	.args_help = "imageNameOrID oci:DIR[:REF]|oci-archive:FILE[:REF]",
-	.usage = "Export an image to an OCI layout or oci-archive",
-	.description = "Writes the image as an OCI layout or oci-archive that skopeo and podman read. "
+	.args_help = "imageNameOrID oci:DIR[:REF]|oci-archive:FILE[:REF]|docker-archive:FILE[:NAME]|dir:DIR",
+	.usage = "Export an image to an OCI layout, oci-archive, docker-archive or dir:",
+	.description = "Writes the image as an OCI layout, oci-archive, docker-archive (uncompressed "
+		       "layers, NAME in RepoTags) or dir: directory that skopeo and podman read. "
 		       "The image is found by any spelling of its name or by its ID.",
 	.min_args = 2,
 	.max_args = 2,
 	.flags = export_flags,
-	.examples = CLI_EXAMPLES("cstor export busybox oci-archive:busybox.tar", "cstor export busybox oci:/tmp/layout:busybox"),
+	.examples = CLI_EXAMPLES("cstor export busybox oci-archive:busybox.tar", "cstor export busybox oci:/tmp/layout:busybox", "cstor export busybox docker-archive:busybox.tar:busybox:latest"),
 	.complete = CLI_OBJ_IMAGE,
 	.read_only = true,
 	.run = run,

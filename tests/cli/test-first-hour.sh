@@ -221,6 +221,72 @@ EOF2
 	[ -n "$podman_ok" ] || t_skip "podman not installed: names not compared with podman load"
 }
 
+# export writes docker-archive: and dir: that skopeo and podman read back:
+# same config (image ID), same layers (DiffIDs), same manifest digest (dir:).
+test_export_docker_archive_and_dir() {
+	command -v skopeo >/dev/null || t_skip "skopeo not installed" || return
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	local img; img=$(busybox_layout)
+	local id dig
+	id=$("$CSTOR" $G import -q "oci:$img:v1" -n busybox)
+	local diffids; diffids=$(jq -c .rootfs.diff_ids "$img/blobs/sha256/${id}")
+	# dir:
+	dig=$("$CSTOR" $G export -q busybox "dir:$s/dir") || die "export dir:"
+	expect_eq "$(cat "$s/dir/version")" "Directory Transport Version: 1.1" "dir: version"
+	expect_eq "$(skopeo inspect "dir:$s/dir" | jq -r .Digest)" "$dig" "skopeo: dir: manifest digest"
+	expect_eq "$(skopeo inspect --raw "dir:$s/dir" | jq -c '[.layers[].digest]')" \
+		"$(jq -c '[.layers[].digest]' "$img/blobs/sha256/${dig#sha256:}")" "dir: layers"
+	local st=$s/sk
+	skopeo copy -q "dir:$s/dir" "containers-storage:[vfs@$st/g+$st/r]localhost/fromdir" >/dev/null ||
+		die "skopeo copy dir:"
+	expect_eq "$("$CSTOR" -g "$st/g" -R "$st/r" -s vfs image localhost/fromdir | sed -n 's/^ID: //p')" \
+		"$id" "image ID through dir:"
+	# Again over it: replaced; a directory holding something else: refused.
+	"$CSTOR" $G export -q busybox "dir:$s/dir" >/dev/null || die "export over a dir: image"
+	mkdir "$s/other"; echo keep >"$s/other/file"
+	local rc=0
+	"$CSTOR" $G export -q busybox "dir:$s/other" 2>"$s/err" || rc=$?
+	expect_eq $rc 1 "export over another directory"
+	grep -q "refusing to overwrite" "$s/err" || die "message: $(cat "$s/err")"
+	expect_eq "$(ls -A "$s/other")" "file" "the other directory untouched"
+	expect_eq "$(ls -A "$s" | grep -c '^\.')" 0 "staging left next to the destination"
+	rc=0; "$CSTOR" $G export -q busybox "dir:$s/d2:ref" 2>"$s/err" || rc=$?
+	expect_eq $rc 1 "dir: with a ref"
+	# docker-archive:, named.
+	"$CSTOR" $G export -q busybox "docker-archive:$s/d.tar:busybox" >/dev/null || die "export docker-archive:"
+	expect_eq "$(tar -xOf "$s/d.tar" manifest.json | jq -c '.[0].RepoTags')" \
+		'["docker.io/library/busybox:latest"]' "RepoTags"
+	expect_eq "$(skopeo inspect "docker-archive:$s/d.tar" | jq -c .Layers)" "$diffids" \
+		"skopeo: docker-archive layers are the DiffIDs"
+	local st2=$s/sk2
+	skopeo copy -q "docker-archive:$s/d.tar" "containers-storage:[vfs@$st2/g+$st2/r]localhost/fromdocker" \
+		>/dev/null || die "skopeo copy docker-archive:"
+	expect_eq "$("$CSTOR" -g "$st2/g" -R "$st2/r" -s vfs image localhost/fromdocker | sed -n 's/^ID: //p')" \
+		"$id" "image ID through docker-archive:"
+	# cstor reads it back too, named by RepoTags.
+	local st3; st3=$(t_store)
+	expect_eq "$("$CSTOR" -g "$st3/g" -R "$st3/r" -s vfs import -q "docker-archive:$s/d.tar")" "$id" \
+		"cstor import of its docker-archive"
+	"$CSTOR" -g "$st3/g" -R "$st3/r" -s vfs image busybox >/dev/null || die "named by RepoTags"
+	"$CSTOR" $G export -q busybox "docker-archive:$s/u.tar" >/dev/null || die "unnamed docker-archive"
+	expect_eq "$(tar -xOf "$s/u.tar" manifest.json | jq -c '.[0].RepoTags')" '[]' "no RepoTags"
+	rc=0; "$CSTOR" $G export -q busybox "docker-archive:$s/x.tar:Bad" 2>"$s/err" || rc=$?
+	expect_eq $rc 1 "docker-archive: a bad name"
+	if command -v podman >/dev/null; then
+		local p=$s/pod
+		podman --root "$p/g" --runroot "$p/r" --storage-driver vfs load -q -i "$s/d.tar" >/dev/null 2>&1 ||
+			die "podman load of the docker-archive"
+		expect_eq "$(podman --root "$p/g" --runroot "$p/r" --storage-driver vfs images --format json |
+			jq -r '.[0].Id + " " + (.[0].Names | join(","))')" \
+			"$id docker.io/library/busybox:latest" "podman load: ID and name"
+		podman --root "$p/g" --runroot "$p/r" --storage-driver vfs system reset -f >/dev/null 2>&1 || true
+	fi
+	for d in "$st" "$st2"; do
+		"$CSTOR" -g "$d/g" -R "$d/r" -s vfs wipe >/dev/null; t_cleanup_dir "$d"
+	done
+}
+
 t_run test_flags_after_arguments
 t_run test_no_doubled_prefix
 t_run test_unmount_not_mounted
@@ -228,4 +294,5 @@ t_run test_read_only_commands_on_a_missing_store
 t_run test_image_found_by_every_spelling
 t_run test_ambiguous_short_name
 t_run test_archive_annotation_names_the_image
+t_run test_export_docker_archive_and_dir
 t_end
