@@ -287,6 +287,143 @@ test_export_docker_archive_and_dir() {
 	done
 }
 
+# --json on import, export and with-mount: one JSON document on stdout.
+test_json_documents() {
+	command -v jq >/dev/null || t_skip "jq not installed" || return
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	local img; img=$(busybox_layout)
+	"$CSTOR" $G import --json "oci:$img:v1" -n busybox >"$s/i1" 2>"$s/e" || die "import --json"
+	expect_eq "$(jq -s length "$s/i1")" 1 "one document"
+	local id; id=$(jq -r .id "$s/i1")
+	expect_eq "$("$CSTOR" $G image busybox | sed -n 's/^ID: //p')" "$id" "import --json: id"
+	expect_eq "$(jq -c .names "$s/i1")" '["docker.io/library/busybox:latest"]' "names"
+	expect_eq "$(jq -c '[.layers[].digest]' "$s/i1")" \
+		"$(jq -c '[.layers[].digest]' "$img/blobs/sha256/$(jq -r '.manifests[0].digest' "$img/index.json" | cut -d: -f2)")" \
+		"layer digests, base first"
+	expect_eq "$(jq -c '[.layers[].reused] + [.fetched, .reused]' "$s/i1")" '[false,false,2,0]' "fetched"
+	expect_eq "$(jq -r '.layers[-1].id' "$s/i1")" \
+		"$("$CSTOR" $G image busybox | sed -n 's/^Top Layer: //p')" "top layer ID"
+	expect_eq "$(jq -r '.layers[1].size' "$s/i1")" \
+		"$(jq -r '.layers[1].size' "$img/blobs/sha256/$(jq -r '.manifests[0].digest' "$img/index.json" | cut -d: -f2)")" "size"
+	# Again: every layer reused.
+	"$CSTOR" $G import --json "oci:$img:v1" -n again >"$s/i2" || die "import --json again"
+	expect_eq "$(jq -c '[.layers[].reused] + [.fetched, .reused]' "$s/i2")" '[true,true,0,2]' "reused"
+	expect_eq "$(jq -c .names "$s/i2")" \
+		'["docker.io/library/busybox:latest","docker.io/library/again:latest"]' "names added"
+	# export
+	"$CSTOR" $G export --json busybox "oci:$s/out" >"$s/x" || die "export --json"
+	expect_eq "$(jq -s length "$s/x")" 1 "export: one document"
+	expect_eq "$(jq -r '[.image, .destination, .manifest_digest, .manifest_rewritten, (.layers | length)] | join(" ")' "$s/x")" \
+		"$id oci:$s/out $(jq -r '.manifests[0].digest' "$img/index.json") false 2" "export --json"
+	# with-mount: COMMAND's stdout goes to stderr, its status into the document.
+	local rc=0
+	"$CSTOR" $G with-mount --json busybox -- sh -c 'echo from-command; cat "$CSTOR_MOUNTPOINT/etc/motd" >&2; exit 3' \
+		>"$s/w" 2>"$s/we" || rc=$?
+	expect_eq $rc 3 "with-mount --json: COMMAND's status"
+	expect_eq "$(jq -s length "$s/w")" 1 "with-mount: one document"
+	expect_eq "$(jq -r '[.layer, .exit_status] | join(" ")' "$s/w")" \
+		"$(jq -r '.layers[-1].id' "$s/i1") 3" "with-mount --json"
+	jq -r .mountpoint "$s/w" | grep -q "^$s/g/vfs/dir/" || die "mountpoint: $(cat "$s/w")"
+	grep -q from-command "$s/we" || die "COMMAND's stdout not on stderr"
+	expect_eq "$(mounts_under "$s/g")" 0 "released"
+	# Errors: nothing on stdout.
+	rc=0; "$CSTOR" $G import --json "oci:$s/nonexistent" >"$s/o" 2>/dev/null || rc=$?
+	expect_eq "$rc:$(cat "$s/o")" "1:" "import --json of nothing"
+}
+
+# A layout of two layers, the second a big uncompressed one (random bytes:
+# an import of it takes a while), for interrupting.
+slow_layout() {
+	local dir=$1 mb=$2
+	local img; img=$(busybox_layout)
+	local w=$dir.work
+	mkdir -p "$w" "$dir/blobs/sha256"
+	head -c "${mb}M" /dev/urandom >"$w/big"
+	tar -C "$w" -cf "$w/layer.tar" big
+	local bd; bd=$(sha256sum "$w/layer.tar" | cut -d' ' -f1)
+	mv "$w/layer.tar" "$dir/blobs/sha256/$bd"
+	local md; md=$(jq -r '.manifests[0].digest' "$img/index.json" | cut -d: -f2)
+	local man=$img/blobs/sha256/$md
+	local base; base=$(jq -r '.layers[0].digest' "$man" | cut -d: -f2)
+	cp "$img/blobs/sha256/$base" "$dir/blobs/sha256/"
+	local cd; cd=$(jq -r '.config.digest' "$man" | cut -d: -f2)
+	jq -c --arg d "sha256:$bd" '.rootfs.diff_ids = [.rootfs.diff_ids[0], $d]' "$img/blobs/sha256/$cd" >"$w/config"
+	local cfg; cfg=$(sha256sum "$w/config" | cut -d' ' -f1)
+	mv "$w/config" "$dir/blobs/sha256/$cfg"
+	jq -c --arg c "sha256:$cfg" --arg d "sha256:$bd" --argjson cs "$(stat -c %s "$dir/blobs/sha256/$cfg")" \
+		--argjson s "$(stat -c %s "$dir/blobs/sha256/$bd")" \
+		'.config.digest = $c | .config.size = $cs | .layers = [.layers[0], {mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $d, size: $s}]' \
+		"$man" >"$w/man"
+	local m; m=$(sha256sum "$w/man" | cut -d' ' -f1)
+	mv "$w/man" "$dir/blobs/sha256/$m"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+	jq -nc --arg d "sha256:$m" --argjson s "$(stat -c %s "$dir/blobs/sha256/$m")" \
+		'{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s}]}' \
+		>"$dir/index.json"
+	rm -rf "$w"
+}
+
+# Progress on a terminal: each layer's own bytes and size, "already
+# stored" without a rate, a summary line; Ctrl-C ends the line, says what
+# was interrupted and kept, exits 130, and leaves a store that only needs
+# `cstor gc`.
+test_progress_and_interrupt() {
+	command -v script >/dev/null || t_skip "no script(1) to give cstor a terminal" || return
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	local img; img=$(busybox_layout)
+	script -qec "$CSTOR $G import oci:$img:v1 -n busybox" /dev/null </dev/null >"$s/tty1" ||
+		die "import on a tty"
+	tr '\r' '\n' <"$s/tty1" | sed 's/\x1b\[K//g' >"$s/p1"
+	grep -Eq "^Importing layer 1/2 sha256:[0-9a-f]{12}  [0-9.]+ (B|KiB) / 1007.8 KiB  \(all: .* / 1008.0 KiB\)  [0-9.]+ (B|KiB|MiB)/s$" "$s/p1" ||
+		die "no line with the layer's own bytes and size: $(cat "$s/p1")"
+	grep -Eq "^Imported 2 layers in [0-9.]+ s: 2 fetched \(1008.0 KiB\), 0 already stored \(0 B\)$" "$s/p1" ||
+		die "no summary: $(cat "$s/p1")"
+	script -qec "$CSTOR $G import oci:$img:v1 -n again" /dev/null </dev/null >"$s/tty2" || die "again"
+	tr '\r' '\n' <"$s/tty2" | sed 's/\x1b\[K//g' >"$s/p2"
+	grep -Eq "^Importing layer 1/2 sha256:[0-9a-f]{12}  1007.8 KiB  already stored$" "$s/p2" ||
+		die "already stored: $(cat "$s/p2")"
+	grep "already stored" "$s/p2" | grep -q "/s" && die "a rate for a stored layer: $(cat "$s/p2")"
+	grep -Eq "^Imported 2 layers in [0-9.]+ s: 0 fetched \(0 B\), 2 already stored \(1008.0 KiB\)$" "$s/p2" ||
+		die "summary when reused: $(cat "$s/p2")"
+	# Not a terminal, or -q: nothing on stderr.
+	"$CSTOR" $G import "oci:$img:v1" -n third >/dev/null 2>"$s/e"
+	expect_eq "$(cat "$s/e")" "" "progress when stderr is no terminal"
+	script -qec "$CSTOR $G import -q oci:$img:v1 -n fourth" /dev/null </dev/null >"$s/tty3"
+	expect_eq "$(grep -c Import "$s/tty3")" 0 "progress with -q"
+
+	# Ctrl-C (the terminal's ^C, through script's input) in layer 2/2.
+	local s2; s2=$(t_store)
+	local G2="-g $s2/g -R $s2/r -s vfs"
+	slow_layout "$s2/slow" 400
+	local rc=0
+	{
+		for _ in $(seq 600); do
+			grep -q "layer 2/2" "$s2/tty" 2>/dev/null && break
+			sleep 0.05
+		done
+		printf '\003'
+		sleep 3
+	} | script -qec "$CSTOR $G2 import oci:$s2/slow -n slow" /dev/null >"$s2/tty" || rc=$?
+	tr '\r' '\n' <"$s2/tty" | sed 's/\x1b\[K//g' >"$s2/p"
+	expect_eq $rc 130 "exit status after Ctrl-C"
+	# (^...$ below: the progress line was ended, the message has a line
+	# of its own.)
+	grep -q "layer 2/2" "$s2/p" || t_skip "the import ended before it could be interrupted" || return
+	grep -Eq "^cstor: import of oci:$s2/slow interrupted in layer 2/2 \(sha256:[0-9a-f]{12}\): no image was made; kept: 1 layer it stored and 0 already there \(importing again reuses them; \`cstor gc\` removes unused ones\); the partial layer is removed by the next import or \`cstor gc\`$" "$s2/p" ||
+		die "what was interrupted and kept: $(cat "$s2/p")"
+	# The store: check finds only what gc removes.
+	rc=0; "$CSTOR" $G2 check >"$s2/c" 2>&1 || rc=$?
+	if [ $rc != 0 ]; then
+		grep -v -E "left by an interrupted import|its import was interrupted|^layer [0-9a-f]+:$|^cstor: check: [0-9]+ problems found|^\s*$" "$s2/c" |
+			grep -q . && die "check after Ctrl-C: $(cat "$s2/c")"
+	fi
+	"$CSTOR" $G2 gc >/dev/null || die "gc"
+	"$CSTOR" $G2 check >/dev/null || die "check after gc: $("$CSTOR" $G2 check 2>&1)"
+	expect_eq "$("$CSTOR" $G2 images)" "" "no image after Ctrl-C"
+}
+
 t_run test_flags_after_arguments
 t_run test_no_doubled_prefix
 t_run test_unmount_not_mounted
@@ -295,4 +432,6 @@ t_run test_image_found_by_every_spelling
 t_run test_ambiguous_short_name
 t_run test_archive_annotation_names_the_image
 t_run test_export_docker_archive_and_dir
+t_run test_json_documents
+t_run test_progress_and_interrupt
 t_end
