@@ -424,6 +424,62 @@ test_progress_and_interrupt() {
 	expect_eq "$("$CSTOR" $G2 images)" "" "no image after Ctrl-C"
 }
 
+# -D: each setting and its source, locks taken and waited for (how long),
+# mounts made, probes run or found cached; nothing of it without -D.
+test_debug() {
+	local s; s=$(t_store)
+	local img; img=$(busybox_layout)
+	printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\n[storage.options.overlay]\nmountopt = "nodev"\n' \
+		"$s/g" >"$s/storage.conf"
+	export CONTAINERS_STORAGE_CONF=$s/storage.conf
+	STORAGE_DRIVER=vfs "$CSTOR" -D -R "$s/r" import -q "oci:$img:v1" -n busybox >/dev/null 2>"$s/d1" ||
+		die "import -D"
+	local want
+	for want in "config file: $s/storage.conf" \
+		"config: graphroot = $s/g (from the config file)" \
+		"config: runroot = $s/r (from the caller (cstor: --run))" \
+		"config: driver = vfs (from \$STORAGE_DRIVER)" \
+		"config: transient_store = false (from the default)" \
+		"lock $s/g/vfs-layers/layers.lock: exclusive, taken" \
+		"lock $s/g/vfs-images/images.lock: exclusive, taken"; do
+		grep -qxF "cstor: debug: $want" "$s/d1" || die "no \"$want\": $(cat "$s/d1")"
+	done
+	"$CSTOR" -D -R "$s/r" -s vfs --storage-opt vfs.ignore_chown_errors=true layers >/dev/null 2>"$s/d2"
+	grep -qxF "cstor: debug: config: option vfs.ignore_chown_errors=true (from the caller (cstor: --storage-opt))" "$s/d2" ||
+		die "option's source: $(cat "$s/d2")"
+	# A lock held by another process: waited for, and for how long.
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(1.0)' \
+		"$s/g/vfs-layers/layers.lock" "$s/held" &
+	local holder=$!
+	for _ in $(seq 100); do [ -e "$s/held" ] && break; sleep 0.02; done
+	"$CSTOR" -D -R "$s/r" -s vfs layers >/dev/null 2>"$s/d3"
+	wait $holder
+	grep -Eq "^cstor: debug: lock $s/g/vfs-layers/layers.lock: shared, taken after waiting 0\.[3-9][0-9]* s for another process$" "$s/d3" ||
+		grep -Eq "^cstor: debug: lock $s/g/vfs-layers/layers.lock: shared, taken after waiting 1\.[0-9]+ s for another process$" "$s/d3" ||
+		die "no wait reported: $(cat "$s/d3")"
+	# vfs mounts nothing (a layer is its directory): no mount line.
+	"$CSTOR" -D -R "$s/r" -s vfs with-mount -r busybox -- true 2>"$s/d4" || die "with-mount -r"
+	grep -q "debug: mount " "$s/d4" && die "a vfs mount reported: $(cat "$s/d4")"
+	# Without -D: nothing of it.
+	"$CSTOR" -R "$s/r" -s vfs with-mount -r busybox -- true 2>"$s/d5"
+	expect_eq "$(cat "$s/d5")" "" "stderr without -D"
+	unset CONTAINERS_STORAGE_CONF
+	# overlay: probes run, then found cached; the mount made.
+	grep -qw overlay /proc/filesystems || t_skip "no overlay filesystem: overlay probes and mounts untested" || return
+	local o; o=$(t_store)
+	local G="-g $o/g -R $o/r -s overlay"
+	"$CSTOR" -D $G import -q "oci:$img:v1" -n busybox >/dev/null 2>"$o/d1"
+	grep -qxF "cstor: debug: overlay probe overlay: not cached in $o/r/overlay, running it" "$o/d1" ||
+		die "probe run: $(cat "$o/d1")"
+	grep -qxF "cstor: debug: overlay probe overlay: true" "$o/d1" || die "probe result: $(cat "$o/d1")"
+	"$CSTOR" -D $G with-mount busybox -- true 2>"$o/d2"
+	grep -qxF "cstor: debug: overlay probe overlay: true, cached in $o/r/overlay/overlay-true" "$o/d2" ||
+		die "probe cached: $(cat "$o/d2")"
+	grep -Eq "^cstor: debug: mount $o/g/overlay/[0-9a-f]{64}/merged: overlay of layer [0-9a-f]{64} with 1 lower$" "$o/d2" ||
+		die "overlay mount: $(cat "$o/d2")"
+}
+
 t_run test_flags_after_arguments
 t_run test_no_doubled_prefix
 t_run test_unmount_not_mounted
@@ -434,4 +490,5 @@ t_run test_archive_annotation_names_the_image
 t_run test_export_docker_archive_and_dir
 t_run test_json_documents
 t_run test_progress_and_interrupt
+t_run test_debug
 t_end

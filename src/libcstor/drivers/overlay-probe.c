@@ -20,6 +20,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 #include "util/mountopt.h"
 #include "util/rm.h"
 
@@ -37,15 +38,22 @@ static bool cache_path(char *p, size_t size, struct cstor_driver *d, const char 
 static int cache_get(struct cstor_driver *d, const char *feature)
 {
 	char p[4096];
-	if (cache_path(p, sizeof(p), d, feature, "true") && access(p, F_OK) == 0)
+	if (cache_path(p, sizeof(p), d, feature, "true") && access(p, F_OK) == 0) {
+		cstor_debug("overlay probe %s: true, cached in %s", feature, p);
 		return 1;
-	if (cache_path(p, sizeof(p), d, feature, "false") && access(p, F_OK) == 0)
+	}
+	if (cache_path(p, sizeof(p), d, feature, "false") && access(p, F_OK) == 0) {
+		cstor_debug("overlay probe %s: false, cached in %s", feature, p);
 		return 0;
+	}
+	cstor_debug("overlay probe %s: not cached in %s, running it", feature, d->run_home);
 	return -ENOENT;
 }
 
 static void cache_put(struct cstor_driver *d, const char *feature, bool value, const char *text)
 {
+	cstor_debug("overlay probe %s: %s%s%s", feature, value ? "true" : "false", text && *text ? ": " : "",
+		    text ? text : "");
 	char p[4096];
 	if (!cache_path(p, sizeof(p), d, feature, value ? "true" : "false"))
 		return;

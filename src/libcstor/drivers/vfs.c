@@ -17,6 +17,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 #include "util/copy.h"
 #include "util/mountinfo.h"
 #include "util/rm.h"
@@ -243,6 +244,7 @@ static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
 			break;
 	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
 		return cstor_error_errno(err, errno, "bind mount %s on %s", src, target);
+	cstor_debug("mount %s: read-only bind mount of %s", target, src);
 	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
 		r = cstor_error_errno(err, errno, "make %s read-only", target);
 		umount2(target, MNT_DETACH);
