@@ -181,8 +181,11 @@ int overlay_check_support(struct cstor_driver *d, cstor_error *err)
 					       bad[i].name, d->home);
 	if (geteuid() != 0)
 		return cstor_error_set(err, ENOTSUP,
-				       "native overlay needs root; rootless overlay needs a "
-				       "mount_program, which cstor supports only as root");
+				       "native overlay needs root or a user namespace: run "
+				       "`podman unshare cstor ...` or `unshare -rm cstor ...` (kernel "
+				       "overlay, or fuse-overlayfs with --storage-opt "
+				       "overlay.mount_program=/usr/bin/fuse-overlayfs), or use the vfs "
+				       "driver (-s vfs --storage-opt vfs.ignore_chown_errors=true)");
 	if (ff < 0) {
 		int r = cstor_atomic_write_at(d->home_fd, ".has-mount-program", "false", 5, 0600, 0,
 					      ".has-mount-program", err);

@@ -321,6 +321,11 @@ static int vfs_diff_dirs(struct cstor_driver *d, const char *id, int *top, int *
 }
 
 /* [storage.options.vfs], as containers/storage reads it. */
+static bool vfs_ignores_chown_errors(struct cstor_driver *d)
+{
+	return d->ignore_chown_errors;
+}
+
 static const char *const vfs_conf_keys[] = { "ignore_chown_errors", NULL };
 
 const struct cstor_driver_ops cstor_driver_vfs = {
@@ -328,6 +333,7 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	.conf_keys = vfs_conf_keys,
 	.diff_dirs = vfs_diff_dirs,
 	.apply_target = vfs_apply_target,
+	.ignores_chown_errors = vfs_ignores_chown_errors,
 	.get = vfs_get,
 	.put = vfs_put,
 	.mount_path = vfs_mount_path,
