@@ -196,37 +196,28 @@ static int add_blob(cstor_tar_writer *w, int layout_fd, const char *hex, const c
 }
 
 /* docker save's order: the layers, the config, manifest.json. */
-static int docker_body(int out_fd, int layout_fd, void *ctx, cstor_error *err)
+static int docker_members(cstor_tar_writer *w, int layout_fd, const struct docker_ctx *c,
+			  cstor_error *err)
 {
-	struct docker_ctx *c = ctx;
-	cstor_tar_writer *w = NULL;
-	int r = cstor_tar_writer_new(&w, cstor_fd_write, &out_fd, err);
-	if (r < 0)
-		return r;
 	_cleanup_strv_free_ char **done = calloc(1, sizeof(char *));
-	if (!done) {
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-		goto out;
-	}
+	if (!done)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r;
 	for (size_t i = 0; c->layers[i]; i++) {
 		const char *hex = c->layers[i] + strlen("sha256:");
 		if (strv_contains(done, hex))
 			continue; /* the same layer twice: one member */
 		_cleanup_free_ char *tn = NULL;
-		if (asprintf(&tn, "%s.tar", hex) < 0 || strv_append(&done, hex) < 0) {
-			r = cstor_error_set(err, ENOMEM, "out of memory");
-			goto out;
-		}
+		if (asprintf(&tn, "%s.tar", hex) < 0 || strv_append(&done, hex) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
 		if ((r = add_blob(w, layout_fd, hex, tn, err)) < 0)
-			goto out;
+			return r;
 	}
 	_cleanup_free_ char *cn = NULL;
-	if (asprintf(&cn, "%s.json", c->config_hex) < 0) {
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-		goto out;
-	}
+	if (asprintf(&cn, "%s.json", c->config_hex) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	if ((r = add_blob(w, layout_fd, c->config_hex, cn, err)) < 0)
-		goto out;
+		return r;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	size_t ml = strlen(c->manifest_json);
@@ -239,9 +230,17 @@ static int docker_body(int out_fd, int layout_fd, void *ctx, cstor_error *err)
 	};
 	if ((r = cstor_tar_writer_header(w, &h, err)) < 0 ||
 	    (r = cstor_tar_writer_data(w, c->manifest_json, ml, err)) < 0)
-		goto out;
-	r = cstor_tar_writer_close(w, err);
-out:
+		return r;
+	return cstor_tar_writer_close(w, err);
+}
+
+static int docker_body(int out_fd, int layout_fd, void *ctx, cstor_error *err)
+{
+	cstor_tar_writer *w = NULL;
+	int r = cstor_tar_writer_new(&w, cstor_fd_write, &out_fd, err);
+	if (r < 0)
+		return r;
+	r = docker_members(w, layout_fd, ctx, err);
 	cstor_tar_writer_free(w);
 	return r;
 }
