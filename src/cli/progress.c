@@ -129,8 +129,6 @@ static bool record(struct cli_progress *p, const cstor_progress *pr)
 		return false;
 	struct cli_progress_layer *l = &p->layers[pr->layer];
 	bool changed = pr->layer != p->cur || !l->digest || (pr->layer_finished && !l->finished);
-	if (pr->layer != p->cur || !l->digest)
-		p->layer_start = now();
 	p->cur = pr->layer;
 	if (!l->digest && pr->digest)
 		l->digest = strdup(pr->digest);
@@ -171,8 +169,12 @@ void cli_progress_cb(void *ctx, const cstor_progress *pr)
 			pr->layer_total ? ltotal : "", done, pr->bytes_total ? " / " : "",
 			pr->bytes_total ? total : "", rate);
 	}
-	if (pr->layer_finished)
+	if (pr->layer_finished) {
 		fputc('\n', stderr);
+		/* The next layer's time starts now: its first report comes
+		 * only after some of it was read. */
+		p->layer_start = t;
+	}
 	fflush(stderr);
 	interrupt_line_open = !pr->layer_finished;
 	p->shown = true;
