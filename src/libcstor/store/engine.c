@@ -239,7 +239,10 @@ static struct cstor_obj_head **sorted_ids(struct cstor_objstore *os, struct csto
 		return v;
 	if (!(v = malloc((ix->n + 1) * sizeof(*v))))
 		return NULL;
-	memcpy(v, os->recs, ix->n * sizeof(*v));
+	/* An empty store has no record array (memcpy from NULL is undefined,
+	 * even for 0 bytes: UBSan stops there). */
+	if (ix->n)
+		memcpy(v, os->recs, ix->n * sizeof(*v));
 	qsort(v, ix->n, sizeof(*v), cmp_id);
 	struct cstor_obj_head **none = NULL;
 	if (!__atomic_compare_exchange_n(&ix->by_id, &none, v, false, __ATOMIC_ACQ_REL,
