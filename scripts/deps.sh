@@ -9,7 +9,7 @@ build_pkgs=(meson ninja-build gcc pkg-config libjansson-dev zlib1g-dev libzstd-d
 demo_pkgs=(busybox-static tar gzip)
 # clang (14, Debian 12's default), clang-19 and dpkg-dev (dpkg-buildflags):
 # the build matrix of tests/build-matrix.sh.
-test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3 man-db bash-completion zsh fish)
+test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo podman runc attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3 man-db bash-completion zsh fish)
 want=("${build_pkgs[@]}")
 case ${1:-} in
 --demo) want+=("${demo_pkgs[@]}") ;;

@@ -56,6 +56,14 @@ typedef struct cstor_store_options {
  *  first-hour work; older libraries reject it with -EINVAL). */
 #define CSTOR_STORE_OPEN_EXISTING (1u << 0)
 
+/** Send debug messages to the log callback (CSTOR_LOG_DEBUG): each
+ *  setting and where it came from, lock files taken and how long they
+ *  were waited for, mounts made, overlay probes run or found cached.
+ *  Lock files and probes are per process: their messages go to the last
+ *  store opened with this flag, until it is freed. Since: 0.1 (added with
+ *  the CLI's -D; older libraries reject it with -EINVAL). */
+#define CSTOR_STORE_DEBUG (1u << 1)
+
 #define CSTOR_STORE_OPTIONS_INIT                                               \
 	{ CSTOR_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, -1, 0, 0, 0 }
 

@@ -104,7 +104,10 @@ typedef struct cstor_import_options {
  *        RepoTags or "@N" for the Nth image.
  *        Names given in @opts are normalised as Docker references
  *        ("busybox" is "docker.io/library/busybox:latest"); a
- *        docker-archive's RepoTags are the names when @opts gives none.
+ *        docker-archive's RepoTags are the names when @opts gives none;
+ *        for an OCI layout or archive, the chosen entry's ref.name
+ *        annotation, under localhost/ when it names no registry (as
+ *        podman load names it).
  * @param[out] image_id (may be NULL) malloc'd ID of the image
  * @return 0, -ENOENT (no such source, ref or blob), -EBADMSG (a corrupt
  *         or mismatching source, named in @err), -EEXIST (an image with
@@ -139,7 +142,12 @@ CSTOR_PUBLIC void cstor_export_result_clear(cstor_export_result *result);
 /**
  * Export image @ref to @dest: "oci:DIR[:REF]" (created, or added to: an
  * existing entry with the same REF is replaced) or "oci-archive:FILE[:REF]"
- * (written whole; replaced atomically). REF becomes the
+ * (written whole; replaced atomically), "docker-archive:FILE[:NAME]"
+ * (docker save's format with uncompressed layers checked against the
+ * config's DiffIDs; NAME, normalised, is its RepoTags; replaced
+ * atomically) or "dir:DIR" (containers/image's dir: transport; DIR must
+ * not exist, be empty or hold a dir: image, replaced in one rename).
+ * REF becomes the
  * org.opencontainers.image.ref.name annotation; without one, the entry
  * of the same manifest without a ref is replaced. The path ends at the
  * first ':' after the transport, so it cannot contain one.

@@ -217,16 +217,37 @@ int cli_data_size(const struct cli_data_kind *k, cstor_store *store, char **argv
 int cli_data_digest(const struct cli_data_kind *k, cstor_store *store, char **argv);
 int cli_data_set(const struct cli_data_kind *k, cstor_store *store, char **argv);
 
-/* Progress lines of import/export on a terminal (progress.c). */
+/* Progress lines of import/export on a terminal (progress.c), and what
+ * each layer was (for the summary line and --json). */
+struct cli_progress_layer {
+	char *digest;
+	uint64_t size;
+	bool reused, finished;
+};
 struct cli_progress {
-	const char *verb;
+	const char *verb;      /* "Importing" */
+	const char *done_verb; /* "Imported" */
+	const char *what;      /* what Ctrl-C interrupts: "import of SOURCE" */
 	bool enabled, shown;
-	double start, last;
+	double start, last, layer_start;
+	unsigned cur; /* layer of the last report */
+	unsigned n_layers;
+	struct cli_progress_layer *layers; /* n_layers of them */
 };
 void cli_progress_init(struct cli_progress *p, const char *verb, bool quiet);
 /* A cstor_progress_fn; ctx is a struct cli_progress. */
 void cli_progress_cb(void *ctx, const cstor_progress *progress);
-void cli_progress_end(struct cli_progress *p);
+/* End the line; after success, the summary line (on a terminal). */
+void cli_progress_end(struct cli_progress *p, bool ok);
+void cli_progress_free(struct cli_progress *p);
+/* Ctrl-C (SIGINT, and SIGTERM, SIGHUP) during the operation: end the
+ * line, say what was interrupted and what is kept, then die of the signal
+ * (exit status 130 for Ctrl-C). What was stored stays consistent: the
+ * library's journals let `cstor gc` or the next import finish the job. */
+void cli_progress_catch_interrupt(struct cli_progress *p);
+void cli_progress_release_interrupt(void);
+/* The layers as a JSON array: [{"digest","size","reused"}]. */
+void cli_progress_layers_json(const struct cli_progress *p, FILE *f);
 
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 

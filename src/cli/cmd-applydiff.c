@@ -50,7 +50,8 @@ static void input_start(struct input *in, const char *verb)
 
 static void input_end(struct input *in)
 {
-	cli_progress_end(&in->p);
+	cli_progress_end(&in->p, false);
+	cli_progress_free(&in->p);
 	if (in->fd > 0)
 		close(in->fd);
 }

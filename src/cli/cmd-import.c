@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* import: an image from an OCI layout, oci-archive or docker-archive. */
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
-static bool quiet, no_keep;
+static bool quiet, no_keep, json;
 static char **names;
 
 static const struct cli_flag flags[] = {
@@ -12,14 +14,83 @@ static const struct cli_flag flags[] = {
 	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
 	{ { "-no-keep-blobs" }, CLI_BOOL, &no_keep,
 	  "Do not keep compressed layer blobs (export then recompresses them)" },
+	CLI_JSON_FLAG(json),
 	{ { NULL } },
 };
+
+/* {"id", "names", "layers": [{"id", "digest", "size", "reused"}], "fetched",
+ * "reused", "seconds"}: the layers base first, as in the manifest. */
+static int print_json(cstor_store *store, const char *id, const struct cli_progress *p,
+		      double seconds)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	cstor_image *img = NULL;
+	if (cstor_store_image(&img, store, id, &err) < 0) {
+		cli_error("import", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	/* The layer IDs, top first, then printed base first. */
+	char **ids = calloc(p->n_layers + 1, sizeof(char *));
+	unsigned n = 0;
+	char *next = cstor_image_top_layer(img) ? strdup(cstor_image_top_layer(img)) : NULL;
+	while (ids && next && n < p->n_layers) {
+		cstor_layer *l = NULL;
+		int r = cstor_store_layer(&l, store, next, &err);
+		free(next);
+		next = NULL;
+		if (r < 0) {
+			cstor_error_clear(&err);
+			break;
+		}
+		ids[n++] = strdup(cstor_layer_id(l));
+		if (cstor_layer_parent(l))
+			next = strdup(cstor_layer_parent(l));
+		cstor_layer_free(l);
+	}
+	free(next);
+	unsigned fetched = 0, reused = 0;
+	printf("{\"id\":");
+	cli_json_string(stdout, id);
+	printf(",\"names\":[");
+	const char *const *nm = cstor_image_names(img);
+	for (size_t i = 0; nm && nm[i]; i++) {
+		if (i)
+			putchar(',');
+		cli_json_string(stdout, nm[i]);
+	}
+	printf("],\"layers\":[");
+	for (unsigned i = 0; i < p->n_layers; i++) {
+		const struct cli_progress_layer *l = &p->layers[i];
+		const char *lid = n == p->n_layers && ids[n - 1 - i] ? ids[n - 1 - i] : "";
+		printf("%s{\"id\":", i ? "," : "");
+		cli_json_string(stdout, lid);
+		printf(",\"digest\":");
+		cli_json_string(stdout, l->digest ? l->digest : "");
+		printf(",\"size\":%llu,\"reused\":%s}", (unsigned long long)l->size,
+		       l->reused ? "true" : "false");
+		if (l->reused)
+			reused++;
+		else
+			fetched++;
+	}
+	printf("],\"fetched\":%u,\"reused\":%u,\"seconds\":%.3f}\n", fetched, reused, seconds);
+	for (unsigned i = 0; ids && i < n; i++)
+		free(ids[i]);
+	free(ids);
+	cstor_image_free(img);
+	return EXIT_OK;
+}
 
 static int run(cstor_store *store, int argc, char **argv)
 {
 	(void)argc;
 	struct cli_progress p;
 	cli_progress_init(&p, "Importing", quiet);
+	p.done_verb = "Imported";
+	char what[512];
+	snprintf(what, sizeof(what), "import of %s", argv[0]);
+	p.what = what;
 	cstor_import_options o = CSTOR_IMPORT_OPTIONS_INIT;
 	o.names = (const char *const *)names;
 	o.flags = no_keep ? CSTOR_IMPORT_NO_KEEP_BLOBS : 0;
@@ -27,16 +98,28 @@ static int run(cstor_store *store, int argc, char **argv)
 	o.progress_ctx = &p;
 	cstor_error err = CSTOR_ERROR_INIT;
 	char *id = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cli_progress_catch_interrupt(&p);
 	int r = cstor_store_import_image(&id, store, argv[0], &o, &err);
-	cli_progress_end(&p);
+	cli_progress_release_interrupt();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cli_progress_end(&p, r >= 0);
 	if (r < 0) {
 		cli_error("import", &err);
 		cstor_error_clear(&err);
+		cli_progress_free(&p);
 		return EXIT_FAIL;
 	}
-	printf("%s\n", id);
+	int rc = EXIT_OK;
+	if (json)
+		rc = print_json(store, id, &p,
+				(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	else
+		printf("%s\n", id);
 	free(id);
-	return EXIT_OK;
+	cli_progress_free(&p);
+	return rc;
 }
 
 const struct cli_cmd cmd_import = {
@@ -44,12 +127,16 @@ const struct cli_cmd cmd_import = {
 	.args_help = "[oci:|oci-archive:|docker-archive:]PATH[:REF]",
 	.usage = "Import an image from an OCI layout, oci-archive or docker-archive",
 	.description = "Stores the image and its layers; a layer already in the store is reused. Without "
-		       "--name, the name comes from the archive (docker-archive RepoTags). Names are "
-		       "normalised as podman stores them (busybox: docker.io/library/busybox:latest).",
+		       "--name, the name comes from the archive (docker-archive RepoTags, the OCI "
+		       "org.opencontainers.image.ref.name annotation as podman load reads it). Names are "
+		       "normalised as podman stores them (busybox: docker.io/library/busybox:latest). "
+		       "On a terminal, each layer's progress and a summary line go to stderr; Ctrl-C "
+		       "stops the import and says what was kept (`cstor gc` removes it). --json prints "
+		       "the image ID, names and each layer (reused or fetched) as one JSON document.",
 	.min_args = 1,
 	.max_args = 1,
 	.flags = flags,
-	.examples = CLI_EXAMPLES("cstor import oci-archive:busybox.tar --name busybox", "cstor import oci:/tmp/layout:busybox", "cstor import -q docker-archive:saved.tar -n myimage:v1"),
+	.examples = CLI_EXAMPLES("cstor import oci-archive:busybox.tar --name busybox", "cstor import oci:/tmp/layout:busybox", "cstor import -q docker-archive:saved.tar -n myimage:v1", "cstor import --json oci:/tmp/layout:busybox | jq '.layers[] | select(.reused)'"),
 	.complete = CLI_ARG_FILE,
 	.run = run,
 };

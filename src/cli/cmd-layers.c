@@ -92,13 +92,15 @@ static int index_users(void)
 			if (add_use(&image_users, &n_image_users, &cap, *m, i) < 0)
 				return -1;
 	}
-	qsort(image_users, n_image_users, sizeof(struct use), cmp_use);
+	if (n_image_users) /* qsort(NULL, 0) is undefined: UBSan stops there */
+		qsort(image_users, n_image_users, sizeof(struct use), cmp_use);
 	cap = 0;
 	for (size_t i = 0; containers && containers[i]; i++)
 		if (add_use(&container_users, &n_container_users, &cap,
 			    cstor_container_layer(containers[i]), i) < 0)
 			return -1;
-	qsort(container_users, n_container_users, sizeof(struct use), cmp_use);
+	if (n_container_users)
+		qsort(container_users, n_container_users, sizeof(struct use), cmp_use);
 	return 0;
 }
 

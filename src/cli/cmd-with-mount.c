@@ -21,13 +21,16 @@
 #include "cli.h"
 #include "util/strv.h"
 
-static bool readonly;
+static bool readonly, json;
 static char *label;
 static volatile sig_atomic_t child_pid;
 
 static const struct cli_flag flags[] = {
 	{ { "-ro", "r" }, CLI_BOOL, &readonly, "Mount read-only" },
 	{ { "-label", "l" }, CLI_STRING, &label, "Mount Label" },
+	{ { "-json", "j" }, CLI_BOOL, &json,
+	  "After COMMAND, print {layer, mountpoint, exit_status} on stdout (COMMAND's stdout goes "
+	  "to stderr)" },
 	{ { NULL } },
 };
 
@@ -98,20 +101,20 @@ static int run(cstor_store *store, int argc, char **argv)
 	cstor_mount_hold *hold = NULL;
 	char *mp = NULL;
 	int r = cstor_store_mount_hold(&hold, &mp, store, layer, &o, &err);
-	free(layer);
 	cstor_strv_free(opts);
 	if (r < 0) {
 		fprintf(stderr, "%s: with-mount: %s\n", cli_program, cstor_error_message(&err));
 		cstor_error_clear(&err);
+		free(layer);
 		return EXIT_FAIL;
 	}
 	if (setenv("CSTOR_MOUNTPOINT", mp, 1) < 0) {
 		fprintf(stderr, "%s: with-mount: setenv: %m\n", cli_program);
 		cstor_mount_hold_release(hold, store, NULL);
 		free(mp);
+		free(layer);
 		return EXIT_FAIL;
 	}
-	free(mp);
 
 	struct sigaction sa = { .sa_handler = forward };
 	sigemptyset(&sa.sa_mask);
@@ -125,6 +128,8 @@ static int run(cstor_store *store, int argc, char **argv)
 	if (pid < 0) {
 		fprintf(stderr, "%s: with-mount: fork: %m\n", cli_program);
 		cstor_mount_hold_release(hold, store, NULL);
+		free(mp);
+		free(layer);
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
@@ -132,6 +137,9 @@ static int run(cstor_store *store, int argc, char **argv)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGQUIT, SIG_DFL);
+		/* --json: stdout is cstor's one JSON document. */
+		if (json && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		fprintf(stderr, "%s: with-mount: run %s: %m\n", cli_program, argv[0]);
 		_exit(errno == ENOENT ? 127 : 126);
@@ -148,6 +156,18 @@ static int run(cstor_store *store, int argc, char **argv)
 		if (rc == 0)
 			rc = EXIT_FAIL;
 	}
+	if (json) {
+		printf("{\"layer\":");
+		cli_json_string(stdout, layer);
+		printf(",\"mountpoint\":");
+		cli_json_string(stdout, mp);
+		printf(",\"exit_status\":%d", WIFEXITED(st) ? WEXITSTATUS(st) : rc);
+		if (WIFSIGNALED(st))
+			printf(",\"signal\":%d", WTERMSIG(st));
+		printf("}\n");
+	}
+	free(mp);
+	free(layer);
 	return rc;
 }
 
@@ -157,12 +177,15 @@ const struct cli_cmd cmd_with_mount = {
 	.usage = "Run a command with a layer mounted, for as long as it runs",
 	.description = "Mounts the layer (or the container's layer), runs COMMAND with the mount point in "
 		       "$CSTOR_MOUNTPOINT, and releases the mount when COMMAND exits, however it ends. "
-		       "The exit status is COMMAND's (128+N when signal N killed it).",
+		       "The exit status is COMMAND's (128+N when signal N killed it). With --json, COMMAND's "
+		       "stdout goes to stderr and stdout holds one JSON document: the layer, the mount "
+		       "point and COMMAND's exit status (and signal).",
 	.min_args = 2,
 	.max_args = -1,
 	.flags = flags,
 	.examples = CLI_EXAMPLES("cstor with-mount web -- sh -c 'ls $CSTOR_MOUNTPOINT'",
-				  "cstor with-mount -r busybox -- sh -c 'tar -C \"$CSTOR_MOUNTPOINT\" -cf - . > rootfs.tar'"),
+				  "cstor with-mount -r busybox -- sh -c 'tar -C \"$CSTOR_MOUNTPOINT\" -cf - . > rootfs.tar'",
+				  "cstor with-mount --json web -- true | jq -r .mountpoint"),
 	.complete = CLI_OBJ_LAYER | CLI_OBJ_IMAGE | CLI_OBJ_CONTAINER,
 	.no_interspersed = true,
 	.run = run,

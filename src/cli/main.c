@@ -142,6 +142,8 @@ int main(int argc, char **argv)
 		 * under a mistyped path. */
 		if (c->read_only)
 			o.flags |= CSTOR_STORE_OPEN_EXISTING;
+		if (cli_global.debug)
+			o.flags |= CSTOR_STORE_DEBUG;
 		cstor_error err = CSTOR_ERROR_INIT;
 		if (cstor_store_open(&store, &o, &err) < 0) {
 			fprintf(stderr, "%s: error initializing: %s\n", cli_program,

@@ -329,10 +329,10 @@ test_errors() {
 	expect_eq "$RC:$(cat "$S/e")" "1:cstor: export: image not known: nosuch" "unknown image"
 	[ ! -e "$S/out" ] || die "output for an unknown image"
 	run "$S/o" "$S/e" export $NAME "$S/out"
-	expect_eq "$RC:$(cat "$S/e")" "1:cstor: export: export destination \"$S/out\" has no transport: use oci:DIR[:REF] or oci-archive:FILE[:REF]" "bare path"
-	run "$S/o" "$S/e" export $NAME docker-archive:x.tar
+	expect_eq "$RC:$(cat "$S/e")" "1:cstor: export: export destination \"$S/out\" has no transport: use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME] or dir:DIR" "bare path"
+	run "$S/o" "$S/e" export $NAME docker-daemon:busybox:latest
 	expect_eq "$RC" 1 "other transport"
-	grep -q 'transport "docker-archive" is not supported' "$S/e" || die "message: $(cat "$S/e")"
+	grep -q 'transport "docker-daemon" is not supported' "$S/e" || die "message: $(cat "$S/e")"
 	run "$S/o" "$S/e" export $NAME "oci:$S/out:bad ref"
 	expect_eq "$RC" 1 "invalid ref"
 	grep -q 'invalid reference name "bad ref"' "$S/e" || die "message: $(cat "$S/e")"

@@ -36,13 +36,21 @@ static int test_forms(void)
 	CHECK(parse("oci:x:example.com/bb:v1", CSTOR_EXPORT_OCI_DIR, "x", "example.com/bb:v1") == 0);
 	CHECK(parse("oci-archive:a.tar", CSTOR_EXPORT_OCI_ARCHIVE, "a.tar", NULL) == 0);
 	CHECK(parse("oci-archive:/d/a.tar:latest", CSTOR_EXPORT_OCI_ARCHIVE, "/d/a.tar", "latest") == 0);
+	/* docker-archive's NAME is normalised for RepoTags; dir: has none. */
+	CHECK(parse("docker-archive:x.tar", CSTOR_EXPORT_DOCKER_ARCHIVE, "x.tar", NULL) == 0);
+	CHECK(parse("docker-archive:x.tar:busybox", CSTOR_EXPORT_DOCKER_ARCHIVE, "x.tar",
+		    "docker.io/library/busybox:latest") == 0);
+	CHECK(parse("docker-archive:/d/x.tar:quay.io/a/b:v2", CSTOR_EXPORT_DOCKER_ARCHIVE, "/d/x.tar",
+		    "quay.io/a/b:v2") == 0);
+	CHECK(parse("dir:/tmp/d", CSTOR_EXPORT_DIR, "/tmp/d", NULL) == 0);
 	return TEST_PASS;
 }
 
 static int test_refused(void)
 {
 	const char *bad[] = { "", "/tmp/x", "x", "./a:b", "oci:", "oci::v1", "oci-archive:",
-			      "docker-archive:x.tar", "dir:/x", "docker://busybox", "OCI:/x",
+			      "docker-archive:x.tar:Bad", "docker-archive:x.tar:a@sha256:00",
+			      "dir:/x:ref", "docker://busybox", "OCI:/x",
 			      "oci:/x:bad ref", "oci:/x:-v1", "oci:/x:a//b", "oci:/x:a/", "oci:/x:a..b" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_MSG(parse(bad[i], 0, "", NULL) == -EINVAL, "%s", bad[i]);

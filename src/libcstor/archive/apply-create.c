@@ -94,9 +94,20 @@ static int set_meta(struct apply *a, const struct meta *m, cstor_error *err)
 	int r = m->fd >= 0 ? fchown(m->fd, (uid_t)h->uid, (gid_t)h->gid)
 			   : fchownat(m->pfd, m->name, (uid_t)h->uid, (gid_t)h->gid,
 				      AT_SYMLINK_NOFOLLOW);
-	if (r < 0 && !(a->o->ignore_chown_errors && (errno == EPERM || errno == EINVAL)))
+	if (r < 0 && !(a->o->ignore_chown_errors && (errno == EPERM || errno == EINVAL))) {
+		/* Say what works: an unprivileged user gives files away only
+		 * inside a user namespace that maps the IDs. */
+		if ((errno == EPERM || errno == EINVAL) && geteuid() != 0)
+			return cstor_error_errno(
+				err, errno,
+				"chown to %" PRId64 ":%" PRId64 " (an unprivileged user cannot give "
+				"files to other IDs: run in a user namespace, `podman unshare cstor "
+				"...` or `unshare -rm cstor ...`, or set the driver option "
+				"ignore_chown_errors=true to keep the files yours)",
+				h->uid, h->gid);
 		return cstor_error_errno(err, errno, "chown to %" PRId64 ":%" PRId64, h->uid,
 					 h->gid);
+	}
 
 	/* After chown, which clears setuid/setgid. */
 	if (m->chmod) {

@@ -108,6 +108,10 @@ struct cstor_driver_ops {
 	 * (vfs). */
 	int (*apply_target)(struct cstor_driver *d, const char *id, int *fd, int *whiteout_mode,
 			    bool *skip_existing_root, cstor_error *err);
+	/* Whether applying a layer goes on when a file cannot be given its
+	 * owner (EPERM, EINVAL: an unprivileged user, an unmapped ID), as the
+	 * driver option ignore_chown_errors asks. Optional: NULL is no. */
+	bool (*ignores_chown_errors)(struct cstor_driver *d);
 	/* applydiff-using-staging-dir: a layer's files applied with no lock
 	 * held into a directory that is not a layer yet, then made the
 	 * layer's in one rename. Optional: only a driver that keeps a layer's

@@ -28,6 +28,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 #include "util/mountinfo.h"
 #include "util/gojson.h"
 #include "util/mountopt.h"
@@ -513,6 +514,10 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		r = mount_with_program(d, id, l.abs, l.n, read_write, data, label, target, err);
 	} else
 		r = kernel_mount(d, id, &l, read_write, flags, data, label, target, err);
+	if (r == 0)
+		cstor_debug("mount %s: overlay of layer %s with %zu lower%s%s%s", target, id, l.n,
+			    l.n == 1 ? "" : "s", d->mount_program ? " through " : "",
+			    d->mount_program ? d->mount_program : "");
 	if (r == 0)
 		*path = TAKE_PTR(target);
 	return r;

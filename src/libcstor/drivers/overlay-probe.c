@@ -20,6 +20,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 #include "util/mountopt.h"
 #include "util/rm.h"
 
@@ -37,15 +38,22 @@ static bool cache_path(char *p, size_t size, struct cstor_driver *d, const char 
 static int cache_get(struct cstor_driver *d, const char *feature)
 {
 	char p[4096];
-	if (cache_path(p, sizeof(p), d, feature, "true") && access(p, F_OK) == 0)
+	if (cache_path(p, sizeof(p), d, feature, "true") && access(p, F_OK) == 0) {
+		cstor_debug("overlay probe %s: true, cached in %s", feature, p);
 		return 1;
-	if (cache_path(p, sizeof(p), d, feature, "false") && access(p, F_OK) == 0)
+	}
+	if (cache_path(p, sizeof(p), d, feature, "false") && access(p, F_OK) == 0) {
+		cstor_debug("overlay probe %s: false, cached in %s", feature, p);
 		return 0;
+	}
+	cstor_debug("overlay probe %s: not cached in %s, running it", feature, d->run_home);
 	return -ENOENT;
 }
 
 static void cache_put(struct cstor_driver *d, const char *feature, bool value, const char *text)
 {
+	cstor_debug("overlay probe %s: %s%s%s", feature, value ? "true" : "false", text && *text ? ": " : "",
+		    text ? text : "");
 	char p[4096];
 	if (!cache_path(p, sizeof(p), d, feature, value ? "true" : "false"))
 		return;
@@ -173,8 +181,11 @@ int overlay_check_support(struct cstor_driver *d, cstor_error *err)
 					       bad[i].name, d->home);
 	if (geteuid() != 0)
 		return cstor_error_set(err, ENOTSUP,
-				       "native overlay needs root; rootless overlay needs a "
-				       "mount_program, which cstor supports only as root");
+				       "native overlay needs root or a user namespace: run "
+				       "`podman unshare cstor ...` or `unshare -rm cstor ...` (kernel "
+				       "overlay, or fuse-overlayfs with --storage-opt "
+				       "overlay.mount_program=/usr/bin/fuse-overlayfs), or use the vfs "
+				       "driver (-s vfs --storage-opt vfs.ignore_chown_errors=true)");
 	if (ff < 0) {
 		int r = cstor_atomic_write_at(d->home_fd, ".has-mount-program", "false", 5, 0600, 0,
 					      ".has-mount-program", err);

@@ -251,6 +251,11 @@ bool overlay_usable(void)
 	       strstr(fss, "\toverlay\n");
 }
 
+static bool overlay_ignores_chown_errors(struct cstor_driver *d)
+{
+	return d->ignore_chown_errors;
+}
+
 static const char *const overlay_aliases[] = { "overlay2", NULL };
 
 /* [storage.options.overlay], as containers/storage reads it; set_option()
@@ -278,6 +283,7 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.reset = overlay_reset,
 	.files_dir = overlay_files_dir,
 	.apply_target = overlay_apply_target,
+	.ignores_chown_errors = overlay_ignores_chown_errors,
 	.get = overlay_get,
 	.diff_dirs = overlay_diff_dirs,
 	.put = overlay_put,

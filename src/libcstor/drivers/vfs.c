@@ -17,6 +17,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 #include "util/copy.h"
 #include "util/mountinfo.h"
 #include "util/rm.h"
@@ -250,6 +251,7 @@ static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
 			break;
 	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
 		return cstor_error_errno(err, errno, "bind mount %s on %s", src, target);
+	cstor_debug("mount %s: read-only bind mount of %s", target, src);
 	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
 		r = cstor_error_errno(err, errno, "make %s read-only", target);
 		umount2(target, MNT_DETACH);
@@ -326,6 +328,11 @@ static int vfs_diff_dirs(struct cstor_driver *d, const char *id, int *top, int *
 }
 
 /* [storage.options.vfs], as containers/storage reads it. */
+static bool vfs_ignores_chown_errors(struct cstor_driver *d)
+{
+	return d->ignore_chown_errors;
+}
+
 static const char *const vfs_conf_keys[] = { "ignore_chown_errors", NULL };
 
 const struct cstor_driver_ops cstor_driver_vfs = {
@@ -333,6 +340,7 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	.conf_keys = vfs_conf_keys,
 	.diff_dirs = vfs_diff_dirs,
 	.apply_target = vfs_apply_target,
+	.ignores_chown_errors = vfs_ignores_chown_errors,
 	.get = vfs_get,
 	.put = vfs_put,
 	.mount_path = vfs_mount_path,

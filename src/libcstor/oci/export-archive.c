@@ -13,6 +13,8 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <jansson.h>
 #include <unistd.h>
 
 #include "archive/compress.h"
@@ -162,7 +164,114 @@ void cstor_export_archive_remove_dead(const char *file)
 	}
 }
 
+typedef int (*tar_body_fn)(int out_fd, int layout_fd, void *ctx, cstor_error *err);
+
+static int oci_body(int out_fd, int layout_fd, void *ctx, cstor_error *err)
+{
+	(void)ctx;
+	return write_tar(out_fd, layout_fd, err);
+}
+
+static int write_file(int layout_fd, const char *file, tar_body_fn body, void *ctx,
+		      cstor_error *err);
+
 int cstor_export_archive_write(int layout_fd, const char *file, cstor_error *err)
+{
+	return write_file(layout_fd, file, oci_body, NULL, err);
+}
+
+struct docker_ctx {
+	const char *config_hex;
+	char *const *layers;
+	const char *manifest_json;
+};
+
+static int add_blob(cstor_tar_writer *w, int layout_fd, const char *hex, const char *tar_name,
+		    cstor_error *err)
+{
+	_cleanup_free_ char *name = NULL;
+	if (asprintf(&name, "blobs/sha256/%s", hex) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return add_entry(w, layout_fd, name, tar_name, err);
+}
+
+/* docker save's order: the layers, the config, manifest.json. */
+static int docker_members(cstor_tar_writer *w, int layout_fd, const struct docker_ctx *c,
+			  cstor_error *err)
+{
+	_cleanup_strv_free_ char **done = calloc(1, sizeof(char *));
+	if (!done)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	int r;
+	for (size_t i = 0; c->layers[i]; i++) {
+		const char *hex = c->layers[i] + strlen("sha256:");
+		if (strv_contains(done, hex))
+			continue; /* the same layer twice: one member */
+		_cleanup_free_ char *tn = NULL;
+		if (asprintf(&tn, "%s.tar", hex) < 0 || strv_append(&done, hex) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if ((r = add_blob(w, layout_fd, hex, tn, err)) < 0)
+			return r;
+	}
+	_cleanup_free_ char *cn = NULL;
+	if (asprintf(&cn, "%s.json", c->config_hex) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if ((r = add_blob(w, layout_fd, c->config_hex, cn, err)) < 0)
+		return r;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	size_t ml = strlen(c->manifest_json);
+	cstor_tar_header h = {
+		.name = (char *)"manifest.json",
+		.typeflag = '0',
+		.mode = 0644,
+		.size = (int64_t)ml,
+		.mtime = now,
+	};
+	if ((r = cstor_tar_writer_header(w, &h, err)) < 0 ||
+	    (r = cstor_tar_writer_data(w, c->manifest_json, ml, err)) < 0)
+		return r;
+	return cstor_tar_writer_close(w, err);
+}
+
+static int docker_body(int out_fd, int layout_fd, void *ctx, cstor_error *err)
+{
+	cstor_tar_writer *w = NULL;
+	int r = cstor_tar_writer_new(&w, cstor_fd_write, &out_fd, err);
+	if (r < 0)
+		return r;
+	r = docker_members(w, layout_fd, ctx, err);
+	cstor_tar_writer_free(w);
+	return r;
+}
+
+int cstor_export_docker_archive_write(int layout_fd, const char *file, const char *config_digest,
+				      char *const *layers, const char *repo_tag, cstor_error *err)
+{
+	json_auto_t *names = json_array(), *lay = json_array();
+	if (!names || !lay || (repo_tag && json_array_append_new(names, json_string(repo_tag)) < 0))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; layers[i]; i++) {
+		_cleanup_free_ char *tn = NULL;
+		if (asprintf(&tn, "%s.tar", layers[i] + strlen("sha256:")) < 0 ||
+		    json_array_append_new(lay, json_string(tn)) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	const char *config_hex = config_digest + strlen("sha256:");
+	_cleanup_free_ char *cn = NULL;
+	if (asprintf(&cn, "%s.json", config_hex) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	json_auto_t *m = json_pack("[{s:s,s:O,s:O}]", "Config", cn, "RepoTags", names,
+					     "Layers", lay);
+	_cleanup_free_ char *mj = m ? json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (!mj)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	struct docker_ctx c = { .config_hex = config_hex, .layers = layers, .manifest_json = mj };
+	return write_file(layout_fd, file, docker_body, &c, err);
+}
+
+static int write_file(int layout_fd, const char *file, tar_body_fn body, void *ctx,
+		      cstor_error *err)
 {
 	_cleanup_free_ char *dcopy = strdup(file), *bcopy = strdup(file);
 	if (!dcopy || !bcopy)
@@ -202,7 +311,7 @@ int cstor_export_archive_write(int layout_fd, const char *file, cstor_error *err
 	if (fd < 0)
 		return cstor_error_set(err, EEXIST, "cannot create a temporary file next to %s", file);
 
-	r = write_tar(fd, layout_fd, err);
+	r = body(fd, layout_fd, ctx, err);
 	if (r == 0 && fdatasync(fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", file);
 	if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Export destinations: "oci:DIR[:REF]" and "oci-archive:FILE[:REF]". */
+/* Export destinations: "oci:DIR[:REF]", "oci-archive:FILE[:REF]",
+ * "docker-archive:FILE[:NAME]" and "dir:DIR". */
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/error-internal.h"
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
+#include "oci/refname.h"
 
-#define FORMS "oci:DIR[:REF] or oci-archive:FILE[:REF]"
+#define FORMS "oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME] or dir:DIR"
 
 static bool is_alnum(char c)
 {
@@ -61,6 +63,10 @@ int cstor_export_dest_parse(struct cstor_export_dest *d, const char *dest, cstor
 		d->kind = CSTOR_EXPORT_OCI_DIR;
 	else if ((rest = startswith(dest, "oci-archive:")))
 		d->kind = CSTOR_EXPORT_OCI_ARCHIVE;
+	else if ((rest = startswith(dest, "docker-archive:")))
+		d->kind = CSTOR_EXPORT_DOCKER_ARCHIVE;
+	else if ((rest = startswith(dest, "dir:")))
+		d->kind = CSTOR_EXPORT_DIR;
 	else {
 		const char *colon = strchr(dest, ':');
 		if (colon && !memchr(dest, '/', (size_t)(colon - dest)))
@@ -81,7 +87,27 @@ int cstor_export_dest_parse(struct cstor_export_dest *d, const char *dest, cstor
 	_cleanup_free_ char *ref = colon && colon[1] ? strdup(colon + 1) : NULL;
 	if (!path || (colon && colon[1] && !ref))
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	if (ref && !cstor_export_ref_valid(ref))
+	if (ref && d->kind == CSTOR_EXPORT_DIR)
+		return cstor_error_set(err, EINVAL,
+				       "export destination \"%s\": dir: takes a path only (no ':')",
+				       dest);
+	if (ref && d->kind == CSTOR_EXPORT_DOCKER_ARCHIVE) {
+		/* RepoTags: a name with a tag, as containers/image's
+		 * docker-archive transport wants it ("busybox" is
+		 * docker.io/library/busybox:latest). */
+		char *n = NULL;
+		int r = cstor_refname_normalize(&n, ref, err);
+		if (r < 0)
+			return cstor_error_wrap(err, r, "export destination \"%s\"", dest);
+		if (strchr(n, '@')) {
+			free(n);
+			return cstor_error_set(err, EINVAL,
+					       "export destination \"%s\": a docker-archive name "
+					       "takes a tag, not a digest", dest);
+		}
+		free(ref);
+		ref = n;
+	} else if (ref && !cstor_export_ref_valid(ref))
 		return cstor_error_set(err, EINVAL,
 				       "export destination \"%s\": invalid reference name \"%s\"",
 				       dest, ref);

@@ -24,15 +24,19 @@
 enum cstor_export_kind {
 	CSTOR_EXPORT_OCI_DIR,
 	CSTOR_EXPORT_OCI_ARCHIVE,
+	CSTOR_EXPORT_DOCKER_ARCHIVE, /* docker save's format, uncompressed layers */
+	CSTOR_EXPORT_DIR,            /* containers/image's dir: transport */
 };
 
 struct cstor_export_dest {
 	enum cstor_export_kind kind;
 	char *path;
-	char *ref; /* NULL: no org.opencontainers.image.ref.name */
+	char *ref; /* NULL: no org.opencontainers.image.ref.name (docker-archive:
+		    * the normalised RepoTags name; dir: always NULL) */
 };
 
-/* Parse "oci:DIR[:REF]" or "oci-archive:FILE[:REF]". -EINVAL (with a
+/* Parse "oci:DIR[:REF]", "oci-archive:FILE[:REF]", "docker-archive:FILE[:NAME]"
+ * or "dir:DIR". -EINVAL (with a
  * message naming the accepted forms) for anything else. */
 int cstor_export_dest_parse(struct cstor_export_dest *d, const char *dest, cstor_error *err);
 void cstor_export_dest_done(struct cstor_export_dest *d);
@@ -153,6 +157,16 @@ int cstor_export_convert_to_oci(struct cstor_export_image *x, struct cstor_expor
 /* Write the layout in @layout_fd as a tarball to @file, replacing it
  * atomically. */
 int cstor_export_archive_write(int layout_fd, const char *file, cstor_error *err);
+
+/*
+ * A docker-archive (what `docker save`, `podman save` and containers/image's
+ * docker-archive transport write and read): manifest.json, the config as
+ * <hex>.json and each layer uncompressed as <DiffID hex>.tar, taken from
+ * the blobs of the staged layout @layout_fd, replacing @file atomically.
+ * @layers are the DiffIDs, base first; @repo_tag may be NULL.
+ */
+int cstor_export_docker_archive_write(int layout_fd, const char *file, const char *config_digest,
+				      char *const *layers, const char *repo_tag, cstor_error *err);
 
 /* Names of the staging directory and the temporary tarball an export to
  * the archive @base makes next to it (printf formats: a random suffix). */

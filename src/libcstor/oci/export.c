@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Export of an image to an OCI layout or oci-archive (see transfer.h).
+ * Export of an image to an OCI layout, oci-archive, docker-archive or
+ * dir: (see transfer.h). The archives and dir: are made from an OCI
+ * layout staged next to the destination.
  * Everything that can be checked before writing is (the manifest's type,
  * the config, the layer chain against the manifest), so a broken image
  * fails without touching the destination; a failure while writing removes
@@ -10,7 +12,9 @@
  * Only public API touches the store (it takes the locks itself), apart
  * from opening kept layer blobs (export-layerdata.c).
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
+#include "util/strv.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -261,6 +266,131 @@ static int to_dir(struct export *e, const struct cstor_export_dest *d,
 	return r;
 }
 
+/* docker-archive: each layer's uncompressed tarball (its diff, which for
+ * an applied layer is the tarball as applied) into the staged layout,
+ * checked against the config's DiffIDs, then the archive from it. */
+static int write_docker_archive(struct export *e, struct cstor_export_layout *l,
+				const struct cstor_export_dest *d, cstor_error *err)
+{
+	_cleanup_strv_free_ char **ids = calloc(e->x.n_layers + 1, sizeof(char *));
+	if (!ids)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < e->x.n_layers; i++) {
+		const char *lid = cstor_layer_id(e->x.layers[i]);
+		const char *want =
+			e->x.diff_ids ? json_string_value(json_array_get(e->x.diff_ids, i)) : NULL;
+		char got[CSTOR_DIGEST_STRING_MAX];
+		if (want && strncmp(want, "sha256:", 7) == 0 &&
+		    cstor_export_layout_has_blob(l, want,
+						 cstor_layer_uncompressed_size(e->x.layers[i]))) {
+			snprintf(got, sizeof(got), "%s", want);
+		} else {
+			struct cstor_export_blob b;
+			int r = cstor_export_blob_begin(&b, l, NULL, err);
+			if (r < 0)
+				return r;
+			r = cstor_store_diff(e->x.store, NULL, lid, CSTOR_DIFF_UNCOMPRESSED,
+					     cstor_export_blob_write, &b, err);
+			if (r < 0) {
+				cstor_export_blob_abort(&b);
+				return cstor_error_wrap(err, r, "layer %s", lid);
+			}
+			char what[96];
+			snprintf(what, sizeof(what), "the uncompressed layer %s (DiffID)", lid);
+			if ((r = cstor_export_blob_commit(&b, want, -1, got, what, err)) < 0)
+				return r;
+		}
+		if (!(ids[i] = strdup(got)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	return cstor_export_docker_archive_write(l->dir_fd, d->path, e->config_digest, ids, d->ref,
+						 err);
+}
+
+/* dir: the staged layout becomes containers/image's dir: layout in place
+ * (blobs by hex name, manifest.json, version), then replaces @d->path in
+ * one rename: a directory that does not exist, is empty or was a dir:
+ * image (it has "version"; containers/image replaces those too). */
+#define DIR_VERSION "Directory Transport Version: 1.1\n"
+
+static int write_dir(struct cstor_export_layout *l, const char *tmp, const char *manifest_digest,
+		     const struct cstor_export_dest *d, cstor_error *err)
+{
+	/* Names first: a directory is not renamed out of while read. */
+	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
+	if (!names)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	{
+		_cleanup_closedir_ DIR *dir = NULL;
+		/* A new open file: a dup would share the offset of the reads
+		 * before. */
+		int fd = openat(l->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || !(dir = fdopendir(fd))) {
+			if (fd >= 0)
+				close(fd);
+			return cstor_error_errno(err, errno, "read the staged blobs");
+		}
+		struct dirent *de;
+		while ((errno = 0, de = readdir(dir)))
+			if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+			    strv_append(&names, de->d_name) < 0)
+				return cstor_error_set(err, ENOMEM, "out of memory");
+		if (errno)
+			return cstor_error_errno(err, errno, "read the staged blobs");
+	}
+	const char *mhex = manifest_digest + strlen("sha256:");
+	for (size_t i = 0; names[i]; i++) {
+		const char *n = names[i];
+		if (n[0] == '.') { /* not a blob: a dead export's temporary file */
+			unlinkat(l->blobs_fd, n, 0);
+			continue;
+		}
+		const char *to = streq(n, mhex) ? "manifest.json" : n;
+		if (renameat(l->blobs_fd, n, l->dir_fd, to) < 0)
+			return cstor_error_errno(err, errno, "move blob %s", n);
+	}
+	if (unlinkat(l->dir_fd, "index.json", 0) < 0 || unlinkat(l->dir_fd, "oci-layout", 0) < 0 ||
+	    unlinkat(l->dir_fd, "blobs/sha256", AT_REMOVEDIR) < 0 ||
+	    unlinkat(l->dir_fd, "blobs", AT_REMOVEDIR) < 0)
+		return cstor_error_errno(err, errno, "tidy the staged layout");
+	_cleanup_close_ int vfd = openat(l->dir_fd, "version",
+					 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (vfd < 0 || write(vfd, DIR_VERSION, strlen(DIR_VERSION)) != (ssize_t)strlen(DIR_VERSION) ||
+	    fsync(vfd) < 0 || fsync(l->dir_fd) < 0)
+		return cstor_error_errno(err, errno ? errno : EIO, "write %s/version", tmp);
+	if (fchmod(l->dir_fd, 0755) < 0)
+		return cstor_error_errno(err, errno, "chmod %s", tmp);
+	/* What is there: nothing, an empty directory, or a dir: image. */
+	struct stat st;
+	if (lstat(d->path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return cstor_error_set(err, EEXIST, "%s exists and is not a directory",
+					       d->path);
+		_cleanup_free_ char *ver = NULL;
+		if (asprintf(&ver, "%s/version", d->path) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if (rmdir(d->path) < 0) {
+			if (errno != ENOTEMPTY && errno != EEXIST)
+				return cstor_error_errno(err, errno, "replace %s", d->path);
+			if (access(ver, F_OK) < 0)
+				return cstor_error_set(err, EEXIST,
+						       "%s is a directory that holds something other "
+						       "than a dir: image: refusing to overwrite it",
+						       d->path);
+			/* The old image goes in the same rename (RENAME_EXCHANGE),
+			 * then is removed with the staging name. */
+			if (renameat2(AT_FDCWD, tmp, AT_FDCWD, d->path, RENAME_EXCHANGE) < 0)
+				return cstor_error_errno(err, errno, "replace %s", d->path);
+			return 0;
+		}
+	} else if (errno != ENOENT) {
+		return cstor_error_errno(err, errno, "stat %s", d->path);
+	}
+	if (rename(tmp, d->path) < 0)
+		return cstor_error_errno(err, errno, "rename to %s", d->path);
+	return 0;
+}
+
 /* The layout is built in a directory next to the archive (same
  * filesystem, no copy across devices) and always removed. */
 static int to_archive(struct export *e, const struct cstor_export_dest *d,
@@ -298,10 +428,16 @@ static int to_archive(struct export *e, const struct cstor_export_dest *d,
 			break;
 		cstor_export_layout_close(&l, tmp, false);
 	}
+	/* The ref names an index.json entry only in an oci-archive. */
 	if (r == 0)
-		r = write_image(e, &l, d->ref, digest, err);
-	if (r == 0)
+		r = write_image(e, &l, d->kind == CSTOR_EXPORT_OCI_ARCHIVE ? d->ref : NULL, digest,
+				err);
+	if (r == 0 && d->kind == CSTOR_EXPORT_OCI_ARCHIVE)
 		r = cstor_export_archive_write(l.dir_fd, d->path, err);
+	else if (r == 0 && d->kind == CSTOR_EXPORT_DOCKER_ARCHIVE)
+		r = write_docker_archive(e, &l, d, err);
+	else if (r == 0 && d->kind == CSTOR_EXPORT_DIR)
+		r = write_dir(&l, tmp, digest, d, err);
 	cstor_export_layout_close(&l, tmp, false);
 	cstor_rm_rf_at_quiet(AT_FDCWD, tmp);
 	return r;

@@ -251,6 +251,37 @@ static int set_diff_id(struct cstor_oci_layer *l, json_t *diff_ids, size_t i, co
 	return (l->diff_id = strdup(d)) ? 0 : cstor_error_set(err, ENOMEM, "out of memory");
 }
 
+/*
+ * The name an image gets from its index entry's ref.name annotation when
+ * none is given, as `podman load` of an oci-archive gives it (libimage's
+ * NormalizeName): a reference whose first component is no registry (no '.'
+ * or ':', not "localhost") is put under localhost/, so the annotation
+ * "latest" of a layout names the image localhost/latest:latest and
+ * "quay.io/a/b:v1" stays what it is; the tag is added later by
+ * cstor_refname_normalize. No annotation, no name (podman: unnamed too).
+ */
+static int annotation_name(struct cstor_oci_image *img, json_t *desc, cstor_error *err)
+{
+	if (!(img->names = calloc(1, sizeof(char *))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	const char *n =
+		str_member(json_object_get(desc, "annotations"), "org.opencontainers.image.ref.name");
+	if (!n || !*n)
+		return 0;
+	const char *slash = strchr(n, '/');
+	size_t dl = slash ? (size_t)(slash - n) : 0;
+	bool registry = slash && (memchr(n, '.', dl) || memchr(n, ':', dl) ||
+				  (dl == 9 && strncmp(n, "localhost", 9) == 0));
+	_cleanup_free_ char *name = NULL;
+	if (registry)
+		name = strdup(n);
+	else if (asprintf(&name, "localhost/%s", n) < 0)
+		name = NULL;
+	if (!name || strv_append(&img->names, name) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
 static int load_oci(struct cstor_oci_image *img, struct cstor_oci_src *src, const char *ref,
 		    cstor_error *err)
 {
@@ -291,6 +322,8 @@ static int load_oci(struct cstor_oci_image *img, struct cstor_oci_src *src, cons
 				       "%s: index.json lists %zu images: name one (oci:PATH:REF)", sp,
 				       json_array_size(mans));
 	}
+	if ((r = annotation_name(img, desc, err)) < 0)
+		return r;
 	const char *mt = str_member(desc, "mediaType");
 	json_t *mdesc = NULL;
 	if ((r = resolve_lists(&mdesc, img, src, desc, sp, err)) < 0)

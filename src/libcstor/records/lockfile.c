@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,6 +14,7 @@
 #include "util/fileutil.h"
 #include "records/lockfile.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 
 struct cstor_lockfile {
 	char *path;
@@ -250,6 +252,25 @@ static int file_lock(struct cstor_lockfile *lf, short type, bool wait)
 	}
 }
 
+/* -D: which file lock was taken, and how long it was waited for. */
+static void lock_log(const struct cstor_lockfile *lf, bool exclusive, double waited)
+{
+	if (!cstor_debug_enabled())
+		return;
+	if (waited >= 0)
+		cstor_debug("lock %s: %s, taken after waiting %.3f s for another process", lf->path,
+			    exclusive ? "exclusive" : "shared", waited);
+	else
+		cstor_debug("lock %s: %s, taken", lf->path, exclusive ? "exclusive" : "shared");
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Take the file lock on the first in-process hold. The caller already holds
  * `rw` in the matching mode, so a shared hold never meets an exclusive one. */
 static int hold(struct cstor_lockfile *lf, bool exclusive, bool wait)
@@ -258,7 +279,16 @@ static int hold(struct cstor_lockfile *lf, bool exclusive, bool wait)
 	pthread_mutex_lock(&lf->state);
 	if (lf->holders == 0) {
 		short type = exclusive && !lf->read_only ? F_WRLCK : F_RDLCK;
-		r = file_lock(lf, type, wait);
+		/* Without waiting first, so that a wait can be told and timed. */
+		r = file_lock(lf, type, false);
+		if (r == 0 && lf->fd >= 0) {
+			lock_log(lf, type == F_WRLCK, -1);
+		} else if (r == -EAGAIN && wait) {
+			double t0 = mono_now();
+			r = file_lock(lf, type, true);
+			if (r == 0)
+				lock_log(lf, type == F_WRLCK, mono_now() - t0);
+		}
 	}
 	if (r == 0)
 		lf->holders++;

@@ -58,6 +58,7 @@ int cstor_lock_open(cstor_lock *lock, const char *path, bool read_only, cstor_er
 void cstor_lock_close(cstor_lock *lock);
 
 bool cstor_lock_is_read_only(const cstor_lock *lock);
+
 const char *cstor_lock_path(const cstor_lock *lock);
 
 /* Block until held. These cannot fail: like containers/storage, a failing

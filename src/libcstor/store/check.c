@@ -600,7 +600,11 @@ static int check_layer_content(struct cstor_check_report *rep, cstor_store *s,
 		return 0;
 	}
 	_cleanup_strv_free_ char **diffs = NULL;
-	r = check_tree_compare(&diffs, t, mp, !l->idmapped);
+	/* Owners are not compared when the driver gives up on chown errors
+	 * (ignore_chown_errors): an unprivileged user's files are theirs. */
+	bool owners = !l->idmapped && !(s->driver_ops->ignores_chown_errors &&
+					s->driver_ops->ignores_chown_errors(s->driver));
+	r = check_tree_compare(&diffs, t, mp, owners);
 	check_tree_free(t);
 	cstor_mount_hold_release(hold, s, &e); /* frees it */
 	cstor_error_clear(&e);

@@ -334,11 +334,16 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 
 	/* The driver: file, then $STORAGE_DRIVER, then the caller. */
 	const char *driver = fs.driver;
+	c->src_driver = driver ? "the config file" : "none: detected";
 	const char *envd = getenv("STORAGE_DRIVER");
-	if (envd && envd[0])
+	if (envd && envd[0]) {
 		driver = envd;
-	if (o && o->driver && o->driver[0])
+		c->src_driver = "$STORAGE_DRIVER";
+	}
+	if (o && o->driver && o->driver[0]) {
 		driver = o->driver;
+		c->src_driver = "the caller (cstor: --storage-driver)";
+	}
 	/* An alias ("overlay2") is its driver. */
 	const struct cstor_driver_ops *ops = driver ? cstor_driver_lookup(driver) : NULL;
 	if (ops)
@@ -353,8 +358,10 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	if (root && (r = file_driver_options(&c->driver_opts, root, c->config_file, prefix,
 					     c->driver, err)) < 0)
 		return r;
+	c->src_opts = "the config file";
 	const char *envo = getenv("STORAGE_OPTS");
 	if (envo) {
+		c->src_opts = "$STORAGE_OPTS (which replaces the config file's)";
 		/* Go replaces the file's options with $STORAGE_OPTS. */
 		strv_free(c->driver_opts);
 		c->driver_opts = NULL;
@@ -364,6 +371,7 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	if (o && (r = merge_options(&c->driver_opts, o->driver_options, err)) < 0)
 		return r;
 
+
 	if (fs.rootless_storage_path && !(c->rootless_storage_path = strdup(fs.rootless_storage_path)))
 		return cstor_error_set(err, ENOMEM, "out of memory");
 
@@ -371,20 +379,24 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	 * the system roots from the system file. */
 	const char *gr = o && o->graph_root && o->graph_root[0] ? o->graph_root : NULL;
 	const char *rr = o && o->run_root && o->run_root[0] ? o->run_root : NULL;
+	c->src_graph_root = gr ? "the caller (cstor: --graph)" : "the default";
+	c->src_run_root = rr ? "the caller (cstor: --run)" : "the default";
 	bool user_file = c->config_file && !streq(c->config_file, SYSTEM_CONF) &&
 			 !streq(c->config_file, DISTRO_CONF);
 	if (!c->rootless || user_file) {
-		if (!gr)
-			gr = fs.graph_root;
-		if (!rr)
-			rr = fs.run_root;
+		if (!gr && (gr = fs.graph_root))
+			c->src_graph_root = "the config file";
+		if (!rr && (rr = fs.run_root))
+			c->src_run_root = "the config file";
 	}
 	if (gr)
 		c->graph_root = strdup(gr);
 	else if (!c->rootless)
 		c->graph_root = strdup("/var/lib/containers/storage");
-	else if (c->rootless_storage_path)
+	else if (c->rootless_storage_path) {
 		c->graph_root = strdup(c->rootless_storage_path);
+		c->src_graph_root = "the config file's rootless_storage_path";
+	}
 	else
 		c->graph_root = xdg_path("XDG_DATA_HOME", ".local/share", "containers/storage");
 	if (!c->graph_root)
@@ -414,7 +426,10 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 				       c->run_root);
 
 	c->transient_store = fs.transient > 0;
-	if (o && o->transient_store >= 0)
+	c->src_transient = fs.transient >= 0 ? "the config file" : "the default";
+	if (o && o->transient_store >= 0) {
 		c->transient_store = o->transient_store != 0;
+		c->src_transient = "the caller (cstor: --transient-store)";
+	}
 	return 0;
 }

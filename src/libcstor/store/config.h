@@ -18,6 +18,9 @@ struct cstor_config {
 	bool disable_volatile;
 	char *config_file; /* the file that was read, NULL if none */
 	bool rootless;
+	/* Where each setting came from, for -D: "the caller", "$STORAGE_DRIVER",
+	 * "the config file", "the default", ... (static strings). */
+	const char *src_graph_root, *src_run_root, *src_driver, *src_opts, *src_transient;
 };
 
 int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, cstor_error *err);

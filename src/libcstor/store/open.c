@@ -13,6 +13,7 @@
 #include "util/fileutil.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
+#include "util/debug.h"
 #include "util/strv.h"
 
 const char *cstor_version(void)
@@ -42,6 +43,8 @@ void cstor_store_free(cstor_store *s)
 {
 	if (!s)
 		return;
+	if (s->debug_sink)
+		cstor_debug_unset_sink(s->log, s->log_ctx);
 	cstor_store_free_objects(s);
 	cstor_mounts_free(s->mounts);
 	cstor_objstore_free(s->layers);
@@ -147,7 +150,7 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 	if (opts && opts->version != CSTOR_STORE_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_store_options version %u",
 				       opts->version);
-	if (opts && (opts->flags & ~CSTOR_STORE_OPEN_EXISTING))
+	if (opts && (opts->flags & ~(CSTOR_STORE_OPEN_EXISTING | CSTOR_STORE_DEBUG)))
 		return cstor_error_set(err, EINVAL, "unknown store flags 0x%x", opts->flags);
 
 	_cleanup_(store_freep) struct cstor_store *s = calloc(1, sizeof(*s));
@@ -156,12 +159,35 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 	if (opts) {
 		s->log = opts->log;
 		s->log_ctx = opts->log_ctx;
+		if ((opts->flags & CSTOR_STORE_DEBUG) && opts->log) {
+			s->debug_sink = true;
+			cstor_debug_set_sink(opts->log, opts->log_ctx);
+		}
 	}
 	int r = cstor_config_resolve(&s->cfg, opts, err);
 	if (r < 0)
 		return r;
 	cstor_store_log(s, CSTOR_LOG_DEBUG, "config file: %s",
 			s->cfg.config_file ? s->cfg.config_file : "(none)");
+	if (s->debug_sink) {
+		const struct cstor_config *c = &s->cfg;
+		cstor_store_log(s, CSTOR_LOG_DEBUG, "config: graphroot = %s (from %s)",
+				c->graph_root, c->src_graph_root);
+		cstor_store_log(s, CSTOR_LOG_DEBUG, "config: runroot = %s (from %s)", c->run_root,
+				c->src_run_root);
+		cstor_store_log(s, CSTOR_LOG_DEBUG, "config: driver = %s (from %s)",
+				c->driver ? c->driver : "(none)", c->src_driver);
+		cstor_store_log(s, CSTOR_LOG_DEBUG, "config: transient_store = %s (from %s)",
+				c->transient_store ? "true" : "false", c->src_transient);
+		for (size_t i = 0; c->driver_opts && c->driver_opts[i]; i++) {
+			bool caller = opts->driver_options &&
+				      strv_contains((char *const *)opts->driver_options,
+						    c->driver_opts[i]);
+			cstor_store_log(s, CSTOR_LOG_DEBUG, "config: option %s (from %s)",
+					c->driver_opts[i],
+					caller ? "the caller (cstor: --storage-opt)" : c->src_opts);
+		}
+	}
 	/* Checked before the driver is detected or initialised: nothing,
 	 * not even a probe mount, may land under a path that is not a store.
 	 * A primary store in front of additional (read-only) stores is made

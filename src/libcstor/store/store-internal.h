@@ -51,6 +51,7 @@ struct cstor_store {
 
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
+	bool debug_sink; /* CSTOR_STORE_DEBUG: the process's debug sink is ours */
 };
 
 /* Layer snapshots shared by layers.c and layer-ops.c. */

@@ -63,6 +63,14 @@ struct results {
 	struct cstor_apply_stats stats;
 };
 
+/* vfs.ignore_chown_errors / overlay.ignore_chown_errors, as containers/storage
+ * honours them: files an unprivileged user cannot give away stay theirs. */
+static bool ignores_chown(const struct cstor_store *s)
+{
+	return s->driver_ops->ignores_chown_errors &&
+	       s->driver_ops->ignores_chown_errors(s->driver);
+}
+
 /* Decompress, extract into @root_fd and write the tar-split to @ts_fd. */
 static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool skip_root,
 			bool ignore_chown, int ts_fd, cstor_read_fn read, void *ctx,
@@ -267,7 +275,8 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 			r = cstor_error_errno(err, errno, "create %s", ts_tmp);
 	}
 	if (r == 0)
-		r = run_pipeline(&res, root_fd, whiteouts, skip_root, false, ts_fd, read, ctx, err);
+		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s), ts_fd, read, ctx,
+				 err);
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
@@ -420,7 +429,8 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	if (stage_fd < 0 || ts_fd < 0)
 		r = cstor_error_errno(err, errno, "open %s", stage);
 	if (r == 0)
-		r = run_pipeline(&res, stage_fd, whiteouts, true, false, ts_fd, read, ctx, err);
+		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), ts_fd, read, ctx,
+				 err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	if (r < 0) {
