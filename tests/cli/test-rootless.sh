@@ -85,6 +85,20 @@ test_outside_user_namespace() {
 
 # In a user namespace where the user is root: the driver imports, mounts
 # and checks; outside it the files are the user's.
+# Somebody else's store: the refusal says what was needed and whose the
+# store is, for a command that only reads too.
+test_someone_elses_store() {
+	need_user
+	local s; s=$(t_store)
+	chmod 755 "$s" "$s/g" "$s/r"
+	"$CSTOR" -g "$s/g" -R "$s/r" -s vfs create-layer >/dev/null
+	local rc=0
+	as_user "$CSTOR" -g "$s/g" -R "$s/r" -s vfs layers >"$s/out" 2>"$s/err" || rc=$?
+	[ $rc -eq 1 ] || die "status $rc: $(cat "$s/err")"
+	grep -q "needs write access" "$s/err" && grep -q "belongs to uid 0" "$s/err" &&
+		grep -q "runs as uid $(id -u "$U")" "$s/err" || die "message: $(cat "$s/err")"
+}
+
 in_user_namespace() {
 	local drv=$1
 	need_user
@@ -120,6 +134,7 @@ test_user_namespace_overlay() { in_user_namespace overlay; }
 test_user_namespace_fuse_overlayfs() { in_user_namespace fuse-overlayfs; }
 
 t_run test_outside_user_namespace
+t_run test_someone_elses_store
 t_run test_user_namespace_vfs
 t_run test_user_namespace_overlay
 t_run test_user_namespace_fuse_overlayfs

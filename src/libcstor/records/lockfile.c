@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error-internal.h"
@@ -167,6 +168,17 @@ int cstor_lock_open(cstor_lock *lock, const char *path, bool read_only, cstor_er
 		if (fd < 0) {
 			int e = errno;
 			pthread_mutex_unlock(&registry_mutex);
+			/* Every user of a store, readers too, takes its locks,
+			 * which needs write access: say so, and whose it is. */
+			struct stat st;
+			if ((e == EACCES || e == EPERM) && stat(path, &st) == 0)
+				return cstor_error_set(
+					err, e,
+					"open lock file %s: Permission denied: using a store, even only "
+					"to read it, takes its lock files, which needs write access; "
+					"this store belongs to uid %u and this process runs as uid %u "
+					"(run as its owner, or use a store of your own with -g/-R)",
+					path, (unsigned)st.st_uid, (unsigned)geteuid());
 			return cstor_error_errno(err, e, "open lock file %s", path);
 		}
 	}
