@@ -12,7 +12,7 @@
 #include "util/cleanup.h"
 #include "util/strv.h"
 
-static bool json, tree;
+static bool json, tree, quiet;
 /* Who uses the layers (Go ignores errors reading them). */
 static cstor_image **images;
 static cstor_container **containers;
@@ -20,6 +20,7 @@ static cstor_container **containers;
 static const struct cli_flag flags[] = {
 	CLI_JSON_FLAG(json),
 	{ { "-tree", "t" }, CLI_BOOL, &tree, "Use a tree" },
+	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Print only the layers' IDs" },
 	{ { NULL } },
 };
 
@@ -272,6 +273,14 @@ static int run(cstor_store *store, int argc, char **argv)
 	size_t n = 0;
 	while (layers[n])
 		n++;
+	if (quiet && !json && !tree) {
+		/* The newest containers-storage's layers -q: IDs only, one a
+		 * line (nothing else to look up). */
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", cstor_layer_id(layers[i]));
+		cstor_layer_list_free(layers);
+		return EXIT_OK;
+	}
 	if (!json) {
 		if (cstor_store_images(&images, store, &err) < 0)
 			cstor_error_clear(&err);

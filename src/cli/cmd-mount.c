@@ -35,8 +35,12 @@ static const struct cli_flag unmount_flags[] = {
 	{ { NULL } },
 };
 
+static bool verbose;
+
 static const struct cli_flag mounted_flags[] = {
 	CLI_JSON_FLAG(json),
+	{ { "-verbose", "v" }, CLI_BOOL, &verbose,
+	  "Also print the count, the mount point and who holds it" },
 	{ { NULL } },
 };
 
@@ -280,9 +284,9 @@ static int mounted(cstor_store *store, int argc, char **argv)
 			for (size_t k = 0; k < mr[i].n; k++)
 				mr[i].count += mr[i].holders[k].count;
 			if (mr[i].count > 0) {
-				/* Go's line first: scripts look for it. */
+				/* Go's line, alone: scripts compare it. */
 				printf("%s mounted\n", argv[i]);
-				if (!json)
+				if (!json && verbose)
 					print_holders_plain(mr[i].holders, mr[i].n, mr[i].count,
 							    mr[i].mountpoint);
 			}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util/cleanup.h"
@@ -32,6 +33,45 @@ void cli_error(const char *context, const cstor_error *err)
 		fprintf(stderr, "%s: %s: %s\n", cli_program, context, msg);
 	else
 		fprintf(stderr, "%s: %s\n", cli_program, msg);
+}
+
+/* A relative --graph or --run is taken from the working directory, as the
+ * newest containers-storage does (filepath.Abs: joined and cleaned). NULL
+ * when out of memory; @path itself when it is absolute or empty. */
+static char *absolute(char *path)
+{
+	if (!path || !path[0] || path[0] == '/')
+		return path;
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return path; /* the library then says the path is not absolute */
+	char *joined = NULL;
+	if (asprintf(&joined, "%s/%s", cwd, path) < 0)
+		return NULL;
+	/* Clean in place: drop "." and empty components, resolve "..". */
+	char *out = joined, *w = joined;
+	for (char *r = joined; *r;) {
+		while (*r == '/')
+			r++;
+		char *end = strchrnul(r, '/');
+		size_t len = (size_t)(end - r);
+		if (len == 0 || (len == 1 && r[0] == '.')) {
+			/* nothing */
+		} else if (len == 2 && r[0] == '.' && r[1] == '.') {
+			while (w > out && *--w != '/')
+				;
+		} else {
+			*w++ = '/';
+			memmove(w, r, len);
+			w += len;
+		}
+		r = end;
+	}
+	if (w == out)
+		*w++ = '/';
+	*w = 0;
+	free(path);
+	return joined;
 }
 
 /* `cstor --version`: one line, wherever the flag is. */
@@ -131,6 +171,11 @@ int main(int argc, char **argv)
 
 	cstor_store *store = NULL;
 	if (!c->no_store) {
+		if (!(cli_global.graph_root = absolute(cli_global.graph_root)) ||
+		    !(cli_global.run_root = absolute(cli_global.run_root))) {
+			fprintf(stderr, "%s: out of memory\n", cli_program);
+			return EXIT_FAIL;
+		}
 		cstor_store_options o = CSTOR_STORE_OPTIONS_INIT;
 		o.graph_root = cli_global.graph_root;
 		o.run_root = cli_global.run_root;

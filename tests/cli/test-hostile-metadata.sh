@@ -206,7 +206,7 @@ test_garbage_holder_state() {
 		# Without the state, our hold recorded in mountpoints.json
 		# counts as a foreign one: the mount is kept, never dropped
 		# under a holder, until a forced unmount.
-		$C mounted "$F" | grep -q "holder: foreign x1" || die "the foreign hold ($kind)"
+		$C mounted -v "$F" | grep -q "holder: foreign x1" || die "the foreign hold ($kind)"
 		run "$S/out" "$S/err" $C unmount --force "$F"
 		expect_eq "$RC" 0 "unmount --force with a $kind holder state"
 		expect_eq "$($C mounted "$F")" "" "mounted after the unmount ($kind)"

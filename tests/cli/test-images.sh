@@ -200,7 +200,7 @@ abc.def9" "list-image-data"
 	# Missing items and images.
 	run "$S/out" "$S/err" get-image-data img nokey
 	expect_eq "$RC:$(cat "$S/out")" "1:" "missing item"
-	grep -q 'data item "nokey" not found' "$S/err" || die "message: $(cat "$S/err")"
+	grep -q 'data item "nokey" does not exist' "$S/err" || die "message: $(cat "$S/err")"
 	run "$S/out" "$S/err" get-image-data -f "$S/nofile" img nokey
 	[ ! -e "$S/nofile" ] || die "a file was left for a missing item"
 	for c in get-image-data-size get-image-data-digest; do

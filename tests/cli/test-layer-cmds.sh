@@ -327,7 +327,7 @@ lower.case.9" "list-layer-data"
 		"$S/g/vfs-layers/layers.json" || die "big-data-names in layers.json"
 	# Errors.
 	run "$S/out" "$S/err" get-layer-data other nokey
-	expect_eq "$RC:$(cat "$S/err")" '1:cstor: get-layer-data: data item "nokey" not found' "unknown key"
+	expect_eq "$RC:$(cat "$S/err")" '1:cstor: get-layer-data: data item "nokey" does not exist' "unknown key"
 	run "$S/out" "$S/err" get-layer-data -f "$S/nofile" other nokey
 	[ ! -e "$S/nofile" ] || die "get-layer-data -f created a file for a missing item"
 	run "$S/out" "$S/err" get-layer-data nope Config

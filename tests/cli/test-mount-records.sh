@@ -49,7 +49,7 @@ test_symlinked_graph_root_overlay() {
 	expect_eq "$(json_path "$s/r/overlay-layers/mountpoints.json" "$id")" "$mp" "recorded path"
 	expect_eq "$(mounts_at "$real/overlay")" 1 "home binds after mount"
 	expect_eq "$(mounts_at "$real/overlay/$id/merged")" 1 "overlay mounts of the layer"
-	local out; out=$($C mounted "$id")
+	local out; out=$($C mounted -v "$id")
 	echo "$out"
 	echo "$out" | grep -qx "$id mounted" || die "mounted does not see the mount"
 	echo "$out" | grep -qx "	mountpoint: $mp" || die "mounted does not show the mount point"
@@ -79,7 +79,7 @@ test_vfs_stale_record_path() {
 	local dir="$s/g/vfs/dir/$id" mj="$s/r/vfs-layers/mountpoints.json"
 	# A foreign record, no cstor state for it.
 	printf '[{"id":"%s","path":"%s","count":1}]' "$id" "$s/gone/merged" >"$mj"
-	local out; out=$($C mounted "$id")
+	local out; out=$($C mounted -v "$id")
 	echo "$out"
 	echo "$out" | grep -qx "	mountpoint: $dir" || die "mounted shows the record's path"
 	expect_eq "$($C mount "$id")" "$dir" "mount point with a stale foreign record"

@@ -42,7 +42,7 @@ test_symlinked_graph_root_with_go() {
 	expect_eq "$(mounts_at "$real/overlay/$b/merged")" 1 "mounts of Go's layer"
 	# Each sees the other's mount, at the same path.
 	$G mounted "$a" | grep -qx "$a mounted" || die "Go does not see cstor's mount"
-	local out; out=$($C mounted "$b")
+	local out; out=$($C mounted -v "$b")
 	echo "$out"
 	echo "$out" | grep -qx "$b mounted" || die "cstor does not see Go's mount"
 	echo "$out" | grep -qx "	mountpoint: $mpb" || die "cstor shows another mount point for Go's mount"

@@ -113,7 +113,7 @@ test_with_mount_holder_killed() {
 	[ -n "$child" ] || die "no command running"
 	# cstor dies: the command still runs and keeps the hold.
 	kill -9 $cs; wait $cs 2>/dev/null || true
-	$C mounted "$id" | grep -q "count: 1" || die "hold lost while the command runs: $($C mounted "$id")"
+	$C mounted -v "$id" | grep -q "count: 1" || die "hold lost while the command runs: $($C mounted -v "$id")"
 	expect_eq "$(mounts_under "$s/g/overlay")" 1 "still mounted while the command runs"
 	# Not even a forced unmount takes it from under the running command.
 	$C unmount --force "$id" >/dev/null 2>&1 || true
@@ -228,16 +228,16 @@ test_persistent_holds_and_go() {
 	local C="$CSTOR -g $s/g -R $s/r -s overlay" G="$GO_CS -g $s/g -R $s/r -s overlay"
 	$C mount "$id" >/dev/null
 	$G mount "$id" >/dev/null
-	$C mounted "$id" | grep -q "count: 2" || die "cstor did not see Go's hold: $($C mounted "$id")"
+	$C mounted -v "$id" | grep -q "count: 2" || die "cstor did not see Go's hold: $($C mounted -v "$id")"
 	$C mounted "$id" | grep -q "foreign x1" || die "Go's hold not shown as foreign"
 	expect_eq "$($G mounted "$id")" "$id mounted" "Go sees the mount"
 	grep -q '"count":2' "$s/r/overlay-layers/mountpoints.json" || die "Go-visible count"
 	$G unmount "$id" >/dev/null
-	$C mounted "$id" | grep -q "count: 1" || die "after Go unmount: $($C mounted "$id")"
+	$C mounted -v "$id" | grep -q "count: 1" || die "after Go unmount: $($C mounted -v "$id")"
 	# The kernel is the truth: a mount that vanished is repaired.
 	umount -l "$s/g/overlay/$id/merged"
 	expect_eq "$(mounts_under "$s/g/overlay/$id")" 0 "the mount vanished"
-	$C mounted "$id" | grep -q "count: 1" || die "holder lost"
+	$C mounted -v "$id" | grep -q "count: 1" || die "holder lost"
 	expect_eq "$(mounts_under "$s/g/overlay/$id")" 1 "vanished mount repaired for its holder"
 	$C unmount "$id" | grep -q unmounted || die "unmount"
 	expect_eq "$(mounts_under "$s/g/overlay/$id")" 0 "unmounted"
@@ -269,7 +269,7 @@ read_only_store() {
 	expect_eq "$(cat "$mp/etc/hello")" hello "content through the read-only mount"
 	touch "$mp/new" 2>/dev/null && die "wrote through a read-only mount"
 	case "$mp" in "$s/g"/*) die "mount point $mp is inside the read-only store";; esac
-	$C mounted "$id" | grep -q "count: 1" || die "mounted: $($C mounted "$id")"
+	$C mounted -v "$id" | grep -q "count: 1" || die "mounted: $($C mounted -v "$id")"
 	grep -q "\"$id\"" "$P/r/$drv-layers/mountpoints.json" || die "no mount record in the primary run root"
 	# Listed as mounted, like a primary layer.
 	$C layers -t | grep -q "mount: $mp" || die "mount of a read-only layer not listed: $($C layers -t)"

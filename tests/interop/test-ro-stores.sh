@@ -112,7 +112,7 @@ ro_store() { # MAKER DRIVER [no-empty|no-links]
 	mp=$($C mount "$top") || die "mount of a read-only store's layer"
 	expect_eq "$(cat "$mp/etc/motd")" "$motd" "content through mount LAYER"
 	touch "$mp/new" 2>/dev/null && die "wrote through the mount of a read-only layer"
-	$C mounted "$top" | grep -q "count: 1" || die "mounted: $($C mounted "$top")"
+	$C mounted -v "$top" | grep -q "count: 1" || die "mounted: $($C mounted -v "$top")"
 	$C unmount "$top" | grep -q unmounted || die "unmount"
 	# The base layer on its own (no lowers of its own).
 	local base; base=$(jq -r --arg t "$top" '.[] | select(.id == $t) | .parent' "$s/g/$drv-layers/layers.json")

@@ -810,7 +810,7 @@ static int test_broken_archives(void)
 	struct msink cut = { 0 };
 	msink_append(&cut, t.data, 1024 + 10);
 	CHECK(apply_fails(&f, &cut, CSTOR_WHITEOUT_EXECUTE, EBADMSG,
-			  "apply layer: entry \"d/file\": unexpected end of archive"));
+			  "apply layer: entry \"d/file\": unexpected EOF (end of archive)"));
 	struct msink garbage = { 0 };
 	for (int i = 0; i < 2048; i++) {
 		unsigned char c = (unsigned char)(i * 7 + 3);

@@ -377,7 +377,7 @@ static int test_end_of_archive(void)
 	CHECK_READ_ERROR(s.data, s.len, EBADMSG, "data after a zero block");
 	/* A zero block and then half a block. */
 	s.len = one + 512 + 200;
-	CHECK_READ_ERROR(s.data, s.len, EBADMSG, "unexpected end of archive in header");
+	CHECK_READ_ERROR(s.data, s.len, EBADMSG, "unexpected EOF (end of archive) in header");
 	msink_free(&s);
 	return TEST_PASS;
 }
@@ -392,15 +392,15 @@ static int test_truncated(void)
 	put_end(&s);
 	/* Inside the content. */
 	CHECK_READ_ERROR(s.data, 512 + 4000, EBADMSG,
-			 "unexpected end of archive in entry dir/file.bin");
+			 "unexpected EOF (end of archive) in entry dir/file.bin");
 	/* Inside a header. */
-	CHECK_READ_ERROR(s.data, 300, EBADMSG, "unexpected end of archive in header at offset 0");
+	CHECK_READ_ERROR(s.data, 300, EBADMSG, "unexpected EOF (end of archive) in header at offset 0");
 	/* An absurd size is only a truncation, never an allocation. */
 	s.len = 0;
 	blk_init(b, "huge", '0', 077777777777ULL, "ustar");
 	put_entry(&s, b, NULL, 0);
 	put_end(&s);
-	CHECK_READ_ERROR(s.data, s.len, EBADMSG, "unexpected end of archive in entry huge");
+	CHECK_READ_ERROR(s.data, s.len, EBADMSG, "unexpected EOF (end of archive) in entry huge");
 	/* Inside a pax header body. */
 	s.len = 0;
 	struct msink body = { 0 };

@@ -161,7 +161,7 @@ static inline void consumed_content(cstor_tar_reader *r, const void *p, size_t n
 
 static int truncated(cstor_tar_reader *r, cstor_error *err)
 {
-	return fail(r, err, EBADMSG, "unexpected end of archive in entry %s", r->hs.hdr.name);
+	return fail(r, err, EBADMSG, "unexpected EOF (end of archive) in entry %s", r->hs.hdr.name);
 }
 
 int cstor_tar_reader_peek(cstor_tar_reader *r, const void **data, size_t *len, size_t max,
@@ -302,7 +302,7 @@ static int read_block(cstor_tar_reader *r, unsigned char blk[CSTOR_TAR_BLOCK], c
 		return 0;
 	if (got < CSTOR_TAR_BLOCK)
 		return fail(r, err, EBADMSG,
-			    "unexpected end of archive in header at offset %" PRIu64, at);
+			    "unexpected EOF (end of archive) in header at offset %" PRIu64, at);
 	ret = account(r, blk, CSTOR_TAR_BLOCK, err);
 	return ret < 0 ? ret : 1;
 }
@@ -344,7 +344,7 @@ static int read_special(cstor_tar_reader *r, struct tbuf *dst, int64_t size, uin
 		return ret;
 	if (got < (size_t)size)
 		return fail(r, err, EBADMSG,
-			    "unexpected end of archive in extension header at offset %" PRIu64, at);
+			    "unexpected EOF (end of archive) in extension header at offset %" PRIu64, at);
 	dst->len = got;
 	dst->data[got] = 0;
 	return account(r, dst->data, got, err);

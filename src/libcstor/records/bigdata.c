@@ -70,13 +70,13 @@ int cstor_big_data_read(void **data, size_t *len, const char *dir, const char *k
 		return r;
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 && errno == ENOENT)
-		return cstor_error_set(err, ENOENT, "data item \"%s\" not found", key);
+		return cstor_error_set(err, ENOENT, "data item \"%s\" does not exist", key);
 	if (dfd < 0)
 		return cstor_error_errno(err, errno, "open %s", dir);
 	char *buf = NULL;
 	r = cstor_read_file_at(dfd, name, &buf, len, key, err);
 	if (r == -ENOENT)
-		return cstor_error_set(err, ENOENT, "data item \"%s\" not found", key);
+		return cstor_error_set(err, ENOENT, "data item \"%s\" does not exist", key);
 	if (r < 0)
 		return r;
 	*data = buf;
