@@ -229,7 +229,7 @@ test_persistent_holds_and_go() {
 	$C mount "$id" >/dev/null
 	$G mount "$id" >/dev/null
 	$C mounted -v "$id" | grep -q "count: 2" || die "cstor did not see Go's hold: $($C mounted -v "$id")"
-	$C mounted "$id" | grep -q "foreign x1" || die "Go's hold not shown as foreign"
+	$C mounted -v "$id" | grep -q "foreign x1" || die "Go's hold not shown as foreign"
 	expect_eq "$($G mounted "$id")" "$id mounted" "Go sees the mount"
 	grep -q '"count":2' "$s/r/overlay-layers/mountpoints.json" || die "Go-visible count"
 	$G unmount "$id" >/dev/null
