@@ -15,7 +15,7 @@ LIB_PAIRS=${2:-200}
 CLI_PAIRS=${3:-20}
 
 clib() { # clib NAME BUILD: bench/clib linked against BUILD's libcstor
-	${CC:-cc} -O2 -Wall -o "$BENCH_TMP/$1" "$TOP/bench/clib/bench.c" -I"$TOP/include" \
+	${CC:-cc} -O2 -Wall -o "$BENCH_TMP/bin-$1" "$TOP/bench/clib/bench.c" -I"$TOP/include" \
 		-I"$2/include" -L"$2/src/libcstor" -lcstor -Wl,-rpath,"$2/src/libcstor"
 }
 clib clib "$TOP/build"
@@ -66,7 +66,7 @@ run() {
 }
 
 lib_pairs() { # lib_pairs BIN NAME LAYER PAIRS
-	"$BENCH_TMP/$1" pairs "$BENCH_TMP/$2/g" "$BENCH_TMP/$2/r" overlay "$3" "$4"
+	"$BENCH_TMP/bin-$1" pairs "$BENCH_TMP/$2/g" "$BENCH_TMP/$2/r" overlay "$3" "$4"
 }
 cli_pairs() { # cli_pairs CLI NAME LAYER PAIRS
 	local cli=$1 G="-g $BENCH_TMP/$2/g -R $BENCH_TMP/$2/r -s overlay"
