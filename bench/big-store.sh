@@ -19,8 +19,8 @@ one() {
 	shift 2
 	local t0 t1
 	t0=$(now)
-	/usr/bin/time -f %M -o "$BENCH_TMP/rss" "$cli" -g "$d/g" -R "$d/r" -s vfs "$@" >/dev/null ||
-		echo "FAILED: $cli $*" >&2
+	/usr/bin/time -f %M -o "$BENCH_TMP/rss" "$cli" -g "$d/g" -R "$d/r" -s vfs "$@" >/dev/null \
+		2>"$BENCH_TMP/err" || echo "FAILED: $cli $*: $(cat "$BENCH_TMP/err")" >&2
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" -v m="$(tail -1 "$BENCH_TMP/rss")" \
 		'BEGIN { printf "%.2f %d\n", (b - a) * 1000, m }' >>"$BENCH_TMP/one"
@@ -31,6 +31,9 @@ summary() {
 		END { printf "%s %.1f\n", t[int((NR + 1) / 2)], m / 1024 }'
 	: >"$BENCH_TMP/one"
 }
+
+# The IDs of bench/gen-store.py (the Go CLI mounts by ID only).
+ident() { printf %s "$1" | sha256sum | cut -c1-64; }
 
 # op CLI DIR OP: RUNS runs of OP (writing ones on image/layer k of the run)
 op() {
@@ -43,8 +46,10 @@ op() {
 		image) one "$cli" "$d" image "$img" ;;
 		create-container) one "$cli" "$d" create-container "$img" ;;
 		mount)
-			one "$cli" "$d" mount "layer-$((n / 4 + k))"
-			"$cli" -g "$d/g" -R "$d/r" -s vfs unmount "layer-$((n / 4 + k))" >/dev/null
+			local id
+			id=$(ident "layer-$((n / 4 + k))")
+			one "$cli" "$d" mount "$id"
+			"$cli" -g "$d/g" -R "$d/r" -s vfs unmount "$id" >/dev/null
 			;;
 		delete-image) one "$cli" "$d" delete-image "example.com/bench/img-$((3 * n / 4 + k)):latest" ;;
 		esac
