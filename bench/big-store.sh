@@ -69,6 +69,5 @@ for n in $SIZES; do
 		printf '%-26s %10s %10s %8s   %9s %9s %8s\n' "$what, $n" "$ct" "$gt" "$(ratio "$gt" "$ct")" \
 			"$cm" "$gm" "$(ratio "$gm" "$cm")"
 	done
-	bench_cleanup_store() { rm -rf "$BENCH_TMP/cstor-$n" "$BENCH_TMP/go-$n"; }
-	bench_cleanup_store
+	rm -rf "$BENCH_TMP/cstor-$n" "$BENCH_TMP/go-$n"
 done
