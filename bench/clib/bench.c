@@ -6,6 +6,9 @@
  *
  *   clib meta GRAPHROOT RUNROOT DRIVER NIMAGES ITERS
  *   clib mount GRAPHROOT RUNROOT DRIVER DEPTH ITERS
+ *   clib pairs GRAPHROOT RUNROOT DRIVER LAYER ITERS
+ *       (ITERS mount+unmount pairs of LAYER, for bench/parallel-mounts-layers.sh;
+ *       prints "pairs SECONDS")
  *
  * Each line of output is "OP MEDIAN_US".
  */
@@ -83,6 +86,23 @@ int main(int argc, char **argv)
 	double *t = calloc((size_t)iters, sizeof(double)), *td = calloc((size_t)iters, sizeof(double));
 	if (!t || !td)
 		return 1;
+	if (strcmp(mode, "pairs") == 0) {
+		cstor_store *s = open_store(graph, run, driver);
+		cstor_mount_options mo = CSTOR_MOUNT_OPTIONS_INIT;
+		double t0 = now_us();
+		for (int i = 0; i < iters; i++) {
+			char *mp = NULL;
+			int still = 0;
+			if (cstor_store_mount(&mp, s, argv[5], &mo, &err) < 0)
+				die("mount");
+			if (cstor_store_unmount(&still, s, argv[5], 0, &err) < 0)
+				die("unmount");
+			free(mp);
+		}
+		printf("pairs %.6f\n", (now_us() - t0) / 1e6);
+		cstor_store_free(s);
+		return 0;
+	}
 	if (strcmp(mode, "mount") == 0) {
 		cstor_store *s = open_store(graph, run, driver);
 		char *parent = NULL;

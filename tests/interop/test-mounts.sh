@@ -316,6 +316,49 @@ test_shutdown() {
 	expect_eq "$(mounts_under "$s")" 1 "home bind mount again"
 }
 
+# Mounts of different layers never wait for each other (docs/locking.md,
+# "Mount state"): while one layer's mount is stuck in its mount program,
+# another layer mounts and unmounts; a mount of the stuck layer itself
+# waits (its count must stay exact). Before per-layer locks, the second
+# layer waited for the first (mountpoints.lock was held across the mount).
+test_different_layers_do_not_wait() {
+	[ "$(id -u)" = 0 ] || skip "needs root (real mounts)"
+	t_need_overlay
+	local s; s=$(t_store)
+	local ids; ids=$(make_store "$s" overlay 2)
+	local a b
+	a=$(echo "$ids" | sed -n 2p)
+	b=$(echo "$ids" | sed -n 3p)
+	# A mount program that mounts with the kernel's overlay (reconciliation
+	# accepts it), stopping for layer A until it is told to go on.
+	cat >"$s/slow-mount" <<-EOF
+		#!/bin/sh
+		case "\$3" in */$a/*) : >"$s/a-started"; while [ ! -e "$s/a-go" ]; do sleep 0.05; done ;; esac
+		exec mount -t overlay overlay -o "\$2" "\$3"
+	EOF
+	chmod +x "$s/slow-mount"
+	local C="$CSTOR -g $s/g -R $s/r -s overlay --storage-opt overlay.mount_program=$s/slow-mount"
+	$C mount "$a" >"$s/a-out" 2>&1 &
+	local apid=$!
+	for _ in $(seq 1 200); do [ -e "$s/a-started" ] && break; sleep 0.05; done
+	[ -e "$s/a-started" ] || die "the mount of A never reached its mount program"
+	local rc=0
+	timeout 20 $C mount "$b" >/dev/null || rc=$?
+	expect_eq $rc 0 "mount of B while A's mount is under way"
+	rc=0
+	timeout 20 $C unmount "$b" >/dev/null || rc=$?
+	expect_eq $rc 0 "unmount of B while A's mount is under way"
+	rc=0
+	timeout 2 $C mount "$a" >/dev/null 2>&1 || rc=$?
+	expect_eq $rc 124 "a second mount of A waits for the first"
+	: >"$s/a-go"
+	wait $apid || die "mount of A: $(cat "$s/a-out")"
+	expect_eq "$($C mounted "$a" | sed -n 2p)" "	count: 1" "A's count"
+	$C unmount "$a" >/dev/null
+	expect_eq "$(mounts_under "$s/g/overlay")" 0 "mounts left under the home"
+	expect_eq "$(cat "$s/r/overlay-layers/mountpoints.json")" "[]" "mount records left"
+}
+
 t_begin
 t_run test_torture_overlay
 t_run test_torture_vfs
@@ -330,4 +373,5 @@ t_run test_persistent_holds_and_go
 t_run test_read_only_store_vfs
 t_run test_read_only_store_overlay
 t_run test_shutdown
+t_run test_different_layers_do_not_wait
 t_end

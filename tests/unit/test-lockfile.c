@@ -396,7 +396,57 @@ static int test_cleanup(void)
 	return TEST_PASS;
 }
 
+static void *try_shared(void *arg)
+{
+	cstor_lock *l = arg;
+	bool got = cstor_lock_tryrlock(l);
+	if (got)
+		cstor_lock_unlock(l);
+	return got ? (void *)1 : NULL;
+}
+
+/* Whether another process can take a classic write lock on `path` now. */
+static int other_process_can_write(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		_exit(fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 0 : 1);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st) == 0;
+}
+
+static int test_lock_threads(void)
+{
+	/* Exclusive among threads, shared on the file (a reader's reload):
+	 * taken while another process reads, keeps writers out. */
+	CHECK(setup() == 0);
+	cstor_lock l;
+	CHECK_OK(cstor_lock_open(&l, path, false, NULL));
+	struct holder h;
+	CHECK(holder_start(&h, 'r') == 0);
+	alarm(20); /* blocking here is the failure */
+	cstor_lock_lock_threads(&l);
+	alarm(0);
+	pthread_t t;
+	void *got = (void *)1;
+	CHECK(pthread_create(&t, NULL, try_shared, &l) == 0);
+	CHECK(pthread_join(t, &got) == 0);
+	CHECK(got == NULL); /* our other threads wait */
+	CHECK(holder_stop(&h) == 0);
+	CHECK(other_process_can_write() == 0); /* other processes' writers wait */
+	cstor_lock_unlock(&l);
+	CHECK(other_process_can_write() == 1);
+	cstor_lock_close(&l);
+	return TEST_PASS;
+}
+
 TAP_MAIN(TEST(test_token_layout), TEST(test_record_and_read), TEST(test_other_process_write_is_seen),
 	 TEST(test_excludes_other_cstor_process), TEST(test_conflicts_with_classic_posix_locks),
 	 TEST(test_one_object_per_path), TEST(test_file_lock_released_on_last_unlock),
-	 TEST(test_threads), TEST(test_read_only_never_writes), TEST(test_cleanup))
+	 TEST(test_threads), TEST(test_lock_threads), TEST(test_read_only_never_writes),
+	 TEST(test_cleanup))

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_CLMUL 1
 #endif
@@ -78,7 +79,13 @@ static void crc_init(void)
 	k128[1] = xpow_mod(128 - 1);
 	k512[0] = xpow_mod(512 + 64 - 1);
 	k512[1] = xpow_mod(512 - 1);
-	use_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
+	/* One CPUID here, at the first checksum, rather than
+	 * __builtin_cpu_supports(): that links libgcc's constructor, which
+	 * runs a dozen CPUIDs at the start of every process, and in a VM each
+	 * is a trap to the hypervisor (7 us here: 80 us a command,
+	 * docs/performance.md "The CLI's own cost"). */
+	unsigned eax, ebx, ecx, edx;
+	use_clmul = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_PCLMUL) && (edx & bit_SSE2);
 #endif
 }
 

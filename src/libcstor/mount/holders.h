@@ -14,7 +14,8 @@
  *                    foreign (Go's) holds, the mount point and its options
  *       .tmp-*       a holder being made (or left half-made by a crash)
  *
- * Callers hold mountpoints.lock exclusively, so holder files appear
+ * Callers hold the layer's mount state exclusively (its layer lock, or the
+ * whole state: docs/locking.md, "Mount state"), so holder files appear
  * (already locked: created under a temporary name, locked, renamed) and
  * disappear atomically with respect to reconciliation.
  *

@@ -3,7 +3,10 @@
  * The public mount API (include/cstor/mount.h, docs/mounts.md): mount and
  * hold, release, unmount, mounted, shutdown. Each call finds the layer
  * under the right locks, reconciles it (mount/reconcile.h) and changes its
- * holders (mount/holders.h) with mountpoints.lock held exclusively.
+ * holders (mount/holders.h) with the layer's lock held (the gate shared):
+ * mountpoints.lock only around each read or update of mountpoints.json, so
+ * that operations on different layers never wait for each other's mount or
+ * unmount (docs/locking.md, "Mount state").
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,15 +34,18 @@ struct cstor_mount_hold {
 /* ---- finding the layer, with the right locks -------------------------- */
 
 /*
- * Lock order (docs/locking.md): primary layer store, then the mount state,
- * then read-only layer stores. A primary layer is looked up under its
- * store's lock (shared), then the mount state is locked; a read-only
- * store's layer is looked up after the mount state is locked.
+ * Lock order (docs/locking.md): primary layer store, then the mount state
+ * (the gate, shared), then read-only layer stores. A primary layer is
+ * looked up under its store's lock (shared), then the gate and its layer
+ * lock are taken; a read-only store's layer is looked up after the gate,
+ * and its layer lock taken with that store held shared (nothing of ours
+ * waits for a read-only store while holding a layer lock).
  */
 struct located {
 	struct cstor_objstore *ls; /* held shared */
 	struct cstor_mount_target t;
 	bool unusable;
+	int lock_fd; /* holds the layer lock */
 };
 
 static void located_done(struct located *l)
@@ -60,12 +66,13 @@ static int fill_target(struct located *l, struct cstor_layer_rec *rec, bool ro)
 	return l->t.id && (!rec->mountlabel || l->t.label) ? 0 : -ENOMEM;
 }
 
-/* On success the layer's store is held shared and the mount state
- * exclusively; release with unlock_layer(). */
+/* On success the layer's store is held shared, the gate shared and the
+ * layer's lock; release with unlock_layer(). */
 static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
-		      const char *what, cstor_error *err) CSTOR_TRY_ACQUIRE(0, &s->mounts->lock);
+		      const char *what, cstor_error *err)
+	CSTOR_TRY_ACQUIRE_SHARED(0, &s->mounts->gate);
 static void unlock_layer(struct located *l, struct cstor_store *s)
-	CSTOR_RELEASE(&s->mounts->lock);
+	CSTOR_RELEASE_SHARED(&s->mounts->gate);
 
 /* A lock primitive of this file: which layer store it takes depends on
  * where the layer is, which the analysis cannot follow. */
@@ -73,6 +80,7 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 		      const char *what, cstor_error *err) CSTOR_NO_TSA
 {
 	memset(l, 0, sizeof(*l));
+	l->lock_fd = -1;
 	int r = cstor_objstore_start_reading(s->layers, err);
 	if (r != 0)
 		return r;
@@ -84,7 +92,7 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 			located_done(l);
 			return cstor_error_set(err, ENOMEM, "out of memory");
 		}
-		r = cstor_mounts_start(s->mounts, err);
+		r = cstor_mounts_layer_lock(s->mounts, l->t.id, &l->lock_fd, err);
 		if (r != 0) {
 			cstor_objstore_done(s->layers);
 			located_done(l);
@@ -96,36 +104,61 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 	cstor_objstore_done(s->layers);
 	if (amb)
 		return cstor_error_set(err, EINVAL, "%s: layer reference \"%s\" is ambiguous", what, ref);
-	r = cstor_mounts_start(s->mounts, err);
-	if (r != 0)
+	/* Only a lookup, for the ID whose lock to take: the stores are read
+	 * again below, in order after the gate. */
+	for (size_t i = 0; i < s->n_ro_layers && !l->t.id; i++) {
+		struct cstor_objstore *ro = s->ro_layers[i];
+		r = cstor_objstore_start_reading(ro, err);
+		if (r != 0)
+			return r;
+		rec = cstor_layer_store_lookup(ro, ref, NULL);
+		if (rec && fill_target(l, rec, true) < 0) {
+			cstor_objstore_done(ro);
+			located_done(l);
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		cstor_objstore_done(ro);
+	}
+	if (!l->t.id)
+		return cstor_error_set(err, ENOENT, "%s: layer not known: %s", what, ref);
+	r = cstor_mounts_layer_lock(s->mounts, l->t.id, &l->lock_fd, err);
+	if (r != 0) {
+		located_done(l);
 		return r;
+	}
+	/* Found again under the locks: the store may have changed between. */
 	for (size_t i = 0; i < s->n_ro_layers; i++) {
 		struct cstor_objstore *ro = s->ro_layers[i];
 		r = cstor_objstore_start_reading(ro, err);
 		if (r != 0) {
-			cstor_mounts_done(s->mounts);
+			cstor_mounts_layer_unlock(s->mounts, l->lock_fd);
+			located_done(l);
 			return r;
 		}
-		rec = cstor_layer_store_lookup(ro, ref, NULL);
+		rec = cstor_layer_store_by_id(ro, l->t.id);
 		if (rec) {
-			if (fill_target(l, rec, true) < 0) {
+			struct located n = { .lock_fd = l->lock_fd };
+			located_done(l);
+			if (fill_target(&n, rec, true) < 0) {
 				cstor_objstore_done(ro);
-				cstor_mounts_done(s->mounts);
-				located_done(l);
+				cstor_mounts_layer_unlock(s->mounts, n.lock_fd);
+				located_done(&n);
 				return cstor_error_set(err, ENOMEM, "out of memory");
 			}
+			*l = n;
 			l->ls = ro;
 			return 0;
 		}
 		cstor_objstore_done(ro);
 	}
-	cstor_mounts_done(s->mounts);
+	cstor_mounts_layer_unlock(s->mounts, l->lock_fd);
+	located_done(l);
 	return cstor_error_set(err, ENOENT, "%s: layer not known: %s", what, ref);
 }
 
 static void unlock_layer(struct located *l, struct cstor_store *s) CSTOR_NO_TSA
 {
-	cstor_mounts_done(s->mounts);
+	cstor_mounts_layer_unlock(s->mounts, l->lock_fd);
 	cstor_objstore_done(l->ls);
 	located_done(l);
 }
@@ -179,7 +212,7 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 				    l.t.id);
 		goto out;
 	}
-	if ((r = cstor_mount_reconcile(&rc, s, &l.t, false, err)) < 0)
+	if ((r = cstor_mount_reconcile_layer(&rc, s, &l.t, false, err)) < 0)
 		goto out;
 	if (!rc.mounted) {
 		/* First holder: mount, and remember how for repairs. */
@@ -198,7 +231,7 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 		goto out;
 	}
 	rc.live++;
-	if ((r = cstor_mount_write_out(s, &rc, l.t.id, err)) < 0)
+	if ((r = cstor_mount_write_out_layer(s, &rc, l.t.id, err)) < 0)
 		goto out;
 	if (mountpoint && !(*mountpoint = strdup(rc.path)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
@@ -268,7 +301,7 @@ int cstor_mount_hold_release(cstor_mount_hold *h, cstor_store *s, cstor_error *e
 	}
 	unlink(h->file);
 	struct cstor_reconciled rc;
-	r = cstor_mount_reconcile(&rc, s, &l.t, false, err);
+	r = cstor_mount_reconcile_layer(&rc, s, &l.t, false, err);
 	cstor_reconciled_done(&rc);
 	unlock_layer(&l, s);
 	cstor_mount_hold_free(h);
@@ -298,7 +331,7 @@ int cstor_store_unmount(int *still_mounted, cstor_store *s, const char *ref, int
 	if (r != 0)
 		return r;
 	struct cstor_reconciled rc;
-	if ((r = cstor_mount_reconcile(&rc, s, &l.t, true, err)) < 0)
+	if ((r = cstor_mount_reconcile_layer(&rc, s, &l.t, true, err)) < 0)
 		goto out;
 	if (rc.live + rc.foreign == 0) {
 		/* Not mounted: fine, as in containers/storage. */
@@ -332,7 +365,7 @@ int cstor_store_unmount(int *still_mounted, cstor_store *s, const char *ref, int
 		free(rc.path);
 		rc.path = NULL;
 	}
-	r = cstor_mount_write_out(s, &rc, l.t.id, err);
+	r = cstor_mount_write_out_layer(s, &rc, l.t.id, err);
 	if (r == 0 && still_mounted)
 		*still_mounted = rc.total > 0;
 out:
@@ -348,7 +381,7 @@ int cstor_store_mounted(int64_t *count, cstor_store *s, const char *ref, cstor_e
 	if (r != 0)
 		return r;
 	struct cstor_reconciled rc;
-	r = cstor_mount_reconcile(&rc, s, &l.t, false, err);
+	r = cstor_mount_reconcile_layer(&rc, s, &l.t, false, err);
 	if (r == 0)
 		*count = rc.total;
 	cstor_reconciled_done(&rc);
@@ -364,7 +397,7 @@ int cstor_store_mount_holders(char **mountpoint, cstor_mount_holder **holders, s
 	if (r != 0)
 		return r;
 	struct cstor_reconciled rc;
-	r = cstor_mount_reconcile(&rc, s, &l.t, true, err);
+	r = cstor_mount_reconcile_layer(&rc, s, &l.t, true, err);
 	if (r == 0 && mountpoint && rc.path && !(*mountpoint = strdup(rc.path)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	else if (r == 0 && mountpoint && !rc.path)

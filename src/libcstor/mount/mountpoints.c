@@ -13,6 +13,8 @@
 #include "util/cleanup.h"
 
 #define MOUNTS_JSON "mountpoints.json"
+#define GATE_LOCK "cstor-mount-gate.lock"
+#define LAYER_LOCKS "cstor-mount-layers.lock"
 
 /* The index in @recs of the record for @id, or @n (the next free one, then
  * claimed for @id) when there is none: open addressing over @slots, which
@@ -54,9 +56,12 @@ int cstor_mounts_open(struct cstor_mounts **out, const char *dir, cstor_error *e
 	if (r >= 0 && m->dirfd < 0)
 		r = cstor_error_errno(err, errno, "open %s", dir);
 	_cleanup_free_ char *lp = r < 0 ? NULL : cstor_path_join(dir, "mountpoints.lock");
+	_cleanup_free_ char *gp = r < 0 ? NULL : cstor_path_join(dir, GATE_LOCK);
 	if (r >= 0)
-		r = lp ? cstor_lock_open(&m->lock, lp, false, err)
-		       : cstor_error_set(err, ENOMEM, "out of memory");
+		r = lp && gp ? cstor_lock_open(&m->lock, lp, false, err)
+			     : cstor_error_set(err, ENOMEM, "out of memory");
+	if (r >= 0 && (r = cstor_lock_open(&m->gate, gp, false, err)) < 0)
+		cstor_lock_close(&m->lock);
 	if (r < 0) {
 		if (m->dirfd >= 0)
 			close(m->dirfd);
@@ -76,6 +81,7 @@ void cstor_mounts_free(struct cstor_mounts *m) CSTOR_NO_TSA
 		return;
 	free_recs(m->recs, m->n);
 	cstor_lock_close(&m->lock);
+	cstor_lock_close(&m->gate);
 	if (m->dirfd >= 0)
 		close(m->dirfd);
 	free(m->dir);
@@ -193,7 +199,7 @@ static int reload(struct cstor_mounts *m, cstor_error *err) CSTOR_REQUIRES(&m->l
 	return 0;
 }
 
-int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
+int cstor_mounts_update_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
 {
 	cstor_lock_lock(&m->lock);
 	int r = stale(m) ? reload(m, err) : 0;
@@ -202,9 +208,67 @@ int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
 	return r;
 }
 
+void cstor_mounts_update_done(struct cstor_mounts *m) CSTOR_NO_TSA
+{
+	cstor_lock_unlock(&m->lock);
+}
+
+/* Lock primitives: the gate is implied by m->lock on this path. */
+int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_NO_TSA
+{
+	cstor_lock_lock(&m->gate);
+	int r = cstor_mounts_update_start(m, err);
+	if (r < 0)
+		cstor_lock_unlock(&m->gate);
+	return r;
+}
+
 void cstor_mounts_done(struct cstor_mounts *m) CSTOR_NO_TSA
 {
 	cstor_lock_unlock(&m->lock);
+	cstor_lock_unlock(&m->gate);
+}
+
+/* The byte of cstor-mount-layers.lock that stands for layer @id. Two IDs
+ * on one byte only make their layers wait for each other. */
+static off_t layer_byte(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const char *c = id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return (off_t)(h % ((uint64_t)1 << 30));
+}
+
+int cstor_mounts_layer_lock(struct cstor_mounts *m, const char *id, int *fd, cstor_error *err)
+	CSTOR_NO_TSA
+{
+	/* An open file description of its own per call: OFD locks of one
+	 * description never exclude each other, so threads sharing one
+	 * would not wait for each other. */
+	*fd = openat(m->dirfd, LAYER_LOCKS, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0)
+		return cstor_error_errno(err, errno, "open %s/%s", m->dir, LAYER_LOCKS);
+	cstor_lock_rlock(&m->gate);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = layer_byte(id),
+			    .l_len = 1 };
+	/* Retried like every lock of ours (EINTR, ENOLCK): it cannot fail
+	 * for good, the file being open read-write. */
+	while (fcntl(*fd, F_OFD_SETLKW, &fl) < 0)
+		if (errno != EINTR && errno != ENOLCK) {
+			int r = cstor_error_errno(err, errno, "lock the mount state of %s", id);
+			cstor_lock_unlock(&m->gate);
+			close(*fd);
+			*fd = -1;
+			return r;
+		}
+	return 0;
+}
+
+void cstor_mounts_layer_unlock(struct cstor_mounts *m, int fd) CSTOR_NO_TSA
+{
+	if (fd >= 0)
+		close(fd); /* the last fd of the description: the lock goes */
+	cstor_lock_unlock(&m->gate);
 }
 
 struct cstor_mount_rec *cstor_mounts_get(struct cstor_mounts *m, const char *id)

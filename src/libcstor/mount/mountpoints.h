@@ -11,6 +11,16 @@
  *
  * Lock order: taken while the layer store lock is held (shared is enough:
  * mounting never rewrites layer records).
+ *
+ * Two cstor-only lock files next to mountpoints.lock let mounts of different
+ * layers run at the same time (docs/locking.md, "Mount state"):
+ *   cstor-mount-gate.lock    shared by operations on one layer, exclusive
+ *                            with the whole mount state (cstor_mounts_start)
+ *   cstor-mount-layers.lock  one byte per layer (a hash of its ID), locked
+ *                            exclusively by the operation on that layer
+ * An operation on one layer holds the gate shared and its layer's byte
+ * across its mount or unmount system call, and takes mountpoints.lock only
+ * for the short read-modify-write of mountpoints.json.
  */
 #ifndef CSTOR_MOUNTS_H
 #define CSTOR_MOUNTS_H
@@ -28,6 +38,7 @@ struct cstor_mount_rec {
 };
 
 struct cstor_mounts {
+	cstor_lock gate; /* cstor-mount-gate.lock */
 	cstor_lock lock; /* mountpoints.lock */
 	char *dir;
 	int dirfd;
@@ -41,9 +52,22 @@ struct cstor_mounts {
 int cstor_mounts_open(struct cstor_mounts **out, const char *dir, cstor_error *err);
 void cstor_mounts_free(struct cstor_mounts *m);
 
-/* Exclusive, with records reloaded if another process changed them. */
+/* The whole mount state: the gate and mountpoints.lock exclusive (no
+ * operation on any layer runs meanwhile), with records reloaded if another
+ * process changed them. */
 int cstor_mounts_start(struct cstor_mounts *m, cstor_error *err) CSTOR_TRY_ACQUIRE(0, &m->lock);
 void cstor_mounts_done(struct cstor_mounts *m) CSTOR_RELEASE_GENERIC(&m->lock);
+
+/* One layer's mount state: the gate shared, then the layer lock of @id
+ * (exclusive; *fd keeps it, given back to cstor_mounts_layer_unlock). */
+int cstor_mounts_layer_lock(struct cstor_mounts *m, const char *id, int *fd, cstor_error *err)
+	CSTOR_TRY_ACQUIRE_SHARED(0, &m->gate);
+void cstor_mounts_layer_unlock(struct cstor_mounts *m, int fd) CSTOR_RELEASE_SHARED(&m->gate);
+/* For a holder of a layer lock: mountpoints.lock alone, exclusive, with
+ * records reloaded if changed, for one short read or update of the file. */
+int cstor_mounts_update_start(struct cstor_mounts *m, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&m->gate) CSTOR_TRY_ACQUIRE(0, &m->lock);
+void cstor_mounts_update_done(struct cstor_mounts *m) CSTOR_RELEASE(&m->lock);
 
 struct cstor_mount_rec *cstor_mounts_get(struct cstor_mounts *m, const char *id)
 	CSTOR_REQUIRES_SHARED(&m->lock);

@@ -55,20 +55,20 @@ static int64_t clamp_foreign(int64_t foreign, int64_t live)
  * Write the count and our state. Three steps, so that a process killed at
  * any point leaves something the next reconciler reads right: the state
  * with the new count marked pending (and the count before), the Go file,
- * then the state without the mark.
+ * then the state without the mark. With @brief the caller holds the layer
+ * lock, not mountpoints.lock, which is taken here around the first two
+ * steps only: a Go writer may have changed the count since reconcile() read
+ * it (Go 1.43 mounts under the layer store lock held for writing, which a
+ * mount of ours excludes, but another Go version might not), so the change
+ * is added to the foreign holds, as reconcile() would add it.
  */
-int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, const char *id,
-			  cstor_error *err)
+static int write_out(struct cstor_store *s, struct cstor_reconciled *rc, const char *id,
+		     bool brief, cstor_error *err) CSTOR_NO_TSA
 {
 	/* A foreign count near INT64_MAX (anything may be in a file Go
 	 * programs write) plus our holders would wrap to a negative count
 	 * and drop the record: saturate, the excess being foreign holds. */
 	rc->foreign = clamp_foreign(rc->foreign, rc->live);
-	int64_t total = rc->live + rc->foreign;
-	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, id);
-	int64_t before = m ? m->count : 0;
-	rc->total = total;
-	rc->st.foreign = rc->foreign;
 	free(rc->st.path);
 	rc->st.path = NULL;
 	if (rc->path && !(rc->st.path = strdup(rc->path)))
@@ -76,14 +76,26 @@ int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, co
 	int r = cstor_mkdir_p(rc->dir, 0700, err);
 	if (r < 0)
 		return r;
+	if (brief && (r = cstor_mounts_update_start(s->mounts, err)) != 0)
+		return r;
+	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, id);
+	int64_t before = m ? m->count : 0;
+	if (!rc->ro_store && rc->mounted)
+		rc->foreign = clamp_foreign(sat_add(rc->foreign, sat_sub(MAX(0, before), rc->json_seen)),
+					    rc->live);
+	int64_t total = rc->live + rc->foreign;
+	rc->total = total;
+	rc->json_seen = total;
+	rc->st.foreign = rc->foreign;
 	rc->st.written = total;
 	rc->st.pending = true;
 	rc->st.pending_prev = before;
-	if ((r = cstor_holder_state_write(rc->dir, &rc->st, err)) < 0)
-		return r;
-	if ((r = cstor_mounts_set(s->mounts, id, rc->path, total > 0 ? total : 0, err)) < 0)
-		return r;
-	if ((r = cstor_mounts_save(s->mounts, err)) < 0)
+	if ((r = cstor_holder_state_write(rc->dir, &rc->st, err)) >= 0 &&
+	    (r = cstor_mounts_set(s->mounts, id, rc->path, total > 0 ? total : 0, err)) >= 0)
+		r = cstor_mounts_save(s->mounts, err);
+	if (brief)
+		cstor_mounts_update_done(s->mounts);
+	if (r < 0)
 		return r;
 	rc->st.pending = false;
 	if (total == 0 && rc->live == 0) {
@@ -92,6 +104,18 @@ int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, co
 		return 0;
 	}
 	return cstor_holder_state_write(rc->dir, &rc->st, err);
+}
+
+int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, const char *id,
+			  cstor_error *err)
+{
+	return write_out(s, rc, id, false, err);
+}
+
+int cstor_mount_write_out_layer(struct cstor_store *s, struct cstor_reconciled *rc,
+				const char *id, cstor_error *err)
+{
+	return write_out(s, rc, id, true, err);
 }
 
 int cstor_mount_remount(struct cstor_store *s, struct cstor_reconciled *rc,
@@ -108,10 +132,12 @@ int cstor_mount_remount(struct cstor_store *s, struct cstor_reconciled *rc,
 	return 0;
 }
 
-int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
-			  const struct cstor_mount_target *t, bool list, cstor_error *err)
+static int reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
+		     const struct cstor_mount_target *t, bool list, bool brief, cstor_error *err)
+	CSTOR_NO_TSA
 {
 	memset(rc, 0, sizeof(*rc));
+	rc->ro_store = t->ro_store;
 	int r = cstor_holder_dir(&rc->dir, s->run_layers_dir, t->id, err);
 	if (r < 0)
 		return r;
@@ -120,9 +146,21 @@ int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 		return cstor_error_wrap(err, r, "mount holders of %s", t->id);
 	rc->live = rc->h.persistent + rc->h.process;
 
+	/* With @brief (the caller holds the layer lock), mountpoints.lock
+	 * only while the record is read: what reconciliation does next, a
+	 * mount or an unmount among it, lets other layers' operations run. */
+	if (brief && (r = cstor_mounts_update_start(s->mounts, err)) != 0)
+		return r;
 	struct cstor_mount_rec *m = cstor_mounts_get(s->mounts, t->id);
 	/* A negative count (Go never writes one) holds nothing. */
 	int64_t json_count = m ? MAX(0, m->count) : 0;
+	_cleanup_free_ char *json_path = m && m->path[0] ? strdup(m->path) : NULL;
+	bool oom = m && m->path[0] && !json_path;
+	if (brief)
+		cstor_mounts_update_done(s->mounts);
+	if (oom)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	rc->json_seen = json_count;
 	/* The mount point is where the driver mounts the layer, computed,
 	 * never taken from a record: a record is only a claim (stale, or
 	 * written by anyone who can write the run root), and following it
@@ -169,12 +207,24 @@ int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 		return r;
 
 	int64_t total = rc->live + rc->foreign;
-	if (total != json_count || !streq_ptr(m && m->path[0] ? m->path : NULL, rc->path) ||
+	if (total != json_count || !streq_ptr(json_path, rc->path) ||
 	    (rc->st.written >= 0 ? rc->st.written : json_count) != total ||
 	    rc->st.foreign != rc->foreign || pending)
-		return cstor_mount_write_out(s, rc, t->id, err);
+		return write_out(s, rc, t->id, brief, err);
 	rc->total = total;
 	return 0;
+}
+
+int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
+			  const struct cstor_mount_target *t, bool list, cstor_error *err)
+{
+	return reconcile(rc, s, t, list, false, err);
+}
+
+int cstor_mount_reconcile_layer(struct cstor_reconciled *rc, struct cstor_store *s,
+				const struct cstor_mount_target *t, bool list, cstor_error *err)
+{
+	return reconcile(rc, s, t, list, true, err);
 }
 
 /* ---- what the rest of the library reads (mount/mount-internal.h) ------ */

@@ -33,6 +33,10 @@ struct cstor_reconciled {
 	struct cstor_holder_state st;
 	struct cstor_holder_scan h;
 	char *dir; /* the layer's holder directory */
+	bool ro_store;
+	/* The count in mountpoints.json when last read or written: a Go
+	 * change since is added to the foreign holds when writing. */
+	int64_t json_seen;
 };
 
 void cstor_reconciled_done(struct cstor_reconciled *rc);
@@ -48,9 +52,21 @@ int cstor_mount_reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 int cstor_mount_write_out(struct cstor_store *s, struct cstor_reconciled *rc, const char *id,
 			  cstor_error *err) CSTOR_REQUIRES(&s->mounts->lock);
 
-/* Mount @t as the state says (options, label) and note where. */
+/*
+ * The same for a caller holding only the layer lock of @t (and the gate
+ * shared: cstor_mounts_layer_lock): mountpoints.lock is taken only to read
+ * the record and to update it, never across a mount or unmount.
+ */
+int cstor_mount_reconcile_layer(struct cstor_reconciled *rc, struct cstor_store *s,
+				const struct cstor_mount_target *t, bool list, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&s->mounts->gate);
+int cstor_mount_write_out_layer(struct cstor_store *s, struct cstor_reconciled *rc,
+				const char *id, cstor_error *err)
+	CSTOR_REQUIRES_SHARED(&s->mounts->gate);
+
+/* Mount @t as the state says (options, label) and note where. The caller
+ * holds the layer's mount state (either way). */
 int cstor_mount_remount(struct cstor_store *s, struct cstor_reconciled *rc,
-			const struct cstor_mount_target *t, cstor_error *err)
-	CSTOR_REQUIRES(&s->mounts->lock);
+			const struct cstor_mount_target *t, cstor_error *err);
 
 #endif

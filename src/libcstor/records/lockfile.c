@@ -315,6 +315,13 @@ void cstor_lock_lock(cstor_lock *lock) CSTOR_NO_TSA
 	(void)hold(lf, true, true);
 }
 
+void cstor_lock_lock_threads(cstor_lock *lock) CSTOR_NO_TSA
+{
+	struct cstor_lockfile *lf = lock->file;
+	pthread_rwlock_wrlock(&lf->rw);
+	(void)hold(lf, false, true);
+}
+
 void cstor_lock_rlock(cstor_lock *lock) CSTOR_NO_TSA
 {
 	struct cstor_lockfile *lf = lock->file;

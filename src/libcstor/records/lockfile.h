@@ -65,6 +65,10 @@ const char *cstor_lock_path(const cstor_lock *lock);
  * fcntl (EINTR, ENOLCK) is retried. */
 void cstor_lock_lock(cstor_lock *lock) CSTOR_ACQUIRE(lock);
 void cstor_lock_rlock(cstor_lock *lock) CSTOR_ACQUIRE_SHARED(lock);
+/* Exclusive among this process's threads, shared on the file: for a
+ * reader that replaces what other threads may be reading (a reload) but
+ * writes nothing under the lock, so other processes may read meanwhile. */
+void cstor_lock_lock_threads(cstor_lock *lock) CSTOR_ACQUIRE(lock);
 /* Non-blocking variants: true when the lock was taken. */
 bool cstor_lock_trylock(cstor_lock *lock) CSTOR_TRY_ACQUIRE(true, lock);
 bool cstor_lock_tryrlock(cstor_lock *lock) CSTOR_TRY_ACQUIRE_SHARED(true, lock);

@@ -544,9 +544,12 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 			return 0;
 		cstor_lock_unlock(&os->lock);
 		/* Reloading replaces records other threads may be reading: it
-		 * needs the lock exclusively (for a read-only store: exclusive
-		 * among our threads, still shared on the file). */
-		cstor_lock_lock(&os->lock);
+		 * needs the lock exclusively among our threads. On the file a
+		 * shared lock is enough (a reader's reload writes nothing:
+		 * repairs wait for the next writer), so a new process's first
+		 * read does not wait for other processes' readers (a mount of
+		 * another layer holds the layer store shared throughout). */
+		cstor_lock_lock_threads(&os->lock);
 		int r = stale(os) ? reload(os, err) : 0;
 		cstor_lock_unlock(&os->lock);
 		if (r < 0)

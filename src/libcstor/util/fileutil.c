@@ -43,6 +43,10 @@ int cstor_mkdir_p(const char *path, mode_t mode, cstor_error *err)
 			return 0;
 		return cstor_error_set(err, ENOTDIR, "%s exists and is not a directory", p);
 	}
+	/* Next most usual: only the last component is missing (one mkdir,
+	 * not one per component from the root). */
+	if (mkdir(p, mode) == 0)
+		return 0;
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
 			continue;
