@@ -4,11 +4,14 @@
 # include --build; --test includes --demo)
 set -eu
 build_pkgs=(meson ninja-build gcc pkg-config libjansson-dev zlib1g-dev libzstd-dev libssl-dev
-            liblzma-dev libbz2-dev libisal-dev)
+            liblzma-dev libbz2-dev libisal-dev libcurl4-openssl-dev)
 demo_pkgs=(busybox-static tar gzip)
 # clang (14, Debian 12's default), clang-19 and dpkg-dev (dpkg-buildflags):
 # the build matrix of tests/build-matrix.sh.
-test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3)
+test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3
+           docker-registry apache2-utils openssl)
+# docker-registry (the CNCF distribution registry), htpasswd (apache2-utils)
+# and openssl: the registries tests/interop/test-registry.sh starts.
 want=("${build_pkgs[@]}")
 case ${1:-} in
 --demo) want+=("${demo_pkgs[@]}") ;;
