@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""A small HTTP proxy in front of a test registry that misbehaves on purpose
+(tests/interop/test-registry.sh).
+
+    regproxy.py PORTFILE UPSTREAM MODE
+
+Listens on a free port of 127.0.0.1 (written to PORTFILE) and forwards GET
+and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
+  corrupt  layer-sized blobs (over 4 KiB) get one byte changed
+  slow     blob bodies trickle (16 KiB every 0.1 s)
+  429      the first three requests are answered 429 with Retry-After: 1
+  cut      the first big blob answer stops half-way and the connection drops
+  pass     nothing changes
+"""
+import http.server
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+portfile, upstream, mode = sys.argv[1:4]
+lock = threading.Lock()
+state = {"n429": 0, "cut": False}
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+opener = urllib.request.build_opener(NoRedirect)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def forward(self, head):
+        if mode == "429":
+            with lock:
+                state["n429"] += 1
+                busy = state["n429"] <= 3
+            if busy:
+                self.send_response(429)
+                self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+        req = urllib.request.Request(upstream + self.path, method="HEAD" if head else "GET")
+        for h in ("Authorization", "Accept", "Range"):
+            if self.headers.get(h):
+                req.add_header(h, self.headers[h])
+        try:
+            resp = opener.open(req)
+            status, headers, body = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            status, headers, body = e.code, e.headers, e.read()
+        blob = "/blobs/" in self.path and status in (200, 206) and len(body) > 4096
+        if blob and mode == "corrupt":
+            b = bytearray(body)
+            b[len(b) // 2] ^= 0x01
+            body = bytes(b)
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if head:
+            return
+        if blob and mode == "cut":
+            with lock:
+                first = not state["cut"]
+                state["cut"] = True
+            if first:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+        if blob and mode == "slow":
+            for i in range(0, len(body), 16384):
+                self.wfile.write(body[i : i + 16384])
+                self.wfile.flush()
+                time.sleep(0.1)
+            return
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.forward(False)
+
+    def do_HEAD(self):
+        self.forward(True)
+
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os
+
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()

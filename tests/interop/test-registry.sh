@@ -1,0 +1,281 @@
+#!/bin/bash
+# cstor pull against a real registry (Debian's docker-registry, the CNCF
+# distribution registry) on 127.0.0.1, started here with a config each test
+# writes: the same image pulled by cstor and by skopeo gives the same
+# records; TLS with a CA made here; basic auth with htpasswd; faults (a 404
+# tag, a corrupt blob, 429s, a dropped connection, kill -9 mid-layer) each
+# leave the store consistent. Every server a test starts is stopped when
+# the test ends, whatever its outcome.
+. "$(dirname "$0")/../lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MKIMG=$ROOT/scripts/mkimage-busybox
+PROXY=$ROOT/tests/interop/regproxy.py
+
+need_registry() { command -v docker-registry >/dev/null || skip "docker-registry is not installed"; }
+need_skopeo() { command -v skopeo >/dev/null || skip "skopeo is not installed"; }
+need_busybox() { [ -x /bin/busybox ] || skip "busybox-static is not installed"; }
+
+sk() { skopeo --insecure-policy "$@"; }
+cs() { local s=$1 d=$2; shift 2; "$CSTOR" -g "$s/g" -R "$s/r" -s "$d" "$@"; }
+csref() { echo "containers-storage:[$2@$1/g+$1/r]$3"; }
+layers_view() { jq -S '[.[] | del(.created) | del(."big-data-names")] | sort_by(.id)' "$1"; }
+images_view() { jq -S 'sort_by(.id)' "$1"; }
+
+# Servers started by this file: stopped by the test that started them
+# (its subshell's EXIT trap) and, should that not run, at the end.
+PIDS=$T_TMP/server.pids
+stop_servers() {
+	local p
+	[ -f "$PIDS" ] || return 0
+	for p in $(cat "$PIDS"); do kill "$p" 2>/dev/null || true; done
+	for p in $(cat "$PIDS"); do
+		while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+	done
+	rm -f "$PIDS"
+}
+file_exit() { stop_servers; t_exit_trap; }
+trap file_exit EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_registry NAME [YAML...]: a registry on a free port; REG is its
+# host:port. YAML lines are added at the top level (auth:, or http tls).
+start_registry() {
+	local name=$1 dir=$T_TMP/reg-$1 port scheme=http i
+	shift
+	port=$(free_port)
+	mkdir -p "$dir/data"
+	{
+		printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
+		printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$dir/data"
+		printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} >"$dir/config.yml"
+	printf '%s\n' "$@" | grep -q '  tls:' && scheme=https
+	trap stop_servers EXIT
+	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+	echo $! >>"$PIDS"
+	for i in $(seq 100); do
+		curl -sk -o /dev/null "$scheme://127.0.0.1:$port/v2/" && break
+		sleep 0.1
+	done
+	curl -sk -o /dev/null "$scheme://127.0.0.1:$port/v2/" || { cat "$dir/log"; die "registry $name did not start"; }
+	REG=127.0.0.1:$port
+}
+
+# start_proxy MODE: regproxy.py in front of $REG; PROXY_REG is its host:port.
+start_proxy() {
+	local pf=$T_TMP/proxy.port.$RANDOM i
+	python3 "$PROXY" "$pf" "http://$REG" "$1" &
+	echo $! >>"$PIDS"
+	for i in $(seq 100); do [ -f "$pf" ] && break; sleep 0.05; done
+	[ -f "$pf" ] || die "the proxy did not start"
+	PROXY_REG=127.0.0.1:$(cat "$pf")
+}
+
+IMG=$T_TMP/img
+mkimages() {
+	[ -d "$IMG/gz" ] && return 0
+	mkdir -p "$IMG"
+	"$MKIMG" "$IMG/gz" v1 >/dev/null
+}
+
+# push_image [--dest-creds U:P] [--dest-cert-dir D] REPO:TAG: the test image into $REG.
+push_image() {
+	local ref=${*: -1} opts=("${@:1:$#-1}")
+	mkimages
+	sk copy -q --dest-tls-verify=false "${opts[@]}" "oci:$IMG/gz:v1" "docker://$REG/$ref"
+}
+
+# The store's records, for "nothing changed".
+records() { cat "$1"/g/*-layers/layers.json "$1"/g/*-images/images.json 2>/dev/null | sha256sum; }
+
+test_pull_same_records_as_skopeo() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local d A B id top
+	for d in vfs overlay; do
+		A=$(t_store) B=$(t_store)
+		id=$(cs "$A" $d pull -q "$REG/bb:v1")
+		sk copy -q --src-tls-verify=false "docker://$REG/bb:v1" "$(csref "$B" $d "$REG/bb:v1")"
+		expect_eq "$id" "$(jq -r '.[0].id' "$B/g/$d-images/images.json")" "$d image ID"
+		diff <(images_view "$A/g/$d-images/images.json") <(images_view "$B/g/$d-images/images.json") ||
+			die "$d: images.json differs from skopeo's"
+		diff <(layers_view "$A/g/$d-layers/layers.json") <(layers_view "$B/g/$d-layers/layers.json") ||
+			die "$d: layers.json differs from skopeo's"
+		diff -r "$A/g/$d-images/$id" "$B/g/$d-images/$id" || die "$d: big data differs"
+		top=$(jq -r '.[0].layer' "$A/g/$d-images/images.json")
+		cmp <(cs "$A" $d diff -u "$top") <(cs "$B" $d diff -u "$top") || die "$d: top layer diff"
+		# The original blobs are kept, as after an import.
+		cs "$A" $d list-layer-data "$top" | grep -q '^cstor.blob-sha256:' || die "$d: no kept blob"
+		t_cleanup_dir "$A"; t_cleanup_dir "$B"
+	done
+}
+
+# import docker://, a digest reference, and a second pull reusing layers.
+test_import_docker_transport() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A id id2 digest
+	A=$(t_store)
+	id=$(cs "$A" vfs import -q "docker://$REG/bb:v1")
+	expect_eq "$(cs "$A" vfs image "$REG/bb:v1" | head -1)" "ID: $id" "image by its name"
+	digest=$(jq -r '.[0].digest' "$A/g/vfs-images/images.json")
+	id2=$(cs "$A" vfs pull -q "docker://$REG/bb@$digest")
+	expect_eq "$id2" "$id" "pull by digest"
+	expect_eq "$(jq 'length' "$A/g/vfs-layers/layers.json")" 2 "layers reused"
+}
+
+test_404_tag_store_unchanged() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A before out
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	before=$(records "$A")
+	out=$(cs "$A" vfs pull -q "$REG/bb:nosuchtag" 2>&1) && die "a missing tag pulled"
+	echo "$out"
+	[[ $out == *"$REG/bb:nosuchtag"*"not found (404)"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs pull -q "$REG/nosuchrepo:v1" 2>&1) && die "a missing repository pulled"
+	[[ $out == *"nosuchrepo"*"404"* ]] || die "unclear error: $out"
+	expect_eq "$(records "$A")" "$before" "records after failed pulls"
+}
+
+test_basic_auth() {
+	need_registry; need_skopeo; need_busybox
+	command -v htpasswd >/dev/null || skip "htpasswd (apache2-utils) is not installed"
+	htpasswd -Bbc "$T_TMP/htpasswd" alice s3cret >/dev/null 2>&1
+	start_registry auth "auth:" "  htpasswd:" "    realm: test" "    path: $T_TMP/htpasswd"
+	push_image --dest-creds alice:s3cret bb:v1
+	local A out id
+	A=$(t_store)
+	out=$(HOME=$T_TMP/nohome XDG_RUNTIME_DIR= REGISTRY_AUTH_FILE= cs "$A" vfs pull -q "$REG/bb:v1" 2>&1) &&
+		die "pulled without credentials"
+	[[ $out == *"401"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs pull -q --creds alice:wrong "$REG/bb:v1" 2>&1) && die "pulled with a wrong password"
+	[[ $out == *"401"* ]] || die "unclear error: $out"
+	id=$(cs "$A" vfs pull -q --creds alice:s3cret "$REG/bb:v1")
+	[ -n "$id" ] || die "no image ID"
+	# auth.json: --authfile, and $REGISTRY_AUTH_FILE.
+	printf '{"auths":{"%s":{"auth":"%s"}}}' "$REG" "$(printf alice:s3cret | base64)" >"$T_TMP/auth.json"
+	A=$(t_store)
+	cs "$A" vfs pull -q --authfile "$T_TMP/auth.json" "$REG/bb:v1" >/dev/null
+	A=$(t_store)
+	REGISTRY_AUTH_FILE=$T_TMP/auth.json cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	expect_eq "$(jq -r '.[0].id' "$A/g/vfs-images/images.json")" "$id" "image ID"
+}
+
+test_tls_with_own_ca() {
+	need_registry; need_skopeo; need_busybox
+	local c=$T_TMP/certs A out
+	mkdir -p "$c/ca"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=cstor-test-ca \
+		-keyout "$c/ca.key" -out "$c/ca/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$c/srv.key" -out "$c/srv.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$c/ext"
+	openssl x509 -req -in "$c/srv.csr" -CA "$c/ca/ca.crt" -CAkey "$c/ca.key" -CAcreateserial \
+		-days 2 -extfile "$c/ext" -out "$c/srv.crt" 2>/dev/null
+	start_registry tls "  tls:" "    certificate: $c/srv.crt" "    key: $c/srv.key"
+	# http: is the last top-level key written, so "  tls:" lands under it.
+	sk copy -q --dest-cert-dir "$c/ca" "oci:$(mkimages; echo "$IMG/gz"):v1" "docker://$REG/bb:v1"
+	A=$(t_store)
+	out=$(cs "$A" vfs pull -q "$REG/bb:v1" 2>&1) && die "pulled from an unknown CA's server"
+	echo "$out"
+	[[ $out == *"$REG"* ]] || die "unclear error: $out"
+	cs "$A" vfs pull -q --cert-dir "$c/ca" "$REG/bb:v1" >/dev/null
+	A=$(t_store)
+	cs "$A" vfs pull -q --tls-verify=false "$REG/bb:v1" >/dev/null
+}
+
+test_corrupt_blob_refused() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy corrupt
+	local A before out
+	A=$(t_store)
+	before=$(records "$A")
+	out=$(cs "$A" vfs pull -q "$PROXY_REG/bb:v1" 2>&1) && die "a corrupt blob was accepted"
+	echo "$out"
+	[[ $out == *"sha256:"* ]] || die "the error names no blob: $out"
+	[[ $out == *"digest"* || $out == *"mismatch"* || $out == *"gzip"* || $out == *"corrupt"* ]] ||
+		die "unclear error: $out"
+	# Nothing half-visible: no layer, no image.
+	expect_eq "$(jq 'length' "$A/g/vfs-layers/layers.json" 2>/dev/null || echo 0)" 0 "layers left"
+	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json" 2>/dev/null || echo 0)" 0 "images left"
+}
+
+test_429_retried() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy 429
+	local A start
+	A=$(t_store)
+	start=$(date +%s)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+	# Three answers of Retry-After: 1 were waited for.
+	[ $(($(date +%s) - start)) -ge 2 ] || die "Retry-After was not honoured"
+}
+
+test_dropped_connection_resumed() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy cut
+	local A B
+	A=$(t_store) B=$(t_store)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+	cs "$B" vfs pull -q "$REG/bb:v1" >/dev/null
+	diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
+		die "a resumed pull stored other layers"
+}
+
+test_kill9_mid_layer_then_pull() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy slow
+	local A pid i
+	A=$(t_store)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null 2>&1 &
+	pid=$!
+	# Wait until a layer is being made, then kill.
+	for i in $(seq 100); do
+		[ -s "$A/g/vfs-layers/layers.json" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json")" 1 "images"
+	expect_eq "$(jq '[.[] | select(.flags."incomplete" == true)] | length' "$A/g/vfs-layers/layers.json")" 0 \
+		"incomplete layers left"
+}
+
+test_bad_references() {
+	local A out
+	A=$(t_store)
+	out=$(cs "$A" vfs pull -q "docker://" 2>&1) && die "an empty reference pulled"
+	[[ $out == *"no image reference"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs pull -q "127.0.0.1:1/Bad/Name" 2>&1) && die "a bad name pulled"
+	[[ $out == *"invalid image name"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs pull -q "127.0.0.1:1/bb:v1" 2>&1) && die "pulled from a closed port"
+	[[ $out == *"127.0.0.1:1"* ]] || die "unclear error: $out"
+}
+
+t_run test_pull_same_records_as_skopeo
+t_run test_import_docker_transport
+t_run test_404_tag_store_unchanged
+t_run test_basic_auth
+t_run test_tls_with_own_ca
+t_run test_corrupt_blob_refused
+t_run test_429_retried
+t_run test_dropped_connection_resumed
+t_run test_kill9_mid_layer_then_pull
+t_run test_bad_references
+t_end
