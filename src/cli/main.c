@@ -73,6 +73,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_mount,
 	&cmd_mounted,
 	&cmd_pull,
+	&cmd_push,
 	&cmd_remove_names,
 	&cmd_set_container_data,
 	&cmd_set_image_data,

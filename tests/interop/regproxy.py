@@ -11,6 +11,8 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   429      the first three requests are answered 429 with Retry-After: 1
   cut      the first big blob answer stops half-way and the connection drops
   pass     nothing changes
+
+Every request is logged ("METHOD PATH" lines) to PORTFILE.log.
 """
 import http.server
 import sys
@@ -36,7 +38,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-    def forward(self, head):
+    def forward(self, head, method=None):
+        with lock, open(portfile + ".log", "a") as log:
+            log.write("%s %s\n" % (self.command, self.path))
         if mode == "429":
             with lock:
                 state["n429"] += 1
@@ -47,8 +51,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-        req = urllib.request.Request(upstream + self.path, method="HEAD" if head else "GET")
-        for h in ("Authorization", "Accept", "Range"):
+        data = None
+        if self.headers.get("Content-Length"):
+            data = self.rfile.read(int(self.headers["Content-Length"]))
+        req = urllib.request.Request(upstream + self.path, data=data,
+                                     method=method or ("HEAD" if head else "GET"))
+        for h in ("Authorization", "Accept", "Range", "Content-Type", "Content-Range"):
             if self.headers.get(h):
                 req.add_header(h, self.headers[h])
         try:
@@ -63,6 +71,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = bytes(b)
         self.send_response(status)
         for k, v in headers.items():
+            if k.lower() == "location":
+                # Uploads go on through the proxy too.
+                v = v.replace(upstream, "http://127.0.0.1:%d" % srv.server_address[1])
             if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
@@ -91,6 +102,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         self.forward(True)
+
+    def do_POST(self):
+        self.forward(False, "POST")
+
+    def do_PUT(self):
+        self.forward(False, "PUT")
+
+    def do_PATCH(self):
+        self.forward(False, "PATCH")
 
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

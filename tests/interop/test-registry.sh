@@ -268,6 +268,71 @@ test_bad_references() {
 	[[ $out == *"127.0.0.1:1"* ]] || die "unclear error: $out"
 }
 
+# A pulled image pushed back has the digest it was pulled with (its kept
+# blobs and stored manifest are sent as they are); skopeo and cstor read
+# the pushed image as the original.
+test_push_same_digest() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A B C digest pushed id
+	A=$(t_store) B=$(t_store) C=$(t_store)
+	id=$(cs "$A" vfs pull -q "$REG/bb:v1")
+	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
+	pushed=$(cs "$A" vfs push -q "$REG/bb:v1" "$REG/copy:v2")
+	expect_eq "$pushed" "$digest" "digest printed by push"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/copy:v2" | jq -r .Digest)" "$digest" \
+		"digest skopeo sees"
+	sk copy -q --src-tls-verify=false "docker://$REG/copy:v2" "$(csref "$B" vfs "$REG/copy:v2")"
+	expect_eq "$(jq -r '.[0].id' "$B/g/vfs-images/images.json")" "$id" "image ID skopeo stores"
+	expect_eq "$(cs "$C" vfs pull -q "docker://$REG/copy:v2")" "$id" "image ID cstor pulls"
+	# export docker:// is push.
+	expect_eq "$(cs "$A" vfs export "$REG/bb:v1" "docker://$REG/viaexport:v3")" "$digest" \
+		"digest printed by export docker://"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/viaexport:v3" | jq -r .Digest)" "$digest" \
+		"digest after export docker://"
+}
+
+# Chunked uploads; blobs the registry has are not sent again.
+test_push_chunked_and_skipped() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A digest
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
+	start_proxy pass
+	local log=$T_TMP/proxy.port.*.log
+	expect_eq "$(cs "$A" vfs push -q --chunk-size 65536 "$REG/bb:v1" "$PROXY_REG/chunked:v1")" "$digest" \
+		"chunked push digest"
+	# The ~1 MB layer in 64 KiB pieces.
+	[ "$(grep -c '^PATCH ' $log)" -gt 4 ] || die "no chunked upload seen"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/chunked:v1" | jq -r .Digest)" "$digest" \
+		"digest skopeo sees"
+	: >$log
+	cs "$A" vfs push -q "$REG/bb:v1" "$PROXY_REG/chunked:v1" >/dev/null
+	grep -q '^HEAD .*/blobs/' $log || die "no HEAD of blobs"
+	! grep -q '^POST ' $log || die "a blob the registry has was uploaded again"
+}
+
+test_push_needs_credentials() {
+	need_registry; need_skopeo; need_busybox
+	command -v htpasswd >/dev/null || skip "htpasswd (apache2-utils) is not installed"
+	htpasswd -Bbc "$T_TMP/htpasswd" bob pw >/dev/null 2>&1
+	start_registry plain
+	push_image bb:v1
+	local A out plain=$REG
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	start_registry auth "auth:" "  htpasswd:" "    realm: test" "    path: $T_TMP/htpasswd"
+	out=$(HOME=$T_TMP/nohome XDG_RUNTIME_DIR= cs "$A" vfs push -q "$plain/bb:v1" "$REG/bb:v1" 2>&1) &&
+		die "pushed without credentials"
+	[[ $out == *"401"* ]] || die "unclear error: $out"
+	cs "$A" vfs push -q --creds bob:pw "$plain/bb:v1" "$REG/bb:v1" >/dev/null
+	sk inspect --tls-verify=false --creds bob:pw "docker://$REG/bb:v1" >/dev/null
+}
+
 t_run test_pull_same_records_as_skopeo
 t_run test_import_docker_transport
 t_run test_404_tag_store_unchanged
@@ -278,4 +343,7 @@ t_run test_429_retried
 t_run test_dropped_connection_resumed
 t_run test_kill9_mid_layer_then_pull
 t_run test_bad_references
+t_run test_push_same_digest
+t_run test_push_chunked_and_skipped
+t_run test_push_needs_credentials
 t_end

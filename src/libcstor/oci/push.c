@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Push (include/cstor/registry.h): the image is exported as for "oci:"
+ * (cstor_store_export_image: the stored manifest byte for byte when the
+ * original blobs were kept, so the pushed digest is the pulled one) into
+ * a temporary layout, whose blobs are then sent: each one the registry
+ * does not have yet (HEAD), layers first, then the config, then the
+ * manifest under the tag. The layout's blobs are clones or copies of the
+ * kept blobs within one filesystem when $TMPDIR (default /var/tmp) shares
+ * it with the store.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstor/registry.h>
+
+#include "oci/pull.h"
+#include "registry/client.h"
+#include "util/cleanup.h"
+#include "util/error-internal.h"
+#include "util/macro.h"
+#include "util/rm.h"
+
+#define MAX_SMALL (4u << 20)
+
+struct blob_reader {
+	int fd;
+	const cstor_push_options *o;
+	cstor_progress *p;
+	uint64_t reported;
+};
+
+static ssize_t blob_read(void *ctx, void *buf, size_t len)
+{
+	struct blob_reader *br = ctx;
+	ssize_t n;
+	do
+		n = read(br->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n > 0 && br->o->progress) {
+		br->p->layer_done += (uint64_t)n;
+		br->p->bytes_done += (uint64_t)n;
+		if (br->p->layer_done - br->reported >= 65536) {
+			br->reported = br->p->layer_done;
+			br->o->progress(br->o->progress_ctx, br->p);
+		}
+	}
+	return n < 0 ? -errno : n;
+}
+
+static int read_file(char **out, size_t *len, int dfd, const char *name, cstor_error *err)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return cstor_error_errno(err, errno, "open %s of the exported image", name);
+	if (st.st_size > MAX_SMALL)
+		return cstor_error_set(err, EFBIG, "%s of the exported image is too big", name);
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	size_t done = 0;
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+		if (n <= 0) {
+			free(buf);
+			return cstor_error_errno(err, n < 0 ? errno : EIO, "read %s", name);
+		}
+		done += (size_t)n;
+	}
+	buf[done] = 0;
+	*out = buf;
+	*len = done;
+	return 0;
+}
+
+static int push_blob(struct cstor_reg *reg, int layout_fd, json_t *desc, size_t index,
+		     size_t n, const cstor_push_options *o, cstor_progress *p, cstor_error *err)
+{
+	const char *digest = json_string_value(json_object_get(desc, "digest"));
+	json_t *sz = json_object_get(desc, "size");
+	if (!digest || strncmp(digest, "sha256:", 7) != 0 || !json_is_integer(sz))
+		return cstor_error_set(err, EBADMSG, "the exported manifest has a bad descriptor");
+	uint64_t size = (uint64_t)json_integer_value(sz);
+	p->layer = (unsigned)index;
+	p->n_layers = (unsigned)n;
+	p->digest = digest;
+	p->layer_done = 0;
+	p->layer_total = size;
+	p->layer_finished = 0;
+	p->reused = 0;
+	bool exists = false;
+	int r = cstor_reg_blob_exists(&exists, reg, digest, err);
+	if (r < 0)
+		return r;
+	if (!exists) {
+		_cleanup_free_ char *name = NULL;
+		if (asprintf(&name, "blobs/sha256/%s", digest + 7) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		_cleanup_close_ int fd = openat(layout_fd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return cstor_error_errno(err, errno, "open %s of the exported image", name);
+		uint64_t before = p->bytes_done;
+		struct blob_reader br = { fd, o, p, 0 };
+		r = cstor_reg_blob_upload(reg, digest, size, blob_read, &br, o->chunk_size, err);
+		p->bytes_done = before;
+		if (r < 0)
+			return r;
+	}
+	p->reused = exists;
+	p->layer_done = size;
+	p->bytes_done += size;
+	p->layer_finished = 1;
+	if (o->progress)
+		o->progress(o->progress_ctx, p);
+	return 0;
+}
+
+static int push_layout(struct cstor_reg *reg, int layout_fd, const char *tag,
+		       const cstor_push_options *o, char digest[static CSTOR_DIGEST_STRING_MAX],
+		       cstor_error *err)
+{
+	_cleanup_free_ char *ibuf = NULL, *mbuf = NULL, *mname = NULL;
+	size_t ilen, mlen;
+	int r = read_file(&ibuf, &ilen, layout_fd, "index.json", err);
+	if (r < 0)
+		return r;
+	json_t *index = json_loadb(ibuf, ilen, 0, NULL);
+	json_t *md = json_array_get(json_object_get(index, "manifests"), 0);
+	const char *mdg = json_string_value(json_object_get(md, "digest"));
+	const char *mt = json_string_value(json_object_get(md, "mediaType"));
+	if (!mdg || !mt || strncmp(mdg, "sha256:", 7) != 0 || strlen(mdg) >= CSTOR_DIGEST_STRING_MAX) {
+		json_decref(index);
+		return cstor_error_set(err, EBADMSG, "the exported index.json names no manifest");
+	}
+	snprintf(digest, CSTOR_DIGEST_STRING_MAX, "%s", mdg);
+	_cleanup_free_ char *media_type = strdup(mt);
+	json_decref(index);
+	if (!media_type || asprintf(&mname, "blobs/sha256/%s", digest + 7) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	if ((r = read_file(&mbuf, &mlen, layout_fd, mname, err)) < 0)
+		return r;
+	json_t *man = json_loadb(mbuf, mlen, 0, NULL);
+	json_t *layers = json_object_get(man, "layers"), *config = json_object_get(man, "config");
+	if (!json_is_array(layers) || !json_is_object(config)) {
+		json_decref(man);
+		return cstor_error_set(err, EBADMSG, "the exported manifest has no layers or config");
+	}
+	cstor_progress p = { 0 };
+	size_t n = json_array_size(layers), i;
+	json_t *d;
+	json_array_foreach(layers, i, d) p.bytes_total += (uint64_t)json_integer_value(
+		json_object_get(d, "size"));
+	json_array_foreach(layers, i, d)
+	{
+		if ((r = push_blob(reg, layout_fd, d, i, n, o, &p, err)) < 0)
+			break;
+	}
+	/* The config after the layers: a registry may check what it names. */
+	if (r == 0) {
+		cstor_progress cp = { 0 };
+		cstor_push_options quiet = *o;
+		quiet.progress = NULL;
+		r = push_blob(reg, layout_fd, config, 0, 1, &quiet, &cp, err);
+	}
+	json_decref(man);
+	if (r < 0)
+		return r;
+	return cstor_reg_put_manifest(reg, tag, media_type, mbuf, mlen, err);
+}
+
+int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
+			   const char *dest, const cstor_push_options *o, cstor_error *err)
+{
+	cstor_push_options defaults = CSTOR_PUSH_OPTIONS_INIT;
+	if (!o)
+		o = &defaults;
+	if (o->version != CSTOR_PUSH_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_push_options version");
+	if (o->flags & ~(uint32_t)CSTOR_REGISTRY_NO_TLS_VERIFY)
+		return cstor_error_set(err, EINVAL, "unknown push flags 0x%x", o->flags);
+	_cleanup_(cstor_docker_ref_clear) struct cstor_docker_ref ref;
+	int r = cstor_oci_parse_docker_ref(&ref, dest, err);
+	if (r < 0)
+		return r;
+	if (strchr(ref.ref, ':'))
+		return cstor_error_set(err, EINVAL, "push to %s: a destination is a tag, not a digest",
+				       dest);
+	struct cstor_reg_options ro = { .creds = o->creds,
+					.authfile = o->authfile,
+					.cert_dir = o->cert_dir,
+					.no_tls_verify = o->flags & CSTOR_REGISTRY_NO_TLS_VERIFY,
+					.push = true };
+	struct cstor_reg *reg = NULL;
+	if ((r = cstor_reg_new(&reg, ref.host, ref.repo, &ro, err)) < 0)
+		return r;
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_free_ char *dir = NULL, *layout = NULL, *odest = NULL;
+	bool made = false;
+	if (asprintf(&dir, "%s/cstor-push-XXXXXX", tmp && tmp[0] ? tmp : "/var/tmp") < 0) {
+		dir = NULL;
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	} else if (!(made = mkdtemp(dir) != NULL))
+		r = cstor_error_errno(err, errno, "create a temporary directory %s", dir);
+	else if (asprintf(&layout, "%s/layout", dir) < 0 || asprintf(&odest, "oci:%s", layout) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	cstor_export_result xr = { 0 };
+	char digest[CSTOR_DIGEST_STRING_MAX];
+	if (r == 0)
+		r = cstor_store_export_image(&xr, s, image, odest, NULL, err);
+	if (r == 0) {
+		_cleanup_close_ int lfd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lfd < 0)
+			r = cstor_error_errno(err, errno, "open %s", layout);
+		else
+			r = push_layout(reg, lfd, ref.ref, o, digest, err);
+		if (r < 0)
+			cstor_error_wrap(err, r, "push %s to %s", image, ref.name);
+	}
+	if (made)
+		cstor_rm_rf_at_quiet(AT_FDCWD, dir);
+	if (r == 0 && result) {
+		char *md = strdup(digest);
+		if (!md)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		else
+			*result = (cstor_export_result){ md, xr.manifest_rewritten };
+	}
+	cstor_export_result_clear(&xr);
+	cstor_reg_free(reg);
+	return r;
+}
