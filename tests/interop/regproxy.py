@@ -10,10 +10,14 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   slow     blob bodies trickle (16 KiB every 0.1 s)
   429      the first three requests are answered 429 with Retry-After: 1
   cut      the first big blob answer stops half-way and the connection drops
+  bearer   a token server: /token gives a token for basic carol:tok, and
+           every other request needs it (401 with a Bearer challenge)
+  bigmanifest  manifests are 5 MiB of JSON whitespace
   pass     nothing changes
 
 Every request is logged ("METHOD PATH" lines) to PORTFILE.log.
 """
+import base64
 import http.server
 import sys
 import threading
@@ -54,9 +58,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = None
         if self.headers.get("Content-Length"):
             data = self.rfile.read(int(self.headers["Content-Length"]))
+        if mode == "bearer" and self.path.startswith("/token"):
+            ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"carol:tok").decode()
+            body = b'{"token":"T0KEN"}' if ok else b'{"errors":[{"code":"UNAUTHORIZED","message":"bad"}]}'
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if mode == "bearer" and self.headers.get("Authorization") != "Bearer T0KEN":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/token",service="regproxy"'
+                             % srv.server_address[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if mode == "bigmanifest" and "/manifests/" in self.path:
+            body = b"{" + b" " * (5 << 20) + b"}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return
         req = urllib.request.Request(upstream + self.path, data=data,
                                      method=method or ("HEAD" if head else "GET"))
-        for h in ("Authorization", "Accept", "Range", "Content-Type", "Content-Range"):
+        for h in ("Accept", "Range", "Content-Type", "Content-Range") + (() if mode == "bearer" else ("Authorization",)):
             if self.headers.get(h):
                 req.add_header(h, self.headers[h])
         try:

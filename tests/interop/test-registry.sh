@@ -251,9 +251,12 @@ test_kill9_mid_layer_then_pull() {
 	sleep 0.5
 	kill -9 $pid
 	wait $pid 2>/dev/null || true
+	# It died with a layer half made (or the test proves nothing).
+	expect_eq "$(jq '[.[] | select(.flags["cstor.apply-incomplete"] == true)] | length' "$A/g/vfs-layers/layers.json")" 1 \
+		"incomplete layers at the kill"
 	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
 	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json")" 1 "images"
-	expect_eq "$(jq '[.[] | select(.flags."incomplete" == true)] | length' "$A/g/vfs-layers/layers.json")" 0 \
+	expect_eq "$(jq '[.[] | select(.flags["cstor.apply-incomplete"] == true)] | length' "$A/g/vfs-layers/layers.json")" 0 \
 		"incomplete layers left"
 }
 
@@ -333,6 +336,33 @@ test_push_needs_credentials() {
 	sk inspect --tls-verify=false --creds bob:pw "docker://$REG/bb:v1" >/dev/null
 }
 
+# The token flow: a 401 with a Bearer challenge, a token fetched from the
+# realm with the credentials, for this repository's pull scope.
+test_bearer_token() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy bearer
+	local A out log=$T_TMP/proxy.port.*.log
+	A=$(t_store)
+	out=$(HOME=$T_TMP/nohome XDG_RUNTIME_DIR= cs "$A" vfs pull -q "$PROXY_REG/bb:v1" 2>&1) &&
+		die "pulled without a token"
+	[[ $out == *"$PROXY_REG/bb"*"401"* ]] || die "unclear error: $out"
+	cs "$A" vfs pull -q --creds carol:tok "$PROXY_REG/bb:v1" >/dev/null
+	grep -q '^GET /token?scope=repository%3Abb%3Apull&service=regproxy' $log || die "no token asked for bb's pull scope"
+}
+
+test_oversize_manifest_refused() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy bigmanifest
+	local A out
+	A=$(t_store)
+	out=$(cs "$A" vfs pull -q "$PROXY_REG/bb:v1" 2>&1) && die "a 5 MiB manifest was accepted"
+	[[ $out == *"$PROXY_REG/bb"*"over"* ]] || die "unclear error: $out"
+}
+
 t_run test_pull_same_records_as_skopeo
 t_run test_import_docker_transport
 t_run test_404_tag_store_unchanged
@@ -343,6 +373,8 @@ t_run test_429_retried
 t_run test_dropped_connection_resumed
 t_run test_kill9_mid_layer_then_pull
 t_run test_bad_references
+t_run test_bearer_token
+t_run test_oversize_manifest_refused
 t_run test_push_same_digest
 t_run test_push_chunked_and_skipped
 t_run test_push_needs_credentials
