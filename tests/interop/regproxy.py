@@ -10,12 +10,13 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   slow     blob bodies trickle (16 KiB every 0.1 s)
   429      the first three requests are answered 429 with Retry-After: 1
   cut      the first big blob answer stops half-way and the connection drops
+  cutnorange  the same, and Range is ignored (whole blobs are sent again)
   bearer   a token server: /token gives a token for basic carol:tok, and
            every other request needs it (401 with a Bearer challenge)
   bigmanifest  manifests are 5 MiB of JSON whitespace
   pass     nothing changes
 
-Every request is logged ("METHOD PATH" lines) to PORTFILE.log.
+Every request is logged ("METHOD PATH[ range=RANGE]" lines) to PORTFILE.log.
 """
 import base64
 import http.server
@@ -44,7 +45,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def forward(self, head, method=None):
         with lock, open(portfile + ".log", "a") as log:
-            log.write("%s %s\n" % (self.command, self.path))
+            rng = self.headers.get("Range")
+            log.write("%s %s%s\n" % (self.command, self.path, " range=" + rng if rng else ""))
         if mode == "429":
             with lock:
                 state["n429"] += 1
@@ -84,7 +86,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         req = urllib.request.Request(upstream + self.path, data=data,
                                      method=method or ("HEAD" if head else "GET"))
-        for h in ("Accept", "Range", "Content-Type", "Content-Range") + (() if mode == "bearer" else ("Authorization",)):
+        for h in ("Accept", "Content-Type", "Content-Range") + (() if mode == "cutnorange" else ("Range",)) + (() if mode == "bearer" else ("Authorization",)):
             if self.headers.get(h):
                 req.add_header(h, self.headers[h])
         try:
@@ -108,7 +110,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        if blob and mode == "cut":
+        if blob and mode in ("cut", "cutnorange"):
             with lock:
                 first = not state["cut"]
                 state["cut"] = True

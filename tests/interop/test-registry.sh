@@ -225,13 +225,19 @@ test_dropped_connection_resumed() {
 	need_registry; need_skopeo; need_busybox
 	start_registry plain
 	push_image bb:v1
-	start_proxy cut
-	local A B
-	A=$(t_store) B=$(t_store)
-	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+	local A B mode log
+	B=$(t_store)
 	cs "$B" vfs pull -q "$REG/bb:v1" >/dev/null
-	diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
-		die "a resumed pull stored other layers"
+	# Resumed with Range; from a registry ignoring Range, from the start.
+	for mode in cut cutnorange; do
+		start_proxy $mode
+		log=$(ls $T_TMP/proxy.port.*.log | tail -1)
+		A=$(t_store)
+		cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+		diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
+			die "$mode: a resumed pull stored other layers"
+		grep -q '^GET .*/blobs/sha256:.* range=bytes=[1-9][0-9]*-$' "$log" || die "$mode: no Range request"
+	done
 }
 
 test_kill9_mid_layer_then_pull() {

@@ -815,8 +815,9 @@ struct cstor_reg_blob {
 	size_t cap, len, pos;
 	uint64_t size, got; /* got: bytes received of the blob */
 	uint64_t skip;      /* of a 200 answer to a Range request */
+	uint64_t range_from; /* where this transfer was asked to start */
 	int resumes, attempt;
-	bool running, done;
+	bool running, done, started;
 };
 
 static size_t blob_write(char *data, size_t size, size_t n, void *ctx)
@@ -831,6 +832,12 @@ static size_t blob_write(char *data, size_t size, size_t n, void *ctx)
 		if (b->p.len + len <= MAX_ERROR_BODY)
 			body_cb(data, 1, len, &b->p);
 		return len;
+	}
+	if (!b->started) {
+		/* A registry that ignores Range sends the blob from its start:
+		 * what was had already is skipped. */
+		b->started = true;
+		b->skip = status == 200 ? b->range_from : 0;
 	}
 	size_t skip = b->skip < len ? (size_t)b->skip : len;
 	b->skip -= skip;
@@ -869,6 +876,8 @@ static int blob_start(struct cstor_reg_blob *b, cstor_error *err)
 		b->hdrs = curl_slist_append(b->hdrs, range);
 	}
 	b->skip = 0;
+	b->range_from = b->got;
+	b->started = false;
 	resp_clear(&b->p);
 	b->p.retry_after = -1;
 	curl_easy_setopt(b->easy, CURLOPT_HTTPHEADER, b->hdrs);
