@@ -231,9 +231,9 @@ test_dropped_connection_resumed() {
 	# Resumed with Range; from a registry ignoring Range, from the start.
 	for mode in cut cutnorange; do
 		start_proxy $mode
-		log=$(ls $T_TMP/proxy.port.*.log | tail -1)
 		A=$(t_store)
 		cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+		log=$(ls -t $T_TMP/proxy.port.*.log | head -1)
 		diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
 			die "$mode: a resumed pull stored other layers"
 		grep -q '^GET .*/blobs/sha256:.* range=bytes=[1-9][0-9]*-$' "$log" || die "$mode: no Range request"
