@@ -63,7 +63,8 @@ start_registry() {
 	REG=127.0.0.1:$port
 }
 
-# start_proxy MODE: regproxy.py in front of $REG; PROXY_REG is its host:port.
+# start_proxy MODE: regproxy.py in front of $REG; PROXY_REG is its host:port,
+# PROXY_LOG the file of the requests it saw.
 start_proxy() {
 	local pf=$T_TMP/proxy.port.$RANDOM i
 	python3 "$PROXY" "$pf" "http://$REG" "$1" &
@@ -71,6 +72,8 @@ start_proxy() {
 	for i in $(seq 100); do [ -f "$pf" ] && break; sleep 0.05; done
 	[ -f "$pf" ] || die "the proxy did not start"
 	PROXY_REG=127.0.0.1:$(cat "$pf")
+	PROXY_LOG=$pf.log
+	: >"$PROXY_LOG"
 }
 
 IMG=$T_TMP/img
@@ -233,7 +236,7 @@ test_dropped_connection_resumed() {
 		start_proxy $mode
 		A=$(t_store)
 		cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
-		log=$(ls -t $T_TMP/proxy.port.*.log | head -1)
+		log=$PROXY_LOG
 		diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
 			die "$mode: a resumed pull stored other layers"
 		grep -q '^GET .*/blobs/sha256:.* range=bytes=[1-9][0-9]*-$' "$log" || die "$mode: no Range request"
@@ -312,7 +315,7 @@ test_push_chunked_and_skipped() {
 	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
 	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
 	start_proxy pass
-	local log=$T_TMP/proxy.port.*.log
+	local log=$PROXY_LOG
 	expect_eq "$(cs "$A" vfs push -q --chunk-size 65536 "$REG/bb:v1" "$PROXY_REG/chunked:v1")" "$digest" \
 		"chunked push digest"
 	# The ~1 MB layer in 64 KiB pieces.
@@ -349,7 +352,7 @@ test_bearer_token() {
 	start_registry plain
 	push_image bb:v1
 	start_proxy bearer
-	local A out log=$T_TMP/proxy.port.*.log
+	local A out log=$PROXY_LOG
 	A=$(t_store)
 	out=$(HOME=$T_TMP/nohome XDG_RUNTIME_DIR= cs "$A" vfs pull -q "$PROXY_REG/bb:v1" 2>&1) &&
 		die "pulled without a token"
