@@ -13,6 +13,7 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   cutnorange  the same, and Range is ignored (whole blobs are sent again)
   bearer   a token server: /token gives a token for basic carol:tok, and
            every other request needs it (401 with a Bearer challenge)
+  blobbearer   the same, for blobs only
   bigmanifest  manifests are 5 MiB of JSON whitespace
   pass     nothing changes
 
@@ -60,7 +61,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = None
         if self.headers.get("Content-Length"):
             data = self.rfile.read(int(self.headers["Content-Length"]))
-        if mode == "bearer" and self.path.startswith("/token"):
+        if mode in ("bearer", "blobbearer") and self.path.startswith("/token"):
             ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"carol:tok").decode()
             body = b'{"token":"T0KEN"}' if ok else b'{"errors":[{"code":"UNAUTHORIZED","message":"bad"}]}'
             self.send_response(200 if ok else 401)
@@ -68,7 +69,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        if mode == "bearer" and self.headers.get("Authorization") != "Bearer T0KEN":
+        needs = mode == "bearer" or (mode == "blobbearer" and "/blobs/" in self.path)
+        if needs and self.headers.get("Authorization") != "Bearer T0KEN":
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/token",service="regproxy"'
                              % srv.server_address[1])
@@ -86,7 +88,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         req = urllib.request.Request(upstream + self.path, data=data,
                                      method=method or ("HEAD" if head else "GET"))
-        for h in ("Accept", "Content-Type", "Content-Range") + (() if mode == "cutnorange" else ("Range",)) + (() if mode == "bearer" else ("Authorization",)):
+        for h in ("Accept", "Content-Type", "Content-Range") + (() if mode == "cutnorange" else ("Range",)) + (() if mode in ("bearer", "blobbearer") else ("Authorization",)):
             if self.headers.get(h):
                 req.add_header(h, self.headers[h])
         try:

@@ -359,6 +359,14 @@ test_bearer_token() {
 	[[ $out == *"$PROXY_REG/bb"*"401"* ]] || die "unclear error: $out"
 	cs "$A" vfs pull -q --creds carol:tok "$PROXY_REG/bb:v1" >/dev/null
 	grep -q '^GET /token?scope=repository%3Abb%3Apull&service=regproxy' $log || die "no token asked for bb's pull scope"
+	# A registry that wants a token for blobs only.
+	start_proxy blobbearer
+	A=$(t_store)
+	out=$(HOME=$T_TMP/nohome XDG_RUNTIME_DIR= cs "$A" vfs pull -q "$PROXY_REG/bb:v1" 2>&1) &&
+		die "pulled blobs without a token"
+	[[ $out == *"$PROXY_REG/bb: blob sha256:"*"401"* ]] || die "unclear error: $out"
+	expect_eq "$(jq 'length' "$A/g/vfs-layers/layers.json" 2>/dev/null || echo 0)" 0 "layers left"
+	cs "$A" vfs pull -q --creds carol:tok "$PROXY_REG/bb:v1" >/dev/null
 }
 
 test_oversize_manifest_refused() {

@@ -817,7 +817,7 @@ struct cstor_reg_blob {
 	uint64_t skip;      /* of a 200 answer to a Range request */
 	uint64_t range_from; /* where this transfer was asked to start */
 	int resumes, attempt;
-	bool running, done, started;
+	bool running, done, started, answered;
 };
 
 static size_t blob_write(char *data, size_t size, size_t n, void *ctx)
@@ -909,24 +909,6 @@ int cstor_reg_blob_open(struct cstor_reg_blob **out, struct cstor_reg *r, const 
 		cstor_reg_blob_close(b);
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
-	/* Without a token yet (a registry that asked for none on /v2/ but
-	 * does for blobs), a HEAD gets one. */
-	if (!r->authz) {
-		_cleanup_free_ char *path = NULL;
-		struct resp p = { .max = 1 << 16 };
-		if (asprintf(&path, "blobs/%s", digest) < 0)
-			rc = cstor_error_set(err, ENOMEM, "out of memory");
-		else
-			rc = request(r, &(struct req){ .method = "HEAD", .path = path }, &p, b->what,
-				     err);
-		if (rc == 0 && p.status != 200 && p.status != 307 && p.status != 302)
-			rc = status_fail(err, &p, b->what);
-		resp_clear(&p);
-		if (rc < 0) {
-			cstor_reg_blob_close(b);
-			return rc;
-		}
-	}
 	if ((rc = blob_start(b, err)) < 0) {
 		cstor_reg_blob_close(b);
 		return rc;
@@ -954,6 +936,14 @@ static int blob_ended(struct cstor_reg_blob *b, CURLcode cc, cstor_error *err)
 					       b->what, (unsigned long long)b->size);
 		/* Short but "complete": the connection was cut cleanly. */
 		cc = CURLE_PARTIAL_FILE;
+	}
+	if (cc == CURLE_OK && status == 401 && !b->answered) {
+		/* A registry that wants credentials for blobs only, or a token
+		 * that expired: answered once. */
+		b->answered = true;
+		_cleanup_free_ char *ch = b->p.www_auth ? strdup(b->p.www_auth) : NULL;
+		int rc = authenticate(b->r, ch, b->what, err);
+		return rc < 0 ? rc : blob_start(b, err);
 	}
 	if (cc == CURLE_OK && (status == 429 || status >= 500) && b->attempt + 1 < MAX_ATTEMPTS) {
 		nap_ms(backoff_ms(b->attempt++, b->p.retry_after));
