@@ -380,6 +380,74 @@ test_oversize_manifest_refused() {
 	[[ $out == *"$PROXY_REG/bb"*"over"* ]] || die "unclear error: $out"
 }
 
+# registries.conf ($CONTAINERS_REGISTRIES_CONF): mirrors tried in order
+# (one down, then a pull-through cache: a second registry with
+# proxy.remoteurl), falling back to the primary.
+test_registries_conf_mirrors() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local primary=$REG A B conf=$T_TMP/registries.conf
+	start_registry cache "proxy:" "  remoteurl: http://$primary"
+	local cache=$REG
+	cat >"$conf" <<-EOF
+		[[registry]]
+		prefix = "$primary"
+		location = "$primary"
+		[[registry.mirror]]
+		location = "127.0.0.1:1"
+		[[registry.mirror]]
+		location = "$cache"
+	EOF
+	A=$(t_store) B=$(t_store)
+	CONTAINERS_REGISTRIES_CONF=$conf cs "$A" vfs pull -q "$primary/bb:v1" >/dev/null
+	[ "$(find "$T_TMP/reg-cache/data" -path '*/blobs/*' -name data | wc -l)" -ge 3 ] ||
+		die "the pull did not go through the cache"
+	cs "$B" vfs pull -q "$primary/bb:v1" >/dev/null
+	diff <(images_view "$A/g/vfs-images/images.json") <(images_view "$B/g/vfs-images/images.json") ||
+		die "through the mirror, other records"
+	# Mirrors all down: the primary.
+	cat >"$conf" <<-EOF
+		[[registry]]
+		prefix = "$primary"
+		[[registry.mirror]]
+		location = "127.0.0.1:1"
+	EOF
+	A=$(t_store)
+	CONTAINERS_REGISTRIES_CONF=$conf cs "$A" vfs pull -q "$primary/bb:v1" >/dev/null
+}
+
+# Short names: aliases, then unqualified-search-registries in order; a
+# blocked prefix is refused.
+test_registries_conf_short_names() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A out conf=$T_TMP/registries.conf
+	cat >"$conf" <<-EOF
+		unqualified-search-registries = ["127.0.0.1:1", "$REG"]
+		[aliases]
+		"myalias" = "$REG/bb"
+		[[registry]]
+		prefix = "$REG/secret"
+		blocked = true
+	EOF
+	export CONTAINERS_REGISTRIES_CONF=$conf
+	A=$(t_store)
+	cs "$A" vfs pull -q myalias:v1 >/dev/null
+	expect_eq "$(jq -r '.[0].names[0]' "$A/g/vfs-images/images.json")" "$REG/bb:v1" "name from the alias"
+	A=$(t_store)
+	cs "$A" vfs pull -q bb:v1 >/dev/null
+	expect_eq "$(jq -r '.[0].names[0]' "$A/g/vfs-images/images.json")" "$REG/bb:v1" "name from the search"
+	out=$(cs "$A" vfs pull -q "$REG/secret:v1" 2>&1) && die "a blocked name pulled"
+	[[ $out == *"blocked by registries.conf"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q "$REG/bb:v1" "$REG/secret:v1" 2>&1) && die "pushed to a blocked name"
+	[[ $out == *"blocked by registries.conf"* ]] || die "unclear error: $out"
+	printf 'unqualified-search-registries = [\n' >"$conf"
+	out=$(cs "$A" vfs pull -q bb:v1 2>&1) && die "pulled with a broken registries.conf"
+	[[ $out == *"registries.conf"* ]] || die "unclear error: $out"
+}
+
 t_run test_pull_same_records_as_skopeo
 t_run test_import_docker_transport
 t_run test_404_tag_store_unchanged
@@ -395,4 +463,6 @@ t_run test_oversize_manifest_refused
 t_run test_push_same_digest
 t_run test_push_chunked_and_skipped
 t_run test_push_needs_credentials
+t_run test_registries_conf_mirrors
+t_run test_registries_conf_short_names
 t_end

@@ -21,6 +21,7 @@
 
 #include "oci/pull.h"
 #include "registry/client.h"
+#include "registry/conf.h"
 #include "util/cleanup.h"
 #include "util/error-internal.h"
 #include "util/macro.h"
@@ -191,13 +192,27 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 	if (strchr(ref.ref, ':'))
 		return cstor_error_set(err, EINVAL, "push to %s: a destination is a tag, not a digest",
 				       dest);
+	/* registries.conf: a blocked registry, a rewritten location, an
+	 * insecure one; mirrors are for pulls only. */
+	struct cstor_reg_conf *conf = NULL;
+	struct cstor_reg_endpoint *eps = NULL;
+	size_t n = 0;
+	if ((r = cstor_reg_conf_load(&conf, err)) < 0)
+		return r;
+	r = cstor_reg_conf_endpoints(&eps, &n, conf, ref.host, ref.repo, false, true, err);
+	cstor_reg_conf_free(conf);
+	if (r < 0)
+		return r;
 	struct cstor_reg_options ro = { .creds = o->creds,
 					.authfile = o->authfile,
 					.cert_dir = o->cert_dir,
-					.no_tls_verify = o->flags & CSTOR_REGISTRY_NO_TLS_VERIFY,
+					.no_tls_verify = (o->flags & CSTOR_REGISTRY_NO_TLS_VERIFY) ||
+							 eps[0].insecure,
 					.push = true };
 	struct cstor_reg *reg = NULL;
-	if ((r = cstor_reg_new(&reg, ref.host, ref.repo, &ro, err)) < 0)
+	r = cstor_reg_new(&reg, eps[0].host, eps[0].repo, &ro, err);
+	cstor_reg_endpoints_free(eps, n);
+	if (r < 0)
 		return r;
 	const char *tmp = getenv("TMPDIR");
 	_cleanup_free_ char *dir = NULL, *layout = NULL, *odest = NULL;
