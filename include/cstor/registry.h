@@ -15,6 +15,9 @@
  * ~/.config/containers/auth.json, ~/.docker/config.json). Certificates:
  * the system CAs plus the .crt files of @cert_dir (default
  * /etc/containers/certs.d/HOST), a client .cert and .key there.
+ * registries.conf (mirrors, location rewrites, insecure and blocked
+ * registries, short-name aliases and search registries) is read as
+ * docs/registries.md says.
  */
 #ifndef CSTOR_REGISTRY_H
 #define CSTOR_REGISTRY_H

@@ -191,6 +191,10 @@ test_tls_with_own_ca() {
 	cs "$A" vfs pull -q --cert-dir "$c/ca" "$REG/bb:v1" >/dev/null
 	A=$(t_store)
 	cs "$A" vfs pull -q --tls-verify=false "$REG/bb:v1" >/dev/null
+	# insecure = true in registries.conf is --tls-verify=false.
+	printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REG" >"$T_TMP/registries.conf"
+	A=$(t_store)
+	CONTAINERS_REGISTRIES_CONF=$T_TMP/registries.conf cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
 }
 
 test_corrupt_blob_refused() {
