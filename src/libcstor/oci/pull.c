@@ -37,7 +37,7 @@ int cstor_oci_parse_docker_ref(struct cstor_docker_ref *ref, const char *in, cst
 	char *slash = strchr(ref->name, '/');
 	char *at = strchr(ref->name, '@');
 	const char *last = strrchr(ref->name, '/');
-	char *colon = strrchr(last, ':');
+	char *colon = strchr(last, ':');
 	if (at && colon > at)
 		colon = NULL;
 	ref->host = strndup(ref->name, (size_t)(slash - ref->name));
