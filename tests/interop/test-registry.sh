@@ -330,6 +330,14 @@ test_push_chunked_and_skipped() {
 	cs "$A" vfs push -q "$REG/bb:v1" "$PROXY_REG/chunked:v1" >/dev/null
 	grep -q '^HEAD .*/blobs/' $log || die "no HEAD of blobs"
 	! grep -q '^POST ' $log || die "a blob the registry has was uploaded again"
+	# Into another repository: mounted from one the image is named in.
+	cs "$A" vfs add-names -n "$PROXY_REG/chunked:v1" "$REG/bb:v1"
+	: >$log
+	expect_eq "$(cs "$A" vfs push -q "$REG/bb:v1" "$PROXY_REG/mounted:v1")" "$digest" "mounted push digest"
+	grep -q '^POST /v2/mounted/blobs/uploads/?mount=sha256.*&from=chunked' $log || die "no mount asked for"
+	! grep -q '^PATCH \|^PUT .*blobs' $log || die "a mountable blob was uploaded"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/mounted:v1" | jq -r .Digest)" "$digest" \
+		"digest skopeo sees after the mount"
 }
 
 test_push_needs_credentials() {

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Push (include/cstor/registry.h): the image is exported as for "oci:"
+ * Push (include/cstor/registry.h). When the registry has every blob the
+ * stored manifest names (or can mount it from another repository the
+ * image is named in), the stored manifest is sent and nothing else.
+ * Otherwise the image is exported as for "oci:"
  * (cstor_store_export_image: the stored manifest byte for byte when the
  * original blobs were kept, so the pushed digest is the pulled one) into
  * a temporary layout, whose blobs are then sent: each one the registry
@@ -17,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstor/image.h>
 #include <cstor/registry.h>
 
 #include "oci/pull.h"
@@ -26,8 +30,10 @@
 #include "util/error-internal.h"
 #include "util/macro.h"
 #include "util/rm.h"
+#include "util/strv.h"
 
 #define MAX_SMALL (4u << 20)
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 
 struct blob_reader {
 	int fd;
@@ -80,8 +86,26 @@ static int read_file(char **out, size_t *len, int dfd, const char *name, cstor_e
 	return 0;
 }
 
-static int push_blob(struct cstor_reg *reg, int layout_fd, json_t *desc, size_t index,
-		     size_t n, const cstor_push_options *o, cstor_progress *p, cstor_error *err)
+/* Is blob @digest in the repository, or mounted into it from another
+ * repository of the registry the image was pulled from or pushed to? */
+static int blob_present(bool *present, struct cstor_reg *reg, char *const *from,
+			const char *digest, cstor_error *err)
+{
+	int r = cstor_reg_blob_exists(present, reg, digest, err);
+	for (size_t i = 0; r == 0 && !*present && from && from[i]; i++) {
+		r = cstor_reg_blob_mount(present, reg, digest, from[i], err);
+		if (r == -EACCES || r == -ENOENT) {
+			/* No pull access there: not mountable, nothing more. */
+			cstor_error_clear(err);
+			r = 0;
+		}
+	}
+	return r;
+}
+
+static int push_blob(struct cstor_reg *reg, char *const *from, int layout_fd, json_t *desc,
+		     size_t index, size_t n, const cstor_push_options *o, cstor_progress *p,
+		     cstor_error *err)
 {
 	const char *digest = json_string_value(json_object_get(desc, "digest"));
 	json_t *sz = json_object_get(desc, "size");
@@ -96,7 +120,7 @@ static int push_blob(struct cstor_reg *reg, int layout_fd, json_t *desc, size_t 
 	p->layer_finished = 0;
 	p->reused = 0;
 	bool exists = false;
-	int r = cstor_reg_blob_exists(&exists, reg, digest, err);
+	int r = blob_present(&exists, reg, from, digest, err);
 	if (r < 0)
 		return r;
 	if (!exists) {
@@ -122,7 +146,7 @@ static int push_blob(struct cstor_reg *reg, int layout_fd, json_t *desc, size_t 
 	return 0;
 }
 
-static int push_layout(struct cstor_reg *reg, int layout_fd, const char *tag,
+static int push_layout(struct cstor_reg *reg, char *const *from, int layout_fd, const char *tag,
 		       const cstor_push_options *o, char digest[static CSTOR_DIGEST_STRING_MAX],
 		       cstor_error *err)
 {
@@ -159,7 +183,7 @@ static int push_layout(struct cstor_reg *reg, int layout_fd, const char *tag,
 		json_object_get(d, "size"));
 	json_array_foreach(layers, i, d)
 	{
-		if ((r = push_blob(reg, layout_fd, d, i, n, o, &p, err)) < 0)
+		if ((r = push_blob(reg, from, layout_fd, d, i, n, o, &p, err)) < 0)
 			break;
 	}
 	/* The config after the layers: a registry may check what it names. */
@@ -167,12 +191,96 @@ static int push_layout(struct cstor_reg *reg, int layout_fd, const char *tag,
 		cstor_progress cp = { 0 };
 		cstor_push_options quiet = *o;
 		quiet.progress = NULL;
-		r = push_blob(reg, layout_fd, config, 0, 1, &quiet, &cp, err);
+		r = push_blob(reg, from, layout_fd, config, 0, 1, &quiet, &cp, err);
 	}
 	json_decref(man);
 	if (r < 0)
 		return r;
 	return cstor_reg_put_manifest(reg, tag, media_type, mbuf, mlen, err);
+}
+
+/* When the registry has (or can mount) every blob the stored manifest
+ * names, that manifest is sent as it is: nothing exported, nothing
+ * uploaded, the digest kept (even for a Docker schema 2 manifest, which an
+ * export would convert). *done false: it does not, export and upload. */
+static int push_stored(bool *done, struct cstor_reg *reg, char *const *from, cstor_store *s,
+		       const char *id, const char *tag, const cstor_push_options *o,
+		       char digest[static CSTOR_DIGEST_STRING_MAX], cstor_error *err)
+{
+	*done = false;
+	_cleanup_free_ void *data = NULL;
+	size_t len = 0;
+	cstor_error e = CSTOR_ERROR_INIT;
+	if (cstor_image_get_big_data(&data, &len, s, id, "manifest", &e) < 0) {
+		cstor_error_clear(&e);
+		return 0;
+	}
+	json_t *man = json_loadb(data, len, 0, NULL);
+	json_t *layers = json_object_get(man, "layers"), *config = json_object_get(man, "config");
+	const char *mt = json_string_value(json_object_get(man, "mediaType"));
+	int r = 0;
+	bool all = json_is_array(layers) && json_is_object(config);
+	size_t i, n = json_array_size(layers);
+	json_t *d;
+	/* The config last: the first missing layer ends the check. */
+	for (i = 0; all && r == 0 && i <= n; i++) {
+		d = i < n ? json_array_get(layers, i) : config;
+		const char *dg = json_string_value(json_object_get(d, "digest"));
+		all = dg != NULL;
+		if (all)
+			r = blob_present(&all, reg, from, dg, err);
+	}
+	if (r == 0 && all) {
+		_cleanup_free_ char *type = strdup(mt ? mt : MT_OCI_MANIFEST);
+		if (!type)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		else if ((r = cstor_digest_buffer(digest, data, len, err)) == 0 &&
+			 (r = cstor_reg_put_manifest(reg, tag, type, data, len, err)) == 0)
+			*done = true;
+	}
+	if (r == 0 && *done && o->progress) {
+		cstor_progress p = { .n_layers = (unsigned)n, .reused = 1, .layer_finished = 1 };
+		json_array_foreach(layers, i, d) p.bytes_total += (uint64_t)json_integer_value(
+			json_object_get(d, "size"));
+		json_array_foreach(layers, i, d)
+		{
+			p.layer = (unsigned)i;
+			p.digest = json_string_value(json_object_get(d, "digest"));
+			p.layer_total = p.layer_done = (uint64_t)json_integer_value(
+				json_object_get(d, "size"));
+			p.bytes_done += p.layer_total;
+			o->progress(o->progress_ctx, &p);
+		}
+	}
+	json_decref(man);
+	return r;
+}
+
+/* Repositories of the destination's registry the image is named in, for
+ * mounting blobs from. */
+static int mount_sources(char ***out, const cstor_image *img, const char *host,
+			 const char *repo, cstor_error *err)
+{
+	_cleanup_strv_free_ char **from = calloc(1, sizeof(char *));
+	if (!from)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	const char *const *names = cstor_image_names(img);
+	for (size_t i = 0; names && names[i]; i++) {
+		struct cstor_docker_ref ref;
+		cstor_error e = CSTOR_ERROR_INIT;
+		if (cstor_oci_parse_docker_ref(&ref, names[i], &e) < 0) {
+			cstor_error_clear(&e);
+			continue;
+		}
+		int r = 0;
+		if (streq(ref.host, host) && !streq(ref.repo, repo) && !strv_contains(from, ref.repo))
+			r = strv_append(&from, ref.repo);
+		cstor_docker_ref_clear(&ref);
+		if (r < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	*out = TAKE_PTR(from);
+	return 0;
 }
 
 int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
@@ -210,10 +318,28 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 							 eps[0].insecure,
 					.push = true };
 	struct cstor_reg *reg = NULL;
-	r = cstor_reg_new(&reg, eps[0].host, eps[0].repo, &ro, err);
+	_cleanup_strv_free_ char **from = NULL;
+	cstor_image *img = NULL;
+	char digest[CSTOR_DIGEST_STRING_MAX];
+	bool done = false;
+	r = cstor_store_image(&img, s, image, err);
+	if (r == 0)
+		r = mount_sources(&from, img, eps[0].host, eps[0].repo, err);
+	if (r == 0)
+		r = cstor_reg_new(&reg, eps[0].host, eps[0].repo, &ro, err);
+	if (r == 0)
+		r = push_stored(&done, reg, from, s, cstor_image_id(img), ref.ref, o, digest, err);
+	cstor_image_free(img);
 	cstor_reg_endpoints_free(eps, n);
-	if (r < 0)
+	if (r < 0 || done) {
+		if (r < 0)
+			cstor_error_wrap(err, r, "push %s to %s", image, ref.name);
+		else if (result && !(*result = (cstor_export_result){ strdup(digest), 0 })
+					       .manifest_digest)
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		cstor_reg_free(reg);
 		return r;
+	}
 	const char *tmp = getenv("TMPDIR");
 	_cleanup_free_ char *dir = NULL, *layout = NULL, *odest = NULL;
 	bool made = false;
@@ -225,7 +351,6 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 	else if (asprintf(&layout, "%s/layout", dir) < 0 || asprintf(&odest, "oci:%s", layout) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_export_result xr = { 0 };
-	char digest[CSTOR_DIGEST_STRING_MAX];
 	if (r == 0)
 		r = cstor_store_export_image(&xr, s, image, odest, NULL, err);
 	if (r == 0) {
@@ -233,7 +358,7 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 		if (lfd < 0)
 			r = cstor_error_errno(err, errno, "open %s", layout);
 		else
-			r = push_layout(reg, lfd, ref.ref, o, digest, err);
+			r = push_layout(reg, from, lfd, ref.ref, o, digest, err);
 		if (r < 0)
 			cstor_error_wrap(err, r, "push %s to %s", image, ref.name);
 	}

@@ -1036,6 +1036,27 @@ int cstor_reg_blob_exists(bool *exists, struct cstor_reg *r, const char *digest,
 	return rc;
 }
 
+int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
+			 const char *from, cstor_error *err)
+{
+	_cleanup_free_ char *path = NULL, *what = NULL;
+	char *ed = curl_easy_escape(r->easy, digest, 0), *ef = curl_easy_escape(r->easy, from, 0);
+	int n = asprintf(&path, "blobs/uploads/?mount=%s&from=%s", ed, ef);
+	curl_free(ed);
+	curl_free(ef);
+	if (n < 0 || asprintf(&what, "%s: mount of blob %s from %s", r->name, digest, from) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	struct resp p = { .max = 1 << 16 };
+	int rc = request(r, &(struct req){ .method = "POST", .path = path }, &p, what, err);
+	/* 202: not mounted, an upload session was opened instead (left to
+	 * expire, as containers/image does). */
+	if (rc == 0 && p.status != 201 && p.status != 202)
+		rc = status_fail(err, &p, what);
+	*mounted = rc == 0 && p.status == 201;
+	resp_clear(&p);
+	return rc;
+}
+
 /* The next upload URL from a Location (relative or absolute). */
 static int take_location(char **loc, struct resp *p, const char *what, cstor_error *err)
 {

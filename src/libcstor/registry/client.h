@@ -61,6 +61,11 @@ void cstor_reg_blob_close(struct cstor_reg_blob *b);
 /* Push. */
 int cstor_reg_blob_exists(bool *exists, struct cstor_reg *r, const char *digest,
 			  cstor_error *err);
+/* Cross-repository mount of blob @digest from repository @from of the
+ * same registry: *mounted false when the registry would not (it does not
+ * have it there, or does not mount). */
+int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
+			 const char *from, cstor_error *err);
 typedef ssize_t (*cstor_reg_read_fn)(void *ctx, void *buf, size_t len);
 /* Upload @size bytes read from @read as blob @digest: one POST for the
  * session, then the data in one PUT (monolithic) or, when @chunk is not
