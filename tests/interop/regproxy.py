@@ -14,6 +14,7 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   bearer   a token server: /token gives a token for basic carol:tok, and
            every other request needs it (401 with a Bearer challenge)
   blobbearer   the same, for blobs only
+  redirectloop  manifests redirect to themselves
   bigmanifest  manifests are 5 MiB of JSON whitespace
   pass     nothing changes
 
@@ -74,6 +75,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/token",service="regproxy"'
                              % srv.server_address[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if mode == "redirectloop" and "/manifests/" in self.path:
+            self.send_response(307)
+            self.send_header("Location", self.path)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -460,6 +460,85 @@ test_registries_conf_short_names() {
 	[[ $out == *"registries.conf"* ]] || die "unclear error: $out"
 }
 
+# A manifest list (two platforms, two manifests of the same layers: gzip
+# and uncompressed): the host's platform by default, --platform, and the
+# same records as skopeo's for each; an absent platform is a clear error.
+test_manifest_list_platforms() {
+	need_registry; need_skopeo; need_busybox
+	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
+	start_registry plain
+	mkimages
+	local L=$T_TMP/multi A B plain mgz mplain i out
+	"$MKIMG" "$T_TMP/plainimg" v1 --uncompressed >/dev/null
+	rm -rf "$L"; cp -r "$IMG/gz" "$L"; cp "$T_TMP/plainimg"/blobs/sha256/* "$L/blobs/sha256/"
+	mgz=$(jq -c '.manifests[0] | {mediaType, digest, size}' "$IMG/gz/index.json")
+	mplain=$(jq -c '.manifests[0] | {mediaType, digest, size}' "$T_TMP/plainimg/index.json")
+	jq -cn --argjson a "$mplain" --argjson b "$mgz" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+		manifests: [($a + {platform: {architecture: "arm64", os: "linux"}}), ($b + {platform: {architecture: "amd64", os: "linux"}})]}' \
+		>"$L/idx"
+	i=$(sha256sum "$L/idx" | cut -d' ' -f1)
+	mv "$L/idx" "$L/blobs/sha256/$i"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s}]}' \
+		"$i" "$(stat -c %s "$L/blobs/sha256/$i")" >"$L/index.json"
+	sk copy -q --all --dest-tls-verify=false "oci:$L" "docker://$REG/multi:v1"
+	A=$(t_store) B=$(t_store)
+	cs "$A" vfs pull -q "$REG/multi:v1" >/dev/null
+	sk copy -q --src-tls-verify=false "docker://$REG/multi:v1" "$(csref "$B" vfs "$REG/multi:v1")"
+	diff <(images_view "$A/g/vfs-images/images.json") <(images_view "$B/g/vfs-images/images.json") ||
+		die "images.json differs from skopeo's"
+	# The list as the registry has it (skopeo may have re-serialised it).
+	i=$(sk inspect --raw --tls-verify=false "docker://$REG/multi:v1" | sha256sum | cut -d' ' -f1)
+	sk inspect --raw --tls-verify=false "docker://$REG/multi:v1" | jq -e '.manifests | length == 2' >/dev/null ||
+		die "the registry has no list"
+	expect_eq "$(jq -r '.[0].digest' "$A/g/vfs-images/images.json")" "sha256:$i" "image digest is the list's"
+	diff -r "$A/g/vfs-images" "$B/g/vfs-images" -x '*.lock' -x images.json -x '.spare-*' || die "big data differs"
+	# skopeo compressed the uncompressed instance on the way: its digest
+	# as the registry's list names it.
+	plain=$(sk inspect --raw --tls-verify=false "docker://$REG/multi:v1" |
+		jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')
+	A=$(t_store) B=$(t_store)
+	cs "$A" vfs pull -q --platform linux/arm64 "$REG/multi:v1" >/dev/null
+	sk --override-arch arm64 copy -q --src-tls-verify=false "docker://$REG/multi:v1" "$(csref "$B" vfs "$REG/multi:v1")"
+	diff <(images_view "$A/g/vfs-images/images.json") <(images_view "$B/g/vfs-images/images.json") ||
+		die "arm64: images.json differs from skopeo's"
+	jq -e --arg d "$plain" 'any(.[0]."big-data-names"[]; . == "manifest-" + $d)' "$A/g/vfs-images/images.json" >/dev/null ||
+		die "arm64: not the arm64 manifest"
+	out=$(cs "$A" vfs pull -q --platform linux/s390x "$REG/multi:v1" 2>&1) && die "pulled an absent platform"
+	[[ $out == *"$REG/multi"*"no image for linux/s390x"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs pull -q --platform s390x "$REG/multi:v1" 2>&1) && die "pulled a bad platform"
+	[[ $out == *"OS/ARCH"* ]] || die "unclear error: $out"
+}
+
+# zstd layers, as skopeo pushes them with --dest-compress-format zstd
+# (compression 4 in layers.json: containers/storage's archive.Zstd).
+test_zstd_layers() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	mkimages
+	sk copy -q --dest-tls-verify=false --dest-compress-format zstd "oci:$IMG/gz:v1" "docker://$REG/zst:v1"
+	local A B id
+	A=$(t_store) B=$(t_store)
+	id=$(cs "$A" vfs pull -q "$REG/zst:v1")
+	jq -e '[.[] | select(.compression == 4)] | length == 2' "$A/g/vfs-layers/layers.json" >/dev/null ||
+		die "not zstd layers: $(jq -c '[.[].compression]' "$A/g/vfs-layers/layers.json")"
+	sk copy -q --src-tls-verify=false "docker://$REG/zst:v1" "$(csref "$B" vfs "$REG/zst:v1")"
+	diff <(images_view "$A/g/vfs-images/images.json") <(images_view "$B/g/vfs-images/images.json") ||
+		die "images.json differs from skopeo's"
+	diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
+		die "layers.json differs from skopeo's"
+}
+
+test_redirect_loop() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy redirectloop
+	local A out
+	A=$(t_store)
+	out=$(cs "$A" vfs pull -q "$PROXY_REG/bb:v1" 2>&1) && die "pulled through a redirect loop"
+	[[ $out == *"$PROXY_REG/bb"*"redirect loop"* ]] || die "unclear error: $out"
+}
+
 t_run test_pull_same_records_as_skopeo
 t_run test_import_docker_transport
 t_run test_404_tag_store_unchanged
@@ -477,4 +556,7 @@ t_run test_push_chunked_and_skipped
 t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors
 t_run test_registries_conf_short_names
+t_run test_manifest_list_platforms
+t_run test_zstd_layers
+t_run test_redirect_loop
 t_end
