@@ -5,10 +5,11 @@
  *
  * A pull stores the image exactly as cstor_store_import_image() stores an
  * OCI layout's, and so as `skopeo copy docker://REF containers-storage:`
- * does: same layer IDs, image ID, big data and names. Every layer blob is
- * streamed from the registry straight into the layer (decompressed, hashed
- * and applied in one pass); its digest and DiffID are checked before the
- * layer becomes visible, and a pull that fails removes the layers it made.
+ * does: same layer IDs, image ID, big data and names. Layer blobs are
+ * downloaded several at once, each into the file kept as the layer's
+ * original blob, and applied while they arrive (decompressed, hashed and
+ * applied in one pass); digest and DiffID are checked before a layer
+ * becomes visible, and a pull that fails removes the layers it made.
  *
  * Credentials: @creds, else the auth file (@authfile, else
  * $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json,
@@ -49,9 +50,10 @@ typedef struct cstor_pull_options {
 	const char *cert_dir; /* NULL: /etc/containers/certs.d/HOST */
 	const char *platform; /* "OS/ARCH[/VARIANT]" from manifest lists; NULL: the host's */
 	uint32_t flags;       /* CSTOR_REGISTRY_* */
+	unsigned int parallel; /* layer blobs downloaded at once; 0: 3 */
 } cstor_pull_options;
 
-#define CSTOR_PULL_OPTIONS_INIT { CSTOR_PULL_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0 }
+#define CSTOR_PULL_OPTIONS_INIT { CSTOR_PULL_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Pull image @ref ("[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]"; a short

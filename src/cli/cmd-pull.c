@@ -5,7 +5,7 @@
 #include "cli.h"
 
 static bool quiet, no_keep, tls_verify = true;
-static char **names, *creds, *authfile, *cert_dir, *platform;
+static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
 
 static const struct cli_flag flags[] = {
 	{ { "-name", "n" }, CLI_LIST, &names,
@@ -19,6 +19,7 @@ static const struct cli_flag flags[] = {
 	  "Check the registry's certificate (=false also allows plain HTTP)" },
 	{ { "-platform" }, CLI_STRING, &platform,
 	  "OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's)" },
+	{ { "-parallel" }, CLI_STRING, &parallel, "Layers downloaded at once (default 3)" },
 	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
 	{ { "-no-keep-blobs" }, CLI_BOOL, &no_keep,
 	  "Do not keep compressed layer blobs (a push or export then recompresses them)" },
@@ -28,6 +29,17 @@ static const struct cli_flag flags[] = {
 static int run(cstor_store *store, int argc, char **argv)
 {
 	(void)argc;
+	cstor_pull_options o = CSTOR_PULL_OPTIONS_INIT;
+	if (parallel) {
+		char *end;
+		unsigned long n = strtoul(parallel, &end, 10);
+		if (*end || end == parallel || n == 0 || n > 64) {
+			fprintf(stderr, "cstor: pull: --parallel \"%s\" is not a number from 1 to 64\n",
+				parallel);
+			return EXIT_FAIL;
+		}
+		o.parallel = (unsigned)n;
+	}
 	struct cli_progress p;
 	cli_progress_init(&p, "Pulling", quiet);
 	cstor_import_options io = CSTOR_IMPORT_OPTIONS_INIT;
@@ -35,7 +47,6 @@ static int run(cstor_store *store, int argc, char **argv)
 	io.flags = no_keep ? CSTOR_IMPORT_NO_KEEP_BLOBS : 0;
 	io.progress = cli_progress_cb;
 	io.progress_ctx = &p;
-	cstor_pull_options o = CSTOR_PULL_OPTIONS_INIT;
 	o.import = &io;
 	o.creds = creds;
 	o.authfile = authfile;

@@ -18,7 +18,8 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   bigmanifest  manifests are 5 MiB of JSON whitespace
   pass     nothing changes
 
-Every request is logged ("METHOD PATH[ range=RANGE]" lines) to PORTFILE.log.
+Every request is logged ("METHOD PATH[ range=RANGE]" lines) to PORTFILE.log,
+and the end of every GET answer ("END GET PATH").
 """
 import base64
 import http.server
@@ -130,14 +131,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
         if blob and mode == "slow":
             for i in range(0, len(body), 16384):
+                if i:
+                    time.sleep(0.1)
                 self.wfile.write(body[i : i + 16384])
                 self.wfile.flush()
-                time.sleep(0.1)
             return
         self.wfile.write(body)
 
     def do_GET(self):
-        self.forward(False)
+        try:
+            self.forward(False)
+        finally:
+            with lock, open(portfile + ".log", "a") as log:
+                log.write("END GET %s\n" % self.path)
 
     def do_HEAD(self):
         self.forward(True)

@@ -539,6 +539,36 @@ test_redirect_loop() {
 	[[ $out == *"$PROXY_REG/bb"*"redirect loop"* ]] || die "unclear error: $out"
 }
 
+# Layer blobs are downloaded several at once (--parallel, default 3), and
+# one at a time with --parallel 1: seen in the order the slow proxy starts
+# and ends the blob answers.
+test_parallel_downloads() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy slow
+	local A B blobs layers
+	layers=$(sk inspect --raw --tls-verify=false "docker://$REG/bb:v1" | jq -r '.layers[].digest' | paste -sd'|')
+	# S: a layer blob's answer starts, E: it ends.
+	order() { sleep 0.5; grep -E '^(END )?GET /v2/bb/blobs/' "$PROXY_LOG" | grep -E "$layers" |
+		awk '{print ($1 == "END" ? "E" : "S")}' | tr -d '\n'; }
+	A=$(t_store) B=$(t_store)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+	# The two layer blobs: the second GET starts before the first ends.
+	blobs=$(order)
+	echo "parallel: $blobs"
+	[ "$blobs" = SSEE ] || die "layers were not downloaded at once: $blobs"
+	: >"$PROXY_LOG"
+	cs "$B" vfs pull -q --parallel 1 "$PROXY_REG/bb:v1" >/dev/null
+	blobs=$(order)
+	echo "--parallel 1: $blobs"
+	[ "$blobs" = SESE ] || die "--parallel 1 downloaded two at once: $blobs"
+	diff <(layers_view "$A/g/vfs-layers/layers.json") <(layers_view "$B/g/vfs-layers/layers.json") ||
+		die "other layers"
+	out=$(cs "$B" vfs pull -q --parallel 0 "$PROXY_REG/bb:v1" 2>&1) && die "--parallel 0 accepted"
+	[[ $out == *"--parallel"* ]] || die "unclear error: $out"
+}
+
 t_run test_pull_same_records_as_skopeo
 t_run test_import_docker_transport
 t_run test_404_tag_store_unchanged
@@ -559,4 +589,5 @@ t_run test_registries_conf_short_names
 t_run test_manifest_list_platforms
 t_run test_zstd_layers
 t_run test_redirect_loop
+t_run test_parallel_downloads
 t_end

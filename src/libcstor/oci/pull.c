@@ -115,7 +115,8 @@ static int candidates(char ***out, const char *in, const struct cstor_reg_conf *
  * last failure when none has it. */
 static int open_first(struct cstor_oci_src **src, struct cstor_docker_ref *chosen,
 		      char *const *names, const struct cstor_reg_conf *conf,
-		      const cstor_pull_options *o, const char *tee_dir, cstor_error *err)
+		      const cstor_pull_options *o, const char *tee_dir, bool keep,
+		      cstor_error *err)
 {
 	int r = -ENOENT;
 	for (size_t i = 0; names[i]; i++) {
@@ -136,7 +137,7 @@ static int open_first(struct cstor_oci_src **src, struct cstor_docker_ref *chose
 						 eps[k].insecure,
 			};
 			r = cstor_oci_registry_src_open(src, eps[k].host, eps[k].repo, ref.ref, &ro,
-							tee_dir, err);
+							tee_dir, keep, o->parallel, err);
 			/* A mirror that fails is passed over; the primary's
 			 * failure is the one reported. */
 			if (r < 0 && k + 1 < n)
@@ -186,7 +187,7 @@ int cstor_store_pull_image(char **image_id, cstor_store *s, const char *refstr,
 	struct cstor_oci_src *src = NULL;
 	bool keep = !(io->flags & CSTOR_IMPORT_NO_KEEP_BLOBS);
 	if ((r = candidates(&names, refstr, conf, err)) == 0)
-		r = open_first(&src, &ref, names, conf, o, keep ? s->layers_dir : NULL, err);
+		r = open_first(&src, &ref, names, conf, o, s->layers_dir, keep, err);
 	cstor_reg_conf_free(conf);
 	if (r < 0)
 		return r;

@@ -9,8 +9,16 @@
  * import to keep as the original blob (CSTOR_KEPT_BLOB_PREFIX). Which
  * digests are manifests and how big each blob is comes from the manifests
  * served before, as the import reads them top-down.
+ *
+ * Layer blobs are downloaded by threads, several at once: when the import
+ * opens a layer, its download and those of the next layers (up to the
+ * parallel count) start, each into an unlinked file next to the layers,
+ * and the import reads the file as it grows (decompressing, hashing and
+ * applying while the bytes arrive). That file is the copy the import
+ * keeps as the original blob; it goes when the import closes the layer.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +31,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/macro.h"
+#include "util/strv.h"
 
 /* containers/image's limit for manifests and configs. */
 #define MAX_SMALL (4u << 20)
@@ -34,8 +43,28 @@ struct desc {
 	bool manifest;
 };
 
+/* A layer blob being downloaded by a thread of its own into an unlinked
+ * file (the copy the import keeps), read by the import as it grows. */
+struct fetch {
+	struct regsrc *rs;
+	char digest[CSTOR_DIGEST_STRING_MAX];
+	uint64_t size;
+	int fd;
+	pthread_t thread;
+	bool started, joined;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	uint64_t written; /* guarded by mu */
+	bool done;        /* guarded by mu: the thread ended (see err) */
+	bool cancel;      /* guarded by mu: stop */
+	cstor_error err;  /* guarded by mu */
+};
+
 struct regsrc {
 	struct cstor_reg *reg;
+	char **layers;  /* the image manifest's layer digests, in order */
+	struct fetch **fetches; /* one per layer, started ahead of the import */
+	unsigned parallel;
 	char *index;
 	size_t index_len;
 	char *top;
@@ -43,12 +72,41 @@ struct regsrc {
 	char top_digest[CSTOR_DIGEST_STRING_MAX];
 	struct desc *d;
 	size_t nd;
-	char *tee_dir; /* NULL: blobs are not copied */
+	char *tee_dir; /* where the downloads' files are made */
+	bool keep;     /* the import keeps them */
 };
+
+static void fetch_stop(struct fetch *f)
+{
+	if (!f || !f->started || f->joined)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->cancel = true;
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->thread, NULL);
+	f->joined = true;
+}
+
+static void fetch_free(struct fetch *f)
+{
+	if (!f)
+		return;
+	fetch_stop(f);
+	if (f->fd >= 0)
+		close(f->fd);
+	cstor_error_clear(&f->err);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+}
 
 static void regsrc_free(void *ctx)
 {
 	struct regsrc *rs = ctx;
+	for (size_t i = 0; rs->fetches && rs->layers && rs->layers[i]; i++)
+		fetch_free(rs->fetches[i]);
+	free(rs->fetches);
+	strv_free(rs->layers);
 	cstor_reg_free(rs->reg);
 	free(rs->index);
 	free(rs->top);
@@ -96,6 +154,19 @@ static int note_manifest(struct regsrc *rs, const char *buf, size_t len, cstor_e
 	json_array_foreach(json_object_get(j, "manifests"), i, d) if (r == 0) r =
 		add_desc(rs, d, true);
 	json_array_foreach(json_object_get(j, "layers"), i, d) if (r == 0) r = add_desc(rs, d, false);
+	json_t *layers = json_object_get(j, "layers");
+	/* The image's manifest is the last one read (after any list). */
+	if (r == 0 && json_is_array(layers) && !rs->fetches) {
+		strv_free(rs->layers);
+		rs->layers = calloc(1, sizeof(char *));
+		r = rs->layers ? 0 : -ENOMEM;
+		json_array_foreach(layers, i, d)
+		{
+			const char *dg = json_string_value(json_object_get(d, "digest"));
+			if (r == 0 && dg)
+				r = strv_append(&rs->layers, dg);
+		}
+	}
 	if (r == 0 && json_object_get(j, "config"))
 		r = add_desc(rs, json_object_get(j, "config"), false);
 	json_decref(j);
@@ -169,59 +240,155 @@ static int regsrc_read(void *ctx, char **out, size_t *len, const char *name, siz
 	return r;
 }
 
-/* A streamed blob. */
+static void *fetch_main(void *arg)
+{
+	struct fetch *f = arg;
+	cstor_error e = CSTOR_ERROR_INIT;
+	struct cstor_reg_blob *b = NULL;
+	char *buf = malloc(1 << 20);
+	int r = buf ? cstor_reg_blob_open(&b, f->rs->reg, f->digest, f->size, &e)
+		    : cstor_error_set(&e, ENOMEM, "out of memory");
+	while (r == 0) {
+		pthread_mutex_lock(&f->mu);
+		bool cancel = f->cancel;
+		pthread_mutex_unlock(&f->mu);
+		if (cancel)
+			break;
+		ssize_t n = cstor_reg_blob_read(b, buf, 1 << 20, &e);
+		if (n <= 0) {
+			r = (int)n;
+			break;
+		}
+		if ((r = cstor_write_all(f->fd, buf, (size_t)n)) < 0) {
+			r = cstor_error_errno(&e, -r, "write a copy of blob %s", f->digest);
+			break;
+		}
+		pthread_mutex_lock(&f->mu);
+		f->written += (uint64_t)n;
+		pthread_cond_broadcast(&f->cond);
+		pthread_mutex_unlock(&f->mu);
+	}
+	cstor_reg_blob_close(b);
+	free(buf);
+	pthread_mutex_lock(&f->mu);
+	f->done = true;
+	if (r < 0)
+		cstor_error_move(&f->err, &e);
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->mu);
+	cstor_error_clear(&e);
+	return NULL;
+}
+
+static int fetch_start(struct regsrc *rs, size_t i, cstor_error *err)
+{
+	if (rs->fetches[i])
+		return 0;
+	struct desc *d = find_desc(rs, rs->layers[i]);
+	if (!d)
+		return cstor_error_set(err, ENOENT, "%s: %s is not a blob of the manifest",
+				       cstor_reg_name(rs->reg), rs->layers[i]);
+	struct fetch *f = calloc(1, sizeof(*f));
+	if (!f)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	f->rs = rs;
+	f->size = d->size;
+	f->err = (cstor_error)CSTOR_ERROR_INIT;
+	snprintf(f->digest, sizeof(f->digest), "%s", d->digest);
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	/* Next to the layers: keeping it is then a clone or a copy within
+	 * one filesystem. */
+	f->fd = open(rs->tee_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (f->fd < 0)
+		f->fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (f->fd < 0) {
+		int e = errno;
+		fetch_free(f);
+		return cstor_error_errno(err, e, "create a file for blob %s", d->digest);
+	}
+	int r = pthread_create(&f->thread, NULL, fetch_main, f);
+	if (r != 0) {
+		fetch_free(f);
+		return cstor_error_errno(err, r, "start a download of %s", d->digest);
+	}
+	f->started = true;
+	rs->fetches[i] = f;
+	return 0;
+}
+
+/* A layer blob as the import reads it: from its download's file, waiting
+ * for bytes not there yet. */
 struct stream {
-	struct cstor_reg_blob *b;
-	int tee;          /* -1: none */
-	char peek[64];    /* read ahead for a peek, not consumed yet */
-	size_t peek_len, peek_pos;
+	struct fetch *f;
+	uint64_t off;
 };
 
-static ssize_t fetch(struct stream *st, void *buf, size_t len, cstor_error *err)
+static ssize_t stream_pread(struct stream *st, void *buf, size_t len, bool consume,
+			    cstor_error *err)
 {
-	ssize_t n = cstor_reg_blob_read(st->b, buf, len, err);
-	if (n > 0 && st->tee >= 0) {
-		int r = cstor_write_all(st->tee, buf, (size_t)n);
-		if (r < 0)
-			return cstor_error_errno(err, -r, "write a copy of a blob to keep");
+	struct fetch *f = st->f;
+	pthread_mutex_lock(&f->mu);
+	while (f->written <= st->off && !f->done)
+		pthread_cond_wait(&f->cond, &f->mu);
+	uint64_t avail = f->written - st->off;
+	bool failed = f->done && f->err.code && avail == 0;
+	if (failed) {
+		/* The download's error, for the import to report. */
+		err->code = f->err.code;
+		err->msg = f->err.msg ? strdup(f->err.msg) : NULL;
 	}
+	pthread_mutex_unlock(&f->mu);
+	if (failed)
+		return -err->code;
+	if (avail == 0)
+		return 0;
+	if (len > avail)
+		len = (size_t)avail;
+	ssize_t n;
+	do
+		n = pread(f->fd, buf, len, (off_t)st->off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return cstor_error_errno(err, errno, "read the copy of blob %s", f->digest);
+	if (consume)
+		st->off += (uint64_t)n;
 	return n;
 }
 
 static ssize_t stream_peek(void *ctx, void *buf, size_t len, cstor_error *err)
 {
 	struct stream *st = ctx;
-	while (st->peek_len < sizeof(st->peek) && st->peek_len < len) {
-		ssize_t n = fetch(st, st->peek + st->peek_len, sizeof(st->peek) - st->peek_len, err);
+	/* Enough bytes for the magic, or the whole of a tiny blob. */
+	size_t got = 0;
+	while (got < len) {
+		struct stream s2 = { st->f, st->off + got };
+		ssize_t n = stream_pread(&s2, (char *)buf + got, len - got, false, err);
 		if (n < 0)
 			return n;
 		if (n == 0)
 			break;
-		st->peek_len += (size_t)n;
+		got += (size_t)n;
 	}
-	size_t n = st->peek_len - st->peek_pos < len ? st->peek_len - st->peek_pos : len;
-	memcpy(buf, st->peek + st->peek_pos, n);
-	return (ssize_t)n;
+	return (ssize_t)got;
 }
 
 static ssize_t stream_read(void *ctx, void *buf, size_t len, cstor_error *err)
 {
-	struct stream *st = ctx;
-	if (st->peek_pos < st->peek_len) {
-		size_t n = st->peek_len - st->peek_pos < len ? st->peek_len - st->peek_pos : len;
-		memcpy(buf, st->peek + st->peek_pos, n);
-		st->peek_pos += n;
-		return (ssize_t)n;
-	}
-	return fetch(st, buf, len, err);
+	return stream_pread(ctx, buf, len, true, err);
 }
 
 static void stream_close(void *ctx)
 {
 	struct stream *st = ctx;
-	cstor_reg_blob_close(st->b);
-	if (st->tee >= 0)
-		close(st->tee);
+	struct regsrc *rs = st->f->rs;
+	/* The import is done with this blob (kept, or given up): its file
+	 * and download go. */
+	for (size_t i = 0; rs->layers && rs->layers[i]; i++)
+		if (rs->fetches[i] == st->f) {
+			fetch_free(st->f);
+			rs->fetches[i] = NULL;
+		}
 	free(st);
 }
 
@@ -232,35 +399,40 @@ static int regsrc_open_member(void *ctx, struct cstor_oci_member *m, const char 
 {
 	struct regsrc *rs = ctx;
 	char dg[CSTOR_DIGEST_STRING_MAX];
-	struct desc *d = name_digest(dg, name) == 0 ? find_desc(rs, dg) : NULL;
-	if (!d)
-		return cstor_error_set(err, ENOENT, "%s: %s is not a blob of the manifest",
+	size_t n = strv_length(rs->layers), i;
+	if (name_digest(dg, name) < 0)
+		n = 0;
+	for (i = 0; i < n && !streq(rs->layers[i], dg); i++)
+		;
+	if (i == n)
+		return cstor_error_set(err, ENOENT, "%s: %s is not a layer of the manifest",
 				       cstor_reg_name(rs->reg), name);
+	if (!rs->fetches && !(rs->fetches = calloc(n + 1, sizeof(*rs->fetches))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* This layer and the next ones, as many as downloads may run at
+	 * once: the layers below this one are in the store already (they
+	 * are its parents), the ones above will be needed. A blob opened a
+	 * second time (the import retried) is downloaded again. */
+	int r = fetch_start(rs, i, err);
+	for (size_t k = i + 1; r == 0 && k < n && k < i + rs->parallel; k++) {
+		cstor_error e = CSTOR_ERROR_INIT;
+		(void)fetch_start(rs, k, &e); /* its error shows when it is read */
+		cstor_error_clear(&e);
+	}
+	if (r < 0)
+		return r;
 	struct stream *st = calloc(1, sizeof(*st));
 	if (!st)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	st->tee = -1;
-	if (rs->tee_dir) {
-		/* Next to the layers: keeping it is then a clone or a copy
-		 * within one filesystem. */
-		st->tee = open(rs->tee_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (st->tee < 0)
-			st->tee = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (st->tee < 0) {
-			int e = errno;
-			free(st);
-			return cstor_error_errno(err, e, "create a file for a copy of %s", dg);
-		}
-	}
-	int r = cstor_reg_blob_open(&st->b, rs->reg, dg, d->size, err);
-	if (r < 0) {
-		if (st->tee >= 0)
-			close(st->tee);
-		free(st);
-		return r;
-	}
-	*m = (struct cstor_oci_member){ .fd = st->tee, .own_fd = false, .off = 0, .size = d->size,
-					.left = d->size, .stream = st, .sops = &stream_ops };
+	st->f = rs->fetches[i];
+	struct fetch *f = st->f;
+	*m = (struct cstor_oci_member){ .fd = rs->keep ? f->fd : -1,
+					.own_fd = false,
+					.off = 0,
+					.size = f->size,
+					.left = f->size,
+					.stream = st,
+					.sops = &stream_ops };
 	return 0;
 }
 
@@ -289,14 +461,17 @@ static const char *guess_type(const char *mt, const char *buf, size_t len)
 
 int cstor_oci_registry_src_open(struct cstor_oci_src **out, const char *host, const char *repo,
 				const char *ref, const struct cstor_reg_options *ro,
-				const char *tee_dir, cstor_error *err)
+				const char *tee_dir, bool keep, unsigned parallel,
+				cstor_error *err)
 {
 	struct regsrc *rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	int r = cstor_reg_new(&rs->reg, host, repo, ro, err);
 	_cleanup_free_ char *mt = NULL;
-	if (r == 0 && tee_dir && !(rs->tee_dir = strdup(tee_dir)))
+	rs->keep = keep;
+	rs->parallel = parallel ? parallel : 3;
+	if (r == 0 && !(rs->tee_dir = strdup(tee_dir)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	if (r == 0)
 		r = cstor_reg_get_manifest(rs->reg, ref, MAX_SMALL, &rs->top, &rs->top_len, &mt,

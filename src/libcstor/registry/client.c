@@ -51,6 +51,10 @@ struct cstor_reg {
 	char *ca_blob; /* system CAs plus certs.d's, when certs.d has some */
 	size_t ca_len;
 	char *cert, *key;
+	/* The small-request handle, the scheme and the Authorization header
+	 * are shared by the threads that download blobs at once: held around
+	 * every use (recursive: a request answers its 401 under it). */
+	pthread_mutex_t lock;
 	CURL *easy;
 };
 
@@ -105,6 +109,7 @@ void cstor_reg_free(struct cstor_reg *r)
 		return;
 	if (r->easy)
 		curl_easy_cleanup(r->easy);
+	pthread_mutex_destroy(&r->lock);
 	free(r->host);
 	free(r->repo);
 	free(r->name);
@@ -221,6 +226,11 @@ int cstor_reg_new(struct cstor_reg **out, const char *host, const char *repo,
 	struct cstor_reg *r = calloc(1, sizeof(*r));
 	if (!r)
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&r->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	r->no_verify = o->no_tls_verify;
 	r->push = o->push;
 	r->host = strdup(host);
@@ -656,10 +666,22 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *ctx)
 	return (size_t)got;
 }
 
+static int request_locked(struct cstor_reg *r, const struct req *q, struct resp *p,
+			  const char *what, cstor_error *err);
+
 /* One request with authentication and retries; @p gets the last answer
  * whatever its status. */
 static int request(struct cstor_reg *r, const struct req *q, struct resp *p, const char *what,
 		   cstor_error *err)
+{
+	pthread_mutex_lock(&r->lock);
+	int rc = request_locked(r, q, p, what, err);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static int request_locked(struct cstor_reg *r, const struct req *q, struct resp *p,
+			  const char *what, cstor_error *err)
 {
 	int rc = ping(r, err);
 	if (rc < 0)
@@ -868,8 +890,10 @@ static int blob_start(struct cstor_reg_blob *b, cstor_error *err)
 	} else if (!(b->easy = curl_easy_init()))
 		return cstor_error_set(err, ENOMEM, "cannot start a libcurl handle");
 	setup(b->r, b->easy, b->url, b->errbuf);
+	pthread_mutex_lock(&b->r->lock);
 	if (b->r->authz)
 		b->hdrs = curl_slist_append(b->hdrs, b->r->authz);
+	pthread_mutex_unlock(&b->r->lock);
 	char range[64];
 	if (b->got > 0) {
 		snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)b->got);
@@ -895,7 +919,9 @@ static int blob_start(struct cstor_reg_blob *b, cstor_error *err)
 int cstor_reg_blob_open(struct cstor_reg_blob **out, struct cstor_reg *r, const char *digest,
 			uint64_t size, cstor_error *err)
 {
+	pthread_mutex_lock(&r->lock);
 	int rc = ping(r, err);
+	pthread_mutex_unlock(&r->lock);
 	if (rc < 0)
 		return rc;
 	struct cstor_reg_blob *b = calloc(1, sizeof(*b));
@@ -903,7 +929,7 @@ int cstor_reg_blob_open(struct cstor_reg_blob **out, struct cstor_reg *r, const 
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	b->r = r;
 	b->size = size;
-	if (asprintf(&b->url, "%s/v2/%s/blobs/%s", r->base, r->repo, digest) < 0 ||
+	if (asprintf(&b->url, "%s/v2/%s/blobs/%s", r->base, r->repo, digest) < 0 || /* base: set once */
 	    asprintf(&b->what, "%s: blob %s", r->name, digest) < 0 ||
 	    !(b->multi = curl_multi_init())) {
 		cstor_reg_blob_close(b);
@@ -942,7 +968,9 @@ static int blob_ended(struct cstor_reg_blob *b, CURLcode cc, cstor_error *err)
 		 * that expired: answered once. */
 		b->answered = true;
 		_cleanup_free_ char *ch = b->p.www_auth ? strdup(b->p.www_auth) : NULL;
+		pthread_mutex_lock(&b->r->lock);
 		int rc = authenticate(b->r, ch, b->what, err);
+		pthread_mutex_unlock(&b->r->lock);
 		return rc < 0 ? rc : blob_start(b, err);
 	}
 	if (cc == CURLE_OK && (status == 429 || status >= 500) && b->attempt + 1 < MAX_ATTEMPTS) {

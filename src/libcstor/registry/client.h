@@ -49,7 +49,8 @@ int cstor_reg_get_manifest(struct cstor_reg *r, const char *ref, size_t max, cha
 int cstor_reg_get_blob(struct cstor_reg *r, const char *digest, size_t max, char **body,
 		       size_t *len, cstor_error *err);
 
-/* A blob read as a stream, resumed where it broke off. */
+/* A blob read as a stream, resumed where it broke off. Several may be
+ * read at once from different threads (one thread per stream). */
 struct cstor_reg_blob;
 int cstor_reg_blob_open(struct cstor_reg_blob **out, struct cstor_reg *r, const char *digest,
 			uint64_t size, cstor_error *err);
