@@ -68,6 +68,7 @@ start_registry() {
 start_proxy() {
 	local pf=$T_TMP/proxy.port.$RANDOM i
 	python3 "$PROXY" "$pf" "http://$REG" "$1" &
+	PROXY_PID=$!
 	echo $! >>"$PIDS"
 	for i in $(seq 100); do [ -f "$pf" ] && break; sleep 0.05; done
 	[ -f "$pf" ] || die "the proxy did not start"
@@ -572,6 +573,36 @@ test_parallel_downloads() {
 	[[ $out == *"--parallel"* ]] || die "unclear error: $out"
 }
 
+# The registry dies mid-blob: the pull gives up after its resumes with an
+# error naming the blob, and the store is as it was (an image already in it
+# intact, nothing of the pull left).
+test_registry_killed_mid_blob() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy slow
+	local A lid before pid out rc=0
+	A=$(t_store)
+	lid=$(cs "$A" vfs create-layer)
+	cs "$A" vfs create-image -n example.com/keep:v1 "$lid" >/dev/null
+	before=$(jq -S . "$A/g/vfs-layers/layers.json" "$A/g/vfs-images/images.json" | sha256sum)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >"$T_TMP/pull.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		[ "$(jq length "$A/g/vfs-layers/layers.json")" -gt 1 ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	kill "$PROXY_PID"
+	wait "$pid" || rc=$?
+	out=$(cat "$T_TMP/pull.out")
+	echo "$out"
+	[ $rc != 0 ] || die "the pull succeeded without its registry"
+	[[ $out == *"$PROXY_REG/bb: blob sha256:"* ]] || die "the error names no blob: $out"
+	expect_eq "$(jq -S . "$A/g/vfs-layers/layers.json" "$A/g/vfs-images/images.json" | sha256sum)" "$before" \
+		"records after the failed pull"
+}
+
 t_run test_pull_same_records_as_skopeo
 t_run test_import_docker_transport
 t_run test_404_tag_store_unchanged
@@ -593,4 +624,5 @@ t_run test_manifest_list_platforms
 t_run test_zstd_layers
 t_run test_redirect_loop
 t_run test_parallel_downloads
+t_run test_registry_killed_mid_blob
 t_end
