@@ -14,6 +14,9 @@
 #   bench/pull.sh [RUNS]    (default 3)
 #   BENCH_DRIVER=vfs        (default overlay)
 #   BENCH_SIZE=MB           size given to scripts/mkimage-big (default 320)
+#   BENCH_RATE=100mbit      run registries and tools in a network namespace
+#                           whose loopback is shaped to this rate (tc tbf);
+#                           the link time of the blobs is printed too
 . "$(dirname "$0")/lib.sh"
 trap 'exit 130' INT TERM
 shopt -s inherit_errexit
@@ -31,7 +34,17 @@ m=$IMG/blobs/sha256/$(jq -r '.manifests[0].digest' "$IMG/index.json" | cut -d: -
 n_layers=$(jq '.layers | length' "$m")
 gz=$(jq '[.layers[].size] | add' "$m")
 
-# The registry: its storage on tmpfs-backed /var/tmp like the image.
+# In a network namespace with a shaped loopback, when asked.
+NS=() ns=
+if [ -n "${BENCH_RATE:-}" ]; then
+	ns=cstor-bench-$$
+	ip netns add "$ns"
+	ip netns exec "$ns" ip link set lo up
+	NS=(ip netns exec "$ns")
+fi
+ns_cleanup() { [ -z "$ns" ] || ip netns del "$ns" 2>/dev/null || true; }
+
+# The registry: its storage under /var/tmp like the image.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$BENCH_TMP/registry.yml" <<EOF
 version: 0.1
@@ -45,11 +58,13 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF
-docker-registry serve "$BENCH_TMP/registry.yml" >"$BENCH_TMP/registry.log" 2>&1 &
+"${NS[@]}" docker-registry serve "$BENCH_TMP/registry.yml" >"$BENCH_TMP/registry.log" 2>&1 &
 reg_pid=$! dest_pid=
-trap 'kill $reg_pid $dest_pid 2>/dev/null; wait $reg_pid $dest_pid 2>/dev/null; bench_cleanup' EXIT
+# (Each step may fail: set -e would end the trap at the first.)
+trap 'kill $reg_pid $dest_pid 2>/dev/null || true; wait $reg_pid $dest_pid 2>/dev/null || true
+	bench_cleanup || true; ns_cleanup' EXIT
 REG=127.0.0.1:$port
-for _ in $(seq 100); do curl -s -o /dev/null "http://$REG/v2/" && break; sleep 0.1; done
+for _ in $(seq 100); do "${NS[@]}" curl -s -o /dev/null "http://$REG/v2/" && break; sleep 0.1; done
 # A second registry, empty: DEST.
 dest_start() {
 	local p
@@ -57,14 +72,16 @@ dest_start() {
 	rm -rf "$BENCH_TMP/dest"
 	sed -e "s|$BENCH_TMP/registry|$BENCH_TMP/dest|" -e "s|127.0.0.1:$port|127.0.0.1:$p|" \
 		"$BENCH_TMP/registry.yml" >"$BENCH_TMP/dest.yml"
-	docker-registry serve "$BENCH_TMP/dest.yml" >"$BENCH_TMP/dest.log" 2>&1 &
+	"${NS[@]}" docker-registry serve "$BENCH_TMP/dest.yml" >"$BENCH_TMP/dest.log" 2>&1 &
 	dest_pid=$!
 	DEST=127.0.0.1:$p
-	for _ in $(seq 100); do curl -s -o /dev/null "http://$DEST/v2/" && break; sleep 0.1; done
+	for _ in $(seq 100); do "${NS[@]}" curl -s -o /dev/null "http://$DEST/v2/" && break; sleep 0.1; done
 }
 dest_stop() { kill "$dest_pid"; wait "$dest_pid" 2>/dev/null || true; dest_pid=; }
-skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMG:v1" "docker://$REG/big:v1"
-digest=$(skopeo inspect --tls-verify=false "docker://$REG/big:v1" | jq -r .Digest)
+"${NS[@]}" skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMG:v1" "docker://$REG/big:v1"
+digest=$("${NS[@]}" skopeo inspect --tls-verify=false "docker://$REG/big:v1" | jq -r .Digest)
+# Shaped only now: the image got in at full speed.
+[ -z "$ns" ] || "${NS[@]}" tc qdisc add dev lo root tbf rate "$BENCH_RATE" burst 256kb latency 100ms
 
 fs_size=$((gz * 4 * (n_layers + 2) + 1073741824))
 fresh_fs() {
@@ -86,8 +103,8 @@ pull() { # TOOL: seconds
 	sync
 	t0=$(now)
 	case $1 in
-	cstor) "$CSTOR" -g "$g" -R "$r" -s "$DRV" pull -q "$REG/big:v1" >/dev/null ;;
-	skopeo) skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$REG/big:v1" \
+	cstor) "${NS[@]}" "$CSTOR" -g "$g" -R "$r" -s "$DRV" pull -q "$REG/big:v1" >/dev/null ;;
+	skopeo) "${NS[@]}" skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$REG/big:v1" \
 		"containers-storage:[$DRV@$g+$r]$REG/big:v1" >/dev/null ;;
 	esac
 	sync
@@ -99,12 +116,12 @@ push() { # TOOL: seconds; the pushed digest to $BENCH_TMP/TOOL.pushed
 	dest_start
 	t0=$(now)
 	case $1 in
-	cstor) "$CSTOR" -g "$g" -R "$r" -s "$DRV" push -q "$REG/big:v1" "$DEST/big:v1" >"$BENCH_TMP/$1.pushed" ;;
-	skopeo) skopeo --insecure-policy copy -q --dest-tls-verify=false \
+	cstor) "${NS[@]}" "$CSTOR" -g "$g" -R "$r" -s "$DRV" push -q "$REG/big:v1" "$DEST/big:v1" >"$BENCH_TMP/$1.pushed" ;;
+	skopeo) "${NS[@]}" skopeo --insecure-policy copy -q --dest-tls-verify=false \
 		"containers-storage:[$DRV@$g+$r]$REG/big:v1" "docker://$DEST/big:v1" >/dev/null ;;
 	esac
 	t=$(secs "$t0")
-	[ "$1" = cstor ] || skopeo inspect --tls-verify=false "docker://$DEST/big:v1" | jq -r .Digest >"$BENCH_TMP/$1.pushed"
+	[ "$1" = cstor ] || "${NS[@]}" skopeo inspect --tls-verify=false "docker://$DEST/big:v1" | jq -r .Digest >"$BENCH_TMP/$1.pushed"
 	dest_stop
 	echo "$t"
 }
@@ -136,7 +153,11 @@ cmp -s "$BENCH_TMP/skopeo.layers" "$BENCH_TMP/cstor.layers" || { echo "MISMATCH:
 cmp -s "$BENCH_TMP/skopeo.images" "$BENCH_TMP/cstor.images" || { echo "MISMATCH: image records" >&2; ok=; }
 
 mib() { awk -v s="$1" 'BEGIN { printf "%.0f", s / 1048576 }'; }
-echo "registry on 127.0.0.1 (plain HTTP), $n_layers gzip layers, $(mib "$gz") MiB of blobs, $DRV, median of $RUNS:"
+echo "registry on 127.0.0.1 (plain HTTP${BENCH_RATE:+, loopback shaped to $BENCH_RATE}), $n_layers gzip layers, $(mib "$gz") MiB of blobs, $DRV, median of $RUNS:"
+if [ -n "${BENCH_RATE:-}" ]; then
+	bits=$(numfmt --from=si "$(echo "${BENCH_RATE%bit}" | tr kmg KMG)")
+	echo "  link time of the blobs: $(awk -v b="$gz" -v r="$bits" 'BEGIN { printf "%.2f", b * 8 / r }')s"
+fi
 for op in pull push; do
 	declare -n t=t$op
 	c=$(echo "${t[cstor]}" | median) s=$(echo "${t[skopeo]}" | median)
