@@ -1,8 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* pull: an image from a registry (include/cstor/registry.h). */
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* Ctrl-C: say so and stop. A layer half made stays flagged incomplete
+ * and the next writer of the store removes it (as after any interrupted
+ * import); the layers already complete stay for the next pull to reuse. */
+static void interrupted(int sig)
+{
+	static const char msg[] = "\ncstor: pull: interrupted; the layer being made is removed by "
+				  "the next command that writes the store, complete ones are "
+				  "reused by the next pull\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(128 + sig);
+}
 
 static bool quiet, no_keep, tls_verify = true;
 static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
@@ -40,6 +56,9 @@ static int run(cstor_store *store, int argc, char **argv)
 		}
 		o.parallel = (unsigned)n;
 	}
+	struct sigaction sa = { .sa_handler = interrupted };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	struct cli_progress p;
 	cli_progress_init(&p, "Pulling", quiet);
 	cstor_import_options io = CSTOR_IMPORT_OPTIONS_INIT;

@@ -255,7 +255,9 @@ test_kill9_mid_layer_then_pull() {
 	start_proxy slow
 	local A pid i
 	A=$(t_store)
-	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null 2>&1 &
+	# cstor itself, not a subshell running the cs function: the signal
+	# must reach it.
+	"$CSTOR" -g "$A/g" -R "$A/r" -s vfs pull -q "$PROXY_REG/bb:v1" >/dev/null 2>&1 &
 	pid=$!
 	# Wait until a layer is being made, then kill.
 	for i in $(seq 100); do
@@ -268,6 +270,32 @@ test_kill9_mid_layer_then_pull() {
 	# It died with a layer half made (or the test proves nothing).
 	expect_eq "$(jq '[.[] | select(.flags["cstor.apply-incomplete"] == true)] | length' "$A/g/vfs-layers/layers.json")" 1 \
 		"incomplete layers at the kill"
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json")" 1 "images"
+	expect_eq "$(jq '[.[] | select(.flags["cstor.apply-incomplete"] == true)] | length' "$A/g/vfs-layers/layers.json")" 0 \
+		"incomplete layers left"
+}
+
+# Ctrl-C: a message, exit 130, and the store consistent (checked after the
+# test) once the next pull has run.
+test_ctrl_c_mid_layer() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy slow
+	local A pid rc=0
+	A=$(t_store)
+	"$CSTOR" -g "$A/g" -R "$A/r" -s vfs pull -q "$PROXY_REG/bb:v1" >/dev/null 2>"$T_TMP/int.err" &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -s "$A/g/vfs-layers/layers.json" ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	kill -INT $pid
+	wait $pid || rc=$?
+	expect_eq "$rc" 130 "exit status"
+	grep -q "interrupted" "$T_TMP/int.err" || die "no message: $(cat "$T_TMP/int.err")"
 	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
 	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json")" 1 "images"
 	expect_eq "$(jq '[.[] | select(.flags["cstor.apply-incomplete"] == true)] | length' "$A/g/vfs-layers/layers.json")" 0 \
@@ -625,4 +653,5 @@ t_run test_zstd_layers
 t_run test_redirect_loop
 t_run test_parallel_downloads
 t_run test_registry_killed_mid_blob
+t_run test_ctrl_c_mid_layer
 t_end
