@@ -78,8 +78,9 @@ int cstor_reg_put_manifest(struct cstor_reg *r, const char *ref, const char *med
 
 /* auth.c: credentials for @host from the auth files podman and skopeo use,
  * in their order: @authfile when given (and only it), else
- * $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json,
- * ~/.config/containers/auth.json, ~/.docker/config.json. A key may be
+ * ${XDG_RUNTIME_DIR}/containers/auth.json and ~/.config/containers/
+ * auth.json (or $REGISTRY_AUTH_FILE in their place when set), then
+ * ~/.docker/config.json. A key may be
  * "host", "host/repo..." (the longest match wins) or a URL of the host.
  * *user and *pass stay NULL when no file has the host. */
 int cstor_reg_auth_lookup(char **user, char **pass, const char *authfile, const char *host,
