@@ -5,11 +5,14 @@
 set -eu
 # scdoc: the man pages (the build skips them without it).
 build_pkgs=(meson ninja-build gcc pkg-config libjansson-dev zlib1g-dev libzstd-dev libssl-dev
-            liblzma-dev libbz2-dev libisal-dev scdoc)
+            liblzma-dev libbz2-dev libisal-dev libcurl4-openssl-dev scdoc)
 demo_pkgs=(busybox-static tar gzip)
 # clang (14, Debian 12's default), clang-19 and dpkg-dev (dpkg-buildflags):
-# the build matrix of tests/build-matrix.sh.
-test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo podman runc attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3 man-db bash-completion zsh fish)
+# the build matrix of tests/build-matrix.sh. docker-registry (the CNCF
+# distribution registry), htpasswd (apache2-utils) and openssl: the
+# registries tests/interop/test-registry.sh starts.
+test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo podman runc attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3 man-db bash-completion zsh fish
+           docker-registry apache2-utils openssl)
 want=("${build_pkgs[@]}")
 case ${1:-} in
 --demo) want+=("${demo_pkgs[@]}") ;;

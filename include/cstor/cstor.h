@@ -10,6 +10,7 @@
 #include <cstor/image.h>
 #include <cstor/layer.h>
 #include <cstor/mount.h>
+#include <cstor/registry.h>
 #include <cstor/store.h>
 #include <cstor/transfer.h>
 

@@ -306,6 +306,8 @@ extern const struct cli_cmd cmd_container_parent_owners;
 extern const struct cli_cmd cmd_with_mount;
 extern const struct cli_cmd cmd_shutdown;
 extern const struct cli_cmd cmd_import;
+extern const struct cli_cmd cmd_pull;
+extern const struct cli_cmd cmd_push;
 extern const struct cli_cmd cmd_export;
 
 #endif

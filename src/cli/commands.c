@@ -76,6 +76,8 @@ const struct cli_cmd *const cli_commands[] = {
 	&cmd_metadata,
 	&cmd_mount,
 	&cmd_mounted,
+	&cmd_pull,
+	&cmd_push,
 	&cmd_remove_names,
 	&cmd_set_container_data,
 	&cmd_set_image_data,

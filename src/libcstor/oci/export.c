@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstor/image.h>
+#include <cstor/registry.h>
 #include <cstor/transfer.h>
 
 #include "archive/digest.h"
@@ -452,6 +453,14 @@ int cstor_store_export_image(cstor_export_result *result, cstor_store *store, co
 		return cstor_error_set(err, EINVAL, "unsupported cstor_export_options version");
 	if (opts && opts->flags)
 		return cstor_error_set(err, EINVAL, "unknown export flags 0x%x", opts->flags);
+	if (strncmp(dest, "docker://", 9) == 0) {
+		cstor_push_options po = CSTOR_PUSH_OPTIONS_INIT;
+		if (opts) {
+			po.progress = opts->progress;
+			po.progress_ctx = opts->progress_ctx;
+		}
+		return cstor_store_push_image(result, store, ref, dest, &po, err);
+	}
 	struct cstor_export_dest d;
 	int r = cstor_export_dest_parse(&d, dest, err);
 	if (r < 0)

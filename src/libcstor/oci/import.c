@@ -24,12 +24,14 @@
 
 #include <cstor/image.h>
 #include <cstor/layer.h>
+#include <cstor/registry.h>
 #include <cstor/transfer.h>
 
 #include "archive/compress.h"
 #include "archive/digest.h"
 #include "util/error-internal.h"
 #include "records/layer-rec.h"
+#include "oci/import.h"
 #include "oci/manifest.h"
 #include "oci/refname.h"
 #include "oci/source.h"
@@ -102,10 +104,10 @@ static long reader_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
-static bool member_compressed(const struct cstor_oci_member *m)
+static bool member_compressed(struct cstor_oci_member *m)
 {
 	unsigned char magic[CSTOR_COMPRESSION_MAGIC_MAX];
-	ssize_t n = pread(m->fd, magic, m->size < sizeof(magic) ? m->size : sizeof(magic), m->off);
+	ssize_t n = cstor_oci_member_peek(m, magic, sizeof(magic));
 	return n > 0 && cstor_compression_detect(magic, (size_t)n) != CSTOR_COMPRESSION_NONE;
 }
 
@@ -179,6 +181,12 @@ static int import_layer(bool *src_fail, cstor_store *s, struct cstor_oci_src *sr
 		return r;
 	off_t start = rd.m.off;
 	bool compressed = member_compressed(&rd.m);
+	if (rd.m.serr.code) {
+		/* A streamed blob that failed at its first bytes. */
+		r = -rd.m.serr.code;
+		cstor_error_move(err, &rd.m.serr);
+		goto out;
+	}
 	if (!l->decompress && rd.m.size != l->size) {
 		r = cstor_error_set(err, EBADMSG,
 				    "blob %s: size mismatch: the manifest says %llu, the blob has %llu",
@@ -194,12 +202,19 @@ static int import_layer(bool *src_fail, cstor_store *s, struct cstor_oci_src *sr
 	lo.parent = parent;
 	struct cstor_apply_expect ex = { l->digest, l->diff_id };
 	r = cstor_layer_import(NULL, s, &lo, &ex, reader_read, &rd, err);
-	*src_fail = r < 0 && rd.derr.code;
-	if (*src_fail)
+	*src_fail = r < 0 && (rd.derr.code || rd.m.serr.code);
+	if (r < 0 && rd.derr.code)
 		cstor_error_move(err, &rd.derr);
+	else if (r < 0 && rd.m.serr.code) {
+		/* The network's words (which blob, what broke) say more. */
+		cstor_error_clear(err);
+		r = -rd.m.serr.code;
+		cstor_error_move(err, &rd.m.serr);
+	}
 	if (r < 0)
 		goto out;
-	if (compressed && !l->decompress && !(o->flags & CSTOR_IMPORT_NO_KEEP_BLOBS)) {
+	if (compressed && !l->decompress && !(o->flags & CSTOR_IMPORT_NO_KEEP_BLOBS) &&
+	    rd.m.fd >= 0) {
 		_cleanup_free_ char *key = NULL;
 		if (asprintf(&key, "%s%s", CSTOR_KEPT_BLOB_PREFIX, l->digest) < 0)
 			r = cstor_error_set(err, ENOMEM, "out of memory");
@@ -443,38 +458,18 @@ fail_layer:
 	return r;
 }
 
-int cstor_store_import_image(char **image_id, cstor_store *s, const char *source,
-			     const cstor_import_options *o, cstor_error *err)
+int cstor_oci_import_src(char **image_id, cstor_store *s, struct cstor_oci_src *src, bool docker,
+			 const char *ref, const char *source, const cstor_import_options *o,
+			 cstor_error *err)
 {
-	cstor_import_options defaults = CSTOR_IMPORT_OPTIONS_INIT;
-	if (!o)
-		o = &defaults;
-	if (o->version != CSTOR_IMPORT_OPTIONS_VERSION)
-		return cstor_error_set(err, EINVAL, "unsupported cstor_import_options version");
-	if (o->flags & ~(uint32_t)CSTOR_IMPORT_NO_KEEP_BLOBS)
-		return cstor_error_set(err, EINVAL, "unknown import flags 0x%x", o->flags);
-	enum src_kind kind;
-	_cleanup_free_ char *path = NULL, *ref = NULL;
-	int r = parse_source(&kind, &path, &ref, source, err);
-	if (r < 0)
-		return r;
-	struct cstor_oci_src *src = NULL;
-	bool docker = false;
-	if ((r = open_source(&src, &docker, source, kind, path, err)) < 0) {
-		cstor_oci_src_free(src);
-		return r;
-	}
 	struct cstor_oci_image img;
 	struct cstor_pending *journal = NULL;
 	_cleanup_strv_free_ char **names = NULL, **created = calloc(1, sizeof(char *));
-	if (!created) {
-		cstor_oci_src_free(src);
+	if (!created)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	}
-	if ((r = cstor_oci_image_load(&img, src, docker, ref, err)) < 0) {
-		cstor_oci_src_free(src);
+	int r = cstor_oci_image_load(&img, src, docker, ref, err);
+	if (r < 0)
 		return r;
-	}
 	if ((r = normalize_names(&names, o->names, img.names, err)) < 0)
 		goto out;
 
@@ -503,6 +498,33 @@ out:
 		rollback(s, created);
 	cstor_pending_done(journal);
 	cstor_oci_image_clear(&img);
+	return r;
+}
+
+int cstor_store_import_image(char **image_id, cstor_store *s, const char *source,
+			     const cstor_import_options *o, cstor_error *err)
+{
+	cstor_import_options defaults = CSTOR_IMPORT_OPTIONS_INIT;
+	if (!o)
+		o = &defaults;
+	if (o->version != CSTOR_IMPORT_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_import_options version");
+	if (o->flags & ~(uint32_t)CSTOR_IMPORT_NO_KEEP_BLOBS)
+		return cstor_error_set(err, EINVAL, "unknown import flags 0x%x", o->flags);
+	if (strncmp(source, "docker://", 9) == 0) {
+		cstor_pull_options po = CSTOR_PULL_OPTIONS_INIT;
+		po.import = o;
+		return cstor_store_pull_image(image_id, s, source, &po, err);
+	}
+	enum src_kind kind;
+	_cleanup_free_ char *path = NULL, *ref = NULL;
+	int r = parse_source(&kind, &path, &ref, source, err);
+	if (r < 0)
+		return r;
+	struct cstor_oci_src *src = NULL;
+	bool docker = false;
+	if ((r = open_source(&src, &docker, source, kind, path, err)) == 0)
+		r = cstor_oci_import_src(image_id, s, src, docker, ref, source, o, err);
 	cstor_oci_src_free(src);
 	return r;
 }

@@ -149,19 +149,27 @@ static bool is_index_type(const char *mt)
 	return mt && (streq(mt, MT_OCI_INDEX) || streq(mt, MT_DOCKER_LIST));
 }
 
-/* Pick linux/<arch> from an index's manifests; of an index of one entry,
- * that entry when it is an index (OCI allows indexes of indexes) or names
- * no platform. */
-static int pick_platform(json_t **out, json_t *index, const char *src_path, cstor_error *err)
+/* Pick linux/<arch> (or the source's platform, "os/arch[/variant]") from
+ * an index's manifests; of an index of one entry, that entry when it is an
+ * index (OCI allows indexes of indexes) or names no platform. */
+static int pick_platform(json_t **out, json_t *index, struct cstor_oci_src *src,
+			 cstor_error *err)
 {
-	const char *arch = cstor_oci_host_arch();
+	const char *want = cstor_oci_src_platform(src), *src_path = cstor_oci_src_path(src);
+	char os[64] = "linux", arch[64], variant[64] = "";
+	snprintf(arch, sizeof(arch), "%s", cstor_oci_host_arch());
+	if (want && sscanf(want, "%63[^/]/%63[^/]/%63s", os, arch, variant) < 2)
+		return cstor_error_set(err, EINVAL, "platform \"%s\" is not OS/ARCH[/VARIANT]",
+				       want);
 	json_t *mans = json_object_get(index, "manifests"), *d;
 	size_t i;
 	json_array_foreach(mans, i, d)
 	{
 		json_t *p = json_object_get(d, "platform");
-		const char *os = str_member(p, "os"), *a = str_member(p, "architecture");
-		if (os && a && streq(os, "linux") && streq(a, arch)) {
+		const char *o = str_member(p, "os"), *a = str_member(p, "architecture"),
+			   *v = str_member(p, "variant");
+		if (o && a && streq(o, os) && streq(a, arch) &&
+		    (!variant[0] || streq_ptr(v, variant))) {
 			*out = d;
 			return 0;
 		}
@@ -173,8 +181,8 @@ static int pick_platform(json_t **out, json_t *index, const char *src_path, csto
 		*out = d;
 		return 0;
 	}
-	return cstor_error_set(err, ENOENT, "%s: the manifest list has no image for linux/%s",
-			       src_path, arch);
+	return cstor_error_set(err, ENOENT, "%s: the manifest list has no image for %s/%s%s%s",
+			       src_path, os, arch, variant[0] ? "/" : "", variant);
 }
 
 /* Down the manifest lists from @desc to the image's manifest: *desc_out
@@ -198,7 +206,7 @@ static int resolve_lists(json_t **desc_out, struct cstor_oci_image *img,
 		int r = read_blob(&buf, &len, digest, src, desc, "manifest list", err);
 		json_t *next = NULL;
 		if (r == 0 && (r = parse(&list, buf, len, "manifest list", err)) == 0)
-			r = pick_platform(&next, list, sp, err);
+			r = pick_platform(&next, list, src, err);
 		json_decref(desc);
 		if (r < 0)
 			return r;

@@ -41,6 +41,9 @@ struct cstor_oci_src {
 	int tar_fd; /* a tarball (or its decompressed copy), else -1 */
 	struct member *m;
 	size_t n;
+	const struct cstor_oci_src_ops *ops; /* a served source, else NULL */
+	void *ops_ctx;
+	char *platform;
 };
 
 bool cstor_oci_src_is_dir(const struct cstor_oci_src *src)
@@ -62,6 +65,9 @@ void cstor_oci_src_free(struct cstor_oci_src *src)
 		free(src->m[i].link);
 	}
 	free(src->m);
+	if (src->ops)
+		src->ops->free(src->ops_ctx);
+	free(src->platform);
 	if (src->dir_fd >= 0)
 		close(src->dir_fd);
 	if (src->tar_fd >= 0)
@@ -421,6 +427,37 @@ int cstor_oci_src_open(struct cstor_oci_src **out, const char *path, cstor_error
 	return 0;
 }
 
+int cstor_oci_src_new_ops(struct cstor_oci_src **out, const char *path,
+			  const struct cstor_oci_src_ops *ops, void *ctx, cstor_error *err)
+{
+	struct cstor_oci_src *src = calloc(1, sizeof(*src));
+	if (!src || !(src->path = strdup(path))) {
+		free(src);
+		ops->free(ctx);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	src->dir_fd = src->tar_fd = -1;
+	src->ops = ops;
+	src->ops_ctx = ctx;
+	*out = src;
+	return 0;
+}
+
+int cstor_oci_src_set_platform(struct cstor_oci_src *src, const char *platform,
+			       cstor_error *err)
+{
+	free(src->platform);
+	src->platform = NULL;
+	if (platform && !(src->platform = strdup(platform)))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+const char *cstor_oci_src_platform(const struct cstor_oci_src *src)
+{
+	return src->platform;
+}
+
 static const struct member *find(const struct cstor_oci_src *src, const char *name)
 {
 	size_t lo = 0, hi = src->n;
@@ -483,6 +520,8 @@ static const struct member *resolve(const struct cstor_oci_src *src, const char 
 
 bool cstor_oci_src_exists(struct cstor_oci_src *src, const char *name)
 {
+	if (src->ops)
+		return src->ops->exists(src->ops_ctx, name);
 	if (src->dir_fd >= 0)
 		return faccessat(src->dir_fd, name, F_OK, 0) == 0;
 	return resolve(src, name) != NULL;
@@ -492,6 +531,8 @@ int cstor_oci_src_open_member(struct cstor_oci_member *m, struct cstor_oci_src *
 			      const char *name, cstor_error *err)
 {
 	*m = (struct cstor_oci_member){ .fd = -1 };
+	if (src->ops)
+		return src->ops->open_member(src->ops_ctx, m, name, err);
 	if (src->dir_fd >= 0) {
 		/* Blobs are files of the layout: a symlink out of it (or
 		 * "..") would read something the user did not hand over, so
@@ -539,11 +580,36 @@ void cstor_oci_member_close(struct cstor_oci_member *m)
 	if (m->own_fd && m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;
+	if (m->stream)
+		m->sops->close(m->stream);
+	m->stream = NULL;
+	cstor_error_clear(&m->serr);
+}
+
+ssize_t cstor_oci_member_peek(struct cstor_oci_member *m, void *buf, size_t len)
+{
+	if (m->stream) {
+		cstor_error_clear(&m->serr);
+		return m->sops->peek(m->stream, buf, len, &m->serr);
+	}
+	ssize_t n;
+	do
+		n = pread(m->fd, buf, m->size < len ? m->size : len, m->off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
 }
 
 ssize_t cstor_oci_member_read(void *ctx, void *buf, size_t len)
 {
 	struct cstor_oci_member *m = ctx;
+	if (m->stream) {
+		/* The stream knows where the blob ends (and checks it). */
+		cstor_error_clear(&m->serr);
+		ssize_t n = m->sops->read(m->stream, buf, len, &m->serr);
+		if (n > 0)
+			m->left -= (uint64_t)n <= m->left ? (uint64_t)n : m->left;
+		return n;
+	}
 	if (m->left == 0)
 		return 0;
 	if (len > m->left)
@@ -564,6 +630,8 @@ ssize_t cstor_oci_member_read(void *ctx, void *buf, size_t len)
 int cstor_oci_src_read(char **out, size_t *len, struct cstor_oci_src *src, const char *name,
 		       size_t max, cstor_error *err)
 {
+	if (src->ops)
+		return src->ops->read(src->ops_ctx, out, len, name, max, err);
 	struct cstor_oci_member m;
 	int r = cstor_oci_src_open_member(&m, src, name, err);
 	if (r < 0)

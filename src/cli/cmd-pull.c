@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* pull: an image from a registry (include/cstor/registry.h). */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Ctrl-C: say so and stop. A layer half made stays flagged incomplete
+ * and the next writer of the store removes it (as after any interrupted
+ * import); the layers already complete stay for the next pull to reuse. */
+static void interrupted(int sig)
+{
+	static const char msg[] = "\ncstor: pull: interrupted; the layer being made is removed by "
+				  "the next command that writes the store, complete ones are "
+				  "reused by the next pull\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(128 + sig);
+}
+
+static bool quiet, no_keep, tls_verify = true;
+static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
+
+static const struct cli_flag flags[] = {
+	{ { "-name", "n" }, CLI_LIST, &names,
+	  "Name to give the image (repeatable; default: the reference)" },
+	{ { "-creds" }, CLI_STRING, &creds, "USER[:PASSWORD] for the registry" },
+	{ { "-authfile" }, CLI_STRING, &authfile,
+	  "Auth file to read credentials from (default: podman's and docker's)" },
+	{ { "-cert-dir" }, CLI_STRING, &cert_dir,
+	  "Directory of CA (*.crt) and client (*.cert, *.key) certificates" },
+	{ { "-tls-verify" }, CLI_BOOL, &tls_verify,
+	  "Check the registry's certificate (=false also allows plain HTTP)" },
+	{ { "-platform" }, CLI_STRING, &platform,
+	  "OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's)" },
+	{ { "-parallel" }, CLI_STRING, &parallel, "Layers downloaded at once (default 3)" },
+	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
+	{ { "-no-keep-blobs" }, CLI_BOOL, &no_keep,
+	  "Do not keep compressed layer blobs (a push or export then recompresses them)" },
+	{ { NULL } },
+};
+
+static int run(cstor_store *store, int argc, char **argv)
+{
+	(void)argc;
+	cstor_pull_options o = CSTOR_PULL_OPTIONS_INIT;
+	if (parallel) {
+		char *end;
+		unsigned long n = strtoul(parallel, &end, 10);
+		if (*end || end == parallel || n == 0 || n > 64) {
+			fprintf(stderr, "cstor: pull: --parallel \"%s\" is not a number from 1 to 64\n",
+				parallel);
+			return EXIT_FAIL;
+		}
+		o.parallel = (unsigned)n;
+	}
+	struct sigaction sa = { .sa_handler = interrupted };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct cli_progress p;
+	cli_progress_init(&p, "Pulling", quiet);
+	cstor_import_options io = CSTOR_IMPORT_OPTIONS_INIT;
+	io.names = (const char *const *)names;
+	io.flags = no_keep ? CSTOR_IMPORT_NO_KEEP_BLOBS : 0;
+	io.progress = cli_progress_cb;
+	io.progress_ctx = &p;
+	o.import = &io;
+	o.creds = creds;
+	o.authfile = authfile;
+	o.cert_dir = cert_dir;
+	o.platform = platform;
+	o.flags = tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY;
+	cstor_error err = CSTOR_ERROR_INIT;
+	char *id = NULL;
+	int r = cstor_store_pull_image(&id, store, argv[0], &o, &err);
+	cli_progress_end(&p);
+	if (r < 0) {
+		cli_error("pull", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	printf("%s\n", id);
+	free(id);
+	return EXIT_OK;
+}
+
+const struct cli_cmd cmd_pull = {
+	.names = { "pull" },
+	.args_help = "[docker://]REFERENCE",
+	.usage = "Pull an image from a registry",
+	.min_args = 1,
+	.max_args = 1,
+	.flags = flags,
+	.run = run,
+};

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* push: an image to a registry (include/cstor/registry.h). */
+#include <stdlib.h>
+
+#include "cli.h"
+
+static bool quiet, tls_verify = true;
+static char *creds, *authfile, *cert_dir, *chunk;
+
+static const struct cli_flag flags[] = {
+	{ { "-creds" }, CLI_STRING, &creds, "USER[:PASSWORD] for the registry" },
+	{ { "-authfile" }, CLI_STRING, &authfile,
+	  "Auth file to read credentials from (default: podman's and docker's)" },
+	{ { "-cert-dir" }, CLI_STRING, &cert_dir,
+	  "Directory of CA (*.crt) and client (*.cert, *.key) certificates" },
+	{ { "-tls-verify" }, CLI_BOOL, &tls_verify,
+	  "Check the registry's certificate (=false also allows plain HTTP)" },
+	{ { "-chunk-size" }, CLI_STRING, &chunk,
+	  "Upload blobs in chunks of this many bytes (default: each in one request)" },
+	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
+	{ { NULL } },
+};
+
+static int run(cstor_store *store, int argc, char **argv)
+{
+	(void)argc;
+	cstor_push_options o = CSTOR_PUSH_OPTIONS_INIT;
+	if (chunk) {
+		char *end;
+		unsigned long long n = strtoull(chunk, &end, 10);
+		if (*end || end == chunk || n == 0) {
+			fprintf(stderr, "cstor: push: --chunk-size \"%s\" is not a positive number\n",
+				chunk);
+			return EXIT_FAIL;
+		}
+		o.chunk_size = (size_t)n;
+	}
+	struct cli_progress p;
+	cli_progress_init(&p, "Pushing", quiet);
+	o.creds = creds;
+	o.authfile = authfile;
+	o.cert_dir = cert_dir;
+	o.flags = tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY;
+	o.progress = cli_progress_cb;
+	o.progress_ctx = &p;
+	cstor_error err = CSTOR_ERROR_INIT;
+	cstor_export_result res = { 0 };
+	int r = cstor_store_push_image(&res, store, argv[0], argv[1], &o, &err);
+	cli_progress_end(&p);
+	if (r < 0) {
+		cli_error("push", &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	printf("%s\n", res.manifest_digest);
+	if (res.manifest_rewritten)
+		fprintf(stderr, "cstor: push: the manifest was rewritten (layers recompressed or "
+				"converted to OCI): its digest is new\n");
+	cstor_export_result_clear(&res);
+	return EXIT_OK;
+}
+
+const struct cli_cmd cmd_push = {
+	.names = { "push" },
+	.args_help = "IMAGE [docker://]REFERENCE",
+	.usage = "Push an image to a registry",
+	.min_args = 2,
+	.max_args = 2,
+	.flags = flags,
+	.run = run,
+};
