@@ -74,8 +74,10 @@ static int run(cstor_store *store, int argc, char **argv)
 	o.flags = tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY;
 	cstor_error err = CSTOR_ERROR_INIT;
 	char *id = NULL;
+	p.done_verb = "Pulled";
 	int r = cstor_store_pull_image(&id, store, argv[0], &o, &err);
-	cli_progress_end(&p);
+	cli_progress_end(&p, r >= 0);
+	cli_progress_free(&p);
 	if (r < 0) {
 		cli_error("pull", &err);
 		cstor_error_clear(&err);
@@ -90,6 +92,14 @@ const struct cli_cmd cmd_pull = {
 	.names = { "pull" },
 	.args_help = "[docker://]REFERENCE",
 	.usage = "Pull an image from a registry",
+	.description = "Stores the image exactly as `skopeo copy docker://REFERENCE "
+		       "containers-storage:...` would, layers downloaded several at once and each "
+		       "digest checked before a layer becomes visible. Credentials come from --creds, "
+		       "--authfile or podman's and docker's auth files; registries.conf gives mirrors, "
+		       "aliases and search registries. See docs/registries.md.",
+	.examples = CLI_EXAMPLES("cstor pull docker.io/library/busybox:latest",
+				 "cstor pull --creds user:secret registry.example.com/team/app:v2",
+				 "cstor pull --tls-verify=false -q localhost:5000/test:latest"),
 	.min_args = 1,
 	.max_args = 1,
 	.flags = flags,

@@ -45,8 +45,10 @@ static int run(cstor_store *store, int argc, char **argv)
 	o.progress_ctx = &p;
 	cstor_error err = CSTOR_ERROR_INIT;
 	cstor_export_result res = { 0 };
+	p.done_verb = "Pushed";
 	int r = cstor_store_push_image(&res, store, argv[0], argv[1], &o, &err);
-	cli_progress_end(&p);
+	cli_progress_end(&p, r >= 0);
+	cli_progress_free(&p);
 	if (r < 0) {
 		cli_error("push", &err);
 		cstor_error_clear(&err);
@@ -64,6 +66,13 @@ const struct cli_cmd cmd_push = {
 	.names = { "push" },
 	.args_help = "IMAGE [docker://]REFERENCE",
 	.usage = "Push an image to a registry",
+	.description = "Uploads the image's blobs the registry does not have (checked with HEAD, "
+		       "mounted from another repository where it can) and its manifest. Kept "
+		       "original blobs are sent as they are, so an image pulled and pushed back keeps "
+		       "its manifest digest. Prints that digest. See docs/registries.md.",
+	.examples = CLI_EXAMPLES("cstor push busybox docker://registry.example.com/team/busybox:v1",
+				 "cstor push --creds user:secret app localhost:5000/app:latest",
+				 "cstor push --tls-verify=false --chunk-size 1048576 app localhost:5000/app:v2"),
 	.min_args = 2,
 	.max_args = 2,
 	.flags = flags,
