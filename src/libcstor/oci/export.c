@@ -29,6 +29,7 @@
 #include "archive/digest.h"
 #include "util/error-internal.h"
 #include "oci/export-internal.h"
+#include "oci/transports.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
 #include "util/strv.h"
@@ -444,8 +445,8 @@ static int to_archive(struct export *e, const struct cstor_export_dest *d,
 	return r;
 }
 
-int cstor_store_export_image(cstor_export_result *result, cstor_store *store, const char *ref,
-			     const char *dest, const cstor_export_options *opts, cstor_error *err)
+int cstor_oci_export_local(cstor_export_result *result, cstor_store *store, const char *ref,
+			   const char *dest, const cstor_export_options *opts, cstor_error *err)
 {
 	if (!store || !ref || !dest)
 		return cstor_error_set(err, EINVAL, "export: missing arguments");
@@ -453,14 +454,6 @@ int cstor_store_export_image(cstor_export_result *result, cstor_store *store, co
 		return cstor_error_set(err, EINVAL, "unsupported cstor_export_options version");
 	if (opts && opts->flags)
 		return cstor_error_set(err, EINVAL, "unknown export flags 0x%x", opts->flags);
-	if (strncmp(dest, "docker://", 9) == 0) {
-		cstor_push_options po = CSTOR_PUSH_OPTIONS_INIT;
-		if (opts) {
-			po.progress = opts->progress;
-			po.progress_ctx = opts->progress_ctx;
-		}
-		return cstor_store_push_image(result, store, ref, dest, &po, err);
-	}
 	struct cstor_export_dest d;
 	int r = cstor_export_dest_parse(&d, dest, err);
 	if (r < 0)

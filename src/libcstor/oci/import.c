@@ -35,6 +35,7 @@
 #include "oci/manifest.h"
 #include "oci/refname.h"
 #include "oci/source.h"
+#include "oci/transports.h"
 #include "records/pending.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
@@ -501,8 +502,8 @@ out:
 	return r;
 }
 
-int cstor_store_import_image(char **image_id, cstor_store *s, const char *source,
-			     const cstor_import_options *o, cstor_error *err)
+int cstor_oci_import_local(char **image_id, cstor_store *s, const char *source,
+			   const cstor_import_options *o, cstor_error *err)
 {
 	cstor_import_options defaults = CSTOR_IMPORT_OPTIONS_INIT;
 	if (!o)
@@ -511,11 +512,6 @@ int cstor_store_import_image(char **image_id, cstor_store *s, const char *source
 		return cstor_error_set(err, EINVAL, "unsupported cstor_import_options version");
 	if (o->flags & ~(uint32_t)CSTOR_IMPORT_NO_KEEP_BLOBS)
 		return cstor_error_set(err, EINVAL, "unknown import flags 0x%x", o->flags);
-	if (strncmp(source, "docker://", 9) == 0) {
-		cstor_pull_options po = CSTOR_PULL_OPTIONS_INIT;
-		po.import = o;
-		return cstor_store_pull_image(image_id, s, source, &po, err);
-	}
 	enum src_kind kind;
 	_cleanup_free_ char *path = NULL, *ref = NULL;
 	int r = parse_source(&kind, &path, &ref, source, err);

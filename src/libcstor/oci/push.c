@@ -23,6 +23,7 @@
 #include <cstor/image.h>
 #include <cstor/registry.h>
 
+#include "oci/transports.h"
 #include "oci/pull.h"
 #include "registry/client.h"
 #include "registry/conf.h"
@@ -352,7 +353,7 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_export_result xr = { 0 };
 	if (r == 0)
-		r = cstor_store_export_image(&xr, s, image, odest, NULL, err);
+		r = cstor_oci_export_local(&xr, s, image, odest, NULL, err);
 	if (r == 0) {
 		_cleanup_close_ int lfd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (lfd < 0)
