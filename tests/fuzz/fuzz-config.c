@@ -43,11 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; c.driver_opts && c.driver_opts[i]; i++)
 			if (!strchr(c.driver_opts[i], '='))
 				abort();
-		cstor_config_done(&c);
 	} else if (r != -ENOMEM && (!err.msg || !strstr(err.msg, "storage.conf"))) {
 		fprintf(stderr, "error without the file's name: %s\n", err.msg ? err.msg : "(none)");
 		abort();
 	}
+	/* Whatever resolve filled, also when it failed (as open does). */
+	cstor_config_done(&c);
 	cstor_error_clear(&err);
 	return 0;
 }
