@@ -83,8 +83,10 @@ static void print_version(void)
 #ifndef __has_feature
 #define __has_feature(x) 0
 #endif
+#if !defined(__SANITIZE_ADDRESS__) && !__has_feature(address_sanitizer)
 /* The store of the command that ran, kept reachable until exit (main). */
 static cstor_store *cli_store_at_exit;
+#endif
 
 int main(int argc, char **argv)
 {

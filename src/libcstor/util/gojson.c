@@ -241,6 +241,13 @@ static void put_real(cstor_buf *b, double v)
 		cstor_buf_puts(b, "null");
 		return;
 	}
+	if (v == 0) {
+		/* Go writes -0 for negative zero, which reads back as the
+		 * integer 0 and would then be written "0": write that at once,
+		 * so a record reads and writes the same text every time. */
+		cstor_buf_putc(b, '0');
+		return;
+	}
 	char tmp[64];
 	int prec;
 	for (prec = 1; prec <= 17; prec++) {
