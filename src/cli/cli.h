@@ -240,6 +240,11 @@ void cli_progress_cb(void *ctx, const cstor_progress *progress);
 /* End the line; after success, the summary line (on a terminal). */
 void cli_progress_end(struct cli_progress *p, bool ok);
 void cli_progress_free(struct cli_progress *p);
+/* import and pull --json: {"id", "names", "layers": [{"id", "digest",
+ * "size", "reused"}], "fetched", "reused", "seconds"}, layers base first.
+ * @what names the command in errors. */
+int cli_print_image_json(cstor_store *store, const char *id, const struct cli_progress *p,
+			 const char *what, double seconds);
 /* Ctrl-C (SIGINT, and SIGTERM, SIGHUP) during the operation: end the
  * line, say what was interrupted and what is kept, then die of the signal
  * (exit status 130 for Ctrl-C). What was stored stays consistent: the

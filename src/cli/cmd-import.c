@@ -18,70 +18,6 @@ static const struct cli_flag flags[] = {
 	{ { NULL } },
 };
 
-/* {"id", "names", "layers": [{"id", "digest", "size", "reused"}], "fetched",
- * "reused", "seconds"}: the layers base first, as in the manifest. */
-static int print_json(cstor_store *store, const char *id, const struct cli_progress *p,
-		      double seconds)
-{
-	cstor_error err = CSTOR_ERROR_INIT;
-	cstor_image *img = NULL;
-	if (cstor_store_image(&img, store, id, &err) < 0) {
-		cli_error("import", &err);
-		cstor_error_clear(&err);
-		return EXIT_FAIL;
-	}
-	/* The layer IDs, top first, then printed base first. */
-	char **ids = calloc(p->n_layers + 1, sizeof(char *));
-	unsigned n = 0;
-	char *next = cstor_image_top_layer(img) ? strdup(cstor_image_top_layer(img)) : NULL;
-	while (ids && next && n < p->n_layers) {
-		cstor_layer *l = NULL;
-		int r = cstor_store_layer(&l, store, next, &err);
-		free(next);
-		next = NULL;
-		if (r < 0) {
-			cstor_error_clear(&err);
-			break;
-		}
-		ids[n++] = strdup(cstor_layer_id(l));
-		if (cstor_layer_parent(l))
-			next = strdup(cstor_layer_parent(l));
-		cstor_layer_free(l);
-	}
-	free(next);
-	unsigned fetched = 0, reused = 0;
-	printf("{\"id\":");
-	cli_json_string(stdout, id);
-	printf(",\"names\":[");
-	const char *const *nm = cstor_image_names(img);
-	for (size_t i = 0; nm && nm[i]; i++) {
-		if (i)
-			putchar(',');
-		cli_json_string(stdout, nm[i]);
-	}
-	printf("],\"layers\":[");
-	for (unsigned i = 0; i < p->n_layers; i++) {
-		const struct cli_progress_layer *l = &p->layers[i];
-		const char *lid = n == p->n_layers && ids[n - 1 - i] ? ids[n - 1 - i] : "";
-		printf("%s{\"id\":", i ? "," : "");
-		cli_json_string(stdout, lid);
-		printf(",\"digest\":");
-		cli_json_string(stdout, l->digest ? l->digest : "");
-		printf(",\"size\":%llu,\"reused\":%s}", (unsigned long long)l->size,
-		       l->reused ? "true" : "false");
-		if (l->reused)
-			reused++;
-		else
-			fetched++;
-	}
-	printf("],\"fetched\":%u,\"reused\":%u,\"seconds\":%.3f}\n", fetched, reused, seconds);
-	for (unsigned i = 0; ids && i < n; i++)
-		free(ids[i]);
-	free(ids);
-	cstor_image_free(img);
-	return EXIT_OK;
-}
-
 static int run(cstor_store *store, int argc, char **argv)
 {
 	(void)argc;
@@ -113,7 +49,7 @@ static int run(cstor_store *store, int argc, char **argv)
 	}
 	int rc = EXIT_OK;
 	if (json)
-		rc = print_json(store, id, &p,
+		rc = cli_print_image_json(store, id, &p, "import",
 				(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	else
 		printf("%s\n", id);

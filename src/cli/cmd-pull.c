@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,7 +21,7 @@ static void interrupted(int sig)
 	_exit(128 + sig);
 }
 
-static bool quiet, no_keep, tls_verify = true;
+static bool quiet, no_keep, json, tls_verify = true;
 static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
 
 static const struct cli_flag flags[] = {
@@ -37,6 +38,7 @@ static const struct cli_flag flags[] = {
 	  "OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's)" },
 	{ { "-parallel" }, CLI_STRING, &parallel, "Layers downloaded at once (default 3)" },
 	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
+	CLI_JSON_FLAG(json),
 	{ { "-no-keep-blobs" }, CLI_BOOL, &no_keep,
 	  "Do not keep compressed layer blobs (a push or export then recompresses them)" },
 	{ { NULL } },
@@ -75,17 +77,27 @@ static int run(cstor_store *store, int argc, char **argv)
 	cstor_error err = CSTOR_ERROR_INIT;
 	char *id = NULL;
 	p.done_verb = "Pulled";
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int r = cstor_store_pull_image(&id, store, argv[0], &o, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cli_progress_end(&p, r >= 0);
-	cli_progress_free(&p);
 	if (r < 0) {
 		cli_error("pull", &err);
 		cstor_error_clear(&err);
+		cli_progress_free(&p);
 		return EXIT_FAIL;
 	}
-	printf("%s\n", id);
+	int rc = EXIT_OK;
+	if (json)
+		rc = cli_print_image_json(store, id, &p, "pull",
+					  (double)(t1.tv_sec - t0.tv_sec) +
+						  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	else
+		printf("%s\n", id);
 	free(id);
-	return EXIT_OK;
+	cli_progress_free(&p);
+	return rc;
 }
 
 const struct cli_cmd cmd_pull = {

@@ -130,6 +130,10 @@ test_import_docker_transport() {
 	id2=$(cs "$A" vfs pull -q "docker://$REG/bb@$digest")
 	expect_eq "$id2" "$id" "pull by digest"
 	expect_eq "$(jq 'length' "$A/g/vfs-layers/layers.json")" 2 "layers reused"
+	# --json: one document, the layers it reused said so.
+	cs "$A" vfs pull -q --json "$REG/bb:v1" >"$A/pull.json"
+	expect_eq "$(jq -c '[.id, .fetched, .reused, (.layers | length)]' "$A/pull.json")" \
+		"[\"$id\",0,2,2]" "pull --json"
 }
 
 test_404_tag_store_unchanged() {
