@@ -179,8 +179,9 @@ int main(int argc, char **argv)
 
 	cstor_store *store = NULL;
 	if (!c->no_store) {
-		if (!(cli_global.graph_root = absolute(cli_global.graph_root)) ||
-		    !(cli_global.run_root = absolute(cli_global.run_root))) {
+		if ((cli_global.graph_root &&
+		     !(cli_global.graph_root = absolute(cli_global.graph_root))) ||
+		    (cli_global.run_root && !(cli_global.run_root = absolute(cli_global.run_root)))) {
 			fprintf(stderr, "%s: out of memory\n", cli_program);
 			return EXIT_FAIL;
 		}

@@ -46,6 +46,10 @@ test_relative_roots() {
 	[ -d "$s/g/vfs/dir/$id" ] || die "the layer is not under $s/g"
 	expect_eq "$(cd "$s" && "$CSTOR" -g g -R r -s vfs layers -q)" "$id" "the same store, relative"
 	expect_eq "$("$CSTOR" -g "$s/g" -R "$s/r" -s vfs layers -q)" "$id" "the same store, absolute"
+	# Only -R given, -g from storage.conf: still works.
+	printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\n' "$s/g" >"$s/storage.conf"
+	expect_eq "$(cd "$s" && CONTAINERS_STORAGE_CONF=$s/storage.conf "$CSTOR" -R r layers -q)" "$id" \
+		"graph root from storage.conf, relative run root"
 	# Nothing was made anywhere else.
 	[ ! -e "$PWD/g" ] || [ "$PWD" = "$s" ] || die "a store appeared in the working directory"
 }
