@@ -208,6 +208,24 @@ CSTOR_PUBLIC int cstor_store_diff_size(int64_t *size, cstor_store *store, const 
  */
 CSTOR_PUBLIC int cstor_store_wipe(cstor_store *store, cstor_error *err);
 
+/**
+ * The layers the storage driver has (its directories), with or without a
+ * record: the newest containers-storage's `storage-layers`. *ids is
+ * NULL-terminated, free with cstor_strv_free().
+ * @return 0, -EOPNOTSUPP ("driver not supported")
+ */
+CSTOR_PUBLIC int cstor_store_driver_layers(char ***ids, cstor_store *store, cstor_error *err);
+
+/**
+ * Create a layer in the storage driver only, with no record (@id NULL: a
+ * random ID; @parent a driver layer or NULL): `create-storage-layer`, for
+ * tests of check and gc, which find and remove such directories.
+ * @return 0, -EEXIST, -ENOENT (no such parent), -EINVAL (bad ID)
+ */
+CSTOR_PUBLIC int cstor_store_create_driver_layer(char **id_out, cstor_store *store,
+						 const char *id, const char *parent,
+						 cstor_error *err);
+
 CSTOR_END_DECL
 
 #endif

@@ -70,9 +70,33 @@ test_error_phrases() {
 	t_unchecked "layers left flagged by the failed applies, on purpose"
 }
 
+# storage-layers and create-storage-layer, as the newest CLI's check tests
+# use them: driver layers without records, found and removed by check -r.
+test_storage_layers() {
+	for drv in vfs overlay; do
+		[ "$drv" = overlay ] && t_need_overlay
+		local s; s=$(t_store)
+		local C="$CSTOR -g $s/g -R $s/r -s $drv"
+		expect_eq "$($C storage-layers)" "" "$drv: none at first"
+		local a b rec
+		a=$($C create-storage-layer)
+		b=$($C create-storage-layer "$a")
+		rec=$($C create-layer)
+		expect_eq "$($C storage-layers | sort)" "$(printf '%s\n' "$a" "$b" "$rec" | sort)" "$drv: listed"
+		expect_eq "$($C layers -q)" "$rec" "$drv: only one has a record"
+		$C create-storage-layer "$a" -i "$a" 2>/dev/null && die "$drv: created over an existing one"
+		$C check -r >"$s/out" || die "$drv: check -r: $(cat "$s/out")"
+		grep -q "layer $a: layer in lower level storage driver not accounted for" "$s/out" &&
+			grep -q "layer $b: layer in lower level storage driver not accounted for" "$s/out" ||
+			die "$drv: check: $(cat "$s/out")"
+		expect_eq "$($C storage-layers)" "$rec" "$drv: after check -r"
+	done
+}
+
 t_begin
 t_run test_mounted_prints_go_line_only
 t_run test_layers_quiet
 t_run test_relative_roots
 t_run test_error_phrases
+t_run test_storage_layers
 t_end

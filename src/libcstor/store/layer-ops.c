@@ -106,3 +106,52 @@ int cstor_layer_set_big_data(cstor_store *s, const char *ref, const char *key, c
 	struct cstor_objset set = cstor_store_layer_set(s);
 	return cstor_objset_set_big_data(&set, NULL, ref, key, data, len, NULL, "set layer data", err);
 }
+
+/* ---- the driver's own layers (storage-layers, create-storage-layer) ---- */
+
+int cstor_store_driver_layers(char ***ids, cstor_store *s, cstor_error *err)
+{
+	*ids = NULL;
+	if (!s->driver_ops->list)
+		return cstor_error_set(err, EOPNOTSUPP, "driver not supported");
+	/* Under the layer store's lock: a layer being created has its record
+	 * and its directory made together under it. */
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_reading(ls, err);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	r = s->driver_ops->list(s->driver, ids, err);
+	cstor_objstore_done(ls);
+	return r;
+}
+
+int cstor_store_create_driver_layer(char **id_out, cstor_store *s, const char *id,
+				    const char *parent, cstor_error *err)
+{
+	*id_out = NULL;
+	char rid[65];
+	if (!id) {
+		if (cstor_random_id(rid) < 0)
+			return cstor_error_errno(err, errno, "generate a layer ID");
+		id = rid;
+	}
+	if (!cstor_rec_id_valid(id) || (parent && !cstor_rec_id_valid(parent)))
+		return cstor_error_set(err, EINVAL, "create storage layer: invalid layer ID %s",
+				       cstor_rec_id_valid(id) ? parent : id);
+	struct cstor_objstore *ls = s->layers;
+	int r = cstor_objstore_start_writing(ls, err);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	/* A directory only: no record says it exists (what check calls
+	 * "not accounted for"). Never over a layer that has a record. */
+	if (cstor_objstore_by_id(ls, id) || s->driver_ops->exists(s->driver, id))
+		r = cstor_error_set(err, EEXIST, "create storage layer: layer %s exists", id);
+	else if (parent && !s->driver_ops->exists(s->driver, parent))
+		r = cstor_error_set(err, ENOENT, "create storage layer: no storage layer %s", parent);
+	else
+		r = s->driver_ops->create(s->driver, id, parent, err);
+	cstor_objstore_done(ls);
+	if (r == 0 && !(*id_out = strdup(id)))
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	return r;
+}
