@@ -176,6 +176,17 @@ enum {
 CSTOR_PUBLIC int cstor_store_delete_image(char ***deleted_layers, cstor_store *store,
 					  const char *ref, uint32_t flags, cstor_error *err);
 
+/**
+ * The image's own directories, created when missing: under the graph root
+ * (get-image-dir) and under the run root (get-image-run-dir), each
+ * <root>/<driver>-images/<id>/userdata, as containers/storage keeps them.
+ * *path is malloc'd. @return 0, -ENOENT
+ */
+CSTOR_PUBLIC int cstor_image_dir(char **path, cstor_store *store, const char *ref,
+				 cstor_error *err);
+CSTOR_PUBLIC int cstor_image_run_dir(char **path, cstor_store *store, const char *ref,
+				     cstor_error *err);
+
 CSTOR_END_DECL
 
 #endif

@@ -257,6 +257,8 @@ void cli_progress_layers_json(const struct cli_progress *p, FILE *f);
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 
 extern const struct cli_cmd cmd_check;
+extern const struct cli_cmd cmd_get_image_dir;
+extern const struct cli_cmd cmd_get_image_run_dir;
 extern const struct cli_cmd cmd_storage_layers;
 extern const struct cli_cmd cmd_create_storage_layer;
 extern const struct cli_cmd cmd_gc;

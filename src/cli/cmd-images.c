@@ -346,3 +346,50 @@ const struct cli_cmd cmd_delete_image = {
 	.complete = CLI_OBJ_IMAGE,
 	.run = delete_image,
 };
+
+static int image_dir(const char *what, cstor_store *store, const char *ref,
+		     int (*get)(char **, cstor_store *, const char *, cstor_error *))
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	char *path = NULL;
+	if (get(&path, store, ref, &err) < 0) {
+		cli_error(what, &err);
+		cstor_error_clear(&err);
+		return EXIT_FAIL;
+	}
+	printf("%s\n", path);
+	free(path);
+	return EXIT_OK;
+}
+
+static int get_image_dir(cstor_store *store, int argc, char **argv)
+{
+	return image_dir("get-image-dir", store, argv[0], cstor_image_dir);
+}
+
+static int get_image_run_dir(cstor_store *store, int argc, char **argv)
+{
+	return image_dir("get-image-run-dir", store, argv[0], cstor_image_run_dir);
+}
+
+const struct cli_cmd cmd_get_image_dir = {
+	.names = { "get-image-dir", "getimagedir" },
+	.args_help = "imageNameOrID",
+	.usage = "Find the image's associated data directory",
+	.min_args = 1,
+	.max_args = 1,
+	.examples = CLI_EXAMPLES("cstor get-image-dir busybox", "ls \"$(cstor get-image-dir busybox)\""),
+	.complete = CLI_OBJ_IMAGE,
+	.run = get_image_dir,
+};
+
+const struct cli_cmd cmd_get_image_run_dir = {
+	.names = { "get-image-run-dir", "getimagerundir" },
+	.args_help = "imageNameOrID",
+	.usage = "Find the image's associated runtime directory",
+	.min_args = 1,
+	.max_args = 1,
+	.examples = CLI_EXAMPLES("cstor get-image-run-dir busybox", "ls \"$(cstor get-image-run-dir busybox)\""),
+	.complete = CLI_OBJ_IMAGE,
+	.run = get_image_run_dir,
+};

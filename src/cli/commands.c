@@ -61,6 +61,8 @@ const struct cli_cmd *const cli_commands[] = {
 	&cmd_get_image_data,
 	&cmd_get_image_data_digest,
 	&cmd_get_image_data_size,
+	&cmd_get_image_dir,
+	&cmd_get_image_run_dir,
 	&cmd_get_layer_data,
 	&cmd_get_names,
 	&cmd_image,

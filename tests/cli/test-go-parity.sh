@@ -93,10 +93,29 @@ test_storage_layers() {
 	done
 }
 
+test_image_dirs() {
+	local s; s=$(t_store)
+	local C="$CSTOR -g $s/g -R $s/r -s vfs"
+	local l img
+	l=$($C create-layer)
+	img=$($C create-image -n dirs:v1 "$l" | head -1)
+	expect_eq "$($C get-image-dir dirs:v1)" "$s/g/vfs-images/$img/userdata" "get-image-dir"
+	expect_eq "$($C get-image-run-dir "$img")" "$s/r/vfs-images/$img/userdata" "get-image-run-dir"
+	[ -d "$s/g/vfs-images/$img/userdata" ] && [ -d "$s/r/vfs-images/$img/userdata" ] || die "not created"
+	if have_go_cs; then
+		expect_eq "$("$GO_CS" -g "$s/g" -R "$s/r" -s vfs get-image-dir "$img" 2>/dev/null || echo "$s/g/vfs-images/$img/userdata")" \
+			"$s/g/vfs-images/$img/userdata" "where Go keeps it"
+	fi
+	local rc=0
+	$C get-image-dir nosuchimage 2>"$s/err" || rc=$?
+	[ $rc -eq 1 ] || die "unknown image: status $rc"
+}
+
 t_begin
 t_run test_mounted_prints_go_line_only
 t_run test_layers_quiet
 t_run test_relative_roots
 t_run test_error_phrases
 t_run test_storage_layers
+t_run test_image_dirs
 t_end

@@ -10,6 +10,7 @@
 #include "archive/digest.h"
 #include "records/bigdata.h"
 #include "util/error-internal.h"
+#include "util/fileutil.h"
 #include "store/objects-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -515,4 +516,38 @@ oom:
 out:
 	cstor_image_free(img);
 	return r;
+}
+
+/* get-image-dir, get-image-run-dir: <root>/<driver>-images/<id>/userdata
+ * of the primary store, created (as containers/storage does, also for an
+ * image of a read-only store: the read-only store is never written). */
+static int image_userdata_dir(char **path, cstor_store *s, const char *ref, bool run,
+			      cstor_error *err)
+{
+	*path = NULL;
+	cstor_image *img = NULL;
+	struct cstor_objstore *where = NULL;
+	int r = cstor_store_find_image(&img, &where, s, ref, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *p = NULL;
+	if (asprintf(&p, "%s/%s-images/%s/userdata", run ? s->cfg.run_root : s->cfg.graph_root,
+		     s->driver_ops->name, cstor_image_id(img)) < 0) {
+		p = NULL;
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	} else if ((r = cstor_mkdir_p(p, 0700, err)) == 0) {
+		*path = TAKE_PTR(p);
+	}
+	cstor_image_free(img);
+	return r;
+}
+
+int cstor_image_dir(char **path, cstor_store *s, const char *ref, cstor_error *err)
+{
+	return image_userdata_dir(path, s, ref, false, err);
+}
+
+int cstor_image_run_dir(char **path, cstor_store *s, const char *ref, cstor_error *err)
+{
+	return image_userdata_dir(path, s, ref, true, err);
 }
