@@ -102,10 +102,7 @@ test_image_dirs() {
 	expect_eq "$($C get-image-dir dirs:v1)" "$s/g/vfs-images/$img/userdata" "get-image-dir"
 	expect_eq "$($C get-image-run-dir "$img")" "$s/r/vfs-images/$img/userdata" "get-image-run-dir"
 	[ -d "$s/g/vfs-images/$img/userdata" ] && [ -d "$s/r/vfs-images/$img/userdata" ] || die "not created"
-	if have_go_cs; then
-		expect_eq "$("$GO_CS" -g "$s/g" -R "$s/r" -s vfs get-image-dir "$img" 2>/dev/null || echo "$s/g/vfs-images/$img/userdata")" \
-			"$s/g/vfs-images/$img/userdata" "where Go keeps it"
-	fi
+	# (containers-storage 1.43 has no get-image-dir: the newest one's path.)
 	local rc=0
 	$C get-image-dir nosuchimage 2>"$s/err" || rc=$?
 	[ $rc -eq 1 ] || die "unknown image: status $rc"
