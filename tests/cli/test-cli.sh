@@ -129,7 +129,16 @@ test_bad_storage_conf() {
 	"$CSTOR" -g "$s/g" -R "$s/r" -s vfs --storage-opt vfs.frob=1 status >/dev/null 2>"$s/err" &&
 		die "accepted vfs.frob"
 	grep -q "frob" "$s/err" || die "option message: $(cat "$s/err")"
-	"$CSTOR" -g relative -R "$s/r" -s vfs status >/dev/null 2>"$s/err" && die "accepted relative root"
+	# A relative root on the command line is taken from the working
+	# directory (the newest containers-storage); in storage.conf it is an
+	# error that names the file.
+	(cd "$s" && "$CSTOR" -g relative -R "$s/r" -s vfs status >/dev/null) || die "relative -g refused"
+	[ -d "$s/relative/vfs" ] || die "relative -g not taken from the working directory"
+	printf '[storage]\ndriver = "vfs"\ngraphroot = "relative"\n' >"$s/rel.conf"
+	CONTAINERS_STORAGE_CONF=$s/rel.conf "$CSTOR" -R "$s/r" status >/dev/null 2>"$s/err" &&
+		die "accepted a relative graphroot in storage.conf"
+	grep -q "rel.conf: graphroot: graph root \"relative\" is not an absolute path" "$s/err" ||
+		die "relative graphroot message: $(cat "$s/err")"
 	grep -q "not an absolute path" "$s/err" || die "relative root message"
 }
 

@@ -353,7 +353,7 @@ test_different_layers_do_not_wait() {
 	expect_eq $rc 124 "a second mount of A waits for the first"
 	: >"$s/a-go"
 	wait $apid || die "mount of A: $(cat "$s/a-out")"
-	expect_eq "$($C mounted "$a" | sed -n 2p)" "	count: 1" "A's count"
+	expect_eq "$($C mounted -v "$a" | sed -n 2p)" "	count: 1" "A's count"
 	$C unmount "$a" >/dev/null
 	expect_eq "$(mounts_under "$s/g/overlay")" 0 "mounts left under the home"
 	expect_eq "$(cat "$s/r/overlay-layers/mountpoints.json")" "[]" "mount records left"
