@@ -157,7 +157,10 @@ static int pick_platform(json_t **out, json_t *index, struct cstor_oci_src *src,
 {
 	const char *want = cstor_oci_src_platform(src), *src_path = cstor_oci_src_path(src);
 	char os[64] = "linux", arch[64], variant[64] = "";
-	snprintf(arch, sizeof(arch), "%s", cstor_oci_host_arch());
+	const char *host = cstor_oci_host_arch();
+	size_t hl = strnlen(host, sizeof(arch) - 1);
+	memcpy(arch, host, hl);
+	arch[hl] = 0;
 	if (want && sscanf(want, "%63[^/]/%63[^/]/%63s", os, arch, variant) < 2)
 		return cstor_error_set(err, EINVAL, "platform \"%s\" is not OS/ARCH[/VARIANT]",
 				       want);
