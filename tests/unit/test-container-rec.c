@@ -179,14 +179,24 @@ static int test_hostile_records(void)
 static int test_go_cli_containers_file(void)
 {
 	char dir[256];
-	int k = go_store_make(dir, sizeof(dir));
-	if (k == 77)
-		return test_skip("the Go CLI containers-storage cannot make a store here");
-	CHECK(k == 0);
 	size_t len = 0;
-	_cleanup_free_ char *data = go_store_read(dir, "g/vfs-containers/containers.json", &len);
-	go_store_remove(dir);
-	CHECK(data && len > 0);
+	_cleanup_free_ char *data = NULL;
+	/* Twice at most: once, under a heavily loaded CI run, the Go CLI's
+	 * file lacked one of the records the script makes (not reproduced
+	 * since); what it wrote is printed if it happens again. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int k = go_store_make(dir, sizeof(dir));
+		if (k == 77)
+			return test_skip("the Go CLI containers-storage cannot make a store here");
+		CHECK(k == 0);
+		free(data);
+		data = go_store_read(dir, "g/vfs-containers/containers.json", &len);
+		go_store_remove(dir);
+		CHECK(data && len > 0);
+		if (strstr(data, "\"uidmap\"") && strstr(data, "\\u2028") && strstr(data, "Volatile"))
+			break;
+		printf("# attempt %d: containers.json as the Go CLI wrote it: %s\n", attempt + 1, data);
+	}
 	CHECK(strstr(data, "\"uidmap\"") && strstr(data, "\\u2028") && strstr(data, "Volatile"));
 	_cleanup_free_ char *out = NULL;
 	cstor_error err = CSTOR_ERROR_INIT;
