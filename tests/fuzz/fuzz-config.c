@@ -18,15 +18,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64];
+static char dir[48], path[64];
+
+/* The scratch directory goes with the process (replays run in CI). */
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!path[0]) {
-		char dir[] = "/tmp/cstor-fuzz-config-XXXXXX";
+		snprintf(dir, sizeof(dir), "/tmp/cstor-fuzz-config-XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
 		snprintf(path, sizeof(path), "%s/storage.conf", dir);
+		atexit(remove_dir);
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))

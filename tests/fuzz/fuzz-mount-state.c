@@ -20,11 +20,18 @@
 #include "records/fields.h"
 #include "util/error-internal.h"
 #include "util/cleanup.h"
+#include "util/rm.h"
 #include "util/strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64], dir2[80];
+
+/* The scratch directory goes with the process (replays run in CI). */
+static void remove_dir(void)
+{
+	cstor_rm_rf_at_quiet(AT_FDCWD, dir);
+}
 
 static void put(const char *name, const uint8_t *data, size_t size)
 {
@@ -144,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof(dir), "%s", d);
 		snprintf(dir2, sizeof(dir2), "%s/w", d);
 		mkdir(dir2, 0700);
+		atexit(remove_dir);
 	}
 	if (size < 1)
 		return 0;
