@@ -47,6 +47,10 @@ struct check_layer {
 	bool diff_ok;       /* its diff gave the recorded DiffID and size */
 	bool referenced;
 	bool leftover;      /* listed by the journal of a dead writer */
+	/* Reported as unused (too old, or a dead writer's leftover): repair
+	 * removes it. */
+	bool unused;
+	char **bad_blobs;   /* kept-blob keys that are gone or wrong */
 	struct check_hdr *hdrs;
 	size_t n_hdrs;
 	bool have_hdrs;

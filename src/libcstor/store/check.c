@@ -111,6 +111,7 @@ void cstor_check_report_free(cstor_check_report *r)
 		free(l->data_dir);
 		free(l->layers_dir);
 		strv_free(l->data);
+		strv_free(l->bad_blobs);
 		free_hdrs(l);
 	}
 	free(r->layers);
@@ -531,12 +532,16 @@ static int check_layer_data(struct cstor_check_report *rep, struct check_layer *
 		bool blob = strncmp(key, CSTOR_KEPT_BLOB_PREFIX, strlen(CSTOR_KEPT_BLOB_PREFIX)) == 0;
 		if (fd < 0 && errno == ENOENT) {
 			l->other_bad |= !blob;
+			if (blob && strv_append(&l->bad_blobs, key) < 0)
+				return -ENOMEM;
 			r = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_DATA_MISSING,
 					      l->id, l->ro,
 					      "%slayer %s: data item \"%s\": layer data item is missing",
 					      pre, l->id, key);
 		} else if (fd < 0) {
 			l->other_bad |= !blob;
+			if (blob && strv_append(&l->bad_blobs, key) < 0)
+				return -ENOMEM;
 			r = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_DATA_BAD,
 					      l->id, l->ro, "%slayer %s: data item \"%s\": %s", pre,
 					      l->id, key, strerror(errno));
@@ -547,6 +552,8 @@ static int check_layer_data(struct cstor_check_report *rep, struct check_layer *
 			char got[CSTOR_DIGEST_STRING_MAX];
 			uint64_t size;
 			if (cstor_digest_fd(got, &size, fd, NULL) < 0 || !streq(got, want)) {
+				if (strv_append(&l->bad_blobs, key) < 0)
+					return -ENOMEM;
 				r = check_add_problem(rep, CSTOR_CHECK_LAYER,
 						      CSTOR_PROBLEM_LAYER_DATA_BAD, l->id, l->ro,
 						      "%slayer %s: data item \"%s\": kept blob does not have its digest",
@@ -929,13 +936,15 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 			continue;
 		/* A parent of a used layer was marked by the walks. */
 		if (l->leftover) {
+			l->unused = true;
 			r = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_LEFTOVER,
 					      l->id, false,
 					      "layer %s: left by an interrupted import or image delete, not referenced by any images or containers",
 					      l->id);
 		} else {
 			int64_t t = parse_time(l->created);
-			if (t < 0 || t + max_age <= (int64_t)now)
+			l->unused = t < 0 || t + max_age <= (int64_t)now;
+			if (l->unused)
 				r = check_add_problem(rep, CSTOR_CHECK_LAYER,
 						      CSTOR_PROBLEM_LAYER_UNREFERENCED, l->id, false,
 						      "layer %s: layer not referenced by any images or containers",

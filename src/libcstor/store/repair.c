@@ -72,18 +72,9 @@ static bool is_kept_blob(const char *key)
 	return strncmp(key, CSTOR_KEPT_BLOB_PREFIX, strlen(CSTOR_KEPT_BLOB_PREFIX)) == 0;
 }
 
-static bool blob_is_bad(const struct cstor_check_report *rep, const struct check_layer *l,
-			const char *key)
+static bool blob_is_bad(const struct check_layer *l, const char *key)
 {
-	for (size_t i = 0; i < rep->n_problems; i++) {
-		const struct check_problem *p = &rep->problems[i];
-		if (p->p.object == CSTOR_CHECK_LAYER && streq(p->id, l->id) &&
-		    (p->p.code == CSTOR_PROBLEM_LAYER_DATA_BAD ||
-		     p->p.code == CSTOR_PROBLEM_LAYER_DATA_MISSING) &&
-		    strstr(p->msg, key))
-			return true;
-	}
-	return false;
+	return strv_contains(l->bad_blobs, key);
 }
 
 /* Rebuild @l from kept blob @key of layer @src. */
@@ -103,37 +94,28 @@ static int from_blob(cstor_store *s, const struct check_layer *l, const struct c
 	return cstor_layer_apply(NULL, s, l->id, CSTOR_APPLY_REBUILD, -1, NULL, fd_read, &fd, err);
 }
 
-/* Rebuild @l from the diff of layer @src (same DiffID). The diff goes
- * through an unnamed temporary file: a diff takes the store's locks, which
- * the rebuild takes too. */
-static int from_layer(cstor_store *s, const struct check_layer *l, const struct check_layer *src,
-		      cstor_error *err)
+/* Rebuild @l from the diff of layer @src (same DiffID): through the
+ * store's diff for a layer it finds by ID, or reassembled from its own
+ * store's files for a read-only copy of @l itself (same ID, shadowed by
+ * ours). The diff goes through an unnamed temporary file: making it takes
+ * the store's locks, which the rebuild takes too. */
+static int from_diff(cstor_store *s, const struct check_layer *l, const struct check_layer *src,
+		     cstor_error *err)
 {
 	_cleanup_close_ int fd = open(s->layers_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cstor_error_errno(err, errno, "create a temporary file in %s", s->layers_dir);
-	int r = cstor_store_diff(s, NULL, src->id, CSTOR_DIFF_UNCOMPRESSED, fd_write, &fd, err);
-	if (r < 0)
-		return r;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return cstor_error_errno(err, errno, "rewind the diff of layer %s", src->id);
-	return cstor_layer_apply(NULL, s, l->id, CSTOR_APPLY_REBUILD, -1, NULL, fd_read, &fd, err);
-}
-
-/* Rebuild @l from a read-only store's copy of it (same ID): its tar-split
- * reassembled from that store's files. */
-static int from_stored(cstor_store *s, const struct check_layer *l, const struct check_layer *src,
-		       cstor_error *err)
-{
-	_cleanup_free_ char *root = strdup(src->layers_dir);
-	char *slash = root ? strrchr(root, '/') : NULL;
-	if (!slash)
-		return cstor_error_set(err, ENOMEM, "out of memory");
-	*slash = 0;
-	_cleanup_close_ int fd = open(s->layers_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cstor_error_errno(err, errno, "create a temporary file in %s", s->layers_dir);
-	int r = cstor_layer_diff_stored(s, root, src->layers_dir, src->id, fd_write, &fd, err);
+	int r;
+	if (src->shadowed) {
+		_cleanup_free_ char *root = strdup(src->layers_dir);
+		char *slash = root ? strrchr(root, '/') : NULL;
+		if (!slash)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		*slash = 0;
+		r = cstor_layer_diff_stored(s, root, src->layers_dir, src->id, fd_write, &fd, err);
+	} else {
+		r = cstor_store_diff(s, NULL, src->id, CSTOR_DIFF_UNCOMPRESSED, fd_write, &fd, err);
+	}
 	if (r < 0)
 		return r;
 	if (lseek(fd, 0, SEEK_SET) < 0)
@@ -156,7 +138,7 @@ static int rebuild(char **how, cstor_store *s, const struct cstor_check_report *
 				continue;
 			for (size_t k = 0; src->data && src->data[k]; k++) {
 				const char *key = src->data[k];
-				if (!is_kept_blob(key) || blob_is_bad(rep, src, key))
+				if (!is_kept_blob(key) || blob_is_bad(src, key))
 					continue;
 				cstor_error_clear(&last);
 				r = from_blob(s, l, src, key, &last);
@@ -186,7 +168,7 @@ static int rebuild(char **how, cstor_store *s, const struct cstor_check_report *
 		if (!src->shadowed && (!src->diff_ok || src->content_bad))
 			continue;
 		cstor_error_clear(&last);
-		r = src->shadowed ? from_stored(s, l, src, &last) : from_layer(s, l, src, &last);
+		r = from_diff(s, l, src, &last);
 		if (r == 0) {
 			cstor_error_clear(&last);
 			return asprintf(how, "%slayer %s%s, which has the same content",
@@ -329,7 +311,7 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 	for (size_t i = 0; i < rep->n_layers; i++) {
 		const struct check_layer *l = &rep->layers[i];
 		for (size_t k = 0; !l->ro && !l->shadowed && l->data && l->data[k]; k++) {
-			if (!is_kept_blob(l->data[k]) || !blob_is_bad(rep, l, l->data[k]))
+			if (!is_kept_blob(l->data[k]) || !blob_is_bad(l, l->data[k]))
 				continue;
 			cstor_error e = CSTOR_ERROR_INIT;
 			if (drop_data_name(s, l->id, l->data[k], &e) == 0)
@@ -400,25 +382,9 @@ int cstor_store_repair(char ***done_out, char ***failed_out, cstor_store *s,
 			const struct check_layer *l = &rep->layers[i];
 			if (l->ro || l->shadowed || l->busy || depth(rep, l) != d)
 				continue;
-			bool unused = check_has_problem(rep, CSTOR_CHECK_LAYER, l->id) &&
-				      !l->referenced;
 			bool damaged = l->other_bad || (l->content_bad && !fixed[i]);
-			if (!unused && !damaged)
+			if (!l->unused && !damaged)
 				continue;
-			if (!damaged) {
-				/* Unused, but only a problem when reported as
-				 * such (age, leftover). */
-				bool reported = false;
-				for (size_t k = 0; k < rep->n_problems; k++) {
-					const struct check_problem *p = &rep->problems[k];
-					if (streq(p->id, l->id) && p->p.object == CSTOR_CHECK_LAYER &&
-					    (p->p.code == CSTOR_PROBLEM_LAYER_UNREFERENCED ||
-					     p->p.code == CSTOR_PROBLEM_LAYER_LEFTOVER))
-						reported = true;
-				}
-				if (!reported)
-					continue;
-			}
 			cstor_error e = CSTOR_ERROR_INIT;
 			int q = cstor_store_delete_layer(s, l->id, &e);
 			if (q == 0)
