@@ -74,9 +74,10 @@ struct check_problem {
 struct cstor_check_report {
 	struct check_layer *layers;
 	size_t n_layers;
-	/* The layers used by their IDs (not shadowed), sorted by ID; built
-	 * once all are copied, NULL before (lookups scan then). */
-	struct check_layer **by_id;
+	/* Indexes into layers of those used by their IDs (not shadowed),
+	 * sorted by ID (indexes, not pointers: layers grows while the stores
+	 * are copied); NULL before the first store is copied. */
+	size_t *by_id;
 	size_t n_by_id;
 	struct check_image *images;
 	size_t n_images;

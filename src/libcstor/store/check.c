@@ -137,25 +137,29 @@ void cstor_check_report_free(cstor_check_report *r)
 	free(r);
 }
 
+/* qsort has no context argument: the array being indexed, for the
+ * comparison (set only while index_layers sorts; the library sorts no two
+ * reports at once in one thread, and qsort_r is not portable enough). */
+static _Thread_local const struct check_layer *sorting;
+
 static int cmp_layer_id(const void *a, const void *b)
 {
-	return strcmp((*(struct check_layer *const *)a)->id, (*(struct check_layer *const *)b)->id);
-}
-
-static int cmp_key_layer(const void *key, const void *elem)
-{
-	return strcmp(key, (*(struct check_layer *const *)elem)->id);
+	return strcmp(sorting[*(const size_t *)a].id, sorting[*(const size_t *)b].id);
 }
 
 /* Lookups by ID stay fast in stores of many thousands of layers. */
 static int index_layers(struct cstor_check_report *r)
 {
+	free(r->by_id);
+	r->n_by_id = 0;
 	if (!(r->by_id = calloc(r->n_layers + 1, sizeof(*r->by_id))))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_layers; i++)
 		if (!r->layers[i].shadowed)
-			r->by_id[r->n_by_id++] = &r->layers[i];
+			r->by_id[r->n_by_id++] = i;
+	sorting = r->layers;
 	qsort(r->by_id, r->n_by_id, sizeof(*r->by_id), cmp_layer_id);
+	sorting = NULL;
 	return 0;
 }
 
@@ -164,9 +168,18 @@ struct check_layer *check_find_layer(const struct cstor_check_report *r, const c
 	if (!id)
 		return NULL;
 	if (r->by_id) {
-		struct check_layer **l =
-			bsearch(id, r->by_id, r->n_by_id, sizeof(*r->by_id), cmp_key_layer);
-		return l ? *l : NULL;
+		size_t lo = 0, hi = r->n_by_id;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(id, r->layers[r->by_id[mid]].id);
+			if (c == 0)
+				return &r->layers[r->by_id[mid]];
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		return NULL;
 	}
 	for (size_t i = 0; i < r->n_layers; i++)
 		if (!r->layers[i].shadowed && streq(r->layers[i].id, id))
@@ -802,11 +815,16 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 	struct cstor_check_report *rep = calloc(1, sizeof(*rep));
 	if (!rep)
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* Indexed after each store: the next one's copies of the same IDs
+	 * are found by lookup, not by a scan of every layer so far. */
 	int r = copy_layers(rep, s->layers, s->run_layers_dir, err);
-	for (size_t i = 0; r == 0 && i < s->n_ro_layers; i++)
-		r = copy_layers(rep, s->ro_layers[i], s->run_layers_dir, err);
 	if (r == 0)
 		r = OOM(index_layers(rep));
+	for (size_t i = 0; r == 0 && i < s->n_ro_layers; i++) {
+		r = copy_layers(rep, s->ro_layers[i], s->run_layers_dir, err);
+		if (r == 0)
+			r = OOM(index_layers(rep));
+	}
 	/* Images and containers are copied (and their data checked) before
 	 * the layers are looked at: a layer an image uses is not unused. */
 	if (r == 0)
