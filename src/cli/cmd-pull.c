@@ -1,25 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* pull: an image from a registry (include/cstor/registry.h). */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-/* Ctrl-C: say so and stop. A layer half made stays flagged incomplete
- * and the next writer of the store removes it (as after any interrupted
- * import); the layers already complete stay for the next pull to reuse. */
-static void interrupted(int sig)
-{
-	static const char msg[] = "\ncstor: pull: interrupted; the layer being made is removed by "
-				  "the next command that writes the store, complete ones are "
-				  "reused by the next pull\n";
-	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
-	_exit(128 + sig);
-}
 
 static bool quiet, no_keep, json, tls_verify = true;
 static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
@@ -58,11 +43,11 @@ static int run(cstor_store *store, int argc, char **argv)
 		}
 		o.parallel = (unsigned)n;
 	}
-	struct sigaction sa = { .sa_handler = interrupted };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	struct cli_progress p;
 	cli_progress_init(&p, "Pulling", quiet);
+	char what[512];
+	snprintf(what, sizeof(what), "pull of %s", argv[0]);
+	p.what = what;
 	cstor_import_options io = CSTOR_IMPORT_OPTIONS_INIT;
 	io.names = (const char *const *)names;
 	io.flags = no_keep ? CSTOR_IMPORT_NO_KEEP_BLOBS : 0;
@@ -79,7 +64,11 @@ static int run(cstor_store *store, int argc, char **argv)
 	p.done_verb = "Pulled";
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Ctrl-C: the same message and exit as import's (what was kept, and
+	 * that `cstor gc` removes it: a pull keeps import's journal). */
+	cli_progress_catch_interrupt(&p);
 	int r = cstor_store_pull_image(&id, store, argv[0], &o, &err);
+	cli_progress_release_interrupt();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cli_progress_end(&p, r >= 0);
 	if (r < 0) {
