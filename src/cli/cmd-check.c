@@ -12,6 +12,7 @@
 #include <cstor/check.h>
 
 #include "cli.h"
+#include "util/cleanup.h"
 
 static bool json, repair, force, quick;
 static char *max_age;
@@ -72,26 +73,57 @@ static const char *object_name(const cstor_check_problem *p)
 	return p->read_only ? "read-only layer" : "layer";
 }
 
+/* The report's problems grouped by object: sorted by kind, store and ID
+ * (Go's JSON report is maps keyed by ID, which encoding/json prints
+ * sorted), each object's problems in the order check found them. One sort
+ * instead of a scan of the report per object. */
+static const cstor_check_report *sort_rep;
+
+static int by_object(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, k = *(const size_t *)b;
+	const cstor_check_problem *p = cstor_check_report_problem(sort_rep, i);
+	const cstor_check_problem *q = cstor_check_report_problem(sort_rep, k);
+	if (p->object != q->object)
+		return p->object < q->object ? -1 : 1;
+	if (!!p->read_only != !!q->read_only)
+		return p->read_only ? 1 : -1;
+	int c = strcmp(p->id, q->id);
+	return c ? c : (i < k ? -1 : i > k);
+}
+
+static size_t *grouped(const cstor_check_report *rep, size_t n)
+{
+	size_t *order = malloc((n + 1) * sizeof(*order));
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	sort_rep = rep;
+	qsort(order, n, sizeof(*order), by_object);
+	return order;
+}
+
+static bool same_object(const cstor_check_problem *p, const cstor_check_problem *q)
+{
+	return p->object == q->object && !!p->read_only == !!q->read_only &&
+	       strcmp(p->id, q->id) == 0;
+}
+
 static void print_plain(const cstor_check_report *rep)
 {
 	size_t n = cstor_check_report_count(rep);
-	bool *done = calloc(n + 1, sizeof(bool));
-	for (size_t i = 0; i < n; i++) {
-		if (done && done[i])
-			continue;
-		const cstor_check_problem *p = cstor_check_report_problem(rep, i);
-		printf("%s %s:\n", object_name(p), p->id);
-		for (size_t k = i; k < n; k++) {
-			const cstor_check_problem *q = cstor_check_report_problem(rep, k);
-			if (q->object != p->object || q->read_only != p->read_only ||
-			    strcmp(q->id, p->id) != 0)
-				continue;
-			printf(" %s\n", q->message);
-			if (done)
-				done[k] = true;
-		}
+	_cleanup_free_ size_t *order = grouped(rep, n);
+	if (!order) {
+		fprintf(stderr, "%s: check: out of memory\n", cli_program);
+		return;
 	}
-	free(done);
+	for (size_t i = 0; i < n; i++) {
+		const cstor_check_problem *p = cstor_check_report_problem(rep, order[i]);
+		if (i == 0 || !same_object(cstor_check_report_problem(rep, order[i - 1]), p))
+			printf("%s %s:\n", object_name(p), p->id);
+		printf(" %s\n", p->message);
+	}
 }
 
 /* {"Layers":{id:[msg...]},"ROLayers":...,"Images":...,"ROImages":...,
@@ -107,38 +139,29 @@ static void print_json_report(const cstor_check_report *rep)
 		{ "Containers", CSTOR_CHECK_CONTAINER, 0 },
 	};
 	size_t n = cstor_check_report_count(rep);
+	_cleanup_free_ size_t *order = grouped(rep, n);
+	if (!order) {
+		fprintf(stderr, "%s: check: out of memory\n", cli_program);
+		return;
+	}
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		printf("%s\"%s\":{", g ? "," : "", groups[g].key);
-		bool first_id = true;
+		const cstor_check_problem *prev = NULL;
 		for (size_t i = 0; i < n; i++) {
-			const cstor_check_problem *p = cstor_check_report_problem(rep, i);
+			const cstor_check_problem *p = cstor_check_report_problem(rep, order[i]);
 			if (p->object != groups[g].object || !!p->read_only != groups[g].ro)
 				continue;
-			bool seen = false;
-			for (size_t k = 0; k < i && !seen; k++) {
-				const cstor_check_problem *q = cstor_check_report_problem(rep, k);
-				seen = q->object == p->object && !!q->read_only == !!p->read_only &&
-				       strcmp(q->id, p->id) == 0;
+			if (!prev || !same_object(prev, p)) {
+				printf("%s", prev ? "]," : "");
+				cli_json_string(stdout, p->id);
+				printf(":[");
+			} else {
+				printf(",");
 			}
-			if (seen)
-				continue;
-			printf("%s", first_id ? "" : ",");
-			first_id = false;
-			cli_json_string(stdout, p->id);
-			printf(":[");
-			bool first = true;
-			for (size_t k = i; k < n; k++) {
-				const cstor_check_problem *q = cstor_check_report_problem(rep, k);
-				if (q->object != p->object || !!q->read_only != !!p->read_only ||
-				    strcmp(q->id, p->id) != 0)
-					continue;
-				printf("%s", first ? "" : ",");
-				first = false;
-				cli_json_string(stdout, q->message);
-			}
-			printf("]");
+			cli_json_string(stdout, p->message);
+			prev = p;
 		}
-		printf("}");
+		printf("%s}", prev ? "]" : "");
 	}
 }
 

@@ -63,6 +63,23 @@ expect_clean() {
 	[ $rc -eq 0 ] && [ ! -s "$S/out" ] || die "check $* not clean (status $rc): $(cat "$S/out" "$S/err")"
 }
 
+# The plain report and the --json one say the same, each object once:
+# plain lists "KIND ID:" then its problems indented; --json is Go's
+# CheckReport (maps by ID: sorted keys, as encoding/json prints them).
+expect_json_as_plain() {
+	$C check --json "$@" >"$S/j" 2>/dev/null || true
+	$C check "$@" >"$S/p" 2>/dev/null || true
+	local plain json
+	plain=$(awk '/^[^ ].*:$/ { sub(/:$/, ""); n = split($0, w, " "); obj = (w[1] == "read-only" ? "RO" w[2] : w[1]) " " w[n]; next }
+		/^ / { sub(/^ /, ""); print obj "\t" $0 }' "$S/p" | sort)
+	json=$(jq -r '[{k:"layer",v:.Layers},{k:"ROlayer",v:.ROLayers},{k:"image",v:.Images},{k:"ROimage",v:.ROImages},{k:"container",v:.Containers}][]
+		| .k as $k | .v | to_entries[] | .key as $id | .value[] | "\($k) \($id)\t\(.)"' "$S/j" | sort)
+	expect_eq "$json" "$plain" "check --json against the plain report"
+	[ "$(grep -c '^[^ ]' "$S/p")" = "$(cut -f1 <<<"$plain" | sort -u | wc -l)" ] ||
+		die "an object is listed twice: $(cat "$S/p")"
+	jq -e '[.[] | keys_unsorted | . == sort] | all' "$S/j" >/dev/null || die "--json keys not sorted: $(cat "$S/j")"
+}
+
 # A tree's listing with owners, modes, sizes and contents' digests.
 tree_sum() {
 	(cd "$1" && find . -printf '%p %y %u %g %m %s %l\n' | sort
@@ -127,6 +144,7 @@ test_added_file_rebuilt_from_kept_blob() {
 		echo intruder >"$(own_dir "$BASE")/etc/intruder"
 		expect_check 1 "layer $BASE: +/etc/intruder, layer content modified"
 		grep -q "^image $IMG:" "$S/out" || die "the image is not named as affected"
+		expect_json_as_plain
 		# The child is not blamed for its parent's file.
 		! grep -q "^layer $TOP:" "$S/out" || die "child layer blamed: $(cat "$S/out")"
 		expect_check 0 "rebuilt from its kept blob sha256:" -r
@@ -183,7 +201,6 @@ test_rebuilt_from_identical_layer_of_ro_store() {
 		ro_sum=$(tree_sum "$R/g")
 		new_store $drv --no-keep-blobs
 		C="$C --storage-opt $drv.imagestore=$R/g"
-		echo intruder >"$(own_dir "$BASE")/intruder"
 		expect_check 1 "layer $BASE: +/intruder, layer content modified"
 		expect_check 0 "rebuilt from the kept blob sha256:" -r
 		grep -q "of read-only layer $BASE" "$S/out" || die "$(cat "$S/out")"
@@ -254,6 +271,7 @@ test_unrebuildable_removed_with_its_image() {
 		new_store $drv --no-keep-blobs
 		echo intruder >"$(own_dir "$TOP")/intruder"
 		expect_check 1 "layer $TOP: +/intruder, layer content modified"
+		expect_json_as_plain
 		expect_check 0 "image $IMG: removed" -r
 		grep -q "layer $TOP: removed" "$S/out" || die "$(cat "$S/out")"
 		expect_clean
@@ -283,6 +301,7 @@ test_ro_store_reported_not_repaired() {
 		expect_check 1 "read-only layer $ro_base:"
 		grep -qE "read-only layer $ro_base: (layer content incorrect digest|.*file integrity checksum failed|.*its tar-split entry says)" "$S/out" ||
 			die "$(cat "$S/out")"
+		expect_json_as_plain
 		expect_check 1 "read-only image" -r
 		expect_eq "$(tree_sum "$R/g")" "$ro_sum" "$drv: the read-only store"
 		# The primary store alone is fine.
