@@ -201,6 +201,7 @@ test_rebuilt_from_identical_layer_of_ro_store() {
 		ro_sum=$(tree_sum "$R/g")
 		new_store $drv --no-keep-blobs
 		C="$C --storage-opt $drv.imagestore=$R/g"
+		echo intruder >"$(own_dir "$BASE")/intruder"
 		expect_check 1 "layer $BASE: +/intruder, layer content modified"
 		expect_check 0 "rebuilt from the kept blob sha256:" -r
 		grep -q "of read-only layer $BASE" "$S/out" || die "$(cat "$S/out")"
