@@ -37,6 +37,11 @@ enum {
 	 * speaks no TLS (--tls-verify=false). Loopback registries may always
 	 * be plain HTTP. */
 	CSTOR_REGISTRY_NO_TLS_VERIFY = 1 << 0,
+	/* Pull: every instance of a manifest list (not @platform), each
+	 * stored as a pull of its platform stores it; the names go to the
+	 * host's instance (else the list's first), whose ID is returned.
+	 * Instances of os "unknown" (build attestations) are passed over. */
+	CSTOR_PULL_ALL_PLATFORMS = 1 << 1,
 };
 
 #define CSTOR_PULL_OPTIONS_VERSION 1

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-static bool quiet, no_keep, json, tls_verify = true;
+static bool quiet, no_keep, json, all_platforms, tls_verify = true;
 static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
 
 static const struct cli_flag flags[] = {
@@ -21,6 +21,8 @@ static const struct cli_flag flags[] = {
 	  "Check the registry's certificate (=false also allows plain HTTP)" },
 	{ { "-platform" }, CLI_STRING, &platform,
 	  "OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's)" },
+	{ { "-all-platforms" }, CLI_BOOL, &all_platforms,
+	  "Store every image of a manifest list (the name goes to this host's)" },
 	{ { "-parallel" }, CLI_STRING, &parallel, "Layers downloaded at once (default 3)" },
 	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
 	CLI_JSON_FLAG(json),
@@ -58,7 +60,8 @@ static int run(cstor_store *store, int argc, char **argv)
 	o.authfile = authfile;
 	o.cert_dir = cert_dir;
 	o.platform = platform;
-	o.flags = tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY;
+	o.flags = (tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY) |
+		  (all_platforms ? CSTOR_PULL_ALL_PLATFORMS : 0);
 	cstor_error err = CSTOR_ERROR_INIT;
 	char *id = NULL;
 	p.done_verb = "Pulled";

@@ -496,24 +496,48 @@ test_registries_conf_short_names() {
 # A manifest list (two platforms, two manifests of the same layers: gzip
 # and uncompressed): the host's platform by default, --platform, and the
 # same records as skopeo's for each; an absent platform is a clear error.
-test_manifest_list_platforms() {
-	need_registry; need_skopeo; need_busybox
-	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
-	start_registry plain
+# push_multi: a list of two images as $REG/multi:v1. amd64: the gzip test
+# image; arm64: the same layers, one more (a file /arch), and a config of
+# its own, so the two share layers and differ.
+push_multi() {
+	local L=$T_TMP/multi m c cfg man lay diff i
 	mkimages
-	local L=$T_TMP/multi A B plain mgz mplain i out
-	"$MKIMG" "$T_TMP/plainimg" v1 --uncompressed >/dev/null
-	rm -rf "$L"; cp -r "$IMG/gz" "$L"; cp "$T_TMP/plainimg"/blobs/sha256/* "$L/blobs/sha256/"
-	mgz=$(jq -c '.manifests[0] | {mediaType, digest, size}' "$IMG/gz/index.json")
-	mplain=$(jq -c '.manifests[0] | {mediaType, digest, size}' "$T_TMP/plainimg/index.json")
-	jq -cn --argjson a "$mplain" --argjson b "$mgz" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-		manifests: [($a + {platform: {architecture: "arm64", os: "linux"}}), ($b + {platform: {architecture: "amd64", os: "linux"}})]}' \
-		>"$L/idx"
+	rm -rf "$L"; cp -r "$IMG/gz" "$L"
+	m=$(jq -r '.manifests[0].digest' "$L/index.json" | cut -d: -f2)
+	c=$(jq -r .config.digest "$L/blobs/sha256/$m" | cut -d: -f2)
+	mkdir -p "$L/x"; echo arm64 >"$L/x/arch"
+	tar -C "$L/x" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 --format=gnu -cf "$L/l.tar" .
+	diff=$(sha256sum "$L/l.tar" | cut -d' ' -f1)
+	gzip -n "$L/l.tar"
+	lay=$(sha256sum "$L/l.tar.gz" | cut -d' ' -f1)
+	mv "$L/l.tar.gz" "$L/blobs/sha256/$lay"
+	jq -c --arg d "sha256:$diff" '.architecture = "arm64" | .rootfs.diff_ids += [$d]' "$L/blobs/sha256/$c" >"$L/cfg"
+	cfg=$(sha256sum "$L/cfg" | cut -d' ' -f1); mv "$L/cfg" "$L/blobs/sha256/$cfg"
+	jq -c --arg c "sha256:$cfg" --argjson cs "$(stat -c %s "$L/blobs/sha256/$cfg")" \
+		--arg l "sha256:$lay" --argjson ls "$(stat -c %s "$L/blobs/sha256/$lay")" \
+		'.config.digest = $c | .config.size = $cs |
+		 .layers += [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l, size: $ls}]' \
+		"$L/blobs/sha256/$m" >"$L/man"
+	man=$(sha256sum "$L/man" | cut -d' ' -f1); mv "$L/man" "$L/blobs/sha256/$man"
+	jq -cn --arg a "sha256:$man" --argjson asz "$(stat -c %s "$L/blobs/sha256/$man")" \
+		--argjson b "$(jq -c '.manifests[0] | {mediaType, digest, size}' "$IMG/gz/index.json")" \
+		'{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+		  manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz,
+			       platform: {architecture: "arm64", os: "linux"}},
+			      ($b + {platform: {architecture: "amd64", os: "linux"}})]}' >"$L/idx"
 	i=$(sha256sum "$L/idx" | cut -d' ' -f1)
 	mv "$L/idx" "$L/blobs/sha256/$i"
 	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s}]}' \
 		"$i" "$(stat -c %s "$L/blobs/sha256/$i")" >"$L/index.json"
 	sk copy -q --all --dest-tls-verify=false "oci:$L" "docker://$REG/multi:v1"
+}
+
+test_manifest_list_platforms() {
+	need_registry; need_skopeo; need_busybox
+	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
+	start_registry plain
+	local A B plain i out
+	push_multi
 	A=$(t_store) B=$(t_store)
 	cs "$A" vfs pull -q "$REG/multi:v1" >/dev/null
 	sk copy -q --src-tls-verify=false "docker://$REG/multi:v1" "$(csref "$B" vfs "$REG/multi:v1")"
@@ -525,8 +549,7 @@ test_manifest_list_platforms() {
 		die "the registry has no list"
 	expect_eq "$(jq -r '.[0].digest' "$A/g/vfs-images/images.json")" "sha256:$i" "image digest is the list's"
 	diff -r "$A/g/vfs-images" "$B/g/vfs-images" -x '*.lock' -x images.json -x '.spare-*' || die "big data differs"
-	# skopeo compressed the uncompressed instance on the way: its digest
-	# as the registry's list names it.
+	# The arm64 instance's digest, as the registry's list names it.
 	plain=$(sk inspect --raw --tls-verify=false "docker://$REG/multi:v1" |
 		jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')
 	A=$(t_store) B=$(t_store)
@@ -540,6 +563,52 @@ test_manifest_list_platforms() {
 	[[ $out == *"$REG/multi"*"no image for linux/s390x"* ]] || die "unclear error: $out"
 	out=$(cs "$A" vfs pull -q --platform s390x "$REG/multi:v1" 2>&1) && die "pulled a bad platform"
 	[[ $out == *"OS/ARCH"* ]] || die "unclear error: $out"
+}
+
+# --all-platforms: every instance stored as skopeo stores that platform's
+# (skopeo copy --all refuses containers-storage: as a destination, so
+# skopeo is asked for each platform into a store of its own), the name on
+# the host's, the others found by their digest.
+test_all_platforms() {
+	need_registry; need_skopeo; need_busybox
+	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
+	start_registry plain
+	push_multi
+	local A B arch id ids digest out before
+	A=$(t_store)
+	id=$(cs "$A" vfs pull -q --all-platforms "$REG/multi:v1")
+	expect_eq "$(jq length "$A/g/vfs-images/images.json")" 2 "images stored"
+	expect_eq "$(jq -r --arg id "$id" '.[] | select(.id == $id) | .names | join(",")' "$A/g/vfs-images/images.json")" \
+		"$REG/multi:v1" "names of the host's instance"
+	expect_eq "$(jq -r --arg id "$id" '[.[] | select(.id != $id) | .names // [] | length] | add' "$A/g/vfs-images/images.json")" \
+		0 "names of the other instance"
+	for arch in amd64 arm64; do
+		B=$(t_store)
+		sk --override-arch $arch copy -q --src-tls-verify=false "docker://$REG/multi:v1" "$(csref "$B" vfs "$REG/multi:v1")"
+		id=$(jq -r '.[0].id' "$B/g/vfs-images/images.json")
+		diff <(jq -S --arg id "$id" '[.[] | select(.id == $id) | del(.names, ."names-history")]' "$A/g/vfs-images/images.json") \
+			<(jq -S '[.[] | del(.names, ."names-history")]' "$B/g/vfs-images/images.json") || die "$arch: image record differs from skopeo's"
+		diff -r "$A/g/vfs-images/$id" "$B/g/vfs-images/$id" -x '*.lock' || die "$arch: big data differs"
+		diff <(jq -S --slurpfile b "$B/g/vfs-layers/layers.json" '[.[] | select(.id as $i | $b[0] | any(.id == $i)) | del(.created) | del(."big-data-names")] | sort_by(.id)' "$A/g/vfs-layers/layers.json") \
+			<(layers_view "$B/g/vfs-layers/layers.json") || die "$arch: layers differ from skopeo's"
+		# The unnamed instance is found by its manifest's digest.
+		digest=$(jq -r '.[0]."big-data-digests".manifest' "$B/g/vfs-images/images.json")
+		expect_eq "$(cs "$A" vfs image --json "@$digest" | jq -r ".[0].id")" "$id" "$arch: image by its digest"
+	done
+	expect_eq "$(jq length "$A/g/vfs-layers/layers.json")" 3 "layers stored (two shared)"
+	# Again: nothing new, same answer.
+	before=$(records "$A")
+	cs "$A" vfs pull -q --all-platforms "$REG/multi:v1" >/dev/null
+	expect_eq "$(records "$A")" "$before" "records after a second pull"
+	# A reference to one image: that image, as without the flag.
+	B=$(t_store)
+	push_image bb:v1
+	cs "$B" vfs pull -q --all-platforms "$REG/bb:v1" >/dev/null
+	expect_eq "$(jq length "$B/g/vfs-images/images.json")" 1 "images of a single-image pull"
+	out=$(cs "$B" vfs pull -q --all-platforms --platform linux/arm64 "$REG/multi:v1" 2>&1) &&
+		die "took --platform with --all-platforms"
+	[[ $out == *"platform"* ]] || die "unclear error: $out"
+	:
 }
 
 # zstd layers, as skopeo pushes them with --dest-compress-format zstd
@@ -653,6 +722,7 @@ t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors
 t_run test_registries_conf_short_names
 t_run test_manifest_list_platforms
+t_run test_all_platforms
 t_run test_zstd_layers
 t_run test_redirect_loop
 t_run test_parallel_downloads

@@ -144,6 +144,19 @@ static int add_desc(struct regsrc *rs, json_t *d, bool manifest)
 	return 0;
 }
 
+static bool same_layers(const struct regsrc *rs, json_t *layers)
+{
+	size_t n = strv_length(rs->layers);
+	if (n != json_array_size(layers))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!streq_ptr(json_string_value(json_object_get(json_array_get(layers, i),
+								  "digest")),
+			       rs->layers[i]))
+			return false;
+	return true;
+}
+
 /* Note what a manifest or list names (a malformed one is the import's to
  * refuse, with its own words). */
 static int note_manifest(struct regsrc *rs, const char *buf, size_t len, cstor_error *err)
@@ -155,7 +168,16 @@ static int note_manifest(struct regsrc *rs, const char *buf, size_t len, cstor_e
 		add_desc(rs, d, true);
 	json_array_foreach(json_object_get(j, "layers"), i, d) if (r == 0) r = add_desc(rs, d, false);
 	json_t *layers = json_object_get(j, "layers");
-	/* The image's manifest is the last one read (after any list). */
+	/* The image's manifest is the last one read (after any list). Another
+	 * image's (the next instance of a list, --all-platforms) ends the
+	 * downloads of the one before, which the import is done with; the
+	 * same one read again keeps them. */
+	if (r == 0 && json_is_array(layers) && rs->fetches && !same_layers(rs, layers)) {
+		for (size_t k = 0; rs->layers && rs->layers[k]; k++)
+			fetch_free(rs->fetches[k]);
+		free(rs->fetches);
+		rs->fetches = NULL;
+	}
 	if (r == 0 && json_is_array(layers) && !rs->fetches) {
 		strv_free(rs->layers);
 		rs->layers = calloc(1, sizeof(char *));
