@@ -373,6 +373,88 @@ test_push_chunked_and_skipped() {
 		"digest skopeo sees after the mount"
 }
 
+# A mount the registry cannot do (the repository named has not the blob)
+# is answered 202: the blob is uploaded instead.
+test_push_mount_fallback() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A digest
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
+	start_proxy pass
+	cs "$A" vfs add-names -n "$PROXY_REG/empty:v1" "$REG/bb:v1"
+	expect_eq "$(cs "$A" vfs push -q "$REG/bb:v1" "$PROXY_REG/fallback:v1")" "$digest" "pushed digest"
+	grep -q '^POST /v2/fallback/blobs/uploads/?mount=sha256.*&from=empty' "$PROXY_LOG" || die "no mount asked for"
+	grep -q '^PUT /v2/fallback/blobs/uploads/' "$PROXY_LOG" || die "no upload after the 202"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/fallback:v1" | jq -r .Digest)" "$digest" \
+		"digest skopeo sees"
+}
+
+# --compression-format and --compression-level: layers without a kept blob
+# (pulled with --no-keep-blobs) and kept blobs of another compression are
+# compressed anew, several at once; what skopeo and cstor pull back has the
+# same layers (chain IDs, DiffIDs) in the compression asked for.
+test_push_compression() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A B C K id digest z z1 zk g out mt
+	A=$(t_store) K=$(t_store)
+	id=$(cs "$A" vfs pull -q --no-keep-blobs "$REG/bb:v1")
+	cs "$K" vfs pull -q "$REG/bb:v1" >/dev/null
+	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
+	z=$(cs "$A" vfs push -q --compression-format zstd --compression-level 5 --parallel 2 "$REG/bb:v1" "$REG/z:v1" 2>"$T_TMP/push.err")
+	grep -q "rewritten" "$T_TMP/push.err" || die "no word of a new digest: $(cat "$T_TMP/push.err")"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/z:v1" | jq -r .Digest)" "$z" "digest skopeo sees"
+	mt=$(sk inspect --raw --tls-verify=false "docker://$REG/z:v1" | jq -r '[.layers[].mediaType] | unique | join(",")')
+	expect_eq "$mt" "application/vnd.oci.image.layer.v1.tar+zstd" "layer media types"
+	for l in $(sk inspect --raw --tls-verify=false "docker://$REG/z:v1" | jq -r '.layers[].digest'); do
+		expect_eq "$(curl -s "http://$REG/v2/z/blobs/$l" | head -c4 | od -An -tx1 | tr -d ' ')" 28b52ffd "zstd magic of $l"
+	done
+	# One thread gives the same blobs (the level is the level).
+	z1=$(cs "$A" vfs push -q --compression-format zstd --compression-level 5 --parallel 1 "$REG/bb:v1" "$REG/z1:v1" 2>/dev/null)
+	expect_eq "$z1" "$z" "digest with one thread"
+	# Kept gzip blobs recompressed to zstd: the same blobs again.
+	zk=$(cs "$K" vfs push -q --compression-format zstd --compression-level 5 "$REG/bb:v1" "$REG/zk:v1" 2>/dev/null)
+	expect_eq "$zk" "$z" "digest from kept gzip blobs"
+	# Kept gzip blobs asked for gzip: sent as they are.
+	expect_eq "$(cs "$K" vfs push -q --compression-format gzip "$REG/bb:v1" "$REG/gk:v1")" "$digest" \
+		"digest of kept gzip blobs pushed as gzip"
+	# Pulled back by skopeo and by cstor: the same layers, zstd.
+	B=$(t_store) C=$(t_store)
+	sk copy -q --src-tls-verify=false "docker://$REG/z:v1" "$(csref "$B" vfs "$REG/z:v1")"
+	expect_eq "$(cs "$C" vfs pull -q "$REG/z:v1")" "$id" "image ID cstor pulls"
+	expect_eq "$(jq -r '.[0].id' "$B/g/vfs-images/images.json")" "$id" "image ID skopeo stores"
+	diff <(layers_view "$B/g/vfs-layers/layers.json") <(layers_view "$C/g/vfs-layers/layers.json") ||
+		die "the layers cstor and skopeo pull back differ"
+	diff <(jq -S '[.[] | {id, "diff-digest", "diff-size"}] | sort_by(.id)' "$A/g/vfs-layers/layers.json") \
+		<(jq -S '[.[] | {id, "diff-digest", "diff-size"}] | sort_by(.id)' "$C/g/vfs-layers/layers.json") ||
+		die "the layers pulled back are not the pushed ones"
+	expect_eq "$(jq -c '[.[].compression] | unique' "$C/g/vfs-layers/layers.json")" "[4]" "compression of the layers pulled back"
+	# gzip at level 1, from layers with no kept blob (named elsewhere: no
+	# repository of the registry to mount the level-6 blobs from).
+	B=$(t_store)
+	cs "$B" vfs pull -q --no-keep-blobs -n example.com/bb:v1 "$REG/bb:v1" >/dev/null
+	g=$(cs "$B" vfs push -q --compression-format gzip --compression-level 1 example.com/bb:v1 "$REG/g1:v1" 2>/dev/null)
+	mt=$(sk inspect --raw --tls-verify=false "docker://$REG/g1:v1" | jq -r '[.layers[].mediaType] | unique | join(",")')
+	expect_eq "$mt" "application/vnd.oci.image.layer.v1.tar+gzip" "gzip layer media types"
+	[ "$g" != "$digest" ] || die "level 1 gave the level-6 blobs"
+	expect_eq "$(cs "$(t_store)" vfs pull -q "$REG/g1:v1")" "$id" "image ID of the gzip -1 push"
+	# Bad values, each named.
+	out=$(cs "$A" vfs push -q --compression-format xz "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took xz"
+	[[ $out == *"compression-format"*"xz"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q --compression-level 0 "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took level 0"
+	[[ $out == *"compression-level"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q --compression-format gzip --compression-level 15 "$REG/bb:v1" "$REG/bad:v1" 2>&1) &&
+		die "took gzip level 15"
+	[[ $out == *"level 15"*"gzip"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q --parallel 0 "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took --parallel 0"
+	[[ $out == *"parallel"* ]] || die "unclear error: $out"
+	:
+}
+
 test_push_needs_credentials() {
 	need_registry; need_skopeo; need_busybox
 	command -v htpasswd >/dev/null || skip "htpasswd (apache2-utils) is not installed"
@@ -718,6 +800,8 @@ t_run test_bearer_token
 t_run test_oversize_manifest_refused
 t_run test_push_same_digest
 t_run test_push_chunked_and_skipped
+t_run test_push_mount_fallback
+t_run test_push_compression
 t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors
 t_run test_registries_conf_short_names

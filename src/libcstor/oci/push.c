@@ -10,10 +10,13 @@
  * does not have yet (HEAD), layers first, then the config, then the
  * manifest under the tag. The layout's blobs are clones or copies of the
  * kept blobs within one filesystem when $TMPDIR (default /var/tmp) shares
- * it with the store.
+ * it with the store. A compression asked for (cstor_push_options) is
+ * applied by the export: layers not in it are compressed anew, several at
+ * once (oci/export-layers.c).
  */
 #include <fcntl.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include <cstor/image.h>
+#include <cstor/layer.h>
 #include <cstor/registry.h>
 
 #include "oci/transports.h"
@@ -43,10 +47,18 @@ struct blob_reader {
 	uint64_t reported;
 };
 
+static bool cancelled(const cstor_push_options *o)
+{
+	return o->cancel && *o->cancel;
+}
+
 static ssize_t blob_read(void *ctx, void *buf, size_t len)
 {
 	struct blob_reader *br = ctx;
 	ssize_t n;
+	/* Between chunks: the upload fails, the registry drops the session. */
+	if (cancelled(br->o))
+		return -ECANCELED;
 	do
 		n = read(br->fd, buf, len);
 	while (n < 0 && errno == EINTR);
@@ -184,7 +196,11 @@ static int push_layout(struct cstor_reg *reg, char *const *from, int layout_fd, 
 		json_object_get(d, "size"));
 	json_array_foreach(layers, i, d)
 	{
-		if ((r = push_blob(reg, from, layout_fd, d, i, n, o, &p, err)) < 0)
+		if (cancelled(o))
+			r = cstor_error_set(err, ECANCELED, "cancelled");
+		else
+			r = push_blob(reg, from, layout_fd, d, i, n, o, &p, err);
+		if (r < 0)
 			break;
 	}
 	/* The config after the layers: a registry may check what it names. */
@@ -223,6 +239,15 @@ static int push_stored(bool *done, struct cstor_reg *reg, char *const *from, cst
 	bool all = json_is_array(layers) && json_is_object(config);
 	size_t i, n = json_array_size(layers);
 	json_t *d;
+	/* A compression asked for: only if every layer has it already. */
+	const char *want = o->compression == CSTOR_DIFF_ZSTD   ? "zstd"
+			   : o->compression == CSTOR_DIFF_GZIP ? "gzip"
+							       : NULL;
+	json_array_foreach(layers, i, d) if (want && all)
+	{
+		const char *lmt = json_string_value(json_object_get(d, "mediaType"));
+		all = lmt && strstr(lmt, want);
+	}
 	/* The config last: the first missing layer ends the check. */
 	for (i = 0; all && r == 0 && i <= n; i++) {
 		d = i < n ? json_array_get(layers, i) : config;
@@ -285,15 +310,30 @@ static int mount_sources(char ***out, const cstor_image *img, const char *host,
 }
 
 int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
-			   const char *dest, const cstor_push_options *o, cstor_error *err)
+			   const char *dest, const cstor_push_options *given, cstor_error *err)
 {
-	cstor_push_options defaults = CSTOR_PUSH_OPTIONS_INIT;
-	if (!o)
-		o = &defaults;
-	if (o->version != CSTOR_PUSH_OPTIONS_VERSION)
+	/* Version 1 callers' structures end before the version 2 fields. */
+	cstor_push_options opts = CSTOR_PUSH_OPTIONS_INIT;
+	const cstor_push_options *o = &opts;
+	if (given && given->version == 1)
+		memcpy(&opts, given, offsetof(cstor_push_options, compression));
+	else if (given && given->version == CSTOR_PUSH_OPTIONS_VERSION)
+		opts = *given;
+	else if (given)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_push_options version");
+	opts.version = CSTOR_PUSH_OPTIONS_VERSION;
 	if (o->flags & ~(uint32_t)CSTOR_REGISTRY_NO_TLS_VERIFY)
 		return cstor_error_set(err, EINVAL, "unknown push flags 0x%x", o->flags);
+	if (o->compression != 0 && o->compression != CSTOR_DIFF_GZIP &&
+	    o->compression != CSTOR_DIFF_ZSTD)
+		return cstor_error_set(err, EINVAL, "push: unknown compression %d (gzip or zstd)",
+				       o->compression);
+	int max_level = o->compression == CSTOR_DIFF_ZSTD ? 20 : 9;
+	if (o->compression_level < 0 || o->compression_level > max_level)
+		return cstor_error_set(err, EINVAL,
+				       "push: compression level %d is not from 1 to %d for %s",
+				       o->compression_level, max_level,
+				       o->compression == CSTOR_DIFF_ZSTD ? "zstd" : "gzip");
 	_cleanup_(cstor_docker_ref_clear) struct cstor_docker_ref ref;
 	int r = cstor_oci_parse_docker_ref(&ref, dest, err);
 	if (r < 0)
@@ -352,8 +392,14 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 	else if (asprintf(&layout, "%s/layout", dir) < 0 || asprintf(&odest, "oci:%s", layout) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_export_result xr = { 0 };
+	struct cstor_oci_export_tuning tune = {
+		.compression = o->compression,
+		.level = o->compression_level,
+		.parallel = o->parallel ? o->parallel : 3,
+		.cancel = o->cancel,
+	};
 	if (r == 0)
-		r = cstor_oci_export_local(&xr, s, image, odest, NULL, err);
+		r = cstor_oci_export_tuned(&xr, s, image, odest, NULL, &tune, err);
 	if (r == 0) {
 		_cleanup_close_ int lfd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (lfd < 0)
