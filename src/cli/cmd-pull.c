@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* pull: an image from a registry (include/cstor/registry.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,19 +68,25 @@ static int run(cstor_store *store, int argc, char **argv)
 	p.done_verb = "Pulled";
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* Ctrl-C: the same message and exit as import's (what was kept, and
-	 * that `cstor gc` removes it: a pull keeps import's journal). */
-	cli_progress_catch_interrupt(&p);
+	/* Ctrl-C cancels: the pull undoes what it made and says so, then
+	 * the command dies of the signal (exit 130); a second Ctrl-C dies
+	 * at once, as import does. */
+	static volatile int cancel;
+	o.cancel = &cancel;
+	cli_progress_catch_cancel(&p, &cancel);
 	int r = cstor_store_pull_image(&id, store, argv[0], &o, &err);
-	cli_progress_release_interrupt();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cli_progress_end(&p, r >= 0);
 	if (r < 0) {
 		cli_error("pull", &err);
+		if (r == -ECANCELED)
+			cli_progress_die_of_cancel();
+		cli_progress_release_interrupt();
 		cstor_error_clear(&err);
 		cli_progress_free(&p);
 		return EXIT_FAIL;
 	}
+	cli_progress_release_interrupt();
 	int rc = EXIT_OK;
 	if (json)
 		rc = cli_print_image_json(store, id, &p, "pull",

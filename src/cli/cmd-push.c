@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* push: an image to a registry (include/cstor/registry.h). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,14 +87,26 @@ static int run(cstor_store *store, int argc, char **argv)
 	cstor_error err = CSTOR_ERROR_INIT;
 	cstor_export_result res = { 0 };
 	p.done_verb = "Pushed";
+	/* Ctrl-C cancels between chunks and layers; then the command dies of
+	 * the signal (exit 130). */
+	static volatile int cancel;
+	o.cancel = &cancel;
+	char what[512];
+	snprintf(what, sizeof(what), "push of %s", argv[0]);
+	p.what = what;
+	cli_progress_catch_cancel(&p, &cancel);
 	int r = cstor_store_push_image(&res, store, argv[0], argv[1], &o, &err);
 	cli_progress_end(&p, r >= 0);
 	cli_progress_free(&p);
 	if (r < 0) {
 		cli_error("push", &err);
+		if (r == -ECANCELED)
+			cli_progress_die_of_cancel();
+		cli_progress_release_interrupt();
 		cstor_error_clear(&err);
 		return EXIT_FAIL;
 	}
+	cli_progress_release_interrupt();
 	printf("%s\n", res.manifest_digest);
 	if (res.manifest_rewritten)
 		fprintf(stderr, "cstor: push: the manifest was rewritten (layers recompressed or "

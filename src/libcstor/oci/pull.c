@@ -5,6 +5,7 @@
  * the records are the ones an import of the same image makes.
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ static int open_first(struct cstor_oci_src **src, struct cstor_docker_ref *chose
 				.cert_dir = eps[k].mirror ? NULL : o->cert_dir,
 				.no_tls_verify = (o->flags & CSTOR_REGISTRY_NO_TLS_VERIFY) ||
 						 eps[k].insecure,
+				.cancel = o->cancel,
 			};
 			r = cstor_oci_registry_src_open(src, eps[k].host, eps[k].repo, ref.ref, &ro,
 							tee_dir, keep, o->parallel, err);
@@ -263,15 +265,36 @@ static int import_all_platforms(char **image_id, cstor_store *s, struct cstor_oc
 	return r;
 }
 
+static int pull(char **image_id, cstor_store *s, const char *refstr, const cstor_pull_options *o,
+		cstor_error *err);
+
 int cstor_store_pull_image(char **image_id, cstor_store *s, const char *refstr,
-			   const cstor_pull_options *o, cstor_error *err)
+			   const cstor_pull_options *given, cstor_error *err)
 {
-	cstor_pull_options defaults = CSTOR_PULL_OPTIONS_INIT;
-	cstor_import_options idefaults = CSTOR_IMPORT_OPTIONS_INIT;
-	if (!o)
-		o = &defaults;
-	if (o->version != CSTOR_PULL_OPTIONS_VERSION)
+	/* Version 1 callers' structures end before @cancel. */
+	cstor_pull_options o = CSTOR_PULL_OPTIONS_INIT;
+	if (given && given->version == 1)
+		memcpy(&o, given, offsetof(cstor_pull_options, cancel));
+	else if (given && given->version == CSTOR_PULL_OPTIONS_VERSION)
+		o = *given;
+	else if (given)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_pull_options version");
+	o.version = CSTOR_PULL_OPTIONS_VERSION;
+	int r = pull(image_id, s, refstr, &o, err);
+	if (r < 0 && o.cancel && *o.cancel) {
+		/* Whichever step noticed it: one clear word. The failed
+		 * import removed the layers it made. */
+		cstor_error_clear(err);
+		r = cstor_error_set(err, ECANCELED,
+				    "pull of %s cancelled: the layers it made were removed", refstr);
+	}
+	return r;
+}
+
+static int pull(char **image_id, cstor_store *s, const char *refstr, const cstor_pull_options *o,
+		cstor_error *err)
+{
+	cstor_import_options idefaults = CSTOR_IMPORT_OPTIONS_INIT;
 	if (o->flags & ~(uint32_t)(CSTOR_REGISTRY_NO_TLS_VERIFY | CSTOR_PULL_ALL_PLATFORMS))
 		return cstor_error_set(err, EINVAL, "unknown pull flags 0x%x", o->flags);
 	bool all = o->flags & CSTOR_PULL_ALL_PLATFORMS;

@@ -309,6 +309,9 @@ static int mount_sources(char ***out, const cstor_image *img, const char *host,
 	return 0;
 }
 
+static int push(cstor_export_result *result, cstor_store *s, const char *image, const char *dest,
+		const cstor_push_options *o, cstor_error *err);
+
 int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
 			   const char *dest, const cstor_push_options *given, cstor_error *err)
 {
@@ -322,6 +325,22 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 	else if (given)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_push_options version");
 	opts.version = CSTOR_PUSH_OPTIONS_VERSION;
+	int r = push(result, s, image, dest, o, err);
+	if (r < 0 && cancelled(o)) {
+		/* Whichever step noticed it (a read callback's abort is a
+		 * libcurl error): one clear word. */
+		cstor_error_clear(err);
+		r = cstor_error_set(err, ECANCELED,
+				    "push of %s to %s cancelled (the registry drops unfinished "
+				    "uploads; its manifest was not changed)",
+				    image, dest);
+	}
+	return r;
+}
+
+static int push(cstor_export_result *result, cstor_store *s, const char *image, const char *dest,
+		const cstor_push_options *o, cstor_error *err)
+{
 	if (o->flags & ~(uint32_t)CSTOR_REGISTRY_NO_TLS_VERIFY)
 		return cstor_error_set(err, EINVAL, "unknown push flags 0x%x", o->flags);
 	if (o->compression != 0 && o->compression != CSTOR_DIFF_GZIP &&
@@ -357,7 +376,8 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 					.cert_dir = o->cert_dir,
 					.no_tls_verify = (o->flags & CSTOR_REGISTRY_NO_TLS_VERIFY) ||
 							 eps[0].insecure,
-					.push = true };
+					.push = true,
+					.cancel = o->cancel };
 	struct cstor_reg *reg = NULL;
 	_cleanup_strv_free_ char **from = NULL;
 	cstor_image *img = NULL;

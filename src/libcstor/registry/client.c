@@ -48,6 +48,7 @@ struct cstor_reg {
 	char *user, *pass;
 	char *authz; /* an "Authorization: ..." header, once known */
 	bool no_verify, push;
+	const volatile int *cancel; /* the caller's flag (cstor_pull_options) */
 	char *ca_blob; /* system CAs plus certs.d's, when certs.d has some */
 	size_t ca_len;
 	char *cert, *key;
@@ -233,6 +234,7 @@ int cstor_reg_new(struct cstor_reg **out, const char *host, const char *repo,
 	pthread_mutexattr_destroy(&ma);
 	r->no_verify = o->no_tls_verify;
 	r->push = o->push;
+	r->cancel = o->cancel;
 	r->host = strdup(host);
 	r->repo = strdup(repo);
 	r->api_host = strdup(streq(host, "docker.io") ? "registry-1.docker.io" : host);
@@ -1003,6 +1005,9 @@ ssize_t cstor_reg_blob_read(struct cstor_reg_blob *b, void *buf, size_t len, cst
 		b->pos = b->len = 0;
 		if (b->done)
 			return 0;
+		/* Between chunks (the poll below waits at most a second). */
+		if (b->r->cancel && *b->r->cancel)
+			return cstor_error_set(err, ECANCELED, "%s: cancelled", b->what);
 		int still = 0;
 		CURLMcode mc = curl_multi_perform(b->multi, &still);
 		if (mc != CURLM_OK)

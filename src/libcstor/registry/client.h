@@ -26,6 +26,8 @@ struct cstor_reg_options {
 	const char *cert_dir; /* NULL: /etc/containers/certs.d/HOST */
 	bool no_tls_verify;   /* no certificate checks, and plain HTTP allowed */
 	bool push;            /* ask for push access too */
+	/* Non-zero *cancel stops blob downloads between chunks (-ECANCELED). */
+	const volatile int *cancel;
 };
 
 struct cstor_reg;
