@@ -9,6 +9,7 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   corrupt  layer-sized blobs (over 4 KiB) get one byte changed
   slow     blob bodies trickle (16 KiB every 0.1 s)
   429      the first three requests are answered 429 with Retry-After: 1
+  429date  the same with Retry-After as an HTTP date 2 s ahead
   cut      the first big blob answer stops half-way and the connection drops
   cutnorange  the same, and Range is ignored (whole blobs are sent again)
   bearer   a token server: /token gives a token for basic carol:tok, and
@@ -22,6 +23,7 @@ Every request is logged ("METHOD PATH[ range=RANGE]" lines) to PORTFILE.log,
 and the end of every GET answer ("END GET PATH").
 """
 import base64
+import email.utils
 import http.server
 import sys
 import threading
@@ -50,13 +52,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock, open(portfile + ".log", "a") as log:
             rng = self.headers.get("Range")
             log.write("%s %s%s\n" % (self.command, self.path, " range=" + rng if rng else ""))
-        if mode == "429":
+        if mode in ("429", "429date"):
             with lock:
                 state["n429"] += 1
                 busy = state["n429"] <= 3
             if busy:
                 self.send_response(429)
-                self.send_header("Retry-After", "1")
+                self.send_header("Retry-After", "1" if mode == "429" else
+                                 email.utils.formatdate(time.time() + 2, usegmt=True))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return

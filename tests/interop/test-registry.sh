@@ -233,6 +233,23 @@ test_429_retried() {
 	[ $(($(date +%s) - start)) -ge 2 ] || die "Retry-After was not honoured"
 }
 
+# Retry-After as an HTTP date 2 s ahead (whole seconds: each wait 1 or 2 s),
+# where the backoff alone would wait 0.2 + 0.4 + 0.8 s.
+test_429_retry_after_date() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy 429date
+	local A start ms
+	A=$(t_store)
+	start=$(date +%s%N)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$ms" -ge 2900 ] || die "the HTTP date of Retry-After was not honoured (${ms} ms)"
+	[ "$(grep -c '^GET \|^HEAD ' "$PROXY_LOG")" -ge 4 ] || die "no retries seen"
+	expect_eq "$(jq length "$A/g/vfs-images/images.json")" 1 "images"
+}
+
 test_dropped_connection_resumed() {
 	need_registry; need_skopeo; need_busybox
 	start_registry plain
@@ -803,6 +820,7 @@ t_run test_basic_auth
 t_run test_tls_with_own_ca
 t_run test_corrupt_blob_refused
 t_run test_429_retried
+t_run test_429_retry_after_date
 t_run test_dropped_connection_resumed
 t_run test_kill9_mid_layer_then_pull
 t_run test_bad_references

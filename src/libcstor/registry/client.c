@@ -309,8 +309,20 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 		tmp[vl] = 0;
 		char *e;
 		long s = strtol(tmp, &e, 10);
-		/* An HTTP date is not parsed: the backoff is used instead. */
 		p->retry_after = e != tmp && !*e && s >= 0 ? s : -1;
+		if (p->retry_after < 0) {
+			/* Or an HTTP date (RFC 9110 10.2.3, any of its three
+			 * forms): the seconds until then, none when it is
+			 * past; an unreadable one leaves the backoff. */
+			char date[64];
+			size_t dl = (size_t)(end - v) < sizeof(date) - 1 ? (size_t)(end - v)
+									  : sizeof(date) - 1;
+			memcpy(date, v, dl);
+			date[dl] = 0;
+			time_t when = curl_getdate(date, NULL), now = time(NULL);
+			if (when != (time_t)-1)
+				p->retry_after = when > now ? (long)(when - now) : 0;
+		}
 	}
 #undef IS
 	if (slot && !*slot)
