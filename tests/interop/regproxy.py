@@ -17,6 +17,7 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   blobbearer   the same, for blobs only
   redirectloop  manifests redirect to themselves
   bigmanifest  manifests are 5 MiB of JSON whitespace
+  slowput  uploads (PUT, PATCH) wait 10 s before they are forwarded
   pass     nothing changes
 
 Every request is logged ("METHOD PATH[ range=RANGE]" lines) to PORTFILE.log,
@@ -63,6 +64,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+        if mode == "slowput" and self.command in ("PUT", "PATCH"):
+            time.sleep(10)
         data = None
         if self.headers.get("Content-Length"):
             data = self.rfile.read(int(self.headers["Content-Length"]))

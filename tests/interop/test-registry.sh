@@ -482,6 +482,37 @@ test_push_compression() {
 	:
 }
 
+# A push killed while it uploads (its temporary layout in $TMPDIR) leaves
+# the layout behind; the next push removes it, and never a live push's.
+test_push_killed_tmpdir_removed() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A pid live i
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	start_proxy slowput
+	mkdir -p "$T_TMP/tmp/cstor-push-notours" "$T_TMP/tmp/other"
+	TMPDIR=$T_TMP/tmp "$CSTOR" -g "$A/g" -R "$A/r" -s vfs push -q "$REG/bb:v1" "$PROXY_REG/slow:v1" >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 100); do
+		grep -q '^PUT \|^PATCH ' "$PROXY_LOG" && break
+		sleep 0.1
+	done
+	grep -q '^PUT \|^PATCH ' "$PROXY_LOG" || die "the push did not come to an upload"
+	live=$(cd "$T_TMP/tmp" && ls -d cstor-push-?????? 2>/dev/null)
+	[ -n "$live" ] && [ -d "$T_TMP/tmp/$live/layout" ] || die "no temporary layout while uploading: $(ls "$T_TMP/tmp")"
+	# Another push (one that exports) leaves the live push's layout alone.
+	TMPDIR=$T_TMP/tmp cs "$A" vfs push -q --compression-format zstd "$REG/bb:v1" "$REG/meanwhile:v1" >/dev/null
+	[ -d "$T_TMP/tmp/$live/layout" ] || die "a live push's layout was removed"
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	[ -d "$T_TMP/tmp/$live" ] || die "the test proves nothing: no layout left by the kill"
+	TMPDIR=$T_TMP/tmp cs "$A" vfs push -q --compression-format zstd "$REG/bb:v1" "$REG/after:v1" >/dev/null
+	[ ! -e "$T_TMP/tmp/$live" ] || die "the killed push's layout is still there"
+	expect_eq "$(cd "$T_TMP/tmp" && ls | sort | tr '\n' ' ')" "cstor-push-notours other " "what is left in TMPDIR"
+}
+
 test_push_needs_credentials() {
 	need_registry; need_skopeo; need_busybox
 	command -v htpasswd >/dev/null || skip "htpasswd (apache2-utils) is not installed"
@@ -830,6 +861,7 @@ t_run test_push_same_digest
 t_run test_push_chunked_and_skipped
 t_run test_push_mount_fallback
 t_run test_push_compression
+t_run test_push_killed_tmpdir_removed
 t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors
 t_run test_registries_conf_short_names

@@ -14,13 +14,16 @@
  * applied by the export: layers not in it are compressed anew, several at
  * once (oci/export-layers.c).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstor/image.h>
@@ -312,6 +315,83 @@ static int mount_sources(char ***out, const cstor_image *img, const char *host,
 static int push(cstor_export_result *result, cstor_store *s, const char *image, const char *dest,
 		const cstor_push_options *o, cstor_error *err);
 
+/*
+ * The temporary layout's directory, $TMPDIR/cstor-push-XXXXXX: locked
+ * (flock on the directory) by its push while it lives, so that the next
+ * push removes those whose push was killed (a locked one is alive). The
+ * directory is made as cstor-pushing-XXXXXX and renamed once locked, so
+ * no push ever sees one of ours unlocked.
+ */
+#define PUSH_DIR "cstor-push-"
+#define MAKING_DIR "cstor-pushing-"
+
+static void remove_dead_dirs(const char *tmp)
+{
+	_cleanup_close_ int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dup = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 3) : -1;
+	_cleanup_closedir_ DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		bool ours = strncmp(de->d_name, PUSH_DIR, strlen(PUSH_DIR)) == 0 &&
+			    strlen(de->d_name) == strlen(PUSH_DIR) + 6;
+		bool making = strncmp(de->d_name, MAKING_DIR, strlen(MAKING_DIR)) == 0 &&
+			      strlen(de->d_name) == strlen(MAKING_DIR) + 6;
+		if (!ours && !making)
+			continue;
+		_cleanup_close_ int fd = openat(dfd, de->d_name,
+						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			continue;
+		/* One being made may be unlocked for a moment: only an old
+		 * one (a push killed right then) is removed. */
+		if (making && st.st_mtime > time(NULL) - 3600)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		cstor_rm_rf_at_quiet(dfd, de->d_name);
+	}
+}
+
+static int make_dir(char **path, int *fd_out, const char *tmp, cstor_error *err)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		_cleanup_free_ char *making = NULL, *dir = NULL;
+		if (asprintf(&making, "%s/" MAKING_DIR "XXXXXX", tmp) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if (!mkdtemp(making))
+			return cstor_error_errno(err, errno, "create a temporary directory in %s", tmp);
+		_cleanup_close_ int fd = open(making, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+			int e = errno;
+			rmdir(making);
+			return cstor_error_errno(err, e, "lock %s", making);
+		}
+		const char *suffix = making + strlen(making) - 6;
+		if (asprintf(&dir, "%s/" PUSH_DIR "%s", tmp, suffix) < 0) {
+			rmdir(making);
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		/* Never over a directory of another push. */
+		if (renameat2(AT_FDCWD, making, AT_FDCWD, dir, RENAME_NOREPLACE) < 0) {
+			int e = errno;
+			rmdir(making);
+			if (e == EEXIST)
+				continue;
+			return cstor_error_errno(err, e, "rename %s", making);
+		}
+		*path = TAKE_PTR(dir);
+		*fd_out = TAKE_FD(fd);
+		return 0;
+	}
+	return cstor_error_set(err, EEXIST, "cannot create a temporary directory in %s", tmp);
+}
+
 int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
 			   const char *dest, const cstor_push_options *given, cstor_error *err)
 {
@@ -403,13 +483,13 @@ static int push(cstor_export_result *result, cstor_store *s, const char *image, 
 	}
 	const char *tmp = getenv("TMPDIR");
 	_cleanup_free_ char *dir = NULL, *layout = NULL, *odest = NULL;
-	bool made = false;
-	if (asprintf(&dir, "%s/cstor-push-XXXXXX", tmp && tmp[0] ? tmp : "/var/tmp") < 0) {
-		dir = NULL;
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	} else if (!(made = mkdtemp(dir) != NULL))
-		r = cstor_error_errno(err, errno, "create a temporary directory %s", dir);
-	else if (asprintf(&layout, "%s/layout", dir) < 0 || asprintf(&odest, "oci:%s", layout) < 0)
+	_cleanup_close_ int dir_fd = -1;
+	if (!tmp || !tmp[0])
+		tmp = "/var/tmp";
+	remove_dead_dirs(tmp);
+	bool made = (r = make_dir(&dir, &dir_fd, tmp, err)) == 0;
+	if (made && (asprintf(&layout, "%s/layout", dir) < 0 ||
+		     asprintf(&odest, "oci:%s", layout) < 0))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_export_result xr = { 0 };
 	struct cstor_oci_export_tuning tune = {
