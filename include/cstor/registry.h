@@ -83,6 +83,22 @@ CSTOR_PUBLIC int cstor_store_pull_image(char **image_id, cstor_store *store, con
 
 /* Version 2 added the fields after @progress_ctx; version 1 structures
  * are still accepted. */
+/**
+ * The tags of repository @ref ("[docker://]HOST[:PORT]/REPO", a tag or
+ * digest in it ignored; a short name is Docker Hub's), every page of the
+ * registry's answer (its Link headers' rel="next"), in the registry's
+ * order. Of @opts (NULL: defaults), the credentials, certificates, TLS
+ * flag and @cancel are used. registries.conf may rewrite or block the
+ * location; mirrors are not asked.
+ *
+ * @param[out] tags NULL-terminated, freed with cstor_strv_free()
+ * @return 0, -EINVAL, -ENOENT (no such repository), -EACCES, -EBADMSG
+ *         (an answer that is no tags list), -ELOOP (a page naming itself
+ *         as the next), network errors as for a pull
+ */
+CSTOR_PUBLIC int cstor_registry_list_tags(char ***tags, const char *ref,
+					  const cstor_pull_options *opts, cstor_error *err);
+
 #define CSTOR_PUSH_OPTIONS_VERSION 2
 
 typedef struct cstor_push_options {

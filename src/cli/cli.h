@@ -324,6 +324,7 @@ extern const struct cli_cmd cmd_shutdown;
 extern const struct cli_cmd cmd_import;
 extern const struct cli_cmd cmd_pull;
 extern const struct cli_cmd cmd_push;
+extern const struct cli_cmd cmd_list_tags;
 extern const struct cli_cmd cmd_export;
 
 #endif

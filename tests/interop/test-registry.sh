@@ -513,6 +513,29 @@ test_push_killed_tmpdir_removed() {
 	expect_eq "$(cd "$T_TMP/tmp" && ls | sort | tr '\n' ' ')" "cstor-push-notours other " "what is left in TMPDIR"
 }
 
+# list-tags: what skopeo list-tags says, every page followed.
+test_list_tags() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	local t out
+	for t in v1 v2 v3 v4 v5; do push_image bb:$t; done
+	expect_eq "$("$CSTOR" list-tags "docker://$REG/bb" | tr '\n' ' ')" \
+		"$(sk list-tags --tls-verify=false "docker://$REG/bb" | jq -r '.Tags[]' | tr '\n' ' ')" "tags"
+	expect_eq "$("$CSTOR" list-tags --json "$REG/bb:v2" | jq -cS .)" \
+		"$(sk list-tags --tls-verify=false "docker://$REG/bb" | jq -cS .)" "--json"
+	# Pages of two: three requests, the tags all there, in order.
+	start_proxy pages
+	expect_eq "$("$CSTOR" list-tags "$PROXY_REG/bb" | tr '\n' ' ')" "$("$CSTOR" list-tags "$REG/bb" | tr '\n' ' ')" \
+		"tags in pages"
+	expect_eq "$(grep -c '^GET /v2/bb/tags/list' "$PROXY_LOG")" 3 "pages asked for"
+	out=$("$CSTOR" list-tags "$REG/nothere" 2>&1) && die "listed a repository that is not there"
+	[[ $out == *"$REG/nothere"* ]] || die "unclear error: $out"
+	start_proxy pageloop
+	out=$("$CSTOR" list-tags "$PROXY_REG/bb" 2>&1) && die "followed a page loop"
+	[[ $out == *"names itself"* ]] || die "unclear error: $out"
+	:
+}
+
 test_push_needs_credentials() {
 	need_registry; need_skopeo; need_busybox
 	command -v htpasswd >/dev/null || skip "htpasswd (apache2-utils) is not installed"
@@ -862,6 +885,7 @@ t_run test_push_chunked_and_skipped
 t_run test_push_mount_fallback
 t_run test_push_compression
 t_run test_push_killed_tmpdir_removed
+t_run test_list_tags
 t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors
 t_run test_registries_conf_short_names

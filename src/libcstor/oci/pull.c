@@ -17,6 +17,7 @@
 #include "oci/pull.h"
 #include "oci/refname.h"
 #include "oci/registry-src.h"
+#include "registry/client.h"
 #include "registry/conf.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
@@ -268,19 +269,68 @@ static int import_all_platforms(char **image_id, cstor_store *s, struct cstor_oc
 static int pull(char **image_id, cstor_store *s, const char *refstr, const cstor_pull_options *o,
 		cstor_error *err);
 
+/* The options as the current version: version 1 callers' structures end
+ * before @cancel. */
+static int current_options(cstor_pull_options *o, const cstor_pull_options *given,
+			   cstor_error *err)
+{
+	*o = (cstor_pull_options)CSTOR_PULL_OPTIONS_INIT;
+	if (given && given->version == 1)
+		memcpy(o, given, offsetof(cstor_pull_options, cancel));
+	else if (given && given->version == CSTOR_PULL_OPTIONS_VERSION)
+		*o = *given;
+	else if (given)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_pull_options version");
+	o->version = CSTOR_PULL_OPTIONS_VERSION;
+	return 0;
+}
+
+int cstor_registry_list_tags(char ***tags, const char *refstr, const cstor_pull_options *given,
+			     cstor_error *err)
+{
+	cstor_pull_options o;
+	int r = current_options(&o, given, err);
+	if (r < 0)
+		return r;
+	if (o.flags & ~(uint32_t)CSTOR_REGISTRY_NO_TLS_VERIFY)
+		return cstor_error_set(err, EINVAL, "unknown list-tags flags 0x%x", o.flags);
+	_cleanup_(cstor_docker_ref_clear) struct cstor_docker_ref ref;
+	if ((r = cstor_oci_parse_docker_ref(&ref, refstr, err)) < 0)
+		return r;
+	/* The primary location (rewritten by registries.conf, unless
+	 * blocked): mirrors need not have every tag. */
+	struct cstor_reg_conf *conf = NULL;
+	struct cstor_reg_endpoint *eps = NULL;
+	size_t n = 0;
+	if ((r = cstor_reg_conf_load(&conf, err)) < 0)
+		return r;
+	r = cstor_reg_conf_endpoints(&eps, &n, conf, ref.host, ref.repo, false, true, err);
+	cstor_reg_conf_free(conf);
+	if (r < 0)
+		return r;
+	struct cstor_reg_options ro = {
+		.creds = o.creds,
+		.authfile = o.authfile,
+		.cert_dir = o.cert_dir,
+		.no_tls_verify = (o.flags & CSTOR_REGISTRY_NO_TLS_VERIFY) || eps[0].insecure,
+		.cancel = o.cancel,
+	};
+	struct cstor_reg *reg = NULL;
+	if ((r = cstor_reg_new(&reg, eps[0].host, eps[0].repo, &ro, err)) == 0)
+		r = cstor_reg_list_tags(tags, reg, err);
+	cstor_reg_free(reg);
+	cstor_reg_endpoints_free(eps, n);
+	return r;
+}
+
 int cstor_store_pull_image(char **image_id, cstor_store *s, const char *refstr,
 			   const cstor_pull_options *given, cstor_error *err)
 {
-	/* Version 1 callers' structures end before @cancel. */
-	cstor_pull_options o = CSTOR_PULL_OPTIONS_INIT;
-	if (given && given->version == 1)
-		memcpy(&o, given, offsetof(cstor_pull_options, cancel));
-	else if (given && given->version == CSTOR_PULL_OPTIONS_VERSION)
-		o = *given;
-	else if (given)
-		return cstor_error_set(err, EINVAL, "unsupported cstor_pull_options version");
-	o.version = CSTOR_PULL_OPTIONS_VERSION;
-	int r = pull(image_id, s, refstr, &o, err);
+	cstor_pull_options o;
+	int r = current_options(&o, given, err);
+	if (r < 0)
+		return r;
+	r = pull(image_id, s, refstr, &o, err);
 	if (r < 0 && o.cancel && *o.cancel) {
 		/* Whichever step noticed it: one clear word. The failed
 		 * import removed the layers it made. */

@@ -30,6 +30,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/macro.h"
+#include "util/strv.h"
 
 /* Attempts of one request when the registry answers 429 or 5xx or the
  * connection fails; the waits double from BACKOFF_MS. */
@@ -64,7 +65,7 @@ struct resp {
 	char *body;
 	size_t len, max;
 	bool too_big;
-	char *content_type, *digest, *location, *www_auth, *content_range;
+	char *content_type, *digest, *location, *www_auth, *content_range, *link;
 	long retry_after;
 };
 
@@ -76,6 +77,7 @@ static void resp_clear(struct resp *p)
 	free(p->location);
 	free(p->www_auth);
 	free(p->content_range);
+	free(p->link);
 	size_t max = p->max;
 	*p = (struct resp){ .max = max };
 }
@@ -277,7 +279,9 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 		free(p->location);
 		free(p->www_auth);
 		free(p->content_range);
+		free(p->link);
 		p->content_type = p->digest = p->location = p->www_auth = p->content_range = NULL;
+		p->link = NULL;
 		p->retry_after = -1;
 		return len;
 	}
@@ -302,6 +306,8 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 		slot = &p->www_auth;
 	else if (IS("content-range"))
 		slot = &p->content_range;
+	else if (IS("link"))
+		slot = &p->link;
 	else if (IS("retry-after")) {
 		char tmp[32];
 		size_t vl = (size_t)(end - v) < sizeof(tmp) - 1 ? (size_t)(end - v) : sizeof(tmp) - 1;
@@ -1170,6 +1176,79 @@ int cstor_reg_blob_upload(struct cstor_reg *r, const char *digest, uint64_t size
 	}
 	resp_clear(&p);
 	return rc;
+}
+
+/* The next page's URL from a Link header (RFC 8288): the target of the
+ * link whose rel is "next"; NULL when there is none. */
+static char *link_next(const char *link)
+{
+	const char *s = link;
+	while (s && (s = strchr(s, '<'))) {
+		const char *e = strchr(s, '>');
+		if (!e)
+			return NULL;
+		const char *params = e + 1, *end = strchr(params, ',');
+		size_t pl = end ? (size_t)(end - params) : strlen(params);
+		_cleanup_free_ char *p = strndup(params, pl);
+		if (p && (strstr(p, "rel=\"next\"") || strstr(p, "rel=next")))
+			return strndup(s + 1, (size_t)(e - s - 1));
+		s = end;
+	}
+	return NULL;
+}
+
+#define MAX_TAG_PAGES 10000
+#define MAX_TAGS_PAGE (4u << 20)
+
+int cstor_reg_list_tags(char ***out, struct cstor_reg *r, cstor_error *err)
+{
+	_cleanup_strv_free_ char **tags = calloc(1, sizeof(char *));
+	_cleanup_free_ char *next = strdup("tags/list"), *what = NULL;
+	if (!tags || !next || asprintf(&what, "%s: tags list", r->name) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	bool absolute = false;
+	for (int page = 0; next; page++) {
+		if (page == MAX_TAG_PAGES)
+			return cstor_error_set(err, E2BIG, "%s: over %d pages", what, MAX_TAG_PAGES);
+		struct resp p = { .max = MAX_TAGS_PAGE };
+		struct req q = { .path = next, .absolute = absolute, .accept = "application/json" };
+		int rc = request(r, &q, &p, what, err);
+		if (rc == 0 && p.status != 200)
+			rc = status_fail(err, &p, what);
+		if (rc == 0 && p.too_big)
+			rc = cstor_error_set(err, EBADMSG, "%s: a page over %u bytes", what,
+					     MAX_TAGS_PAGE);
+		json_t *j = rc == 0 ? json_loadb(p.body ? p.body : "", p.len, 0, NULL) : NULL;
+		json_t *list = json_object_get(j, "tags"), *t;
+		if (rc == 0 && (!json_is_object(j) || (list && !json_is_array(list) &&
+						       !json_is_null(list))))
+			rc = cstor_error_set(err, EBADMSG, "%s: not a tags list", what);
+		size_t i;
+		json_array_foreach(list, i, t) if (rc == 0)
+		{
+			if (!json_is_string(t))
+				rc = cstor_error_set(err, EBADMSG, "%s: a tag that is not a string",
+						     what);
+			else if (strv_append(&tags, json_string_value(t)) < 0)
+				rc = cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		json_decref(j);
+		char *n = rc == 0 && p.link ? link_next(p.link) : NULL;
+		/* A page that names itself as the next would never end. */
+		if (n && streq(n, next))
+			rc = cstor_error_set(err, ELOOP, "%s: page %s names itself as the next", what,
+					     n);
+		resp_clear(&p);
+		if (rc < 0) {
+			free(n);
+			return rc;
+		}
+		free(next);
+		next = n;
+		absolute = true;
+	}
+	*out = TAKE_PTR(tags);
+	return 0;
 }
 
 int cstor_reg_put_manifest(struct cstor_reg *r, const char *ref, const char *media_type,

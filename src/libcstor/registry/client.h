@@ -47,6 +47,9 @@ const char *cstor_reg_name(const struct cstor_reg *r);
 int cstor_reg_get_manifest(struct cstor_reg *r, const char *ref, size_t max, char **body,
 			   size_t *len, char **media_type,
 			   char digest[static CSTOR_DIGEST_STRING_MAX], cstor_error *err);
+/* Every tag of the repository, following the Link header's rel="next"
+ * pages, in the registry's order (NULL-terminated, strv_free). */
+int cstor_reg_list_tags(char ***tags, struct cstor_reg *r, cstor_error *err);
 /* A small blob (a config) read whole; its digest is not checked here. */
 int cstor_reg_get_blob(struct cstor_reg *r, const char *digest, size_t max, char **body,
 		       size_t *len, cstor_error *err);
