@@ -536,6 +536,36 @@ test_list_tags() {
 	:
 }
 
+# Ctrl-C while a push waits for the registry's answer to an upload: exit
+# 130 at once, a message, its temporary layout removed, the tag not made.
+test_ctrl_c_push() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A pid rc=0 t0
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	start_proxy slowput
+	mkdir -p "$T_TMP/tmp"
+	TMPDIR=$T_TMP/tmp "$CSTOR" -g "$A/g" -R "$A/r" -s vfs push -q "$REG/bb:v1" "$PROXY_REG/cancelled:v1" \
+		>/dev/null 2>"$T_TMP/int.err" &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q '^PUT \|^PATCH ' "$PROXY_LOG" && break
+		sleep 0.1
+	done
+	grep -q '^PUT \|^PATCH ' "$PROXY_LOG" || die "the push did not come to an upload"
+	t0=$(date +%s%N)
+	kill -INT $pid
+	wait $pid || rc=$?
+	expect_eq "$rc" 130 "exit status"
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || die "the cancel waited for the registry"
+	grep -q "push of $REG/bb:v1 to $PROXY_REG/cancelled:v1 cancelled" "$T_TMP/int.err" ||
+		die "no message: $(cat "$T_TMP/int.err")"
+	expect_eq "$(ls "$T_TMP/tmp")" "" "left in TMPDIR"
+	! sk inspect --tls-verify=false "docker://$REG/cancelled:v1" >/dev/null 2>&1 || die "the tag was made"
+}
+
 test_push_needs_credentials() {
 	need_registry; need_skopeo; need_busybox
 	command -v htpasswd >/dev/null || skip "htpasswd (apache2-utils) is not installed"
@@ -885,6 +915,7 @@ t_run test_push_chunked_and_skipped
 t_run test_push_mount_fallback
 t_run test_push_compression
 t_run test_push_killed_tmpdir_removed
+t_run test_ctrl_c_push
 t_run test_list_tags
 t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors

@@ -354,6 +354,17 @@ static size_t body_cb(char *data, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* libcurl calls this about once a second and as bytes move: a non-zero
+ * answer ends the transfer (CURLE_ABORTED_BY_CALLBACK), so a cancel is
+ * seen while a request waits for its answer too. */
+static int cancel_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		     curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	const struct cstor_reg *r = ctx;
+	return r->cancel && *r->cancel;
+}
+
 static void setup(struct cstor_reg *r, CURL *c, const char *url, char *errbuf)
 {
 	curl_easy_reset(c);
@@ -384,14 +395,24 @@ static void setup(struct cstor_reg *r, CURL *c, const char *url, char *errbuf)
 		curl_easy_setopt(c, CURLOPT_SSLCERT, r->cert);
 		curl_easy_setopt(c, CURLOPT_SSLKEY, r->key);
 	}
+	if (r->cancel) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	}
 	errbuf[0] = 0;
 }
 
-static void nap_ms(long ms)
+/* A wait before a retry, in slices so that a cancel ends it. */
+static void nap_ms(const struct cstor_reg *r, long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	while (ms > 0 && !(r->cancel && *r->cancel)) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, slice * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
 }
 
 static long backoff_ms(int attempt, long retry_after)
@@ -631,7 +652,7 @@ static int ping(struct cstor_reg *r, cstor_error *err)
 			perform(r, r->easy, &p, &cc, errbuf);
 			if (!transient(cc) && !(cc == CURLE_OK && (p.status == 429 || p.status >= 500)))
 				break;
-			nap_ms(backoff_ms(attempt, p.retry_after));
+			nap_ms(r, backoff_ms(attempt, p.retry_after));
 		}
 		resp_clear(&p);
 		if (cc == CURLE_OK) {
@@ -758,7 +779,7 @@ static int request_locked(struct cstor_reg *r, const struct req *q, struct resp 
 		bool retry_ok = attempt + 1 < MAX_ATTEMPTS && !q->read;
 		if (cc != CURLE_OK) {
 			if (transient(cc) && retry_ok) {
-				nap_ms(backoff_ms(attempt, -1));
+				nap_ms(r, backoff_ms(attempt, -1));
 				continue;
 			}
 			return curl_fail(err, cc, errbuf, what);
@@ -772,7 +793,7 @@ static int request_locked(struct cstor_reg *r, const struct req *q, struct resp 
 			continue;
 		}
 		if ((p->status == 429 || p->status >= 500) && retry_ok) {
-			nap_ms(backoff_ms(attempt, p->retry_after));
+			nap_ms(r, backoff_ms(attempt, p->retry_after));
 			continue;
 		}
 		return 0;
@@ -994,7 +1015,7 @@ static int blob_ended(struct cstor_reg_blob *b, CURLcode cc, cstor_error *err)
 		return rc < 0 ? rc : blob_start(b, err);
 	}
 	if (cc == CURLE_OK && (status == 429 || status >= 500) && b->attempt + 1 < MAX_ATTEMPTS) {
-		nap_ms(backoff_ms(b->attempt++, b->p.retry_after));
+		nap_ms(b->r, backoff_ms(b->attempt++, b->p.retry_after));
 		return blob_start(b, err);
 	}
 	if (cc == CURLE_OK && status == 416 && b->got == b->size) {
@@ -1006,7 +1027,7 @@ static int blob_ended(struct cstor_reg_blob *b, CURLcode cc, cstor_error *err)
 	if (transient(cc) && b->resumes < MAX_RESUMES) {
 		/* Resumed where it broke off; a wait only when no bytes came. */
 		if (b->resumes++ > 0)
-			nap_ms(backoff_ms(b->resumes > 4 ? 4 : b->resumes - 1, -1));
+			nap_ms(b->r, backoff_ms(b->resumes > 4 ? 4 : b->resumes - 1, -1));
 		return blob_start(b, err);
 	}
 	if (transient(cc))
