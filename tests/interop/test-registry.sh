@@ -469,6 +469,15 @@ test_push_compression() {
 	expect_eq "$mt" "application/vnd.oci.image.layer.v1.tar+gzip" "gzip layer media types"
 	[ "$g" != "$digest" ] || die "level 1 gave the level-6 blobs"
 	expect_eq "$(cs "$(t_store)" vfs pull -q "$REG/g1:v1")" "$id" "image ID of the gzip -1 push"
+	# A Docker schema 2 image in zstd: converted to OCI (Docker has no
+	# zstd type), pulled back the same.
+	sk copy -q --format v2s2 --dest-tls-verify=false "oci:$IMG/gz:v1" "docker://$REG/d2:v1"
+	B=$(t_store)
+	cs "$B" vfs pull -q "$REG/d2:v1" >/dev/null
+	cs "$B" vfs push -q --compression-format zstd "$REG/d2:v1" "$REG/d2z:v1" >/dev/null 2>&1
+	expect_eq "$(sk inspect --raw --tls-verify=false "docker://$REG/d2z:v1" | jq -r '.mediaType + " " + ([.layers[].mediaType] | unique | join(","))')" \
+		"application/vnd.oci.image.manifest.v1+json application/vnd.oci.image.layer.v1.tar+zstd" "Docker image pushed as zstd"
+	expect_eq "$(cs "$(t_store)" vfs pull -q "$REG/d2z:v1")" "$id" "image ID of the Docker image pushed as zstd"
 	# Bad values, each named.
 	out=$(cs "$A" vfs push -q --compression-format xz "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took xz"
 	[[ $out == *"compression-format"*"xz"* ]] || die "unclear error: $out"
