@@ -415,6 +415,8 @@ test_push_mount_fallback() {
 	expect_eq "$(cs "$A" vfs push -q "$REG/bb:v1" "$PROXY_REG/fallback:v1")" "$digest" "pushed digest"
 	grep -q '^POST /v2/fallback/blobs/uploads/?mount=sha256.*&from=empty' "$PROXY_LOG" || die "no mount asked for"
 	grep -q '^PUT /v2/fallback/blobs/uploads/' "$PROXY_LOG" || die "no upload after the 202"
+	# The upload went on in the session the 202 opened: no session of its own.
+	! grep -q '^POST /v2/fallback/blobs/uploads/ *$' "$PROXY_LOG" || die "a new upload session after the 202"
 	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/fallback:v1" | jq -r .Digest)" "$digest" \
 		"digest skopeo sees"
 }

@@ -103,19 +103,24 @@ static int read_file(char **out, size_t *len, int dfd, const char *name, cstor_e
 }
 
 /* Is blob @digest in the repository, or mounted into it from another
- * repository of the registry the image was pulled from or pushed to? */
-static int blob_present(bool *present, struct cstor_reg *reg, char *const *from,
+ * repository of the registry the image was pulled from or pushed to? A
+ * mount refused opens an upload session: *session (may be NULL: none
+ * wanted). */
+static int blob_present(bool *present, char **session, struct cstor_reg *reg, char *const *from,
 			const char *digest, cstor_error *err)
 {
+	_cleanup_free_ char *s = NULL;
 	int r = cstor_reg_blob_exists(present, reg, digest, err);
 	for (size_t i = 0; r == 0 && !*present && from && from[i]; i++) {
-		r = cstor_reg_blob_mount(present, reg, digest, from[i], err);
+		r = cstor_reg_blob_mount(present, &s, reg, digest, from[i], err);
 		if (r == -EACCES || r == -ENOENT) {
 			/* No pull access there: not mountable, nothing more. */
 			cstor_error_clear(err);
 			r = 0;
 		}
 	}
+	if (session && r == 0 && !*present)
+		*session = TAKE_PTR(s);
 	return r;
 }
 
@@ -136,7 +141,8 @@ static int push_blob(struct cstor_reg *reg, char *const *from, int layout_fd, js
 	p->layer_finished = 0;
 	p->reused = 0;
 	bool exists = false;
-	int r = blob_present(&exists, reg, from, digest, err);
+	_cleanup_free_ char *session = NULL;
+	int r = blob_present(&exists, &session, reg, from, digest, err);
 	if (r < 0)
 		return r;
 	if (!exists) {
@@ -148,7 +154,8 @@ static int push_blob(struct cstor_reg *reg, char *const *from, int layout_fd, js
 			return cstor_error_errno(err, errno, "open %s of the exported image", name);
 		uint64_t before = p->bytes_done;
 		struct blob_reader br = { fd, o, p, 0 };
-		r = cstor_reg_blob_upload(reg, digest, size, blob_read, &br, o->chunk_size, err);
+		r = cstor_reg_blob_upload(reg, digest, size, session, blob_read, &br,
+					  o->chunk_size, err);
 		p->bytes_done = before;
 		if (r < 0)
 			return r;
@@ -257,7 +264,7 @@ static int push_stored(bool *done, struct cstor_reg *reg, char *const *from, cst
 		const char *dg = json_string_value(json_object_get(d, "digest"));
 		all = dg != NULL;
 		if (all)
-			r = blob_present(&all, reg, from, dg, err);
+			r = blob_present(&all, NULL, reg, from, dg, err);
 	}
 	if (r == 0 && all) {
 		_cleanup_free_ char *type = strdup(mt ? mt : MT_OCI_MANIFEST);

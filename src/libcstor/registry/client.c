@@ -1108,7 +1108,7 @@ int cstor_reg_blob_exists(bool *exists, struct cstor_reg *r, const char *digest,
 	return rc;
 }
 
-int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
+int cstor_reg_blob_mount(bool *mounted, char **session, struct cstor_reg *r, const char *digest,
 			 const char *from, cstor_error *err)
 {
 	_cleanup_free_ char *path = NULL, *what = NULL;
@@ -1120,11 +1120,15 @@ int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	struct resp p = { .max = 1 << 16 };
 	int rc = request(r, &(struct req){ .method = "POST", .path = path }, &p, what, err);
-	/* 202: not mounted, an upload session was opened instead (left to
-	 * expire, as containers/image does). */
+	/* 202: not mounted, an upload session was opened instead: the
+	 * upload goes on in it (one that is not used expires). */
 	if (rc == 0 && p.status != 201 && p.status != 202)
 		rc = status_fail(err, &p, what);
 	*mounted = rc == 0 && p.status == 201;
+	if (rc == 0 && p.status == 202 && p.location) {
+		free(*session);
+		*session = TAKE_PTR(p.location);
+	}
 	resp_clear(&p);
 	return rc;
 }
@@ -1140,18 +1144,25 @@ static int take_location(char **loc, struct resp *p, const char *what, cstor_err
 }
 
 int cstor_reg_blob_upload(struct cstor_reg *r, const char *digest, uint64_t size,
-			  cstor_reg_read_fn read, void *ctx, size_t chunk, cstor_error *err)
+			  const char *session, cstor_reg_read_fn read, void *ctx, size_t chunk,
+			  cstor_error *err)
 {
 	_cleanup_free_ char *what = NULL, *loc = NULL, *put = NULL;
 	if (asprintf(&what, "%s: upload of blob %s", r->name, digest) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	struct resp p = { .max = 1 << 16 };
-	int rc = request(r, &(struct req){ .method = "POST", .path = "blobs/uploads/" }, &p, what,
-			 err);
-	if (rc == 0 && p.status != 202)
-		rc = status_fail(err, &p, what);
-	if (rc == 0)
-		rc = take_location(&loc, &p, what, err);
+	int rc = 0;
+	if (session) {
+		if (!(loc = strdup(session)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	} else {
+		rc = request(r, &(struct req){ .method = "POST", .path = "blobs/uploads/" }, &p,
+			     what, err);
+		if (rc == 0 && p.status != 202)
+			rc = status_fail(err, &p, what);
+		if (rc == 0)
+			rc = take_location(&loc, &p, what, err);
+	}
 	uint64_t off = 0;
 	while (rc == 0 && chunk && off < size) {
 		uint64_t n = size - off < chunk ? size - off : chunk;

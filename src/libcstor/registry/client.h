@@ -69,14 +69,18 @@ int cstor_reg_blob_exists(bool *exists, struct cstor_reg *r, const char *digest,
 			  cstor_error *err);
 /* Cross-repository mount of blob @digest from repository @from of the
  * same registry: *mounted false when the registry would not (it does not
- * have it there, or does not mount). */
-int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
+ * have it there, or does not mount); it then opened an upload session
+ * (202), whose location goes to *session (malloc'd, replacing what was
+ * there; may stay NULL) for cstor_reg_blob_upload. */
+int cstor_reg_blob_mount(bool *mounted, char **session, struct cstor_reg *r, const char *digest,
 			 const char *from, cstor_error *err);
 typedef ssize_t (*cstor_reg_read_fn)(void *ctx, void *buf, size_t len);
 /* Upload @size bytes read from @read as blob @digest: one POST for the
- * session, then the data in one PUT (monolithic) or, when @chunk is not
+ * session (none when @session, a location a mount's 202 gave, is given),
+ * then the data in one PUT (monolithic) or, when @chunk is not
  * 0, in PATCHes of @chunk bytes and a closing PUT. */
 int cstor_reg_blob_upload(struct cstor_reg *r, const char *digest, uint64_t size,
+			  const char *session,
 			  cstor_reg_read_fn read, void *ctx, size_t chunk, cstor_error *err);
 int cstor_reg_put_manifest(struct cstor_reg *r, const char *ref, const char *media_type,
 			   const char *body, size_t len, cstor_error *err);
