@@ -357,10 +357,11 @@ static ssize_t stream_pread(struct stream *st, void *buf, size_t len, bool consu
 			    cstor_error *err)
 {
 	struct fetch *f = st->f;
-	bool stop = false;
+	/* Every chunk the import reads, whether it waits or not. */
+	bool stop = cancelled(f->rs);
 	pthread_mutex_lock(&f->mu);
 	/* Woken by the download, or every 100 ms to see the cancel flag. */
-	while (f->written <= st->off && !f->done && !(stop = cancelled(f->rs))) {
+	while (!stop && f->written <= st->off && !f->done && !(stop = cancelled(f->rs))) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 100 * 1000000L;
