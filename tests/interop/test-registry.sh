@@ -557,8 +557,8 @@ test_ctrl_c_push() {
 	A=$(t_store)
 	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
 	start_proxy slowput
-	mkdir -p "$T_TMP/tmp"
-	TMPDIR=$T_TMP/tmp "$CSTOR" -g "$A/g" -R "$A/r" -s vfs push -q "$REG/bb:v1" "$PROXY_REG/cancelled:v1" \
+	mkdir -p "$T_TMP/tmp-cancel"
+	TMPDIR=$T_TMP/tmp-cancel "$CSTOR" -g "$A/g" -R "$A/r" -s vfs push -q "$REG/bb:v1" "$PROXY_REG/cancelled:v1" \
 		>/dev/null 2>"$T_TMP/int.err" &
 	pid=$!
 	for _ in $(seq 100); do
@@ -573,7 +573,7 @@ test_ctrl_c_push() {
 	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || die "the cancel waited for the registry"
 	grep -q "push of $REG/bb:v1 to $PROXY_REG/cancelled:v1 cancelled" "$T_TMP/int.err" ||
 		die "no message: $(cat "$T_TMP/int.err")"
-	expect_eq "$(ls "$T_TMP/tmp")" "" "left in TMPDIR"
+	expect_eq "$(ls "$T_TMP/tmp-cancel")" "" "left in TMPDIR"
 	! sk inspect --tls-verify=false "docker://$REG/cancelled:v1" >/dev/null 2>&1 || die "the tag was made"
 }
 
