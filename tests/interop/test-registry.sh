@@ -804,6 +804,28 @@ test_all_platforms() {
 	before=$(records "$A")
 	cs "$A" vfs pull -q --all-platforms "$REG/multi:v1" >/dev/null
 	expect_eq "$(records "$A")" "$before" "records after a second pull"
+	# A build attestation in the list (os "unknown", a layer that is no
+	# tarball): passed over.
+	local L=$T_TMP/multi att blob lst
+	echo '{"_type":"https://in-toto.io/Statement/v0.1"}' >"$L/att"
+	blob=$(sha256sum "$L/att" | cut -d' ' -f1); mv "$L/att" "$L/blobs/sha256/$blob"
+	jq -c --arg b "sha256:$blob" --argjson bs "$(stat -c %s "$L/blobs/sha256/$blob")" \
+		'.layers = [{mediaType: "application/vnd.in-toto+json", digest: $b, size: $bs}]' \
+		"$L/blobs/sha256/$(jq -r '.manifests[0].digest' "$IMG/gz/index.json" | cut -d: -f2)" >"$L/att"
+	att=$(sha256sum "$L/att" | cut -d' ' -f1); mv "$L/att" "$L/blobs/sha256/$att"
+	lst=$(jq -r '.manifests[0].digest' "$L/index.json" | cut -d: -f2)
+	jq -c --arg a "sha256:$att" --argjson asz "$(stat -c %s "$L/blobs/sha256/$att")" \
+		'.manifests += [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz,
+				 platform: {os: "unknown", architecture: "unknown"},
+				 annotations: {"vnd.docker.reference.type": "attestation-manifest"}}]' \
+		"$L/blobs/sha256/$lst" >"$L/idx"
+	i=$(sha256sum "$L/idx" | cut -d' ' -f1); mv "$L/idx" "$L/blobs/sha256/$i"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s}]}' \
+		"$i" "$(stat -c %s "$L/blobs/sha256/$i")" >"$L/index.json"
+	sk copy -q --all --dest-tls-verify=false "oci:$L" "docker://$REG/multi:att"
+	B=$(t_store)
+	cs "$B" vfs pull -q --all-platforms "$REG/multi:att" >/dev/null
+	expect_eq "$(jq length "$B/g/vfs-images/images.json")" 2 "images of a list with an attestation"
 	# A reference to one image: that image, as without the flag.
 	B=$(t_store)
 	push_image bb:v1
