@@ -13,6 +13,7 @@
  *   EBADMSG  corrupt metadata or archive
  *   ENOTSUP  the driver or kernel lacks the feature
  *   EINVAL   bad arguments, unknown option or flag bits
+ *   ECANCELED  the caller's cancel flag stopped it (cstor_pull_options)
  * plus what the kernel returns for I/O (EIO, ENOSPC, EACCES, ...).
  */
 #ifndef CSTOR_ERROR_H

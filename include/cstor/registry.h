@@ -37,9 +37,15 @@ enum {
 	 * speaks no TLS (--tls-verify=false). Loopback registries may always
 	 * be plain HTTP. */
 	CSTOR_REGISTRY_NO_TLS_VERIFY = 1 << 0,
+	/* Pull: every instance of a manifest list (not @platform), each
+	 * stored as a pull of its platform stores it; the names go to the
+	 * host's instance (else the list's first), whose ID is returned.
+	 * Instances of os "unknown" (build attestations) are passed over. */
+	CSTOR_PULL_ALL_PLATFORMS = 1 << 1,
 };
 
-#define CSTOR_PULL_OPTIONS_VERSION 1
+/* Version 2 added @cancel; version 1 structures are still accepted. */
+#define CSTOR_PULL_OPTIONS_VERSION 2
 
 typedef struct cstor_pull_options {
 	unsigned int version;              /* CSTOR_PULL_OPTIONS_VERSION */
@@ -51,9 +57,15 @@ typedef struct cstor_pull_options {
 	const char *platform; /* "OS/ARCH[/VARIANT]" from manifest lists; NULL: the host's */
 	uint32_t flags;       /* CSTOR_REGISTRY_* */
 	unsigned int parallel; /* layer blobs downloaded at once; 0: 3 */
+	/* Version 2. When set and *cancel becomes non-zero (a signal handler
+	 * may set it), the pull stops at the next chunk of a blob or the
+	 * next layer and returns -ECANCELED: what it made is removed as
+	 * after any failed pull, and what an interrupted process would leave
+	 * (its journal) the next writer removes. */
+	const volatile int *cancel;
 } cstor_pull_options;
 
-#define CSTOR_PULL_OPTIONS_INIT { CSTOR_PULL_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0 }
+#define CSTOR_PULL_OPTIONS_INIT { CSTOR_PULL_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Pull image @ref ("[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]"; a short
@@ -63,13 +75,31 @@ typedef struct cstor_pull_options {
  * @return 0, -EINVAL (a bad reference or option), -ENOENT (no such
  *         repository, tag, or blob, or no image for the platform), -EACCES
  *         (401/403), -EBADMSG (a blob or manifest not matching its digest,
- *         or an oversize manifest), -ENOTSUP, network errors (-EIO,
+ *         or an oversize manifest), -ECANCELED (opts->cancel), -ENOTSUP, network errors (-EIO,
  *         -EHOSTUNREACH, -ETIMEDOUT, -EPROTO for TLS), store errors
  */
 CSTOR_PUBLIC int cstor_store_pull_image(char **image_id, cstor_store *store, const char *ref,
 					const cstor_pull_options *opts, cstor_error *err);
 
-#define CSTOR_PUSH_OPTIONS_VERSION 1
+/* Version 2 added the fields after @progress_ctx; version 1 structures
+ * are still accepted. */
+/**
+ * The tags of repository @ref ("[docker://]HOST[:PORT]/REPO", a tag or
+ * digest in it ignored; a short name is Docker Hub's), every page of the
+ * registry's answer (its Link headers' rel="next"), in the registry's
+ * order. Of @opts (NULL: defaults), the credentials, certificates, TLS
+ * flag and @cancel are used. registries.conf may rewrite or block the
+ * location; mirrors are not asked.
+ *
+ * @param[out] tags NULL-terminated, freed with cstor_strv_free()
+ * @return 0, -EINVAL, -ENOENT (no such repository), -EACCES, -EBADMSG
+ *         (an answer that is no tags list), -ELOOP (a page naming itself
+ *         as the next), network errors as for a pull
+ */
+CSTOR_PUBLIC int cstor_registry_list_tags(char ***tags, const char *ref,
+					  const cstor_pull_options *opts, cstor_error *err);
+
+#define CSTOR_PUSH_OPTIONS_VERSION 2
 
 typedef struct cstor_push_options {
 	unsigned int version; /* CSTOR_PUSH_OPTIONS_VERSION */
@@ -80,9 +110,18 @@ typedef struct cstor_push_options {
 	size_t chunk_size;    /* 0: each blob in one PUT; else PATCHes of this size */
 	cstor_progress_fn progress;
 	void *progress_ctx;
+	/* Version 2. 0: kept original blobs are sent as they are, other
+	 * layers gzipped; CSTOR_DIFF_GZIP or CSTOR_DIFF_ZSTD (layer.h):
+	 * every layer is sent in that compression, kept blobs of another
+	 * compression (or uncompressed) compressed anew (new digests). */
+	int compression;
+	int compression_level; /* 0: the format's default (gzip 6, zstd 3);
+				* gzip 1-9, zstd 1-20 */
+	unsigned int parallel; /* layers compressed at once; 0: 3 */
+	const volatile int *cancel; /* as cstor_pull_options' */
 } cstor_push_options;
 
-#define CSTOR_PUSH_OPTIONS_INIT { CSTOR_PUSH_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0 }
+#define CSTOR_PUSH_OPTIONS_INIT { CSTOR_PUSH_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Push image @image (ID, prefix or name) to @dest ("[docker://]HOST/REPO
@@ -92,6 +131,8 @@ typedef struct cstor_push_options {
  * pulled one.
  *
  * @param[out] result (may be NULL) the pushed manifest's digest
+ * @return 0, -EINVAL (a bad reference or option), -ECANCELED
+ *         (opts->cancel), registry, network and store errors as for a pull
  */
 CSTOR_PUBLIC int cstor_store_push_image(cstor_export_result *result, cstor_store *store,
 					const char *image, const char *dest,

@@ -250,6 +250,13 @@ int cli_print_image_json(cstor_store *store, const char *id, const struct cli_pr
  * (exit status 130 for Ctrl-C). What was stored stays consistent: the
  * library's journals let `cstor gc` or the next import finish the job. */
 void cli_progress_catch_interrupt(struct cli_progress *p);
+/* Ctrl-C (and SIGTERM, SIGHUP) sets *flag, the library call's cancel
+ * flag, and the call returns -ECANCELED having undone its work; a second
+ * one dies as cli_progress_catch_interrupt says. Released as above. */
+void cli_progress_catch_cancel(struct cli_progress *p, volatile int *flag);
+/* After a cancelled call: the line ended, die of the signal that set the
+ * flag (exit status 130 for Ctrl-C). Returns when no signal set it. */
+void cli_progress_die_of_cancel(void);
 void cli_progress_release_interrupt(void);
 /* The layers as a JSON array: [{"digest","size","reused"}]. */
 void cli_progress_layers_json(const struct cli_progress *p, FILE *f);
@@ -317,6 +324,7 @@ extern const struct cli_cmd cmd_shutdown;
 extern const struct cli_cmd cmd_import;
 extern const struct cli_cmd cmd_pull;
 extern const struct cli_cmd cmd_push;
+extern const struct cli_cmd cmd_list_tags;
 extern const struct cli_cmd cmd_export;
 
 #endif

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* pull: an image from a registry (include/cstor/registry.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 
-static bool quiet, no_keep, json, tls_verify = true;
+static bool quiet, no_keep, json, all_platforms, tls_verify = true;
 static char **names, *creds, *authfile, *cert_dir, *platform, *parallel;
 
 static const struct cli_flag flags[] = {
@@ -21,6 +22,8 @@ static const struct cli_flag flags[] = {
 	  "Check the registry's certificate (=false also allows plain HTTP)" },
 	{ { "-platform" }, CLI_STRING, &platform,
 	  "OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's)" },
+	{ { "-all-platforms" }, CLI_BOOL, &all_platforms,
+	  "Store every image of a manifest list (the name goes to this host's)" },
 	{ { "-parallel" }, CLI_STRING, &parallel, "Layers downloaded at once (default 3)" },
 	{ { "-quiet", "q" }, CLI_BOOL, &quiet, "Do not show progress" },
 	CLI_JSON_FLAG(json),
@@ -58,25 +61,32 @@ static int run(cstor_store *store, int argc, char **argv)
 	o.authfile = authfile;
 	o.cert_dir = cert_dir;
 	o.platform = platform;
-	o.flags = tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY;
+	o.flags = (tls_verify ? 0 : CSTOR_REGISTRY_NO_TLS_VERIFY) |
+		  (all_platforms ? CSTOR_PULL_ALL_PLATFORMS : 0);
 	cstor_error err = CSTOR_ERROR_INIT;
 	char *id = NULL;
 	p.done_verb = "Pulled";
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* Ctrl-C: the same message and exit as import's (what was kept, and
-	 * that `cstor gc` removes it: a pull keeps import's journal). */
-	cli_progress_catch_interrupt(&p);
+	/* Ctrl-C cancels: the pull undoes what it made and says so, then
+	 * the command dies of the signal (exit 130); a second Ctrl-C dies
+	 * at once, as import does. */
+	static volatile int cancel;
+	o.cancel = &cancel;
+	cli_progress_catch_cancel(&p, &cancel);
 	int r = cstor_store_pull_image(&id, store, argv[0], &o, &err);
-	cli_progress_release_interrupt();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cli_progress_end(&p, r >= 0);
 	if (r < 0) {
 		cli_error("pull", &err);
+		if (r == -ECANCELED)
+			cli_progress_die_of_cancel();
+		cli_progress_release_interrupt();
 		cstor_error_clear(&err);
 		cli_progress_free(&p);
 		return EXIT_FAIL;
 	}
+	cli_progress_release_interrupt();
 	int rc = EXIT_OK;
 	if (json)
 		rc = cli_print_image_json(store, id, &p, "pull",

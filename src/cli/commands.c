@@ -76,6 +76,7 @@ const struct cli_cmd *const cli_commands[] = {
 	&cmd_list_container_data,
 	&cmd_list_image_data,
 	&cmd_list_layer_data,
+	&cmd_list_tags,
 	&cmd_metadata,
 	&cmd_mount,
 	&cmd_mounted,

@@ -94,6 +94,54 @@ static void on_interrupt(int sig)
 
 static const int caught[] = { SIGINT, SIGTERM, SIGHUP };
 
+/* cli_progress_catch_cancel: the first signal sets the flag, which the
+ * library sees between chunks and layers; a second one dies at once. */
+static volatile int *cancel_flag;
+static volatile sig_atomic_t cancel_sig;
+static char cancel_text[640];
+
+static void on_cancel(int sig)
+{
+	if (cancel_flag && !cancel_sig) {
+		cancel_sig = sig;
+		*cancel_flag = 1;
+		return;
+	}
+	if (interrupt_line_open && write(STDERR_FILENO, "\n", 1) < 0) {
+		/* nothing to do: we are dying anyway */
+	}
+	if (write(STDERR_FILENO, cancel_text, strlen(cancel_text)) < 0) {
+		/* idem */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void cli_progress_catch_cancel(struct cli_progress *p, volatile int *flag)
+{
+	snprintf(cancel_text, sizeof(cancel_text),
+		 "%s: %s interrupted twice: stopped at once; what it left half made is "
+		 "removed by the next writer of the store or `cstor gc`\n",
+		 cli_program, p->what);
+	cancel_flag = flag;
+	cancel_sig = 0;
+	struct sigaction sa = { .sa_handler = on_cancel };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaction(caught[i], &sa, NULL);
+}
+
+void cli_progress_die_of_cancel(void)
+{
+	int sig = cancel_sig;
+	if (!sig)
+		return;
+	fflush(stdout);
+	fflush(stderr);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 void cli_progress_catch_interrupt(struct cli_progress *p)
 {
 	interrupt_update(p, false);
@@ -105,6 +153,7 @@ void cli_progress_catch_interrupt(struct cli_progress *p)
 
 void cli_progress_release_interrupt(void)
 {
+	cancel_flag = NULL;
 	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
 		signal(caught[i], SIG_DFL);
 	interrupt_cur = -1;

@@ -9,6 +9,7 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   corrupt  layer-sized blobs (over 4 KiB) get one byte changed
   slow     blob bodies trickle (16 KiB every 0.1 s)
   429      the first three requests are answered 429 with Retry-After: 1
+  429date  the same with Retry-After as an HTTP date 2 s ahead
   cut      the first big blob answer stops half-way and the connection drops
   cutnorange  the same, and Range is ignored (whole blobs are sent again)
   bearer   a token server: /token gives a token for basic carol:tok, and
@@ -16,17 +17,24 @@ and HEAD to UPSTREAM ("http://127.0.0.1:PORT"). MODE:
   blobbearer   the same, for blobs only
   redirectloop  manifests redirect to themselves
   bigmanifest  manifests are 5 MiB of JSON whitespace
+  pages    tags lists are served in pages of two (n= and last= as the
+           distribution spec has them), each with a Link to the next
+  pageloop  tags lists answer with a Link to themselves
+  slowput  uploads (PUT, PATCH) wait 10 s before they are forwarded
   pass     nothing changes
 
 Every request is logged ("METHOD PATH[ range=RANGE]" lines) to PORTFILE.log,
 and the end of every GET answer ("END GET PATH").
 """
 import base64
+import email.utils
 import http.server
+import json
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 portfile, upstream, mode = sys.argv[1:4]
@@ -50,16 +58,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock, open(portfile + ".log", "a") as log:
             rng = self.headers.get("Range")
             log.write("%s %s%s\n" % (self.command, self.path, " range=" + rng if rng else ""))
-        if mode == "429":
+        if mode in ("429", "429date"):
             with lock:
                 state["n429"] += 1
                 busy = state["n429"] <= 3
             if busy:
                 self.send_response(429)
-                self.send_header("Retry-After", "1")
+                self.send_header("Retry-After", "1" if mode == "429" else
+                                 email.utils.formatdate(time.time() + 2, usegmt=True))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+        if mode == "slowput" and self.command in ("PUT", "PATCH"):
+            time.sleep(10)
         data = None
         if self.headers.get("Content-Length"):
             data = self.rfile.read(int(self.headers["Content-Length"]))
@@ -94,7 +105,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not head:
                 self.wfile.write(body)
             return
-        req = urllib.request.Request(upstream + self.path, data=data,
+        path = self.path
+        if mode == "pages" and "/tags/list" in path:
+            base, _, query = path.partition("?")
+            q = urllib.parse.parse_qs(query)
+            n = int(q.get("n", ["2"])[0])
+            hdrs = {h: self.headers[h] for h in ("Authorization",) if self.headers.get(h)}
+            full = json.loads(opener.open(urllib.request.Request(upstream + base, headers=hdrs)).read())
+            tags = full.get("tags") or []
+            start = tags.index(q["last"][0]) + 1 if "last" in q else 0
+            body = json.dumps({"name": full["name"], "tags": tags[start:start + n]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if start + n < len(tags):
+                self.send_header("Link", '<%s?n=%d&last=%s>; rel="next"' % (base, n, tags[start + n - 1]))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if mode == "pageloop" and "/tags/list" in path:
+            body = b'{"name":"x","tags":["a"]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Link", '<%s>; rel="next"' % path)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        req = urllib.request.Request(upstream + path, data=data,
                                      method=method or ("HEAD" if head else "GET"))
         for h in ("Accept", "Content-Type", "Content-Range") + (() if mode == "cutnorange" else ("Range",)) + (() if mode in ("bearer", "blobbearer") else ("Authorization",)):
             if self.headers.get(h):

@@ -233,6 +233,23 @@ test_429_retried() {
 	[ $(($(date +%s) - start)) -ge 2 ] || die "Retry-After was not honoured"
 }
 
+# Retry-After as an HTTP date 2 s ahead (whole seconds: each wait 1 or 2 s),
+# where the backoff alone would wait 0.2 + 0.4 + 0.8 s.
+test_429_retry_after_date() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	start_proxy 429date
+	local A start ms
+	A=$(t_store)
+	start=$(date +%s%N)
+	cs "$A" vfs pull -q "$PROXY_REG/bb:v1" >/dev/null
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$ms" -ge 2900 ] || die "the HTTP date of Retry-After was not honoured (${ms} ms)"
+	[ "$(grep -c '^GET \|^HEAD ' "$PROXY_LOG")" -ge 4 ] || die "no retries seen"
+	expect_eq "$(jq length "$A/g/vfs-images/images.json")" 1 "images"
+}
+
 test_dropped_connection_resumed() {
 	need_registry; need_skopeo; need_busybox
 	start_registry plain
@@ -280,28 +297,38 @@ test_kill9_mid_layer_then_pull() {
 		"incomplete layers left"
 }
 
-# Ctrl-C: a message, exit 130, and the store consistent (checked after the
-# test) once the next pull has run.
+# Ctrl-C cancels the pull (the library's cancel flag): a message, exit 130,
+# nothing of the pull visible (an image already there intact), and the
+# next pull works.
 test_ctrl_c_mid_layer() {
 	need_registry; need_skopeo; need_busybox
 	start_registry plain
 	push_image bb:v1
 	start_proxy slow
-	local A pid rc=0
+	local A pid rc=0 t0 other before
 	A=$(t_store)
+	other=$(cs "$A" vfs create-image -n keep/me:v1 "$(cs "$A" vfs create-layer | cut -f1)" | cut -f1)
+	before=$(records "$A")
 	"$CSTOR" -g "$A/g" -R "$A/r" -s vfs pull -q "$PROXY_REG/bb:v1" >/dev/null 2>"$T_TMP/int.err" &
 	pid=$!
 	for _ in $(seq 100); do
-		[ -s "$A/g/vfs-layers/layers.json" ] && break
+		[ "$(jq length "$A/g/vfs-layers/layers.json")" -gt 1 ] && break
 		sleep 0.1
 	done
 	sleep 0.3
+	t0=$(date +%s%N)
 	kill -INT $pid
 	wait $pid || rc=$?
 	expect_eq "$rc" 130 "exit status"
-	grep -q "interrupted" "$T_TMP/int.err" || die "no message: $(cat "$T_TMP/int.err")"
+	# Seen within the slow proxy's 0.1 s pauses, not at the blob's end.
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ] || die "the cancel took over 2 s"
+	grep -q "pull of $PROXY_REG/bb:v1 cancelled: the layers it made were removed" "$T_TMP/int.err" ||
+		die "no message: $(cat "$T_TMP/int.err")"
+	expect_eq "$(records "$A")" "$before" "records after the cancelled pull"
+	expect_eq "$(ls "$A/g/vfs/dir" | wc -l)" 1 "layer directories after the cancelled pull"
+	expect_eq "$(cs "$A" vfs image --json keep/me:v1 | jq -r '.[0].id')" "$other" "the image there before"
 	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
-	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json")" 1 "images"
+	expect_eq "$(jq 'length' "$A/g/vfs-images/images.json")" 2 "images"
 	expect_eq "$(jq '[.[] | select(.flags["cstor.apply-incomplete"] == true)] | length' "$A/g/vfs-layers/layers.json")" 0 \
 		"incomplete layers left"
 }
@@ -371,6 +398,183 @@ test_push_chunked_and_skipped() {
 	! grep -q '^PATCH \|^PUT .*blobs' $log || die "a mountable blob was uploaded"
 	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/mounted:v1" | jq -r .Digest)" "$digest" \
 		"digest skopeo sees after the mount"
+}
+
+# A mount the registry cannot do (the repository named has not the blob)
+# is answered 202: the blob is uploaded instead.
+test_push_mount_fallback() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A digest
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
+	start_proxy pass
+	cs "$A" vfs add-names -n "$PROXY_REG/empty:v1" "$REG/bb:v1"
+	expect_eq "$(cs "$A" vfs push -q "$REG/bb:v1" "$PROXY_REG/fallback:v1")" "$digest" "pushed digest"
+	grep -q '^POST /v2/fallback/blobs/uploads/?mount=sha256.*&from=empty' "$PROXY_LOG" || die "no mount asked for"
+	grep -q '^PUT /v2/fallback/blobs/uploads/' "$PROXY_LOG" || die "no upload after the 202"
+	# The upload went on in the session the 202 opened: no session of its own.
+	! grep -q '^POST /v2/fallback/blobs/uploads/ *$' "$PROXY_LOG" || die "a new upload session after the 202"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/fallback:v1" | jq -r .Digest)" "$digest" \
+		"digest skopeo sees"
+}
+
+# --compression-format and --compression-level: layers without a kept blob
+# (pulled with --no-keep-blobs) and kept blobs of another compression are
+# compressed anew, several at once; what skopeo and cstor pull back has the
+# same layers (chain IDs, DiffIDs) in the compression asked for.
+test_push_compression() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A B C K id digest z z1 zk g out mt
+	A=$(t_store) K=$(t_store)
+	id=$(cs "$A" vfs pull -q --no-keep-blobs "$REG/bb:v1")
+	cs "$K" vfs pull -q "$REG/bb:v1" >/dev/null
+	digest=$(sk inspect --tls-verify=false "docker://$REG/bb:v1" | jq -r .Digest)
+	z=$(cs "$A" vfs push -q --compression-format zstd --compression-level 5 --parallel 2 "$REG/bb:v1" "$REG/z:v1" 2>"$T_TMP/push.err")
+	grep -q "rewritten" "$T_TMP/push.err" || die "no word of a new digest: $(cat "$T_TMP/push.err")"
+	expect_eq "$(sk inspect --tls-verify=false "docker://$REG/z:v1" | jq -r .Digest)" "$z" "digest skopeo sees"
+	mt=$(sk inspect --raw --tls-verify=false "docker://$REG/z:v1" | jq -r '[.layers[].mediaType] | unique | join(",")')
+	expect_eq "$mt" "application/vnd.oci.image.layer.v1.tar+zstd" "layer media types"
+	for l in $(sk inspect --raw --tls-verify=false "docker://$REG/z:v1" | jq -r '.layers[].digest'); do
+		expect_eq "$(curl -s "http://$REG/v2/z/blobs/$l" | head -c4 | od -An -tx1 | tr -d ' ')" 28b52ffd "zstd magic of $l"
+	done
+	# One thread gives the same blobs (the level is the level).
+	z1=$(cs "$A" vfs push -q --compression-format zstd --compression-level 5 --parallel 1 "$REG/bb:v1" "$REG/z1:v1" 2>/dev/null)
+	expect_eq "$z1" "$z" "digest with one thread"
+	# Kept gzip blobs recompressed to zstd: the same blobs again.
+	zk=$(cs "$K" vfs push -q --compression-format zstd --compression-level 5 "$REG/bb:v1" "$REG/zk:v1" 2>/dev/null)
+	expect_eq "$zk" "$z" "digest from kept gzip blobs"
+	# Kept gzip blobs asked for gzip: sent as they are.
+	expect_eq "$(cs "$K" vfs push -q --compression-format gzip "$REG/bb:v1" "$REG/gk:v1")" "$digest" \
+		"digest of kept gzip blobs pushed as gzip"
+	# Pulled back by skopeo and by cstor: the same layers, zstd.
+	B=$(t_store) C=$(t_store)
+	sk copy -q --src-tls-verify=false "docker://$REG/z:v1" "$(csref "$B" vfs "$REG/z:v1")"
+	expect_eq "$(cs "$C" vfs pull -q "$REG/z:v1")" "$id" "image ID cstor pulls"
+	expect_eq "$(jq -r '.[0].id' "$B/g/vfs-images/images.json")" "$id" "image ID skopeo stores"
+	diff <(layers_view "$B/g/vfs-layers/layers.json") <(layers_view "$C/g/vfs-layers/layers.json") ||
+		die "the layers cstor and skopeo pull back differ"
+	diff <(jq -S '[.[] | {id, "diff-digest", "diff-size"}] | sort_by(.id)' "$A/g/vfs-layers/layers.json") \
+		<(jq -S '[.[] | {id, "diff-digest", "diff-size"}] | sort_by(.id)' "$C/g/vfs-layers/layers.json") ||
+		die "the layers pulled back are not the pushed ones"
+	expect_eq "$(jq -c '[.[].compression] | unique' "$C/g/vfs-layers/layers.json")" "[4]" "compression of the layers pulled back"
+	# gzip at level 1, from layers with no kept blob (named elsewhere: no
+	# repository of the registry to mount the level-6 blobs from).
+	B=$(t_store)
+	cs "$B" vfs pull -q --no-keep-blobs -n example.com/bb:v1 "$REG/bb:v1" >/dev/null
+	g=$(cs "$B" vfs push -q --compression-format gzip --compression-level 1 example.com/bb:v1 "$REG/g1:v1" 2>/dev/null)
+	mt=$(sk inspect --raw --tls-verify=false "docker://$REG/g1:v1" | jq -r '[.layers[].mediaType] | unique | join(",")')
+	expect_eq "$mt" "application/vnd.oci.image.layer.v1.tar+gzip" "gzip layer media types"
+	[ "$g" != "$digest" ] || die "level 1 gave the level-6 blobs"
+	expect_eq "$(cs "$(t_store)" vfs pull -q "$REG/g1:v1")" "$id" "image ID of the gzip -1 push"
+	# A Docker schema 2 image in zstd: converted to OCI (Docker has no
+	# zstd type), pulled back the same.
+	sk copy -q --format v2s2 --dest-tls-verify=false "oci:$IMG/gz:v1" "docker://$REG/d2:v1"
+	B=$(t_store)
+	cs "$B" vfs pull -q "$REG/d2:v1" >/dev/null
+	cs "$B" vfs push -q --compression-format zstd "$REG/d2:v1" "$REG/d2z:v1" >/dev/null 2>&1
+	expect_eq "$(sk inspect --raw --tls-verify=false "docker://$REG/d2z:v1" | jq -r '.mediaType + " " + ([.layers[].mediaType] | unique | join(","))')" \
+		"application/vnd.oci.image.manifest.v1+json application/vnd.oci.image.layer.v1.tar+zstd" "Docker image pushed as zstd"
+	expect_eq "$(cs "$(t_store)" vfs pull -q "$REG/d2z:v1")" "$id" "image ID of the Docker image pushed as zstd"
+	# Bad values, each named.
+	out=$(cs "$A" vfs push -q --compression-format xz "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took xz"
+	[[ $out == *"compression-format"*"xz"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q --compression-level 0 "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took level 0"
+	[[ $out == *"compression-level"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q --compression-format gzip --compression-level 15 "$REG/bb:v1" "$REG/bad:v1" 2>&1) &&
+		die "took gzip level 15"
+	[[ $out == *"level 15"*"gzip"* ]] || die "unclear error: $out"
+	out=$(cs "$A" vfs push -q --parallel 0 "$REG/bb:v1" "$REG/bad:v1" 2>&1) && die "took --parallel 0"
+	[[ $out == *"parallel"* ]] || die "unclear error: $out"
+	:
+}
+
+# A push killed while it uploads (its temporary layout in $TMPDIR) leaves
+# the layout behind; the next push removes it, and never a live push's.
+test_push_killed_tmpdir_removed() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A pid live i
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	start_proxy slowput
+	mkdir -p "$T_TMP/tmp/cstor-push-notours" "$T_TMP/tmp/other"
+	TMPDIR=$T_TMP/tmp "$CSTOR" -g "$A/g" -R "$A/r" -s vfs push -q "$REG/bb:v1" "$PROXY_REG/slow:v1" >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 100); do
+		grep -q '^PUT \|^PATCH ' "$PROXY_LOG" && break
+		sleep 0.1
+	done
+	grep -q '^PUT \|^PATCH ' "$PROXY_LOG" || die "the push did not come to an upload"
+	live=$(cd "$T_TMP/tmp" && ls -d cstor-push-?????? 2>/dev/null)
+	[ -n "$live" ] && [ -d "$T_TMP/tmp/$live/layout" ] || die "no temporary layout while uploading: $(ls "$T_TMP/tmp")"
+	# Another push (one that exports) leaves the live push's layout alone.
+	TMPDIR=$T_TMP/tmp cs "$A" vfs push -q --compression-format zstd "$REG/bb:v1" "$REG/meanwhile:v1" >/dev/null
+	[ -d "$T_TMP/tmp/$live/layout" ] || die "a live push's layout was removed"
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	[ -d "$T_TMP/tmp/$live" ] || die "the test proves nothing: no layout left by the kill"
+	TMPDIR=$T_TMP/tmp cs "$A" vfs push -q --compression-format zstd "$REG/bb:v1" "$REG/after:v1" >/dev/null
+	[ ! -e "$T_TMP/tmp/$live" ] || die "the killed push's layout is still there"
+	expect_eq "$(cd "$T_TMP/tmp" && ls | sort | tr '\n' ' ')" "cstor-push-notours other " "what is left in TMPDIR"
+}
+
+# list-tags: what skopeo list-tags says, every page followed.
+test_list_tags() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	local t out
+	for t in v1 v2 v3 v4 v5; do push_image bb:$t; done
+	expect_eq "$("$CSTOR" list-tags "docker://$REG/bb" | tr '\n' ' ')" \
+		"$(sk list-tags --tls-verify=false "docker://$REG/bb" | jq -r '.Tags[]' | tr '\n' ' ')" "tags"
+	expect_eq "$("$CSTOR" list-tags --json "$REG/bb:v2" | jq -cS .)" \
+		"$(sk list-tags --tls-verify=false "docker://$REG/bb" | jq -cS .)" "--json"
+	# Pages of two: three requests, the tags all there, in order.
+	start_proxy pages
+	expect_eq "$("$CSTOR" list-tags "$PROXY_REG/bb" | tr '\n' ' ')" "$("$CSTOR" list-tags "$REG/bb" | tr '\n' ' ')" \
+		"tags in pages"
+	expect_eq "$(grep -c '^GET /v2/bb/tags/list' "$PROXY_LOG")" 3 "pages asked for"
+	out=$("$CSTOR" list-tags "$REG/nothere" 2>&1) && die "listed a repository that is not there"
+	[[ $out == *"$REG/nothere"* ]] || die "unclear error: $out"
+	start_proxy pageloop
+	out=$("$CSTOR" list-tags "$PROXY_REG/bb" 2>&1) && die "followed a page loop"
+	[[ $out == *"names itself"* ]] || die "unclear error: $out"
+	:
+}
+
+# Ctrl-C while a push waits for the registry's answer to an upload: exit
+# 130 at once, a message, its temporary layout removed, the tag not made.
+test_ctrl_c_push() {
+	need_registry; need_skopeo; need_busybox
+	start_registry plain
+	push_image bb:v1
+	local A pid rc=0 t0
+	A=$(t_store)
+	cs "$A" vfs pull -q "$REG/bb:v1" >/dev/null
+	start_proxy slowput
+	mkdir -p "$T_TMP/tmp-cancel"
+	TMPDIR=$T_TMP/tmp-cancel "$CSTOR" -g "$A/g" -R "$A/r" -s vfs push -q "$REG/bb:v1" "$PROXY_REG/cancelled:v1" \
+		>/dev/null 2>"$T_TMP/int.err" &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q '^PUT \|^PATCH ' "$PROXY_LOG" && break
+		sleep 0.1
+	done
+	grep -q '^PUT \|^PATCH ' "$PROXY_LOG" || die "the push did not come to an upload"
+	t0=$(date +%s%N)
+	kill -INT $pid
+	wait $pid || rc=$?
+	expect_eq "$rc" 130 "exit status"
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || die "the cancel waited for the registry"
+	grep -q "push of $REG/bb:v1 to $PROXY_REG/cancelled:v1 cancelled" "$T_TMP/int.err" ||
+		die "no message: $(cat "$T_TMP/int.err")"
+	expect_eq "$(ls "$T_TMP/tmp-cancel")" "" "left in TMPDIR"
+	! sk inspect --tls-verify=false "docker://$REG/cancelled:v1" >/dev/null 2>&1 || die "the tag was made"
 }
 
 test_push_needs_credentials() {
@@ -496,24 +700,48 @@ test_registries_conf_short_names() {
 # A manifest list (two platforms, two manifests of the same layers: gzip
 # and uncompressed): the host's platform by default, --platform, and the
 # same records as skopeo's for each; an absent platform is a clear error.
-test_manifest_list_platforms() {
-	need_registry; need_skopeo; need_busybox
-	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
-	start_registry plain
+# push_multi: a list of two images as $REG/multi:v1. amd64: the gzip test
+# image; arm64: the same layers, one more (a file /arch), and a config of
+# its own, so the two share layers and differ.
+push_multi() {
+	local L=$T_TMP/multi m c cfg man lay diff i
 	mkimages
-	local L=$T_TMP/multi A B plain mgz mplain i out
-	"$MKIMG" "$T_TMP/plainimg" v1 --uncompressed >/dev/null
-	rm -rf "$L"; cp -r "$IMG/gz" "$L"; cp "$T_TMP/plainimg"/blobs/sha256/* "$L/blobs/sha256/"
-	mgz=$(jq -c '.manifests[0] | {mediaType, digest, size}' "$IMG/gz/index.json")
-	mplain=$(jq -c '.manifests[0] | {mediaType, digest, size}' "$T_TMP/plainimg/index.json")
-	jq -cn --argjson a "$mplain" --argjson b "$mgz" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-		manifests: [($a + {platform: {architecture: "arm64", os: "linux"}}), ($b + {platform: {architecture: "amd64", os: "linux"}})]}' \
-		>"$L/idx"
+	rm -rf "$L"; cp -r "$IMG/gz" "$L"
+	m=$(jq -r '.manifests[0].digest' "$L/index.json" | cut -d: -f2)
+	c=$(jq -r .config.digest "$L/blobs/sha256/$m" | cut -d: -f2)
+	mkdir -p "$L/x"; echo arm64 >"$L/x/arch"
+	tar -C "$L/x" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 --format=gnu -cf "$L/l.tar" .
+	diff=$(sha256sum "$L/l.tar" | cut -d' ' -f1)
+	gzip -n "$L/l.tar"
+	lay=$(sha256sum "$L/l.tar.gz" | cut -d' ' -f1)
+	mv "$L/l.tar.gz" "$L/blobs/sha256/$lay"
+	jq -c --arg d "sha256:$diff" '.architecture = "arm64" | .rootfs.diff_ids += [$d]' "$L/blobs/sha256/$c" >"$L/cfg"
+	cfg=$(sha256sum "$L/cfg" | cut -d' ' -f1); mv "$L/cfg" "$L/blobs/sha256/$cfg"
+	jq -c --arg c "sha256:$cfg" --argjson cs "$(stat -c %s "$L/blobs/sha256/$cfg")" \
+		--arg l "sha256:$lay" --argjson ls "$(stat -c %s "$L/blobs/sha256/$lay")" \
+		'.config.digest = $c | .config.size = $cs |
+		 .layers += [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l, size: $ls}]' \
+		"$L/blobs/sha256/$m" >"$L/man"
+	man=$(sha256sum "$L/man" | cut -d' ' -f1); mv "$L/man" "$L/blobs/sha256/$man"
+	jq -cn --arg a "sha256:$man" --argjson asz "$(stat -c %s "$L/blobs/sha256/$man")" \
+		--argjson b "$(jq -c '.manifests[0] | {mediaType, digest, size}' "$IMG/gz/index.json")" \
+		'{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+		  manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz,
+			       platform: {architecture: "arm64", os: "linux"}},
+			      ($b + {platform: {architecture: "amd64", os: "linux"}})]}' >"$L/idx"
 	i=$(sha256sum "$L/idx" | cut -d' ' -f1)
 	mv "$L/idx" "$L/blobs/sha256/$i"
 	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s}]}' \
 		"$i" "$(stat -c %s "$L/blobs/sha256/$i")" >"$L/index.json"
 	sk copy -q --all --dest-tls-verify=false "oci:$L" "docker://$REG/multi:v1"
+}
+
+test_manifest_list_platforms() {
+	need_registry; need_skopeo; need_busybox
+	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
+	start_registry plain
+	local A B plain i out
+	push_multi
 	A=$(t_store) B=$(t_store)
 	cs "$A" vfs pull -q "$REG/multi:v1" >/dev/null
 	sk copy -q --src-tls-verify=false "docker://$REG/multi:v1" "$(csref "$B" vfs "$REG/multi:v1")"
@@ -525,8 +753,7 @@ test_manifest_list_platforms() {
 		die "the registry has no list"
 	expect_eq "$(jq -r '.[0].digest' "$A/g/vfs-images/images.json")" "sha256:$i" "image digest is the list's"
 	diff -r "$A/g/vfs-images" "$B/g/vfs-images" -x '*.lock' -x images.json -x '.spare-*' || die "big data differs"
-	# skopeo compressed the uncompressed instance on the way: its digest
-	# as the registry's list names it.
+	# The arm64 instance's digest, as the registry's list names it.
 	plain=$(sk inspect --raw --tls-verify=false "docker://$REG/multi:v1" |
 		jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')
 	A=$(t_store) B=$(t_store)
@@ -540,6 +767,74 @@ test_manifest_list_platforms() {
 	[[ $out == *"$REG/multi"*"no image for linux/s390x"* ]] || die "unclear error: $out"
 	out=$(cs "$A" vfs pull -q --platform s390x "$REG/multi:v1" 2>&1) && die "pulled a bad platform"
 	[[ $out == *"OS/ARCH"* ]] || die "unclear error: $out"
+}
+
+# --all-platforms: every instance stored as skopeo stores that platform's
+# (skopeo copy --all refuses containers-storage: as a destination, so
+# skopeo is asked for each platform into a store of its own), the name on
+# the host's, the others found by their digest.
+test_all_platforms() {
+	need_registry; need_skopeo; need_busybox
+	[ "$(uname -m)" = x86_64 ] || skip "the list made here has amd64 and arm64"
+	start_registry plain
+	push_multi
+	local A B arch id ids digest out before
+	A=$(t_store)
+	id=$(cs "$A" vfs pull -q --all-platforms "$REG/multi:v1")
+	expect_eq "$(jq length "$A/g/vfs-images/images.json")" 2 "images stored"
+	expect_eq "$(jq -r --arg id "$id" '.[] | select(.id == $id) | .names | join(",")' "$A/g/vfs-images/images.json")" \
+		"$REG/multi:v1" "names of the host's instance"
+	expect_eq "$(jq -r --arg id "$id" '[.[] | select(.id != $id) | .names // [] | length] | add' "$A/g/vfs-images/images.json")" \
+		0 "names of the other instance"
+	for arch in amd64 arm64; do
+		B=$(t_store)
+		sk --override-arch $arch copy -q --src-tls-verify=false "docker://$REG/multi:v1" "$(csref "$B" vfs "$REG/multi:v1")"
+		id=$(jq -r '.[0].id' "$B/g/vfs-images/images.json")
+		diff <(jq -S --arg id "$id" '[.[] | select(.id == $id) | del(.names, ."names-history")]' "$A/g/vfs-images/images.json") \
+			<(jq -S '[.[] | del(.names, ."names-history")]' "$B/g/vfs-images/images.json") || die "$arch: image record differs from skopeo's"
+		diff -r "$A/g/vfs-images/$id" "$B/g/vfs-images/$id" -x '*.lock' || die "$arch: big data differs"
+		diff <(jq -S --slurpfile b "$B/g/vfs-layers/layers.json" '[.[] | select(.id as $i | $b[0] | any(.id == $i)) | del(.created) | del(."big-data-names")] | sort_by(.id)' "$A/g/vfs-layers/layers.json") \
+			<(layers_view "$B/g/vfs-layers/layers.json") || die "$arch: layers differ from skopeo's"
+		# The unnamed instance is found by its manifest's digest.
+		digest=$(jq -r '.[0]."big-data-digests".manifest' "$B/g/vfs-images/images.json")
+		expect_eq "$(cs "$A" vfs image --json "@$digest" | jq -r ".[0].id")" "$id" "$arch: image by its digest"
+	done
+	expect_eq "$(jq length "$A/g/vfs-layers/layers.json")" 3 "layers stored (two shared)"
+	# Again: nothing new, same answer.
+	before=$(records "$A")
+	cs "$A" vfs pull -q --all-platforms "$REG/multi:v1" >/dev/null
+	expect_eq "$(records "$A")" "$before" "records after a second pull"
+	# A build attestation in the list (os "unknown", a layer that is no
+	# tarball): passed over.
+	local L=$T_TMP/multi att blob lst
+	echo '{"_type":"https://in-toto.io/Statement/v0.1"}' >"$L/att"
+	blob=$(sha256sum "$L/att" | cut -d' ' -f1); mv "$L/att" "$L/blobs/sha256/$blob"
+	jq -c --arg b "sha256:$blob" --argjson bs "$(stat -c %s "$L/blobs/sha256/$blob")" \
+		'.layers = [{mediaType: "application/vnd.in-toto+json", digest: $b, size: $bs}]' \
+		"$L/blobs/sha256/$(jq -r '.manifests[0].digest' "$IMG/gz/index.json" | cut -d: -f2)" >"$L/att"
+	att=$(sha256sum "$L/att" | cut -d' ' -f1); mv "$L/att" "$L/blobs/sha256/$att"
+	lst=$(jq -r '.manifests[0].digest' "$L/index.json" | cut -d: -f2)
+	jq -c --arg a "sha256:$att" --argjson asz "$(stat -c %s "$L/blobs/sha256/$att")" \
+		'.manifests += [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz,
+				 platform: {os: "unknown", architecture: "unknown"},
+				 annotations: {"vnd.docker.reference.type": "attestation-manifest"}}]' \
+		"$L/blobs/sha256/$lst" >"$L/idx"
+	i=$(sha256sum "$L/idx" | cut -d' ' -f1); mv "$L/idx" "$L/blobs/sha256/$i"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s}]}' \
+		"$i" "$(stat -c %s "$L/blobs/sha256/$i")" >"$L/index.json"
+	sk copy -q --all --dest-tls-verify=false "oci:$L" "docker://$REG/multi:att"
+	B=$(t_store)
+	cs "$B" vfs pull -q --all-platforms "$REG/multi:att" >/dev/null
+	expect_eq "$(jq length "$B/g/vfs-images/images.json")" 2 "images of a list with an attestation"
+	# A reference to one image: that image, as without the flag.
+	B=$(t_store)
+	push_image bb:v1
+	cs "$B" vfs pull -q --all-platforms "$REG/bb:v1" >/dev/null
+	expect_eq "$(jq length "$B/g/vfs-images/images.json")" 1 "images of a single-image pull"
+	out=$(cs "$B" vfs pull -q --all-platforms --platform linux/arm64 "$REG/multi:v1" 2>&1) &&
+		die "took --platform with --all-platforms"
+	[[ $out == *"platform"* ]] || die "unclear error: $out"
+	:
 }
 
 # zstd layers, as skopeo pushes them with --dest-compress-format zstd
@@ -642,6 +937,7 @@ t_run test_basic_auth
 t_run test_tls_with_own_ca
 t_run test_corrupt_blob_refused
 t_run test_429_retried
+t_run test_429_retry_after_date
 t_run test_dropped_connection_resumed
 t_run test_kill9_mid_layer_then_pull
 t_run test_bad_references
@@ -649,10 +945,16 @@ t_run test_bearer_token
 t_run test_oversize_manifest_refused
 t_run test_push_same_digest
 t_run test_push_chunked_and_skipped
+t_run test_push_mount_fallback
+t_run test_push_compression
+t_run test_push_killed_tmpdir_removed
+t_run test_ctrl_c_push
+t_run test_list_tags
 t_run test_push_needs_credentials
 t_run test_registries_conf_mirrors
 t_run test_registries_conf_short_names
 t_run test_manifest_list_platforms
+t_run test_all_platforms
 t_run test_zstd_layers
 t_run test_redirect_loop
 t_run test_parallel_downloads

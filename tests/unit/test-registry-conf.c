@@ -3,7 +3,8 @@
  * What the registry client reads from files (registry/auth.c,
  * registry/conf.c) and how references split (oci/pull.c): auth.json keys
  * in their forms and precedence, registries.conf prefixes, locations,
- * mirrors and drop-ins.
+ * mirrors and drop-ins; the public calls' option versions and checks
+ * (before any store or network is touched).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstor/layer.h>
+#include <cstor/registry.h>
 
 #include "oci/pull.h"
 #include "registry/client.h"
@@ -245,5 +249,69 @@ static int test_docker_refs(void)
 	return TEST_PASS;
 }
 
+/* Version 1 structures (without the version 2 fields) are still taken;
+ * an unknown version, bad compressions and levels, and --platform with
+ * --all-platforms are refused. The reference "docker://" is refused after
+ * the options are checked, so its error shows they were accepted. */
+static int test_option_versions(void)
+{
+	cstor_error err = CSTOR_ERROR_INIT;
+	cstor_pull_options po = CSTOR_PULL_OPTIONS_INIT;
+	CHECK(po.version == 2 && po.cancel == NULL);
+	po.version = 1;
+	CHECK(cstor_store_pull_image(NULL, NULL, "docker://", &po, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "no image reference"), "%s", err.msg);
+	cstor_error_clear(&err);
+	CHECK(cstor_registry_list_tags(NULL, "docker://", &po, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "no image reference"), "%s", err.msg);
+	cstor_error_clear(&err);
+	po.version = 3;
+	CHECK(cstor_store_pull_image(NULL, NULL, "docker://", &po, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "version"), "%s", err.msg);
+	cstor_error_clear(&err);
+	po = (cstor_pull_options)CSTOR_PULL_OPTIONS_INIT;
+	po.flags = CSTOR_PULL_ALL_PLATFORMS;
+	po.platform = "linux/arm64";
+	CHECK(cstor_store_pull_image(NULL, NULL, "x/y", &po, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "all platforms"), "%s", err.msg);
+	cstor_error_clear(&err);
+
+	cstor_push_options o = CSTOR_PUSH_OPTIONS_INIT;
+	CHECK(o.version == 2 && o.compression == 0 && o.cancel == NULL);
+	o.version = 1;
+	CHECK(cstor_store_push_image(NULL, NULL, "img", "docker://", &o, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "no image reference"), "%s", err.msg);
+	cstor_error_clear(&err);
+	o.version = 0;
+	CHECK(cstor_store_push_image(NULL, NULL, "img", "docker://", &o, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "version"), "%s", err.msg);
+	cstor_error_clear(&err);
+	static const struct {
+		int compression, level;
+		const char *msg;
+	} bad[] = {
+		{ 3, 0, "unknown compression 3" },
+		{ CSTOR_DIFF_GZIP, 10, "level 10 is not from 1 to 9 for gzip" },
+		{ 0, 10, "level 10 is not from 1 to 9 for gzip" },
+		{ CSTOR_DIFF_ZSTD, 21, "level 21 is not from 1 to 20 for zstd" },
+		{ CSTOR_DIFF_ZSTD, -1, "level -1" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = (cstor_push_options)CSTOR_PUSH_OPTIONS_INIT;
+		o.compression = bad[i].compression;
+		o.compression_level = bad[i].level;
+		CHECK(cstor_store_push_image(NULL, NULL, "img", "x/y", &o, &err) == -EINVAL);
+		CHECK_MSG(strstr(err.msg, bad[i].msg), "%s", err.msg);
+		cstor_error_clear(&err);
+	}
+	o = (cstor_push_options)CSTOR_PUSH_OPTIONS_INIT;
+	o.compression = CSTOR_DIFF_ZSTD;
+	o.compression_level = 20;
+	CHECK(cstor_store_push_image(NULL, NULL, "img", "docker://", &o, &err) == -EINVAL);
+	CHECK_MSG(strstr(err.msg, "no image reference"), "%s", err.msg);
+	cstor_error_clear(&err);
+	return TEST_PASS;
+}
+
 TAP_MAIN(TEST(test_auth_keys), TEST(test_auth_precedence),
-	 TEST(test_conf_endpoints), TEST(test_docker_refs))
+	 TEST(test_conf_endpoints), TEST(test_docker_refs), TEST(test_option_versions))

@@ -132,6 +132,16 @@ struct cstor_export_image {
 	struct cstor_export_progress progress;
 	bool rewritten; /* the manifest was changed (layers recompressed, or
 			 * converted from Docker schema 2) */
+	/* Set by a push (cstor_oci_export_tuned): the compression layers are
+	 * written with anew (0: gzip), and when given, also the kept or
+	 * uncompressed blobs of another compression; its level (0: the
+	 * format's default); how many layers are compressed at once (0, 1:
+	 * one after the other); a flag that stops the export (-ECANCELED). */
+	int compression;
+	bool force_compression;
+	int level;
+	unsigned parallel;
+	const volatile int *cancel;
 };
 
 /* Write the blob of every layer into @l, rewriting the descriptors of the

@@ -448,6 +448,13 @@ static int to_archive(struct export *e, const struct cstor_export_dest *d,
 int cstor_oci_export_local(cstor_export_result *result, cstor_store *store, const char *ref,
 			   const char *dest, const cstor_export_options *opts, cstor_error *err)
 {
+	return cstor_oci_export_tuned(result, store, ref, dest, opts, NULL, err);
+}
+
+int cstor_oci_export_tuned(cstor_export_result *result, cstor_store *store, const char *ref,
+			   const char *dest, const cstor_export_options *opts,
+			   const struct cstor_oci_export_tuning *t, cstor_error *err)
+{
 	if (!store || !ref || !dest)
 		return cstor_error_set(err, EINVAL, "export: missing arguments");
 	if (opts && opts->version != CSTOR_EXPORT_OPTIONS_VERSION)
@@ -460,6 +467,13 @@ int cstor_oci_export_local(cstor_export_result *result, cstor_store *store, cons
 		return r;
 
 	struct export e = { .x = { .store = store } };
+	if (t) {
+		e.x.compression = t->compression;
+		e.x.force_compression = t->compression != 0;
+		e.x.level = t->level;
+		e.x.parallel = t->parallel;
+		e.x.cancel = t->cancel;
+	}
 	if (opts)
 		e.x.progress = (struct cstor_export_progress){ .fn = opts->progress,
 								.ctx = opts->progress_ctx };

@@ -10,17 +10,24 @@
  * does not have yet (HEAD), layers first, then the config, then the
  * manifest under the tag. The layout's blobs are clones or copies of the
  * kept blobs within one filesystem when $TMPDIR (default /var/tmp) shares
- * it with the store.
+ * it with the store. A compression asked for (cstor_push_options) is
+ * applied by the export: layers not in it are compressed anew, several at
+ * once (oci/export-layers.c).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstor/image.h>
+#include <cstor/layer.h>
 #include <cstor/registry.h>
 
 #include "oci/transports.h"
@@ -43,10 +50,18 @@ struct blob_reader {
 	uint64_t reported;
 };
 
+static bool cancelled(const cstor_push_options *o)
+{
+	return o->cancel && *o->cancel;
+}
+
 static ssize_t blob_read(void *ctx, void *buf, size_t len)
 {
 	struct blob_reader *br = ctx;
 	ssize_t n;
+	/* Between chunks: the upload fails, the registry drops the session. */
+	if (cancelled(br->o))
+		return -ECANCELED;
 	do
 		n = read(br->fd, buf, len);
 	while (n < 0 && errno == EINTR);
@@ -88,19 +103,24 @@ static int read_file(char **out, size_t *len, int dfd, const char *name, cstor_e
 }
 
 /* Is blob @digest in the repository, or mounted into it from another
- * repository of the registry the image was pulled from or pushed to? */
-static int blob_present(bool *present, struct cstor_reg *reg, char *const *from,
+ * repository of the registry the image was pulled from or pushed to? A
+ * mount refused opens an upload session: *session (may be NULL: none
+ * wanted). */
+static int blob_present(bool *present, char **session, struct cstor_reg *reg, char *const *from,
 			const char *digest, cstor_error *err)
 {
+	_cleanup_free_ char *s = NULL;
 	int r = cstor_reg_blob_exists(present, reg, digest, err);
 	for (size_t i = 0; r == 0 && !*present && from && from[i]; i++) {
-		r = cstor_reg_blob_mount(present, reg, digest, from[i], err);
+		r = cstor_reg_blob_mount(present, &s, reg, digest, from[i], err);
 		if (r == -EACCES || r == -ENOENT) {
 			/* No pull access there: not mountable, nothing more. */
 			cstor_error_clear(err);
 			r = 0;
 		}
 	}
+	if (session && r == 0 && !*present)
+		*session = TAKE_PTR(s);
 	return r;
 }
 
@@ -121,7 +141,8 @@ static int push_blob(struct cstor_reg *reg, char *const *from, int layout_fd, js
 	p->layer_finished = 0;
 	p->reused = 0;
 	bool exists = false;
-	int r = blob_present(&exists, reg, from, digest, err);
+	_cleanup_free_ char *session = NULL;
+	int r = blob_present(&exists, &session, reg, from, digest, err);
 	if (r < 0)
 		return r;
 	if (!exists) {
@@ -133,7 +154,8 @@ static int push_blob(struct cstor_reg *reg, char *const *from, int layout_fd, js
 			return cstor_error_errno(err, errno, "open %s of the exported image", name);
 		uint64_t before = p->bytes_done;
 		struct blob_reader br = { fd, o, p, 0 };
-		r = cstor_reg_blob_upload(reg, digest, size, blob_read, &br, o->chunk_size, err);
+		r = cstor_reg_blob_upload(reg, digest, size, session, blob_read, &br,
+					  o->chunk_size, err);
 		p->bytes_done = before;
 		if (r < 0)
 			return r;
@@ -184,7 +206,11 @@ static int push_layout(struct cstor_reg *reg, char *const *from, int layout_fd, 
 		json_object_get(d, "size"));
 	json_array_foreach(layers, i, d)
 	{
-		if ((r = push_blob(reg, from, layout_fd, d, i, n, o, &p, err)) < 0)
+		if (cancelled(o))
+			r = cstor_error_set(err, ECANCELED, "cancelled");
+		else
+			r = push_blob(reg, from, layout_fd, d, i, n, o, &p, err);
+		if (r < 0)
 			break;
 	}
 	/* The config after the layers: a registry may check what it names. */
@@ -223,13 +249,22 @@ static int push_stored(bool *done, struct cstor_reg *reg, char *const *from, cst
 	bool all = json_is_array(layers) && json_is_object(config);
 	size_t i, n = json_array_size(layers);
 	json_t *d;
+	/* A compression asked for: only if every layer has it already. */
+	const char *want = o->compression == CSTOR_DIFF_ZSTD   ? "zstd"
+			   : o->compression == CSTOR_DIFF_GZIP ? "gzip"
+							       : NULL;
+	json_array_foreach(layers, i, d) if (want && all)
+	{
+		const char *lmt = json_string_value(json_object_get(d, "mediaType"));
+		all = lmt && strstr(lmt, want);
+	}
 	/* The config last: the first missing layer ends the check. */
 	for (i = 0; all && r == 0 && i <= n; i++) {
 		d = i < n ? json_array_get(layers, i) : config;
 		const char *dg = json_string_value(json_object_get(d, "digest"));
 		all = dg != NULL;
 		if (all)
-			r = blob_present(&all, reg, from, dg, err);
+			r = blob_present(&all, NULL, reg, from, dg, err);
 	}
 	if (r == 0 && all) {
 		_cleanup_free_ char *type = strdup(mt ? mt : MT_OCI_MANIFEST);
@@ -284,16 +319,127 @@ static int mount_sources(char ***out, const cstor_image *img, const char *host,
 	return 0;
 }
 
-int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
-			   const char *dest, const cstor_push_options *o, cstor_error *err)
+static int push(cstor_export_result *result, cstor_store *s, const char *image, const char *dest,
+		const cstor_push_options *o, cstor_error *err);
+
+/*
+ * The temporary layout's directory, $TMPDIR/cstor-push-XXXXXX: locked
+ * (flock on the directory) by its push while it lives, so that the next
+ * push removes those whose push was killed (a locked one is alive). The
+ * directory is made as cstor-pushing-XXXXXX and renamed once locked, so
+ * no push ever sees one of ours unlocked.
+ */
+#define PUSH_DIR "cstor-push-"
+#define MAKING_DIR "cstor-pushing-"
+
+static void remove_dead_dirs(const char *tmp)
 {
-	cstor_push_options defaults = CSTOR_PUSH_OPTIONS_INIT;
-	if (!o)
-		o = &defaults;
-	if (o->version != CSTOR_PUSH_OPTIONS_VERSION)
+	_cleanup_close_ int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dup = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 3) : -1;
+	_cleanup_closedir_ DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		bool ours = strncmp(de->d_name, PUSH_DIR, strlen(PUSH_DIR)) == 0 &&
+			    strlen(de->d_name) == strlen(PUSH_DIR) + 6;
+		bool making = strncmp(de->d_name, MAKING_DIR, strlen(MAKING_DIR)) == 0 &&
+			      strlen(de->d_name) == strlen(MAKING_DIR) + 6;
+		if (!ours && !making)
+			continue;
+		_cleanup_close_ int fd = openat(dfd, de->d_name,
+						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			continue;
+		/* One being made may be unlocked for a moment: only an old
+		 * one (a push killed right then) is removed. */
+		if (making && st.st_mtime > time(NULL) - 3600)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		cstor_rm_rf_at_quiet(dfd, de->d_name);
+	}
+}
+
+static int make_dir(char **path, int *fd_out, const char *tmp, cstor_error *err)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		_cleanup_free_ char *making = NULL, *dir = NULL;
+		if (asprintf(&making, "%s/" MAKING_DIR "XXXXXX", tmp) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		if (!mkdtemp(making))
+			return cstor_error_errno(err, errno, "create a temporary directory in %s", tmp);
+		_cleanup_close_ int fd = open(making, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+			int e = errno;
+			rmdir(making);
+			return cstor_error_errno(err, e, "lock %s", making);
+		}
+		const char *suffix = making + strlen(making) - 6;
+		if (asprintf(&dir, "%s/" PUSH_DIR "%s", tmp, suffix) < 0) {
+			rmdir(making);
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		/* Never over a directory of another push. */
+		if (renameat2(AT_FDCWD, making, AT_FDCWD, dir, RENAME_NOREPLACE) < 0) {
+			int e = errno;
+			rmdir(making);
+			if (e == EEXIST)
+				continue;
+			return cstor_error_errno(err, e, "rename %s", making);
+		}
+		*path = TAKE_PTR(dir);
+		*fd_out = TAKE_FD(fd);
+		return 0;
+	}
+	return cstor_error_set(err, EEXIST, "cannot create a temporary directory in %s", tmp);
+}
+
+int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const char *image,
+			   const char *dest, const cstor_push_options *given, cstor_error *err)
+{
+	/* Version 1 callers' structures end before the version 2 fields. */
+	cstor_push_options opts = CSTOR_PUSH_OPTIONS_INIT;
+	const cstor_push_options *o = &opts;
+	if (given && given->version == 1)
+		memcpy(&opts, given, offsetof(cstor_push_options, compression));
+	else if (given && given->version == CSTOR_PUSH_OPTIONS_VERSION)
+		opts = *given;
+	else if (given)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_push_options version");
+	opts.version = CSTOR_PUSH_OPTIONS_VERSION;
+	int r = push(result, s, image, dest, o, err);
+	if (r < 0 && cancelled(o)) {
+		/* Whichever step noticed it (a read callback's abort is a
+		 * libcurl error): one clear word. */
+		cstor_error_clear(err);
+		r = cstor_error_set(err, ECANCELED,
+				    "push of %s to %s cancelled (the registry drops unfinished "
+				    "uploads; its manifest was not changed)",
+				    image, dest);
+	}
+	return r;
+}
+
+static int push(cstor_export_result *result, cstor_store *s, const char *image, const char *dest,
+		const cstor_push_options *o, cstor_error *err)
+{
 	if (o->flags & ~(uint32_t)CSTOR_REGISTRY_NO_TLS_VERIFY)
 		return cstor_error_set(err, EINVAL, "unknown push flags 0x%x", o->flags);
+	if (o->compression != 0 && o->compression != CSTOR_DIFF_GZIP &&
+	    o->compression != CSTOR_DIFF_ZSTD)
+		return cstor_error_set(err, EINVAL, "push: unknown compression %d (gzip or zstd)",
+				       o->compression);
+	int max_level = o->compression == CSTOR_DIFF_ZSTD ? 20 : 9;
+	if (o->compression_level < 0 || o->compression_level > max_level)
+		return cstor_error_set(err, EINVAL,
+				       "push: compression level %d is not from 1 to %d for %s",
+				       o->compression_level, max_level,
+				       o->compression == CSTOR_DIFF_ZSTD ? "zstd" : "gzip");
 	_cleanup_(cstor_docker_ref_clear) struct cstor_docker_ref ref;
 	int r = cstor_oci_parse_docker_ref(&ref, dest, err);
 	if (r < 0)
@@ -317,7 +463,8 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 					.cert_dir = o->cert_dir,
 					.no_tls_verify = (o->flags & CSTOR_REGISTRY_NO_TLS_VERIFY) ||
 							 eps[0].insecure,
-					.push = true };
+					.push = true,
+					.cancel = o->cancel };
 	struct cstor_reg *reg = NULL;
 	_cleanup_strv_free_ char **from = NULL;
 	cstor_image *img = NULL;
@@ -343,17 +490,23 @@ int cstor_store_push_image(cstor_export_result *result, cstor_store *s, const ch
 	}
 	const char *tmp = getenv("TMPDIR");
 	_cleanup_free_ char *dir = NULL, *layout = NULL, *odest = NULL;
-	bool made = false;
-	if (asprintf(&dir, "%s/cstor-push-XXXXXX", tmp && tmp[0] ? tmp : "/var/tmp") < 0) {
-		dir = NULL;
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	} else if (!(made = mkdtemp(dir) != NULL))
-		r = cstor_error_errno(err, errno, "create a temporary directory %s", dir);
-	else if (asprintf(&layout, "%s/layout", dir) < 0 || asprintf(&odest, "oci:%s", layout) < 0)
+	_cleanup_close_ int dir_fd = -1;
+	if (!tmp || !tmp[0])
+		tmp = "/var/tmp";
+	remove_dead_dirs(tmp);
+	bool made = (r = make_dir(&dir, &dir_fd, tmp, err)) == 0;
+	if (made && (asprintf(&layout, "%s/layout", dir) < 0 ||
+		     asprintf(&odest, "oci:%s", layout) < 0))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 	cstor_export_result xr = { 0 };
+	struct cstor_oci_export_tuning tune = {
+		.compression = o->compression,
+		.level = o->compression_level,
+		.parallel = o->parallel ? o->parallel : 3,
+		.cancel = o->cancel,
+	};
 	if (r == 0)
-		r = cstor_oci_export_local(&xr, s, image, odest, NULL, err);
+		r = cstor_oci_export_tuned(&xr, s, image, odest, NULL, &tune, err);
 	if (r == 0) {
 		_cleanup_close_ int lfd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (lfd < 0)

@@ -19,6 +19,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,13 @@ struct regsrc {
 	size_t nd;
 	char *tee_dir; /* where the downloads' files are made */
 	bool keep;     /* the import keeps them */
+	const volatile int *cancel; /* the caller's flag: stop (-ECANCELED) */
 };
+
+static bool cancelled(const struct regsrc *rs)
+{
+	return rs->cancel && *rs->cancel;
+}
 
 static void fetch_stop(struct fetch *f)
 {
@@ -144,6 +151,19 @@ static int add_desc(struct regsrc *rs, json_t *d, bool manifest)
 	return 0;
 }
 
+static bool same_layers(const struct regsrc *rs, json_t *layers)
+{
+	size_t n = strv_length(rs->layers);
+	if (n != json_array_size(layers))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!streq_ptr(json_string_value(json_object_get(json_array_get(layers, i),
+								  "digest")),
+			       rs->layers[i]))
+			return false;
+	return true;
+}
+
 /* Note what a manifest or list names (a malformed one is the import's to
  * refuse, with its own words). */
 static int note_manifest(struct regsrc *rs, const char *buf, size_t len, cstor_error *err)
@@ -155,7 +175,16 @@ static int note_manifest(struct regsrc *rs, const char *buf, size_t len, cstor_e
 		add_desc(rs, d, true);
 	json_array_foreach(json_object_get(j, "layers"), i, d) if (r == 0) r = add_desc(rs, d, false);
 	json_t *layers = json_object_get(j, "layers");
-	/* The image's manifest is the last one read (after any list). */
+	/* The image's manifest is the last one read (after any list). Another
+	 * image's (the next instance of a list, --all-platforms) ends the
+	 * downloads of the one before, which the import is done with; the
+	 * same one read again keeps them. */
+	if (r == 0 && json_is_array(layers) && rs->fetches && !same_layers(rs, layers)) {
+		for (size_t k = 0; rs->layers && rs->layers[k]; k++)
+			fetch_free(rs->fetches[k]);
+		free(rs->fetches);
+		rs->fetches = NULL;
+	}
 	if (r == 0 && json_is_array(layers) && !rs->fetches) {
 		strv_free(rs->layers);
 		rs->layers = calloc(1, sizeof(char *));
@@ -328,9 +357,25 @@ static ssize_t stream_pread(struct stream *st, void *buf, size_t len, bool consu
 			    cstor_error *err)
 {
 	struct fetch *f = st->f;
+	/* Every chunk the import reads, whether it waits or not. */
+	bool stop = cancelled(f->rs);
 	pthread_mutex_lock(&f->mu);
-	while (f->written <= st->off && !f->done)
-		pthread_cond_wait(&f->cond, &f->mu);
+	/* Woken by the download, or every 100 ms to see the cancel flag. */
+	while (!stop && f->written <= st->off && !f->done && !(stop = cancelled(f->rs))) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->cond, &f->mu, &ts);
+	}
+	if (stop) {
+		pthread_mutex_unlock(&f->mu);
+		return cstor_error_set(err, ECANCELED, "%s: blob %s: cancelled",
+				       cstor_reg_name(f->rs->reg), f->digest);
+	}
 	uint64_t avail = f->written - st->off;
 	bool failed = f->done && f->err.code && avail == 0;
 	if (failed) {
@@ -407,6 +452,10 @@ static int regsrc_open_member(void *ctx, struct cstor_oci_member *m, const char 
 	if (i == n)
 		return cstor_error_set(err, ENOENT, "%s: %s is not a layer of the manifest",
 				       cstor_reg_name(rs->reg), name);
+	/* Between layers. */
+	if (cancelled(rs))
+		return cstor_error_set(err, ECANCELED, "%s: cancelled before %s",
+				       cstor_reg_name(rs->reg), dg);
 	if (!rs->fetches && !(rs->fetches = calloc(n + 1, sizeof(*rs->fetches))))
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	/* This layer and the next ones, as many as downloads may run at
@@ -470,6 +519,7 @@ int cstor_oci_registry_src_open(struct cstor_oci_src **out, const char *host, co
 	int r = cstor_reg_new(&rs->reg, host, repo, ro, err);
 	_cleanup_free_ char *mt = NULL;
 	rs->keep = keep;
+	rs->cancel = ro->cancel;
 	rs->parallel = parallel ? parallel : 3;
 	if (r == 0 && !(rs->tee_dir = strdup(tee_dir)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");

@@ -19,4 +19,16 @@ int cstor_oci_import_local(char **image_id, cstor_store *s, const char *source,
 int cstor_oci_export_local(cstor_export_result *result, cstor_store *store, const char *ref,
 			   const char *dest, const cstor_export_options *opts, cstor_error *err);
 
+/* What a push asks of the export it sends (cstor_push_options). */
+struct cstor_oci_export_tuning {
+	int compression; /* cstor_compression: GZIP or ZSTD forces it; 0: as export oci: */
+	int level;       /* 0: the format's default */
+	unsigned parallel; /* layers compressed at once */
+	const volatile int *cancel;
+};
+/* cstor_oci_export_local with @t (may be NULL). */
+int cstor_oci_export_tuned(cstor_export_result *result, cstor_store *store, const char *ref,
+			   const char *dest, const cstor_export_options *opts,
+			   const struct cstor_oci_export_tuning *t, cstor_error *err);
+
 #endif

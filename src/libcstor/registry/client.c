@@ -30,6 +30,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/macro.h"
+#include "util/strv.h"
 
 /* Attempts of one request when the registry answers 429 or 5xx or the
  * connection fails; the waits double from BACKOFF_MS. */
@@ -48,6 +49,7 @@ struct cstor_reg {
 	char *user, *pass;
 	char *authz; /* an "Authorization: ..." header, once known */
 	bool no_verify, push;
+	const volatile int *cancel; /* the caller's flag (cstor_pull_options) */
 	char *ca_blob; /* system CAs plus certs.d's, when certs.d has some */
 	size_t ca_len;
 	char *cert, *key;
@@ -63,7 +65,7 @@ struct resp {
 	char *body;
 	size_t len, max;
 	bool too_big;
-	char *content_type, *digest, *location, *www_auth, *content_range;
+	char *content_type, *digest, *location, *www_auth, *content_range, *link;
 	long retry_after;
 };
 
@@ -75,6 +77,7 @@ static void resp_clear(struct resp *p)
 	free(p->location);
 	free(p->www_auth);
 	free(p->content_range);
+	free(p->link);
 	size_t max = p->max;
 	*p = (struct resp){ .max = max };
 }
@@ -233,6 +236,7 @@ int cstor_reg_new(struct cstor_reg **out, const char *host, const char *repo,
 	pthread_mutexattr_destroy(&ma);
 	r->no_verify = o->no_tls_verify;
 	r->push = o->push;
+	r->cancel = o->cancel;
 	r->host = strdup(host);
 	r->repo = strdup(repo);
 	r->api_host = strdup(streq(host, "docker.io") ? "registry-1.docker.io" : host);
@@ -275,7 +279,9 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 		free(p->location);
 		free(p->www_auth);
 		free(p->content_range);
+		free(p->link);
 		p->content_type = p->digest = p->location = p->www_auth = p->content_range = NULL;
+		p->link = NULL;
 		p->retry_after = -1;
 		return len;
 	}
@@ -300,6 +306,8 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 		slot = &p->www_auth;
 	else if (IS("content-range"))
 		slot = &p->content_range;
+	else if (IS("link"))
+		slot = &p->link;
 	else if (IS("retry-after")) {
 		char tmp[32];
 		size_t vl = (size_t)(end - v) < sizeof(tmp) - 1 ? (size_t)(end - v) : sizeof(tmp) - 1;
@@ -307,8 +315,20 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 		tmp[vl] = 0;
 		char *e;
 		long s = strtol(tmp, &e, 10);
-		/* An HTTP date is not parsed: the backoff is used instead. */
 		p->retry_after = e != tmp && !*e && s >= 0 ? s : -1;
+		if (p->retry_after < 0) {
+			/* Or an HTTP date (RFC 9110 10.2.3, any of its three
+			 * forms): the seconds until then, none when it is
+			 * past; an unreadable one leaves the backoff. */
+			char date[64];
+			size_t dl = (size_t)(end - v) < sizeof(date) - 1 ? (size_t)(end - v)
+									  : sizeof(date) - 1;
+			memcpy(date, v, dl);
+			date[dl] = 0;
+			time_t when = curl_getdate(date, NULL), now = time(NULL);
+			if (when != (time_t)-1)
+				p->retry_after = when > now ? (long)(when - now) : 0;
+		}
 	}
 #undef IS
 	if (slot && !*slot)
@@ -332,6 +352,17 @@ static size_t body_cb(char *data, size_t size, size_t n, void *ctx)
 	p->len += len;
 	nb[p->len] = 0;
 	return len;
+}
+
+/* libcurl calls this about once a second and as bytes move: a non-zero
+ * answer ends the transfer (CURLE_ABORTED_BY_CALLBACK), so a cancel is
+ * seen while a request waits for its answer too. */
+static int cancel_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		     curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	const struct cstor_reg *r = ctx;
+	return r->cancel && *r->cancel;
 }
 
 static void setup(struct cstor_reg *r, CURL *c, const char *url, char *errbuf)
@@ -364,14 +395,24 @@ static void setup(struct cstor_reg *r, CURL *c, const char *url, char *errbuf)
 		curl_easy_setopt(c, CURLOPT_SSLCERT, r->cert);
 		curl_easy_setopt(c, CURLOPT_SSLKEY, r->key);
 	}
+	if (r->cancel) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	}
 	errbuf[0] = 0;
 }
 
-static void nap_ms(long ms)
+/* A wait before a retry, in slices so that a cancel ends it. */
+static void nap_ms(const struct cstor_reg *r, long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	while (ms > 0 && !(r->cancel && *r->cancel)) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, slice * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
 }
 
 static long backoff_ms(int attempt, long retry_after)
@@ -611,7 +652,7 @@ static int ping(struct cstor_reg *r, cstor_error *err)
 			perform(r, r->easy, &p, &cc, errbuf);
 			if (!transient(cc) && !(cc == CURLE_OK && (p.status == 429 || p.status >= 500)))
 				break;
-			nap_ms(backoff_ms(attempt, p.retry_after));
+			nap_ms(r, backoff_ms(attempt, p.retry_after));
 		}
 		resp_clear(&p);
 		if (cc == CURLE_OK) {
@@ -738,7 +779,7 @@ static int request_locked(struct cstor_reg *r, const struct req *q, struct resp 
 		bool retry_ok = attempt + 1 < MAX_ATTEMPTS && !q->read;
 		if (cc != CURLE_OK) {
 			if (transient(cc) && retry_ok) {
-				nap_ms(backoff_ms(attempt, -1));
+				nap_ms(r, backoff_ms(attempt, -1));
 				continue;
 			}
 			return curl_fail(err, cc, errbuf, what);
@@ -752,7 +793,7 @@ static int request_locked(struct cstor_reg *r, const struct req *q, struct resp 
 			continue;
 		}
 		if ((p->status == 429 || p->status >= 500) && retry_ok) {
-			nap_ms(backoff_ms(attempt, p->retry_after));
+			nap_ms(r, backoff_ms(attempt, p->retry_after));
 			continue;
 		}
 		return 0;
@@ -974,7 +1015,7 @@ static int blob_ended(struct cstor_reg_blob *b, CURLcode cc, cstor_error *err)
 		return rc < 0 ? rc : blob_start(b, err);
 	}
 	if (cc == CURLE_OK && (status == 429 || status >= 500) && b->attempt + 1 < MAX_ATTEMPTS) {
-		nap_ms(backoff_ms(b->attempt++, b->p.retry_after));
+		nap_ms(b->r, backoff_ms(b->attempt++, b->p.retry_after));
 		return blob_start(b, err);
 	}
 	if (cc == CURLE_OK && status == 416 && b->got == b->size) {
@@ -986,7 +1027,7 @@ static int blob_ended(struct cstor_reg_blob *b, CURLcode cc, cstor_error *err)
 	if (transient(cc) && b->resumes < MAX_RESUMES) {
 		/* Resumed where it broke off; a wait only when no bytes came. */
 		if (b->resumes++ > 0)
-			nap_ms(backoff_ms(b->resumes > 4 ? 4 : b->resumes - 1, -1));
+			nap_ms(b->r, backoff_ms(b->resumes > 4 ? 4 : b->resumes - 1, -1));
 		return blob_start(b, err);
 	}
 	if (transient(cc))
@@ -1003,6 +1044,9 @@ ssize_t cstor_reg_blob_read(struct cstor_reg_blob *b, void *buf, size_t len, cst
 		b->pos = b->len = 0;
 		if (b->done)
 			return 0;
+		/* Between chunks (the poll below waits at most a second). */
+		if (b->r->cancel && *b->r->cancel)
+			return cstor_error_set(err, ECANCELED, "%s: cancelled", b->what);
 		int still = 0;
 		CURLMcode mc = curl_multi_perform(b->multi, &still);
 		if (mc != CURLM_OK)
@@ -1064,7 +1108,7 @@ int cstor_reg_blob_exists(bool *exists, struct cstor_reg *r, const char *digest,
 	return rc;
 }
 
-int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
+int cstor_reg_blob_mount(bool *mounted, char **session, struct cstor_reg *r, const char *digest,
 			 const char *from, cstor_error *err)
 {
 	_cleanup_free_ char *path = NULL, *what = NULL;
@@ -1076,11 +1120,15 @@ int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	struct resp p = { .max = 1 << 16 };
 	int rc = request(r, &(struct req){ .method = "POST", .path = path }, &p, what, err);
-	/* 202: not mounted, an upload session was opened instead (left to
-	 * expire, as containers/image does). */
+	/* 202: not mounted, an upload session was opened instead: the
+	 * upload goes on in it (one that is not used expires). */
 	if (rc == 0 && p.status != 201 && p.status != 202)
 		rc = status_fail(err, &p, what);
 	*mounted = rc == 0 && p.status == 201;
+	if (rc == 0 && p.status == 202 && p.location) {
+		free(*session);
+		*session = TAKE_PTR(p.location);
+	}
 	resp_clear(&p);
 	return rc;
 }
@@ -1096,18 +1144,25 @@ static int take_location(char **loc, struct resp *p, const char *what, cstor_err
 }
 
 int cstor_reg_blob_upload(struct cstor_reg *r, const char *digest, uint64_t size,
-			  cstor_reg_read_fn read, void *ctx, size_t chunk, cstor_error *err)
+			  const char *session, cstor_reg_read_fn read, void *ctx, size_t chunk,
+			  cstor_error *err)
 {
 	_cleanup_free_ char *what = NULL, *loc = NULL, *put = NULL;
 	if (asprintf(&what, "%s: upload of blob %s", r->name, digest) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	struct resp p = { .max = 1 << 16 };
-	int rc = request(r, &(struct req){ .method = "POST", .path = "blobs/uploads/" }, &p, what,
-			 err);
-	if (rc == 0 && p.status != 202)
-		rc = status_fail(err, &p, what);
-	if (rc == 0)
-		rc = take_location(&loc, &p, what, err);
+	int rc = 0;
+	if (session) {
+		if (!(loc = strdup(session)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	} else {
+		rc = request(r, &(struct req){ .method = "POST", .path = "blobs/uploads/" }, &p,
+			     what, err);
+		if (rc == 0 && p.status != 202)
+			rc = status_fail(err, &p, what);
+		if (rc == 0)
+			rc = take_location(&loc, &p, what, err);
+	}
 	uint64_t off = 0;
 	while (rc == 0 && chunk && off < size) {
 		uint64_t n = size - off < chunk ? size - off : chunk;
@@ -1153,6 +1208,79 @@ int cstor_reg_blob_upload(struct cstor_reg *r, const char *digest, uint64_t size
 	}
 	resp_clear(&p);
 	return rc;
+}
+
+/* The next page's URL from a Link header (RFC 8288): the target of the
+ * link whose rel is "next"; NULL when there is none. */
+static char *link_next(const char *link)
+{
+	const char *s = link;
+	while (s && (s = strchr(s, '<'))) {
+		const char *e = strchr(s, '>');
+		if (!e)
+			return NULL;
+		const char *params = e + 1, *end = strchr(params, ',');
+		size_t pl = end ? (size_t)(end - params) : strlen(params);
+		_cleanup_free_ char *p = strndup(params, pl);
+		if (p && (strstr(p, "rel=\"next\"") || strstr(p, "rel=next")))
+			return strndup(s + 1, (size_t)(e - s - 1));
+		s = end;
+	}
+	return NULL;
+}
+
+#define MAX_TAG_PAGES 10000
+#define MAX_TAGS_PAGE (4u << 20)
+
+int cstor_reg_list_tags(char ***out, struct cstor_reg *r, cstor_error *err)
+{
+	_cleanup_strv_free_ char **tags = calloc(1, sizeof(char *));
+	_cleanup_free_ char *next = strdup("tags/list"), *what = NULL;
+	if (!tags || !next || asprintf(&what, "%s: tags list", r->name) < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	bool absolute = false;
+	for (int page = 0; next; page++) {
+		if (page == MAX_TAG_PAGES)
+			return cstor_error_set(err, E2BIG, "%s: over %d pages", what, MAX_TAG_PAGES);
+		struct resp p = { .max = MAX_TAGS_PAGE };
+		struct req q = { .path = next, .absolute = absolute, .accept = "application/json" };
+		int rc = request(r, &q, &p, what, err);
+		if (rc == 0 && p.status != 200)
+			rc = status_fail(err, &p, what);
+		if (rc == 0 && p.too_big)
+			rc = cstor_error_set(err, EBADMSG, "%s: a page over %u bytes", what,
+					     MAX_TAGS_PAGE);
+		json_t *j = rc == 0 ? json_loadb(p.body ? p.body : "", p.len, 0, NULL) : NULL;
+		json_t *list = json_object_get(j, "tags"), *t;
+		if (rc == 0 && (!json_is_object(j) || (list && !json_is_array(list) &&
+						       !json_is_null(list))))
+			rc = cstor_error_set(err, EBADMSG, "%s: not a tags list", what);
+		size_t i;
+		json_array_foreach(list, i, t) if (rc == 0)
+		{
+			if (!json_is_string(t))
+				rc = cstor_error_set(err, EBADMSG, "%s: a tag that is not a string",
+						     what);
+			else if (strv_append(&tags, json_string_value(t)) < 0)
+				rc = cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		json_decref(j);
+		char *n = rc == 0 && p.link ? link_next(p.link) : NULL;
+		/* A page that names itself as the next would never end. */
+		if (n && streq(n, next))
+			rc = cstor_error_set(err, ELOOP, "%s: page %s names itself as the next", what,
+					     n);
+		resp_clear(&p);
+		if (rc < 0) {
+			free(n);
+			return rc;
+		}
+		free(next);
+		next = n;
+		absolute = true;
+	}
+	*out = TAKE_PTR(tags);
+	return 0;
 }
 
 int cstor_reg_put_manifest(struct cstor_reg *r, const char *ref, const char *media_type,

@@ -26,6 +26,8 @@ struct cstor_reg_options {
 	const char *cert_dir; /* NULL: /etc/containers/certs.d/HOST */
 	bool no_tls_verify;   /* no certificate checks, and plain HTTP allowed */
 	bool push;            /* ask for push access too */
+	/* Non-zero *cancel stops blob downloads between chunks (-ECANCELED). */
+	const volatile int *cancel;
 };
 
 struct cstor_reg;
@@ -45,6 +47,9 @@ const char *cstor_reg_name(const struct cstor_reg *r);
 int cstor_reg_get_manifest(struct cstor_reg *r, const char *ref, size_t max, char **body,
 			   size_t *len, char **media_type,
 			   char digest[static CSTOR_DIGEST_STRING_MAX], cstor_error *err);
+/* Every tag of the repository, following the Link header's rel="next"
+ * pages, in the registry's order (NULL-terminated, strv_free). */
+int cstor_reg_list_tags(char ***tags, struct cstor_reg *r, cstor_error *err);
 /* A small blob (a config) read whole; its digest is not checked here. */
 int cstor_reg_get_blob(struct cstor_reg *r, const char *digest, size_t max, char **body,
 		       size_t *len, cstor_error *err);
@@ -64,14 +69,18 @@ int cstor_reg_blob_exists(bool *exists, struct cstor_reg *r, const char *digest,
 			  cstor_error *err);
 /* Cross-repository mount of blob @digest from repository @from of the
  * same registry: *mounted false when the registry would not (it does not
- * have it there, or does not mount). */
-int cstor_reg_blob_mount(bool *mounted, struct cstor_reg *r, const char *digest,
+ * have it there, or does not mount); it then opened an upload session
+ * (202), whose location goes to *session (malloc'd, replacing what was
+ * there; may stay NULL) for cstor_reg_blob_upload. */
+int cstor_reg_blob_mount(bool *mounted, char **session, struct cstor_reg *r, const char *digest,
 			 const char *from, cstor_error *err);
 typedef ssize_t (*cstor_reg_read_fn)(void *ctx, void *buf, size_t len);
 /* Upload @size bytes read from @read as blob @digest: one POST for the
- * session, then the data in one PUT (monolithic) or, when @chunk is not
+ * session (none when @session, a location a mount's 202 gave, is given),
+ * then the data in one PUT (monolithic) or, when @chunk is not
  * 0, in PATCHes of @chunk bytes and a closing PUT. */
 int cstor_reg_blob_upload(struct cstor_reg *r, const char *digest, uint64_t size,
+			  const char *session,
 			  cstor_reg_read_fn read, void *ctx, size_t chunk, cstor_error *err);
 int cstor_reg_put_manifest(struct cstor_reg *r, const char *ref, const char *media_type,
 			   const char *body, size_t len, cstor_error *err);
