@@ -49,6 +49,12 @@ struct cstor_recfile_seen {
  * @lock refer to <dir>/<lock_name>. On failure nothing is left open. */
 int cstor_recfile_open(struct cstor_recfile *f, cstor_lock *lock, const char *dir,
 		       const char *name, const char *lock_name, bool read_only, cstor_error *err);
+/* The same with the lock file in another directory, @lock_dir (created too
+ * unless @read_only): a transient store's containers.lock is on the run
+ * root while containers.json stays on the graph root. */
+int cstor_recfile_open_at(struct cstor_recfile *f, cstor_lock *lock, const char *dir,
+			  const char *name, const char *lock_dir, const char *lock_name,
+			  bool read_only, cstor_error *err);
 void cstor_recfile_close(struct cstor_recfile *f, cstor_lock *lock);
 
 /* Whether the records in memory are out of date (never loaded, another

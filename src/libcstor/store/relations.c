@@ -66,19 +66,34 @@ int cstor_store_open_objects(struct cstor_store *s, cstor_error *err)
 	if (r < 0)
 		return r;
 	size_t n = strv_length(s->image_stores);
-	if (!(s->ro_images = calloc(n + 1, sizeof(*s->ro_images))))
+	if (!(s->ro_images = calloc(n + 2, sizeof(*s->ro_images))))
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* With a split image store, the graph root's images are found
+	 * first among the others, as newest containers/storage does. */
+	if (s->graph_images_dir) {
+		if ((r = cstor_objstore_open(&s->ro_images[0], &cstor_image_store_ops,
+					     s->graph_images_dir, true, err)) < 0)
+			return r;
+		s->n_ro_images++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s-images", s->image_stores[i], s->driver_ops->name) < 0)
 			return cstor_error_set(err, ENOMEM, "out of memory");
-		if ((r = cstor_objstore_open(&s->ro_images[i], &cstor_image_store_ops, dir, true,
-					     err)) < 0)
+		if ((r = cstor_objstore_open(&s->ro_images[s->n_ro_images], &cstor_image_store_ops,
+					     dir, true, err)) < 0)
 			return r;
 		s->n_ro_images++;
 	}
-	if ((r = cstor_objstore_open(&s->containers, &cstor_container_store_ops, s->containers_dir,
-				     false, err)) < 0)
+	/* A transient store keeps its lock and its (volatile) records on the
+	 * run root; containers.json stays on the graph root. */
+	struct cstor_objstore_where w = {
+		.dir = s->containers_dir,
+		.lock_dir = s->cfg.transient_store ? s->run_containers_dir : NULL,
+		.aside_dir = s->cfg.transient_store ? s->run_containers_dir : NULL,
+	};
+	if ((r = cstor_objstore_open_at(&s->containers, &cstor_container_store_ops, &w, false,
+					err)) < 0)
 		return r;
 	s->layer_in_use = layer_in_use;
 	return 0;
