@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstor/check.h>
+
 #include "cstor-config.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
@@ -76,6 +78,11 @@ static void store_freep(struct cstor_store **s)
 {
 	cstor_store_free(*s);
 }
+
+/* In a transient store's <runroot>/<driver>-containers: made by the first
+ * writer after the run root was emptied, once it collected what the
+ * containers of the last boot left on the graph root. */
+#define TRANSIENT_COLLECTED "cstor-collected"
 
 static int driver_options(struct cstor_store *s, cstor_error *err)
 {
@@ -287,6 +294,19 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 			return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 
+	/* A transient store whose run root lost its containers (a reboot, or
+	 * a first use): what those containers left on the graph root (their
+	 * layers' directories, their directories) is garbage, collected below
+	 * as podman has containers/storage do at boot. */
+	_cleanup_free_ char *collected = NULL;
+	bool fresh_run = false;
+	if (s->cfg.transient_store) {
+		/* Not the lock files: readers make those. */
+		if (!(collected = cstor_path_join(s->run_containers_dir, TRANSIENT_COLLECTED)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		fresh_run = access(collected, F_OK) < 0 && errno == ENOENT;
+	}
+
 	/* The skeleton containers/storage creates, so that a Go process
 	 * opening this store later finds what it expects. */
 	const char *dirs[] = { s->cfg.graph_root, s->cfg.run_root, s->driver_home, s->layers_dir,
@@ -343,6 +363,19 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 		return r;
 	if ((r = cstor_store_open_objects(s, err)) < 0)
 		return r;
+	/* Only by a caller that may write: a reader leaves it to the next. */
+	if (fresh_run && !(opts && (opts->flags & CSTOR_STORE_OPEN_EXISTING))) {
+		_cleanup_strv_free_ char **removed = NULL;
+		if ((r = cstor_store_gc(&removed, s, err)) < 0)
+			return cstor_error_wrap(err, r, "collect what a transient store's last boot left");
+		for (size_t i = 0; removed && removed[i]; i++)
+			cstor_store_log(s, CSTOR_LOG_DEBUG, "transient store, new run root: %s",
+					removed[i]);
+		int fd = open(collected, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return cstor_error_errno(err, errno, "create %s", collected);
+		close(fd);
+	}
 
 	*out = TAKE_PTR(s);
 	return 0;
