@@ -71,9 +71,12 @@ int cstor_store_open_objects(struct cstor_store *s, cstor_error *err)
 	/* With a split image store, the graph root's images are found
 	 * first among the others, as newest containers/storage does. */
 	if (s->graph_images_dir) {
+		/* Writable (it is ours): an image there can still be deleted,
+		 * as Go's rwImageStores allow. Nothing else writes it. */
 		if ((r = cstor_objstore_open(&s->ro_images[0], &cstor_image_store_ops,
-					     s->graph_images_dir, true, err)) < 0)
+					     s->graph_images_dir, false, err)) < 0)
 			return r;
+		s->graph_images = s->ro_images[0];
 		s->n_ro_images++;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -106,7 +109,7 @@ void cstor_store_free_objects(struct cstor_store *s)
 		cstor_objstore_free(s->ro_images[i]);
 	free(s->ro_images);
 	cstor_objstore_free(s->images);
-	s->containers = s->images = NULL;
+	s->containers = s->images = s->graph_images = NULL;
 	s->ro_images = NULL;
 	s->n_ro_images = 0;
 }
@@ -333,10 +336,10 @@ static int candidates(struct del_image *di, struct cstor_objstore *ls, const cst
 }
 
 static int delete_image_stores(struct del_image *di, struct cstor_store *s,
-			       struct cstor_objstore *ls, cstor_error *err)
+			       struct cstor_objstore *is, struct cstor_objstore *ls, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
-	struct cstor_objstore *is = s->images, *cs = s->containers;
+	struct cstor_objstore *cs = s->containers;
 	int r = cstor_objstore_start_writing(is, err);
 	if (r != 0)
 		return r;
@@ -366,7 +369,7 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 	struct cstor_objstore *where = NULL;
 	if ((r = cstor_store_find_image(&img, &where, s, ref, err)) < 0)
 		goto out;
-	if (where != s->images) {
+	if (where != s->images && (!where || where != s->graph_images)) {
 		r = cstor_error_set(err, EROFS, "image %s is in a read-only image store", ref);
 		goto out;
 	}
@@ -393,7 +396,7 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 		}
 		cstor_error_clear(&je);
 	}
-	if ((r = delete_image_stores(&di, s, ls, err)) < 0)
+	if ((r = delete_image_stores(&di, s, where, ls, err)) < 0)
 		goto out;
 	if (deleted_layers) {
 		*deleted_layers = di.plan ? TAKE_PTR(di.plan) : calloc(1, sizeof(char *));

@@ -58,6 +58,9 @@ struct cstor_store {
 	struct cstor_objstore *images;
 	struct cstor_objstore **ro_images;
 	size_t n_ro_images;
+	/* With a split image store: the graph root's images, ro_images[0],
+	 * opened writable so that its images can be deleted. */
+	struct cstor_objstore *graph_images;
 	struct cstor_objstore *containers;
 
 	void (*log)(void *ctx, int level, const char *msg);
