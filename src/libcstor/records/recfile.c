@@ -136,6 +136,19 @@ int cstor_recfile_write(struct cstor_recfile *f, cstor_lock *lock, const void *d
 	return 0;
 }
 
+int cstor_recfile_touch(struct cstor_recfile *f, cstor_lock *lock,
+			struct cstor_recfile_seen *seen, cstor_error *err)
+{
+	if (f->read_only)
+		return cstor_error_set(err, EROFS, "%s belongs to a read-only store", f->path);
+	cstor_lock_token t;
+	int r = cstor_lock_record_write(lock, &t, err);
+	if (r < 0)
+		return r;
+	seen->token = t;
+	return 0;
+}
+
 bool cstor_recfile_blank(const char *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++)

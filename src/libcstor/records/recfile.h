@@ -75,6 +75,12 @@ int cstor_recfile_read(struct cstor_recfile *f, cstor_lock *lock, char **data, s
 int cstor_recfile_write(struct cstor_recfile *f, cstor_lock *lock, const void *data, size_t len,
 			struct cstor_recfile_seen *seen, cstor_error *err) CSTOR_REQUIRES(lock);
 
+/* Record a write without changing the file (its text would be the same,
+ * and a file it names beside it changed): readers holding the token
+ * reload. */
+int cstor_recfile_touch(struct cstor_recfile *f, cstor_lock *lock,
+			struct cstor_recfile_seen *seen, cstor_error *err) CSTOR_REQUIRES(lock);
+
 /* Whether @data (of @len bytes) is only JSON whitespace: an empty file is
  * an empty store, as in Go. */
 bool cstor_recfile_blank(const char *data, size_t len);

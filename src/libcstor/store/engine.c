@@ -355,6 +355,19 @@ static struct slot *table_new(size_t keys, size_t *mask)
 	return calloc(cap, sizeof(struct slot));
 }
 
+/* Of a records file's text: 128 bits from two 64-bit hashes, never 0. */
+static uint64_t text_hash(const char *data, size_t len)
+{
+	uint64_t a = 0xcbf29ce484222325ULL, b = 0x9e3779b97f4a7c15ULL ^ len;
+	for (size_t i = 0; i < len; i++) {
+		a = (a ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+		b = (b + (unsigned char)data[i]) * 0xff51afd7ed558ccdULL;
+		b ^= b >> 29;
+	}
+	uint64_t h = a ^ (b * 0xc4ceb9fe1a85ec53ULL) ^ (b >> 31);
+	return h ? h : 1;
+}
+
 /* Append records parsed from @data to @recs, skipping IDs already there,
  * marking each with @mark. */
 static int append_more(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
@@ -425,8 +438,9 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 /* The split file's lock is held whenever the store's is (the lock
  * primitives take both): these helpers only run with the store's held. */
 static int load_split(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
-		      struct cstor_recfile_seen *seen, cstor_error *err) CSTOR_NO_TSA
+		      struct cstor_recfile_seen *seen, uint64_t *hash, cstor_error *err) CSTOR_NO_TSA
 {
+	*hash = 0;
 	if (!os->has_split)
 		return 0;
 	_cleanup_free_ char *data = NULL;
@@ -434,6 +448,7 @@ static int load_split(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 	int r = cstor_recfile_read(&os->split_file, &os->split_lock, &data, &len, seen, err);
 	if (r < 0 || !data)
 		return r;
+	*hash = text_hash(data, len);
 	return append_more(os, recs, n, data, len, os->split_file.path, os->ops->set_split, err);
 }
 
@@ -445,8 +460,13 @@ static bool split_stale(struct cstor_objstore *os) CSTOR_NO_TSA
 
 static int save_split(struct cstor_objstore *os, const cstor_buf *b, cstor_error *err) CSTOR_NO_TSA
 {
-	return cstor_recfile_write(&os->split_file, &os->split_lock, b->data, b->len,
-				   &os->split_seen, err);
+	uint64_t h = text_hash(b->data, b->len);
+	if (h == os->text_hash[1])
+		return 0; /* no record there changed: not even its token */
+	int r = cstor_recfile_write(&os->split_file, &os->split_lock, b->data, b->len,
+				    &os->split_seen, err);
+	os->text_hash[1] = r == 0 ? h : 0;
+	return r;
 }
 
 /* Take (or release) the split file's lock with the store's. */
@@ -599,7 +619,8 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 		return r;
 	/* In Go's order: the stable file, the image store's, the volatile. */
 	struct cstor_recfile_seen split_seen = { 0 };
-	if ((r = load_split(os, &recs, &n, &split_seen, err)) < 0 ||
+	uint64_t hashes[2] = { data ? text_hash(data, len) : 0, 0 };
+	if ((r = load_split(os, &recs, &n, &split_seen, &hashes[1], err)) < 0 ||
 	    (r = load_aside(os, &recs, &n, err)) < 0) {
 		free_records(os->ops, recs, n);
 		return r;
@@ -622,6 +643,8 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 	os->n = n;
 	os->seen = seen;
 	os->split_seen = split_seen;
+	os->text_hash[0] = hashes[0];
+	os->text_hash[1] = hashes[1];
 	/* Rewritten by the next write (a reader leaves the file alone). */
 	os->needs_save = dup || dup_ids;
 	os->cleanup_pending = true;
@@ -772,7 +795,14 @@ int cstor_objstore_save(struct cstor_objstore *os, cstor_error *err)
 		return oom(err);
 	}
 	os->saved_len = b.len;
-	r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
+	uint64_t h = text_hash(b.data, b.len);
+	/* The same text: only the token, which tells readers to reload (the
+	 * aside file may have changed). */
+	if (h == os->text_hash[0])
+		r = cstor_recfile_touch(&os->file, &os->lock, &os->seen, err);
+	else
+		r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
+	os->text_hash[0] = r == 0 ? h : 0;
 	cstor_buf_free(&b);
 	if (r == 0)
 		os->needs_save = false;

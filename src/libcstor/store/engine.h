@@ -150,6 +150,12 @@ struct cstor_objstore {
 	bool writing;
 	/* The size of the last save, to size the next one's buffer. */
 	size_t saved_len CSTOR_GUARDED_BY(&lock);
+	/* Hashes of the records file's and the split file's text as last
+	 * loaded or saved (0: unknown): a save that would write the same
+	 * text leaves the file alone, as Go saves only the files whose
+	 * records changed (a transient store's container then costs no
+	 * write, and no sync, on the graph root). */
+	uint64_t text_hash[2] CSTOR_GUARDED_BY(&lock);
 	/* The aside file's directory when it is not the records' (else
 	 * aside_dirfd is -1 and file.dirfd is used). */
 	char *aside_dir;
