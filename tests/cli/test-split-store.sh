@@ -6,6 +6,7 @@
 # The stores here are checked inside each test with their options (the
 # check after a test knows only -g and -R).
 . "$(dirname "$0")/../lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T_UNCHECKED_FILE="split stores: checked in the tests with --image-store"
 
 # The IDs of the records of a records file.
@@ -205,10 +206,45 @@ test_split_check() {
 	grep -q "layer $l: .*etc/hello" "$s/out" || die "changed layer not reported: $(cat "$s/out")"
 }
 
+# An OCI image imported into a split store: its layers in the image store
+# (their tar-splits in the graph root, as Go keeps them), a container of it
+# sees its files, and exporting it gives back the manifest imported.
+test_split_import_export() {
+	[ -x /bin/busybox ] || skip "busybox-static not installed (scripts/mkimage-busybox needs it)"
+	local s; s=$(t_store)
+	"$ROOT/scripts/mkimage-busybox" "$s/oci" v1 >/dev/null
+	local drv=vfs
+	grep -qw overlay /proc/filesystems && drv=overlay
+	local C="$CSTOR -s $drv -g $s/g -R $s/r --image-store $s/is"
+	$C import "oci:$s/oci:v1" >/dev/null
+	local img; img=$($C images | head -1)
+	local digest; digest=$($C images | sed -n 's/^\tdigest: //p')
+	expect_eq "$(ids_of "$s/is/$drv-layers/layers.json" | wc -l)" 2 "image layers in the image store"
+	expect_eq "$(ids_of "$s/g/$drv-layers/layers.json" | wc -l)" 0 "layers in the graph root"
+	local l
+	for l in $(ids_of "$s/is/$drv-layers/layers.json"); do
+		[ -f "$s/g/$drv-layers/$l.tar-split.gz" ] || die "no tar-split of $l in the graph root"
+	done
+	$C create-container -n c "$img" >/dev/null
+	local m; m=$($C mount c)
+	expect_eq "$(cat "$m/etc/motd")" "Hello from a cstor image." "image file in the container"
+	[ ! -e "$m/bin/vi" ] || die "whiteout of the top layer not applied"
+	$C unmount c >/dev/null
+	local out; out=$($C export "$img" "oci:$s/out:v1" | tail -1)
+	expect_eq "$out" "$digest" "manifest digest exported"
+	$C check || die "check after import"
+	$C delete-container c
+	$C delete-image "$img" >/dev/null
+	expect_eq "$(ids_of "$s/is/$drv-layers/layers.json" | wc -l)" 0 "image layers after delete-image"
+	$C check || die "check after delete-image"
+	$C shutdown >/dev/null
+}
+
 t_begin
 t_run test_split_layout_vfs
 t_run test_split_layout_overlay
 t_run test_split_graph_root_images
 t_run test_split_paths_and_config
 t_run test_split_check
+t_run test_split_import_export
 t_end
