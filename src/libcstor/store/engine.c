@@ -469,19 +469,28 @@ static int save_split(struct cstor_objstore *os, const cstor_buf *b, cstor_error
 	return r;
 }
 
+/* How split_lock() takes the split file's lock: as the store's is taken. */
+enum split_how { SPLIT_SHARED, SPLIT_EXCLUSIVE, SPLIT_THREADS, SPLIT_UNLOCK };
+
 /* Take (or release) the split file's lock with the store's. */
-static void split_lock(struct cstor_objstore *os, int how) CSTOR_NO_TSA
+static void split_lock(struct cstor_objstore *os, enum split_how how) CSTOR_NO_TSA
 {
 	if (!os->has_split)
 		return;
-	if (how == 0)
+	switch (how) {
+	case SPLIT_SHARED:
 		cstor_lock_rlock(&os->split_lock);
-	else if (how == 1)
+		break;
+	case SPLIT_EXCLUSIVE:
 		cstor_lock_lock(&os->split_lock);
-	else if (how == 2)
+		break;
+	case SPLIT_THREADS:
 		cstor_lock_lock_threads(&os->split_lock);
-	else
+		break;
+	case SPLIT_UNLOCK:
 		cstor_lock_unlock(&os->split_lock);
+		break;
+	}
 }
 
 /* Names a record lost to its own repeat, freed after the pass. */
@@ -662,10 +671,10 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 {
 	for (;;) {
 		cstor_lock_rlock(&os->lock);
-		split_lock(os, 0);
+		split_lock(os, SPLIT_SHARED);
 		if (!stale(os))
 			return 0;
-		split_lock(os, 3);
+		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
 		/* Reloading replaces records other threads may be reading: it
 		 * needs the lock exclusively among our threads. On the file a
@@ -674,9 +683,9 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 		 * read does not wait for other processes' readers (a mount of
 		 * another layer holds the layer store shared throughout). */
 		cstor_lock_lock_threads(&os->lock);
-		split_lock(os, 2);
+		split_lock(os, SPLIT_THREADS);
 		int r = stale(os) ? reload(os, err) : 0;
-		split_lock(os, 3);
+		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
 		if (r < 0)
 			return r;
@@ -690,7 +699,7 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 		return cstor_error_set(err, EROFS, "%s store %s is read-only", os->ops->kind,
 				       os->file.dir);
 	cstor_lock_lock(&os->lock);
-	split_lock(os, 1);
+	split_lock(os, SPLIT_EXCLUSIVE);
 	os->writing = true;
 	drop_shared_copies(os);
 	int r = stale(os) ? reload(os, err) : 0;
@@ -705,7 +714,7 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 		r = cstor_objstore_save(os, err);
 	if (r < 0) {
 		os->writing = false;
-		split_lock(os, 3);
+		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
 	}
 	return r;
@@ -716,7 +725,7 @@ void cstor_objstore_done(struct cstor_objstore *os) CSTOR_NO_TSA
 	/* Only a writer ever sets it; a reader (shared) finds it false. */
 	if (os->writing)
 		os->writing = false;
-	split_lock(os, 3);
+	split_lock(os, SPLIT_UNLOCK);
 	cstor_lock_unlock(&os->lock);
 }
 
