@@ -43,8 +43,8 @@ const struct cstor_objstore_ops cstor_container_store_ops = {
 	.lock_name = "containers.lock",
 	.codec = &cstor_container_rec_codec,
 	.alt_key = layer_key,
-	/* Newest containers/storage keeps volatile containers here, on the
-	 * run root in a transient store, written without fsync. */
+	/* Newest containers/storage keeps volatile containers here (on the
+	 * run root in a transient store), written without fsync. */
 	.aside_name = "volatile-containers.json",
 	.aside = container_volatile,
 	.set_aside = set_container_volatile,
@@ -274,7 +274,7 @@ static int add_record(struct create *c, struct cstor_objstore *cs, const char *i
 	if (r < 0)
 		return r;
 	struct cstor_container_rec *rec = new_record(c->o, id, (char **)names, c->image_id, layer);
-	/* Go records a transient store's containers as volatile ones. */
+	/* Go flags a transient store's containers as volatile ones. */
 	if (rec && vol && !c->o->is_volatile &&
 	    set_flag(rec, CSTOR_CONTAINER_FLAG_VOLATILE, json_true()) < 0) {
 		cstor_container_rec_free(rec);
@@ -318,9 +318,13 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	lo.parent = c->top;
 	lo.mount_label = c->o->mount_label;
 	lo.writeable = 1;
-	/* Newest containers/storage: a volatile container's layer is
-	 * volatile, and in a transient store every container is. */
-	bool vol = c->o->is_volatile || s->cfg.transient_store;
+	/* A transient store's containers and their layers are volatile
+	 * records, on the run root, as newest containers/storage keeps them.
+	 * A container made volatile in a store that is not transient is
+	 * recorded as containers/storage 1.43 records it, in containers.json
+	 * (newest Go puts it in the graph root's volatile-containers.json,
+	 * which 1.43 does not read; cstor reads and keeps both). */
+	bool vol = s->cfg.transient_store;
 	if (vol)
 		lo.flags |= CSTOR_LAYER_VOLATILE;
 	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, err)) < 0)

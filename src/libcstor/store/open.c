@@ -363,18 +363,24 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 		return r;
 	if ((r = cstor_store_open_objects(s, err)) < 0)
 		return r;
-	/* Only by a caller that may write: a reader leaves it to the next. */
+	/* Only by a caller that may write: a reader leaves it to the next.
+	 * Garbage is no reason to refuse the store: a failure is a warning,
+	 * and the mark is not made, so the next writer tries again. */
 	if (fresh_run && !(opts && (opts->flags & CSTOR_STORE_OPEN_EXISTING))) {
 		_cleanup_strv_free_ char **removed = NULL;
-		if ((r = cstor_store_gc(&removed, s, err)) < 0)
-			return cstor_error_wrap(err, r, "collect what a transient store's last boot left");
+		cstor_error e = CSTOR_ERROR_INIT;
+		int g = cstor_store_gc(&removed, s, &e);
 		for (size_t i = 0; removed && removed[i]; i++)
 			cstor_store_log(s, CSTOR_LOG_DEBUG, "transient store, new run root: %s",
 					removed[i]);
-		int fd = open(collected, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return cstor_error_errno(err, errno, "create %s", collected);
-		close(fd);
+		if (g < 0)
+			cstor_store_log(s, CSTOR_LOG_WARNING,
+					"transient store: collecting what the last boot left: %s",
+					cstor_error_message(&e));
+		cstor_error_clear(&e);
+		int fd = g < 0 ? -1 : open(collected, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
 	}
 
 	*out = TAKE_PTR(s);
