@@ -81,13 +81,17 @@ test_transient_not_synced() {
 	local C="$CSTOR -s vfs -g $s/g -R $s/r"
 	make_image "$C" "$s"
 	$C --transient-store create-container img >/dev/null
-	strace -f -y -e trace=fsync,fdatasync,syncfs,sync,sync_file_range,renameat,renameat2,rename \
+	# LeakSanitizer cannot run under ptrace (a sanitizer build).
+	local asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	ASAN_OPTIONS=$asan strace -f -y \
+		-e trace=fsync,fdatasync,syncfs,sync,sync_file_range,renameat,renameat2,rename \
 		-o "$s/trace" $C --transient-store create-container -n t2 img >/dev/null
 	! grep -E 'fsync|fdatasync|syncfs|sync\(|sync_file_range' "$s/trace" ||
 		die "a transient container was synced"
 	grep -q 'volatile-containers.json' "$s/trace" || die "no record written: $(cat "$s/trace")"
 	! grep -E 'rename' "$s/trace" | grep -q "$s/g" || die "a graph root file was rewritten"
-	strace -f -y -e trace=fsync,fdatasync -o "$s/trace" $C --transient-store delete-container t2
+	ASAN_OPTIONS=$asan strace -f -y -e trace=fsync,fdatasync -o "$s/trace" \
+		$C --transient-store delete-container t2
 	! grep -E 'fsync|fdatasync' "$s/trace" || die "deleting a transient container synced"
 	$C --transient-store check
 }
