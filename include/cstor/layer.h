@@ -59,8 +59,14 @@ typedef struct cstor_layer_options {
 	const char *const *names; /* NULL-terminated, may be NULL */
 	const char *mount_label;
 	int writeable; /* a container's read-write layer (vs. an image layer) */
-	uint32_t flags; /* none defined yet; must be 0 */
+	uint32_t flags; /* CSTOR_LAYER_* */
 } cstor_layer_options;
+
+/** The layer's record is kept in volatile-layers.json, written without
+ *  fsync (as newest containers/storage keeps volatile containers'
+ *  layers; on the run root in a transient store). Since: 0.4 (older
+ *  libraries reject it with -EINVAL). */
+#define CSTOR_LAYER_VOLATILE (1u << 0)
 
 #define CSTOR_LAYER_OPTIONS_INIT { CSTOR_LAYER_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0 }
 

@@ -30,7 +30,8 @@ enum {
 	CSTOR_LOG_DEBUG = 2,
 };
 
-#define CSTOR_STORE_OPTIONS_VERSION 1
+/* 2 added image_store; version 1 structures are still accepted. */
+#define CSTOR_STORE_OPTIONS_VERSION 2
 
 typedef struct cstor_store_options {
 	unsigned int version; /* CSTOR_STORE_OPTIONS_VERSION */
@@ -48,6 +49,10 @@ typedef struct cstor_store_options {
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
 	uint32_t flags; /* CSTOR_STORE_OPEN_* */
+	/* Since version 2: the root of a split image store (images and
+	 * their layers; docs/split-store.md), absolute; NULL: imagestore of
+	 * storage.conf, else none. "" for none whatever is configured. */
+	const char *image_store;
 } cstor_store_options;
 
 /** Open only a store whose graph root exists: -ENOENT, creating nothing,
@@ -65,7 +70,7 @@ typedef struct cstor_store_options {
 #define CSTOR_STORE_DEBUG (1u << 1)
 
 #define CSTOR_STORE_OPTIONS_INIT                                               \
-	{ CSTOR_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, -1, 0, 0, 0 }
+	{ CSTOR_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0 }
 
 /**
  * Open (creating its directories if needed) the store described by @opts.
@@ -87,6 +92,11 @@ CSTOR_PUBLIC const char *cstor_store_run_root(const cstor_store *store);
 CSTOR_PUBLIC const char *cstor_store_driver_name(const cstor_store *store);
 /** The effective driver options, NULL-terminated, owned by the store. */
 CSTOR_PUBLIC const char *const *cstor_store_driver_options(const cstor_store *store);
+/** The split image store's root, or NULL when there is none. Since: 0.4 */
+CSTOR_PUBLIC const char *cstor_store_image_store(const cstor_store *store);
+/** Whether the store is transient: containers kept on the run root
+ *  (docs/transient-store.md). Since: 0.4 */
+CSTOR_PUBLIC int cstor_store_transient(const cstor_store *store);
 /** The storage.conf that was read, or NULL when none was. */
 CSTOR_PUBLIC const char *cstor_store_config_file(const cstor_store *store);
 

@@ -35,6 +35,7 @@ struct cli_flag {
 struct cli_global {
 	char *graph_root;
 	char *run_root;
+	char *image_store;
 	char *driver;
 	char **storage_opts;
 	bool debug;

@@ -35,7 +35,7 @@ void cli_error(const char *context, const cstor_error *err)
 		fprintf(stderr, "%s: %s\n", cli_program, msg);
 }
 
-/* A relative --graph or --run is taken from the working directory, as the
+/* A relative --graph, --run or --image-store is taken from the working directory, as the
  * newest containers-storage does (filepath.Abs: joined and cleaned). NULL
  * when out of memory; @path itself when it is absolute or empty. */
 static char *absolute(char *path)
@@ -181,13 +181,16 @@ int main(int argc, char **argv)
 	if (!c->no_store) {
 		if ((cli_global.graph_root &&
 		     !(cli_global.graph_root = absolute(cli_global.graph_root))) ||
-		    (cli_global.run_root && !(cli_global.run_root = absolute(cli_global.run_root)))) {
+		    (cli_global.run_root && !(cli_global.run_root = absolute(cli_global.run_root))) ||
+		    (cli_global.image_store &&
+		     !(cli_global.image_store = absolute(cli_global.image_store)))) {
 			fprintf(stderr, "%s: out of memory\n", cli_program);
 			return EXIT_FAIL;
 		}
 		cstor_store_options o = CSTOR_STORE_OPTIONS_INIT;
 		o.graph_root = cli_global.graph_root;
 		o.run_root = cli_global.run_root;
+		o.image_store = cli_global.image_store;
 		o.driver = cli_global.driver;
 		o.driver_options = (const char *const *)cli_global.storage_opts;
 		o.transient_store = cli_global.transient_store ? 1 : -1;
@@ -208,6 +211,9 @@ int main(int argc, char **argv)
 		if (cli_global.debug) {
 			fprintf(stderr, "%s: debug: Root: %s\n", cli_program, cstor_store_graph_root(store));
 			fprintf(stderr, "%s: debug: Run Root: %s\n", cli_program, cstor_store_run_root(store));
+			if (cstor_store_image_store(store))
+				fprintf(stderr, "%s: debug: Image Store: %s\n", cli_program,
+					cstor_store_image_store(store));
 			fprintf(stderr, "%s: debug: Driver Name: %s\n", cli_program,
 				cstor_store_driver_name(store));
 		}

@@ -1,6 +1,8 @@
 #!/bin/bash
-# volatile-layers.json, written by newer containers/storage for layers of
-# volatile containers: read with layers.json, kept there on every save.
+# volatile-layers.json and volatile-containers.json, written by newer
+# containers/storage for volatile containers and their layers: read with
+# layers.json and containers.json, each record kept in its file on every
+# save.
 . "$(dirname "$0")/../lib.sh"
 
 test_volatile_layers_are_read_and_kept() {
@@ -32,6 +34,34 @@ test_volatile_layers_are_read_and_kept() {
 	grep -q "volatile-layers.json" "$s/err" || die "message: $(cat "$s/err")"
 }
 
+test_volatile_containers_are_read_and_kept() {
+	local s; s=$(t_store)
+	local C="$CSTOR -g $s/g -R $s/r -s vfs"
+	local base; base=$($C create-layer --readonly | head -1)
+	$C create-image -n img "$base" >/dev/null
+	local kept; kept=$($C create-container -n kept img | head -1 | cut -d' ' -f1)
+	# A volatile container as newest Go leaves it: its record in the graph
+	# root's volatile-containers.json, its layer in volatile-layers.json.
+	local vid=8888888888888888888888888888888888888888888888888888888888888888
+	local vl=9999999999999999999999999999999999999999999999999999999999999999
+	mkdir -p "$s/g/vfs/dir/$vl"
+	printf '[{"id":"%s","parent":"%s","created":"2026-01-02T03:04:05Z"}]' "$vl" "$base" \
+		>"$s/g/vfs-layers/volatile-layers.json"
+	printf '[{"id":"%s","names":["vol"],"image":"%s","layer":"%s","created":"2026-01-02T03:04:05Z","flags":{"Volatile":true}}]' \
+		"$vid" "$($C images | head -1)" "$vl" >"$s/g/vfs-containers/volatile-containers.json"
+	expect_eq "$($C containers | grep -v '^	' | sort)" "$(printf '%s\n' "$kept" "$vid" | sort)" "containers listed"
+	# A write keeps each record in its file.
+	$C set-names -n kept2 kept
+	grep -q "\"$vid\"" "$s/g/vfs-containers/volatile-containers.json" || die "volatile record lost"
+	grep -q "\"$vid\"" "$s/g/vfs-containers/containers.json" && die "volatile record moved to containers.json"
+	grep -q '"kept2"' "$s/g/vfs-containers/containers.json" || die "stable record not saved"
+	$C check || die "check with volatile records"
+	$C delete-container vol
+	expect_eq "$(cat "$s/g/vfs-containers/volatile-containers.json")" "[]" "empty volatile file"
+	expect_eq "$(cat "$s/g/vfs-layers/volatile-layers.json")" "[]" "volatile layer deleted with its container"
+}
+
 t_begin
 t_run test_volatile_layers_are_read_and_kept
+t_run test_volatile_containers_are_read_and_kept
 t_end

@@ -395,6 +395,57 @@ static int test_rootless_defaults(void)
 	return TEST_PASS;
 }
 
+/* imagestore: from the file, replaced or turned off ("") by the caller
+ * (options version 2; a version 1 caller has no such field and gets the
+ * file's), cleaned of repeated and trailing slashes; a relative one or the
+ * graph root itself is an error naming the file. */
+static int test_image_store(void)
+{
+	CHECK(use_conf("[storage]\ndriver = \"vfs\"\ngraphroot = \"/tmp/cfg-graph\"\n"
+		       "imagestore = \"/tmp//cfg-is/\"\n") == 0);
+	struct cstor_config c;
+	CHECK_OK(cstor_config_resolve(&c, NULL, NULL));
+	CHECK_STREQ(c.image_store, "/tmp/cfg-is");
+	CHECK_STREQ(c.src_image_store, "the config file");
+	cstor_config_done(&c);
+
+	cstor_store_options o = CSTOR_STORE_OPTIONS_INIT;
+	o.image_store = "/tmp/caller-is/./";
+	CHECK_OK(cstor_config_resolve(&c, &o, NULL));
+	CHECK_STREQ(c.image_store, "/tmp/caller-is");
+	cstor_config_done(&c);
+	o.image_store = "";
+	CHECK_OK(cstor_config_resolve(&c, &o, NULL));
+	CHECK(c.image_store == NULL);
+	cstor_config_done(&c);
+	o.version = 1;
+	o.image_store = "not read";
+	CHECK_OK(cstor_config_resolve(&c, &o, NULL));
+	CHECK_STREQ(c.image_store, "/tmp/cfg-is");
+	cstor_config_done(&c);
+
+	cstor_error err = CSTOR_ERROR_INIT;
+	o = (cstor_store_options)CSTOR_STORE_OPTIONS_INIT;
+	o.image_store = "/tmp/cfg-graph/";
+	CHECK(cstor_config_resolve(&c, &o, &err) == -EINVAL);
+	CHECK(strstr(cstor_error_message(&err), "different from the graph root"));
+	cstor_error_clear(&err);
+	cstor_config_done(&c);
+
+	CHECK(use_conf("[storage]\nimagestore = \"rel/is\"\n") == 0);
+	CHECK(cstor_config_resolve(&c, NULL, &err) == -EINVAL);
+	CHECK(strstr(cstor_error_message(&err), conf));
+	CHECK(strstr(cstor_error_message(&err), "imagestore: image store \"rel/is\" is not an absolute path"));
+	cstor_error_clear(&err);
+	cstor_config_done(&c);
+	CHECK(use_conf("[storage]\nimagestore = 7\n") == 0);
+	CHECK(cstor_config_resolve(&c, NULL, &err) == -EBADMSG);
+	CHECK(strstr(cstor_error_message(&err), "[storage] imagestore must be a string"));
+	cstor_error_clear(&err);
+	cstor_config_done(&c);
+	return TEST_PASS;
+}
+
 TAP_MAIN(TEST(test_file_values), TEST(test_caller_overrides_own_key), TEST(test_environment),
 	 TEST(test_driver_overlay2_in_file), TEST(test_defaults), TEST(test_bad_values),
-	 TEST(test_rootless_defaults))
+	 TEST(test_rootless_defaults), TEST(test_image_store))

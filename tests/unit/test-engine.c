@@ -5,7 +5,10 @@
  * every change), names unique across records, another process's write
  * seen by the next reader, load-time repair of duplicate names, read-only
  * stores, the aside file of the layer kind, deleting in the order a kind
- * asks for, and the copies snapshots share. Runs unprivileged.
+ * asks for, and the copies snapshots share; a store spread over several
+ * directories (a split image store's second layers.json under its own
+ * lock, a transient store's lock and volatile file elsewhere), and a save
+ * that leaves an unchanged file alone. Runs unprivileged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -429,6 +432,133 @@ static int test_layer_aside_file(void)
 	return TEST_PASS;
 }
 
+static int read_text(const char *dir, const char *name, char **text)
+{
+	char p[4400];
+	size_t len = 0;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return cstor_read_file_at(AT_FDCWD, p, text, &len, p, NULL);
+}
+
+/* A split image store: records marked in_image_store go to the second
+ * layers.json (with its own lock file), in Go's load order; another
+ * handle reads them back marked, and notices a write to either file. */
+static int test_layer_split_file(void)
+{
+	char g[4200], is[4200], run[4200];
+	snprintf(g, sizeof(g), "%s", new_dir());
+	snprintf(is, sizeof(is), "%s", new_dir());
+	snprintf(run, sizeof(run), "%s", new_dir());
+	CHECK_OK(write_file(is, "layers.json",
+			    "[{\"id\":\"i1\",\"created\":\"2024-01-01T00:00:00Z\"},"
+			    "{\"id\":\"s1\",\"names\":[\"from-is\"],\"created\":\"2024-01-01T00:00:00Z\"}]"));
+	CHECK_OK(write_file(g, "layers.json",
+			    "[{\"id\":\"s1\",\"created\":\"2024-01-01T00:00:00Z\"}]"));
+	struct cstor_objstore_where w = { .dir = g, .aside_dir = run, .split_dir = is };
+	struct cstor_objstore *a = NULL, *b = NULL;
+	CHECK_OK(cstor_objstore_open_at(&a, &cstor_layer_store_ops, &w, false, NULL));
+	CHECK_OK(cstor_objstore_open_at(&b, &cstor_layer_store_ops, &w, false, NULL));
+	CHECK(cstor_objstore_start_writing(a, NULL) == 0);
+	CHECK(a->n == 2);
+	struct cstor_layer_rec *s1 = cstor_layer_store_by_id(a, "s1");
+	struct cstor_layer_rec *i1 = cstor_layer_store_by_id(a, "i1");
+	CHECK(s1 && !s1->in_image_store && !s1->h.names); /* the graph root's wins */
+	CHECK(i1 && i1->in_image_store);
+	struct cstor_layer_rec *n1 = calloc(1, sizeof(*n1));
+	CHECK(n1 && (n1->h.id = strdup("n1")) && (n1->h.created = strdup("2024-01-01T00:00:00Z")));
+	n1->in_image_store = true;
+	CHECK_OK(cstor_layer_store_add(a, n1));
+	struct cstor_layer_rec *v1 = calloc(1, sizeof(*v1));
+	CHECK(v1 && (v1->h.id = strdup("v1")) && (v1->h.created = strdup("2024-01-01T00:00:00Z")));
+	v1->is_volatile = true;
+	CHECK_OK(cstor_layer_store_add(a, v1));
+	CHECK_OK(cstor_objstore_save(a, NULL));
+	cstor_objstore_done(a);
+	char *text = NULL;
+	CHECK_OK(read_text(is, "layers.json", &text));
+	CHECK_MSG(strstr(text, "\"i1\"") && strstr(text, "\"n1\"") && !strstr(text, "\"s1\"") &&
+			  !strstr(text, "\"v1\""),
+		  "# image store: %s", text);
+	free(text);
+	CHECK_OK(read_text(g, "layers.json", &text));
+	CHECK_MSG(strstr(text, "\"s1\"") && !strstr(text, "\"n1\"") && !strstr(text, "\"v1\""),
+		  "# graph root: %s", text);
+	free(text);
+	CHECK_OK(read_text(run, "volatile-layers.json", &text));
+	CHECK_MSG(strstr(text, "\"v1\"") && !strstr(text, "\"n1\""), "# volatile: %s", text);
+	free(text);
+	char lk[4400];
+	snprintf(lk, sizeof(lk), "%s/layers.lock", is);
+	CHECK(access(lk, F_OK) == 0);
+	/* The other handle sees all four, each marked where it came from. */
+	CHECK(cstor_objstore_start_reading(b, NULL) == 0);
+	CHECK(b->n == 4);
+	CHECK(cstor_layer_store_by_id(b, "n1")->in_image_store);
+	CHECK(cstor_layer_store_by_id(b, "v1")->is_volatile);
+	CHECK(!cstor_layer_store_by_id(b, "s1")->in_image_store);
+	cstor_objstore_done(b);
+	/* A hand edit of the image store's file alone is noticed. */
+	CHECK_OK(write_file(is, "layers.json",
+			    "[{\"id\":\"i2\",\"created\":\"2024-01-01T00:00:00Z\"}]"));
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 12345, 0 } };
+	char jp[4400];
+	snprintf(jp, sizeof(jp), "%s/layers.json", is);
+	CHECK(utimensat(AT_FDCWD, jp, ts, 0) == 0);
+	CHECK(cstor_objstore_start_reading(b, NULL) == 0);
+	CHECK(b->n == 3 && cstor_layer_store_by_id(b, "i2") && !cstor_layer_store_by_id(b, "n1"));
+	cstor_objstore_done(b);
+	cstor_objstore_free(a);
+	cstor_objstore_free(b);
+	return TEST_PASS;
+}
+
+/* A transient store's container store: the lock and the volatile file on
+ * the run root, containers.json where it was; a save that would not change
+ * containers.json leaves it alone (same inode) but renews the token. */
+static int test_container_store_spread(void)
+{
+	char g[4200], run[4200];
+	snprintf(g, sizeof(g), "%s", new_dir());
+	snprintf(run, sizeof(run), "%s", new_dir());
+	struct cstor_objstore_where w = { .dir = g, .lock_dir = run, .aside_dir = run };
+	struct cstor_objstore *cs = NULL;
+	CHECK_OK(cstor_objstore_open_at(&cs, &cstor_container_store_ops, &w, false, NULL));
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/containers.lock", run);
+	CHECK(access(p, F_OK) == 0);
+	snprintf(p, sizeof(p), "%s/containers.lock", g);
+	CHECK(access(p, F_OK) < 0);
+	CHECK(cstor_objstore_start_writing(cs, NULL) == 0);
+	struct cstor_container_rec *c = calloc(1, sizeof(*c));
+	CHECK(c && (c->h.id = strdup("c1")) && (c->h.created = strdup("2024-01-01T00:00:00Z")) &&
+	      (c->image = strdup("")) && (c->layer = strdup("l1")));
+	CHECK_OK(cstor_objstore_add(cs, &c->h));
+	CHECK_OK(cstor_objstore_save(cs, NULL));
+	struct stat st1, st2;
+	snprintf(p, sizeof(p), "%s/containers.json", g);
+	CHECK(stat(p, &st1) == 0);
+	cstor_lock_token t1 = cs->seen.token;
+	struct cstor_container_rec *v = calloc(1, sizeof(*v));
+	CHECK(v && (v->h.id = strdup("v1")) && (v->h.created = strdup("2024-01-01T00:00:00Z")) &&
+	      (v->image = strdup("")) && (v->layer = strdup("l2")));
+	v->is_volatile = true;
+	CHECK_OK(cstor_objstore_add(cs, &v->h));
+	CHECK_OK(cstor_objstore_save(cs, NULL));
+	CHECK(stat(p, &st2) == 0);
+	CHECK(st1.st_ino == st2.st_ino); /* not rewritten */
+	CHECK(!cstor_lock_token_equal(&t1, &cs->seen.token)); /* but the token is new */
+	cstor_objstore_done(cs);
+	char *text = NULL;
+	CHECK_OK(read_text(run, "volatile-containers.json", &text));
+	CHECK_MSG(strstr(text, "\"v1\"") && !strstr(text, "\"c1\""), "# volatile: %s", text);
+	free(text);
+	CHECK_OK(read_text(g, "containers.json", &text));
+	CHECK_MSG(strstr(text, "\"c1\"") && !strstr(text, "\"v1\""), "# main: %s", text);
+	free(text);
+	cstor_objstore_free(cs);
+	return TEST_PASS;
+}
+
 static int test_delete_removes_data(void)
 {
 	const char *d = new_dir();
@@ -546,5 +676,6 @@ TAP_MAIN(TEST(test_lookup_by_id_name_prefix), TEST(test_index_follows_changes),
 	 TEST(test_second_key), TEST(test_other_writer_seen), TEST(test_duplicate_names_repaired),
 	 TEST(test_duplicate_names_three_ways), TEST(test_repeated_name_in_one_record),
 	 TEST(test_read_only), TEST(test_corrupt_file_is_an_error), TEST(test_layer_aside_file),
+	 TEST(test_layer_split_file), TEST(test_container_store_spread),
 	 TEST(test_delete_removes_data), TEST(test_layer_big_data_by_name_only),
 	 TEST(test_shared_copies))

@@ -227,7 +227,7 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 		       o && (o->flags & CSTOR_MOUNT_HOLD_INHERIT), o ? o->description : NULL, err);
 	if (r < 0) {
 		if (rc.live + rc.foreign == 0)
-			s->driver_ops->put(s->driver, l.t.id, NULL);
+			s->driver_ops->put(cstor_store_driver_of(s, l.t.id), l.t.id, NULL);
 		goto out;
 	}
 	rc.live++;
@@ -359,7 +359,7 @@ int cstor_store_unmount(int *still_mounted, cstor_store *s, const char *ref, int
 		goto out;
 	}
 	if (rc.live + rc.foreign == 0 && rc.mounted) {
-		if ((r = s->driver_ops->put(s->driver, l.t.id, err)) < 0)
+		if ((r = s->driver_ops->put(cstor_store_driver_of(s, l.t.id), l.t.id, err)) < 0)
 			goto out;
 		rc.mounted = false;
 		free(rc.path);
@@ -469,7 +469,7 @@ int cstor_store_shutdown(cstor_store *s, int force, cstor_error *err)
 			}
 			rc.foreign = 0;
 			if (rc.live == 0 && rc.mounted) {
-				r = s->driver_ops->put(s->driver, t.id, err);
+				r = s->driver_ops->put(cstor_store_driver_of(s, t.id), t.id, err);
 				rc.mounted = false;
 				free(rc.path);
 				rc.path = NULL;
@@ -493,6 +493,8 @@ int cstor_store_shutdown(cstor_store *s, int force, cstor_error *err)
 	r = cstor_lock_record_write(&s->graph_lock, &t, err);
 	if (r == 0 && s->driver_ops->cleanup)
 		r = s->driver_ops->cleanup(s->driver, err);
+	if (r == 0 && s->driver_ops->cleanup && s->image_driver)
+		r = s->driver_ops->cleanup(s->image_driver, err);
 	cstor_lock_unlock(&s->graph_lock);
 	return r;
 }

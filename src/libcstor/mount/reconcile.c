@@ -123,7 +123,7 @@ int cstor_mount_remount(struct cstor_store *s, struct cstor_reconciled *rc,
 {
 	_cleanup_free_ char *path = NULL;
 	const char *label = rc->st.label ? rc->st.label : t->label;
-	int r = s->driver_ops->get(s->driver, t->id, rc->st.options, label, &path, err);
+	int r = s->driver_ops->get(cstor_store_driver_of(s, t->id), t->id, rc->st.options, label, &path, err);
 	if (r < 0)
 		return r;
 	free(rc->path);
@@ -166,9 +166,9 @@ static int reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 	 * written by anyone who can write the run root), and following it
 	 * would report a path that does not exist or act on one outside the
 	 * store. A record that disagrees is rewritten below. */
-	if (s->driver_ops->mount_path(s->driver, t->id, &rc->path) < 0)
+	if (s->driver_ops->mount_path(cstor_store_driver_of(s, t->id), t->id, &rc->path) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	rc->mounted = s->driver_ops->is_mounted(s->driver, t->id, rc->path);
+	rc->mounted = s->driver_ops->is_mounted(cstor_store_driver_of(s, t->id), t->id, rc->path);
 
 	bool pending = rc->st.pending;
 	if (rc->st.pending) {
@@ -192,7 +192,7 @@ static int reconcile(struct cstor_reconciled *rc, struct cstor_store *s,
 		rc->foreign = 0; /* a Go hold on a mount that is gone holds nothing */
 
 	if (rc->live == 0 && rc->foreign == 0 && rc->mounted) {
-		if ((r = s->driver_ops->put(s->driver, t->id, err)) < 0)
+		if ((r = s->driver_ops->put(cstor_store_driver_of(s, t->id), t->id, err)) < 0)
 			return r;
 		rc->mounted = false;
 	}
@@ -308,14 +308,16 @@ int cstor_mount_borrow(char **path, bool *temporary, struct cstor_store *s, cons
 	/* Whether the layer is ours decides only whether Go may hold it;
 	 * the driver knows without a layer store lock (the caller may hold
 	 * a read-only store's, which comes after ours). */
-	struct cstor_mount_target t = { (char *)id, !s->driver_ops->exists(s->driver, id), NULL };
+	struct cstor_mount_target t = { (char *)id,
+					  !s->driver_ops->exists(cstor_store_driver_of(s, id), id),
+					  NULL };
 	struct cstor_reconciled rc;
 	int r = cstor_mount_reconcile(&rc, s, &t, false, err);
 	if (r == 0 && rc.total > 0 && rc.path) {
 		*path = TAKE_PTR(rc.path);
 	} else if (r == 0) {
 		char *const ro[] = { (char *)"ro", NULL };
-		r = s->driver_ops->get(s->driver, id, ro, NULL, path, err);
+		r = s->driver_ops->get(cstor_store_driver_of(s, id), id, ro, NULL, path, err);
 		*temporary = r == 0;
 	}
 	cstor_reconciled_done(&rc);
@@ -325,5 +327,5 @@ int cstor_mount_borrow(char **path, bool *temporary, struct cstor_store *s, cons
 void cstor_mount_borrow_end(struct cstor_store *s, const char *id, bool temporary)
 {
 	if (temporary)
-		s->driver_ops->put(s->driver, id, NULL);
+		s->driver_ops->put(cstor_store_driver_of(s, id), id, NULL);
 }

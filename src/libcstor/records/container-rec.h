@@ -30,6 +30,10 @@ struct cstor_container_rec {
 	size_t n_uidmap;
 	struct cstor_idmap *gidmap;
 	size_t n_gidmap;
+	/* Kept in volatile-containers.json (newest containers/storage: the
+	 * containers created volatile, every container of a transient
+	 * store); not a JSON field. */
+	bool is_volatile;
 };
 
 #define CSTOR_CONTAINER_REC(head) ((struct cstor_container_rec *)(head))

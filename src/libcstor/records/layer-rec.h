@@ -42,6 +42,9 @@ struct cstor_layer_rec {
 	/* Kept in volatile-layers.json (newer containers/storage writes
 	 * layers of volatile containers there); not a JSON field. */
 	bool is_volatile;
+	/* Kept in a split image store's layers.json (an image layer, newest
+	 * containers/storage's imageStoreLayerLocation); not a JSON field. */
+	bool in_image_store;
 };
 
 #define CSTOR_LAYER_REC(head) ((struct cstor_layer_rec *)(head))

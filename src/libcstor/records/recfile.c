@@ -14,13 +14,20 @@
 int cstor_recfile_open(struct cstor_recfile *f, cstor_lock *lock, const char *dir,
 		       const char *name, const char *lock_name, bool read_only, cstor_error *err)
 {
+	return cstor_recfile_open_at(f, lock, dir, name, dir, lock_name, read_only, err);
+}
+
+int cstor_recfile_open_at(struct cstor_recfile *f, cstor_lock *lock, const char *dir,
+			  const char *name, const char *lock_dir, const char *lock_name,
+			  bool read_only, cstor_error *err)
+{
 	memset(f, 0, sizeof(*f));
 	f->dirfd = -1;
 	f->name = name;
 	f->read_only = read_only;
 	f->dir = strdup(dir);
 	f->path = cstor_path_join(dir, name);
-	_cleanup_free_ char *lp = cstor_path_join(dir, lock_name);
+	_cleanup_free_ char *lp = cstor_path_join(lock_dir, lock_name);
 	int r = 0;
 	if (!f->dir || !f->path || !lp)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
@@ -126,6 +133,19 @@ int cstor_recfile_write(struct cstor_recfile *f, cstor_lock *lock, const void *d
 	seen->token = t;
 	seen->loaded = true;
 	(void)file_mtime(f, &seen->mtime);
+	return 0;
+}
+
+int cstor_recfile_touch(struct cstor_recfile *f, cstor_lock *lock,
+			struct cstor_recfile_seen *seen, cstor_error *err)
+{
+	if (f->read_only)
+		return cstor_error_set(err, EROFS, "%s belongs to a read-only store", f->path);
+	cstor_lock_token t;
+	int r = cstor_lock_record_write(lock, &t, err);
+	if (r < 0)
+		return r;
+	seen->token = t;
 	return 0;
 }
 

@@ -49,6 +49,12 @@ struct cstor_recfile_seen {
  * @lock refer to <dir>/<lock_name>. On failure nothing is left open. */
 int cstor_recfile_open(struct cstor_recfile *f, cstor_lock *lock, const char *dir,
 		       const char *name, const char *lock_name, bool read_only, cstor_error *err);
+/* The same with the lock file in another directory, @lock_dir (created too
+ * unless @read_only): a transient store's containers.lock is on the run
+ * root while containers.json stays on the graph root. */
+int cstor_recfile_open_at(struct cstor_recfile *f, cstor_lock *lock, const char *dir,
+			  const char *name, const char *lock_dir, const char *lock_name,
+			  bool read_only, cstor_error *err);
 void cstor_recfile_close(struct cstor_recfile *f, cstor_lock *lock);
 
 /* Whether the records in memory are out of date (never loaded, another
@@ -67,6 +73,12 @@ int cstor_recfile_read(struct cstor_recfile *f, cstor_lock *lock, char **data, s
 /* Replace the file with @data (0600) and remember the new token and mtime
  * in *seen. -EROFS for a read-only store. */
 int cstor_recfile_write(struct cstor_recfile *f, cstor_lock *lock, const void *data, size_t len,
+			struct cstor_recfile_seen *seen, cstor_error *err) CSTOR_REQUIRES(lock);
+
+/* Record a write without changing the file (its text would be the same,
+ * and a file it names beside it changed): readers holding the token
+ * reload. */
+int cstor_recfile_touch(struct cstor_recfile *f, cstor_lock *lock,
 			struct cstor_recfile_seen *seen, cstor_error *err) CSTOR_REQUIRES(lock);
 
 /* Whether @data (of @len bytes) is only JSON whitespace: an empty file is

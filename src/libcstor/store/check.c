@@ -890,7 +890,7 @@ int cstor_store_check(cstor_check_report **out, cstor_store *s, const cstor_chec
 	/* What the store's driver has that no record owns. */
 	if (r == 0 && s->driver_ops->list) {
 		_cleanup_strv_free_ char **dirs = NULL;
-		r = s->driver_ops->list(s->driver, &dirs, err);
+		r = cstor_store_driver_list(&dirs, s, err);
 		for (size_t i = 0; r == 0 && dirs && dirs[i]; i++) {
 			struct check_layer *l = check_find_layer(rep, dirs[i]);
 			if (l && !l->ro)

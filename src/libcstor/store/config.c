@@ -30,6 +30,7 @@ void cstor_config_done(struct cstor_config *c)
 {
 	free(c->graph_root);
 	free(c->run_root);
+	free(c->image_store);
 	free(c->driver);
 	free(c->rootless_storage_path);
 	strv_free(c->driver_opts);
@@ -115,7 +116,7 @@ static int add_opt(char ***v, const char *driver, const char *key, const char *v
 }
 
 struct file_settings {
-	const char *driver, *run_root, *graph_root, *rootless_storage_path;
+	const char *driver, *run_root, *graph_root, *rootless_storage_path, *image_store;
 	int transient; /* -1 unset */
 	bool disable_volatile;
 };
@@ -139,7 +140,8 @@ static int read_config(struct cstor_config *c, const char *file, json_t **root_o
 	    (r = conf_string(storage, "runroot", &fs->run_root, file, "storage", err)) < 0 ||
 	    (r = conf_string(storage, "graphroot", &fs->graph_root, file, "storage", err)) < 0 ||
 	    (r = conf_string(storage, "rootless_storage_path", &fs->rootless_storage_path, file,
-			     "storage", err)) < 0)
+			     "storage", err)) < 0 ||
+	    (r = conf_string(storage, "imagestore", &fs->image_store, file, "storage", err)) < 0)
 		return r;
 	json_t *t = storage ? json_object_get(storage, "transient_store") : NULL;
 	if (t) {
@@ -299,6 +301,36 @@ static int merge_options(char ***opts, const char *const *over, cstor_error *err
 	return 0;
 }
 
+/* @p without repeated slashes, "." components and a trailing slash (as
+ * Go's filepath.Clean, short of resolving ".."): "/x/is/" and "/x/is"
+ * name one image store. */
+static char *clean_path(const char *p)
+{
+	char *out = malloc(strlen(p) + 2);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (const char *c = p; *c;) {
+		if (*c == '/') {
+			while (*c == '/')
+				c++;
+			if (c[0] == '.' && (c[1] == '/' || !c[1])) {
+				c++;
+				continue;
+			}
+			out[o++] = '/';
+			continue;
+		}
+		out[o++] = *c++;
+	}
+	if (o > 1 && out[o - 1] == '/')
+		o--;
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = 0;
+	return out;
+}
+
 static int rootless_runtime_dir(char **out)
 {
 	const char *x = getenv("XDG_RUNTIME_DIR");
@@ -424,6 +456,34 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 		return cstor_error_set(err, EINVAL, "%s%srun root \"%s\" is not an absolute path",
 				       rr_file ? c->config_file : "", rr_file ? ": runroot: " : "",
 				       c->run_root);
+
+	/* The split image store: caller ("" for none), else the file's.
+	 * Go reads it from every file, rootless or not. */
+	bool v2 = o && o->version >= 2;
+	const char *is = v2 && o->image_store ? o->image_store : fs.image_store;
+	c->src_image_store = v2 && o->image_store ? "the caller (cstor: --image-store)"
+			     : fs.image_store    ? "the config file"
+						 : "the default";
+	if (is && is[0]) {
+		bool is_file = is == fs.image_store;
+		if (is[0] != '/')
+			return cstor_error_set(err, EINVAL,
+					       "%s%simage store \"%s\" is not an absolute path",
+					       is_file ? c->config_file : "",
+					       is_file ? ": imagestore: " : "", is);
+		if (!(c->image_store = clean_path(is)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		_cleanup_free_ char *g = clean_path(c->graph_root);
+		if (!g)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		/* As Go: one root cannot be both. */
+		if (streq(g, c->image_store))
+			return cstor_error_set(err, EINVAL,
+					       "%s%simage store %s must either be not set or be "
+					       "different from the graph root",
+					       is_file ? c->config_file : "", is_file ? ": " : "",
+					       c->image_store);
+	}
 
 	c->transient_store = fs.transient > 0;
 	c->src_transient = fs.transient >= 0 ? "the config file" : "the default";

@@ -11,6 +11,7 @@
 struct cstor_config {
 	char *graph_root;
 	char *run_root;
+	char *image_store; /* NULL: no split image store */
 	char *driver; /* NULL: detect */
 	char *rootless_storage_path;
 	char **driver_opts; /* strv, "driver.key=value" */
@@ -20,7 +21,8 @@ struct cstor_config {
 	bool rootless;
 	/* Where each setting came from, for -D: "the caller", "$STORAGE_DRIVER",
 	 * "the config file", "the default", ... (static strings). */
-	const char *src_graph_root, *src_run_root, *src_driver, *src_opts, *src_transient;
+	const char *src_graph_root, *src_run_root, *src_driver, *src_opts, *src_transient,
+		*src_image_store;
 };
 
 int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, cstor_error *err);

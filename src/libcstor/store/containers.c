@@ -27,12 +27,27 @@ static const char *layer_key(const struct cstor_obj_head *h)
 	return CSTOR_CONTAINER_REC(h)->layer;
 }
 
+static bool container_volatile(const struct cstor_obj_head *h)
+{
+	return CSTOR_CONTAINER_REC(h)->is_volatile;
+}
+
+static void set_container_volatile(struct cstor_obj_head *h)
+{
+	CSTOR_CONTAINER_REC(h)->is_volatile = true;
+}
+
 const struct cstor_objstore_ops cstor_container_store_ops = {
 	.kind = "container",
 	.json_name = "containers.json",
 	.lock_name = "containers.lock",
 	.codec = &cstor_container_rec_codec,
 	.alt_key = layer_key,
+	/* Newest containers/storage keeps volatile containers here (on the
+	 * run root in a transient store), written without fsync. */
+	.aside_name = "volatile-containers.json",
+	.aside = container_volatile,
+	.set_aside = set_container_volatile,
 };
 
 /* Snapshots */
@@ -251,7 +266,7 @@ static int check_free(struct cstor_objstore *cs, const char *id, char *const *na
 
 /* Record the container (the layer exists): the container store held. */
 static int add_record(struct create *c, struct cstor_objstore *cs, const char *id,
-		      char *const *names, const char *layer, cstor_error *err)
+		      char *const *names, const char *layer, bool vol, cstor_error *err)
 	CSTOR_REQUIRES(&cs->lock)
 {
 	/* Checked again: another writer may have come between. */
@@ -259,6 +274,14 @@ static int add_record(struct create *c, struct cstor_objstore *cs, const char *i
 	if (r < 0)
 		return r;
 	struct cstor_container_rec *rec = new_record(c->o, id, (char **)names, c->image_id, layer);
+	/* Go flags a transient store's containers as volatile ones. */
+	if (rec && vol && !c->o->is_volatile &&
+	    set_flag(rec, CSTOR_CONTAINER_FLAG_VOLATILE, json_true()) < 0) {
+		cstor_container_rec_free(rec);
+		rec = NULL;
+	}
+	if (rec)
+		rec->is_volatile = vol;
 	if (!rec || cstor_objstore_add(cs, &rec->h) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	if ((r = cstor_objstore_save(cs, err)) < 0)
@@ -295,11 +318,20 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	lo.parent = c->top;
 	lo.mount_label = c->o->mount_label;
 	lo.writeable = 1;
+	/* A transient store's containers and their layers are volatile
+	 * records, on the run root, as newest containers/storage keeps them.
+	 * A container made volatile in a store that is not transient is
+	 * recorded as containers/storage 1.43 records it, in containers.json
+	 * (newest Go puts it in the graph root's volatile-containers.json,
+	 * which 1.43 does not read; cstor reads and keeps both). */
+	bool vol = s->cfg.transient_store;
+	if (vol)
+		lo.flags |= CSTOR_LAYER_VOLATILE;
 	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, err)) < 0)
 		return r;
 	r = cstor_objstore_start_writing(cs, err);
 	if (r == 0) {
-		r = add_record(c, cs, id, names, layer, err);
+		r = add_record(c, cs, id, names, layer, vol, err);
 		cstor_objstore_done(cs);
 	}
 	if (r < 0) {

@@ -284,19 +284,8 @@ void cstor_objstore_changed(struct cstor_objstore *os)
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
 			const char *dir, bool read_only, cstor_error *err)
 {
-	struct cstor_objstore *os = calloc(1, sizeof(*os));
-	if (!os)
-		return oom(err);
-	os->ops = ops;
-	os->read_only = read_only;
-	int r = cstor_recfile_open(&os->file, &os->lock, dir, ops->json_name, ops->lock_name,
-				   read_only, err);
-	if (r < 0) {
-		free(os);
-		return r;
-	}
-	*out = os;
-	return 0;
+	struct cstor_objstore_where w = { .dir = dir };
+	return cstor_objstore_open_at(out, ops, &w, read_only, err);
 }
 
 /* Nobody else can hold a reference to the store being freed. */
@@ -308,7 +297,52 @@ void cstor_objstore_free(struct cstor_objstore *os) CSTOR_NO_TSA
 	free_records(os->ops, os->recs, os->n);
 	strv_free(os->cleaned);
 	cstor_recfile_close(&os->file, &os->lock);
+	if (os->has_split)
+		cstor_recfile_close(&os->split_file, &os->split_lock);
+	if (os->aside_dirfd >= 0)
+		close(os->aside_dirfd);
+	free(os->aside_dir);
 	free(os);
+}
+
+int cstor_objstore_open_at(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
+			   const struct cstor_objstore_where *w, bool read_only, cstor_error *err)
+{
+	struct cstor_objstore *os = calloc(1, sizeof(*os));
+	if (!os)
+		return oom(err);
+	os->ops = ops;
+	os->read_only = read_only;
+	os->aside_dirfd = -1;
+	int r = cstor_recfile_open_at(&os->file, &os->lock, w->dir, ops->json_name,
+				      w->lock_dir ? w->lock_dir : w->dir, ops->lock_name, read_only,
+				      err);
+	if (r < 0) {
+		free(os);
+		return r;
+	}
+	if (w->aside_dir && !streq(w->aside_dir, w->dir) && ops->aside_name) {
+		if (!(os->aside_dir = strdup(w->aside_dir)))
+			r = oom(err);
+		else if (!read_only)
+			r = cstor_mkdir_p(w->aside_dir, 0700, err);
+		if (r == 0) {
+			os->aside_dirfd = open(w->aside_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (os->aside_dirfd < 0 && !(read_only && errno == ENOENT))
+				r = cstor_error_errno(err, errno, "open store directory %s", w->aside_dir);
+		}
+	}
+	if (r == 0 && w->split_dir && ops->split) {
+		r = cstor_recfile_open(&os->split_file, &os->split_lock, w->split_dir,
+				       ops->json_name, ops->lock_name, read_only, err);
+		os->has_split = r == 0;
+	}
+	if (r < 0) {
+		cstor_objstore_free(os);
+		return r;
+	}
+	*out = os;
+	return 0;
 }
 
 /* A table of @keys keys, empty. */
@@ -321,27 +355,29 @@ static struct slot *table_new(size_t keys, size_t *mask)
 	return calloc(cap, sizeof(struct slot));
 }
 
-/* Append the records of the aside file to @recs, skipping IDs the main
- * file has. */
-static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
-		      cstor_error *err) CSTOR_REQUIRES(&os->lock)
+/* Of a records file's text: 128 bits from two 64-bit hashes, never 0. */
+static uint64_t text_hash(const char *data, size_t len)
 {
-	const char *name = os->ops->aside_name;
-	if (!name || os->file.dirfd < 0)
-		return 0;
-	_cleanup_free_ char *path = cstor_path_join(os->file.dir, name);
-	_cleanup_free_ char *data = NULL;
-	size_t len = 0;
-	if (!path)
-		return oom(err);
-	int r = cstor_read_file_at(os->file.dirfd, name, &data, &len, path, err);
-	if (r == -ENOENT) {
-		cstor_error_clear(err);
-		return 0;
+	uint64_t a = 0xcbf29ce484222325ULL, b = 0x9e3779b97f4a7c15ULL ^ len;
+	for (size_t i = 0; i < len; i++) {
+		a = (a ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+		b = (b + (unsigned char)data[i]) * 0xff51afd7ed558ccdULL;
+		b ^= b >> 29;
 	}
+	uint64_t h = a ^ (b * 0xc4ceb9fe1a85ec53ULL) ^ (b >> 31);
+	return h ? h : 1;
+}
+
+/* Append records parsed from @data to @recs, skipping IDs already there,
+ * marking each with @mark. */
+static int append_more(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
+		       const char *data, size_t len, const char *path,
+		       void (*mark)(struct cstor_obj_head *h), cstor_error *err)
+{
 	struct cstor_obj_head **more = NULL;
 	size_t nm = 0;
-	if (r < 0 || !data || (r = cstor_recs_parse(os->ops->codec, &more, &nm, data, len, path, err)) < 0)
+	int r = cstor_recs_parse(os->ops->codec, &more, &nm, data, len, path, err);
+	if (r < 0)
 		return r;
 	struct cstor_obj_head **all = nm ? realloc(*recs, (*n + nm + 1) * sizeof(*all)) : *recs;
 	if (!all) {
@@ -362,11 +398,99 @@ static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, 
 			os->ops->codec->free(more[i]);
 			continue;
 		}
-		os->ops->set_aside(more[i]);
+		mark(more[i]);
 		all[(*n)++] = more[i];
 	}
 	free(more);
 	return 0;
+}
+
+static int aside_dirfd(const struct cstor_objstore *os)
+{
+	return os->aside_dir ? os->aside_dirfd : os->file.dirfd;
+}
+
+/* Append the records of the aside file to @recs, skipping IDs the main
+ * file has. */
+static int load_aside(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
+		      cstor_error *err) CSTOR_REQUIRES(&os->lock)
+{
+	const char *name = os->ops->aside_name;
+	int dfd = aside_dirfd(os);
+	if (!name || dfd < 0)
+		return 0;
+	_cleanup_free_ char *path = cstor_path_join(os->aside_dir ? os->aside_dir : os->file.dir,
+						    name);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (!path)
+		return oom(err);
+	int r = cstor_read_file_at(dfd, name, &data, &len, path, err);
+	if (r == -ENOENT) {
+		cstor_error_clear(err);
+		return 0;
+	}
+	if (r < 0 || !data)
+		return r;
+	return append_more(os, recs, n, data, len, path, os->ops->set_aside, err);
+}
+
+/* The split file's lock is held whenever the store's is (the lock
+ * primitives take both): these helpers only run with the store's held. */
+static int load_split(struct cstor_objstore *os, struct cstor_obj_head ***recs, size_t *n,
+		      struct cstor_recfile_seen *seen, uint64_t *hash, cstor_error *err) CSTOR_NO_TSA
+{
+	*hash = 0;
+	if (!os->has_split)
+		return 0;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = cstor_recfile_read(&os->split_file, &os->split_lock, &data, &len, seen, err);
+	if (r < 0 || !data)
+		return r;
+	*hash = text_hash(data, len);
+	return append_more(os, recs, n, data, len, os->split_file.path, os->ops->set_split, err);
+}
+
+static bool split_stale(struct cstor_objstore *os) CSTOR_NO_TSA
+{
+	return os->has_split &&
+	       cstor_recfile_stale(&os->split_file, &os->split_lock, &os->split_seen);
+}
+
+static int save_split(struct cstor_objstore *os, const cstor_buf *b, cstor_error *err) CSTOR_NO_TSA
+{
+	uint64_t h = text_hash(b->data, b->len);
+	if (h == os->text_hash[1])
+		return 0; /* no record there changed: not even its token */
+	int r = cstor_recfile_write(&os->split_file, &os->split_lock, b->data, b->len,
+				    &os->split_seen, err);
+	os->text_hash[1] = r == 0 ? h : 0;
+	return r;
+}
+
+/* How split_lock() takes the split file's lock: as the store's is taken. */
+enum split_how { SPLIT_SHARED, SPLIT_EXCLUSIVE, SPLIT_THREADS, SPLIT_UNLOCK };
+
+/* Take (or release) the split file's lock with the store's. */
+static void split_lock(struct cstor_objstore *os, enum split_how how) CSTOR_NO_TSA
+{
+	if (!os->has_split)
+		return;
+	switch (how) {
+	case SPLIT_SHARED:
+		cstor_lock_rlock(&os->split_lock);
+		break;
+	case SPLIT_EXCLUSIVE:
+		cstor_lock_lock(&os->split_lock);
+		break;
+	case SPLIT_THREADS:
+		cstor_lock_lock_threads(&os->split_lock);
+		break;
+	case SPLIT_UNLOCK:
+		cstor_lock_unlock(&os->split_lock);
+		break;
+	}
 }
 
 /* Names a record lost to its own repeat, freed after the pass. */
@@ -502,7 +626,11 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 	size_t n = 0;
 	if (data && (r = cstor_recs_parse(os->ops->codec, &recs, &n, data, len, os->file.path, err)) < 0)
 		return r;
-	if ((r = load_aside(os, &recs, &n, err)) < 0) {
+	/* In Go's order: the stable file, the image store's, the volatile. */
+	struct cstor_recfile_seen split_seen = { 0 };
+	uint64_t hashes[2] = { data ? text_hash(data, len) : 0, 0 };
+	if ((r = load_split(os, &recs, &n, &split_seen, &hashes[1], err)) < 0 ||
+	    (r = load_aside(os, &recs, &n, err)) < 0) {
 		free_records(os->ops, recs, n);
 		return r;
 	}
@@ -523,6 +651,9 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 	os->recs = recs;
 	os->n = n;
 	os->seen = seen;
+	os->split_seen = split_seen;
+	os->text_hash[0] = hashes[0];
+	os->text_hash[1] = hashes[1];
 	/* Rewritten by the next write (a reader leaves the file alone). */
 	os->needs_save = dup || dup_ids;
 	os->cleanup_pending = true;
@@ -531,7 +662,7 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 
 static bool stale(struct cstor_objstore *os) CSTOR_REQUIRES_SHARED(&os->lock)
 {
-	return cstor_recfile_stale(&os->file, &os->lock, &os->seen);
+	return cstor_recfile_stale(&os->file, &os->lock, &os->seen) || split_stale(os);
 }
 
 /* A lock primitive: the lock is taken shared or handed back with an error,
@@ -540,8 +671,10 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 {
 	for (;;) {
 		cstor_lock_rlock(&os->lock);
+		split_lock(os, SPLIT_SHARED);
 		if (!stale(os))
 			return 0;
+		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
 		/* Reloading replaces records other threads may be reading: it
 		 * needs the lock exclusively among our threads. On the file a
@@ -550,7 +683,9 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 		 * read does not wait for other processes' readers (a mount of
 		 * another layer holds the layer store shared throughout). */
 		cstor_lock_lock_threads(&os->lock);
+		split_lock(os, SPLIT_THREADS);
 		int r = stale(os) ? reload(os, err) : 0;
+		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
 		if (r < 0)
 			return r;
@@ -564,6 +699,7 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 		return cstor_error_set(err, EROFS, "%s store %s is read-only", os->ops->kind,
 				       os->file.dir);
 	cstor_lock_lock(&os->lock);
+	split_lock(os, SPLIT_EXCLUSIVE);
 	os->writing = true;
 	drop_shared_copies(os);
 	int r = stale(os) ? reload(os, err) : 0;
@@ -578,6 +714,7 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 		r = cstor_objstore_save(os, err);
 	if (r < 0) {
 		os->writing = false;
+		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
 	}
 	return r;
@@ -588,16 +725,29 @@ void cstor_objstore_done(struct cstor_objstore *os) CSTOR_NO_TSA
 	/* Only a writer ever sets it; a reader (shared) finds it false. */
 	if (os->writing)
 		os->writing = false;
+	split_lock(os, SPLIT_UNLOCK);
 	cstor_lock_unlock(&os->lock);
 }
 
-static void write_list(cstor_buf *b, struct cstor_objstore *os, bool aside, size_t *count)
+/* Which file a record is saved in. */
+enum { IN_MAIN, IN_SPLIT, IN_ASIDE };
+
+static int file_of(const struct cstor_objstore *os, const struct cstor_obj_head *h)
+{
+	if (os->ops->aside && os->ops->aside(h))
+		return IN_ASIDE;
+	if (os->has_split && os->ops->split(h))
+		return IN_SPLIT;
+	return IN_MAIN;
+}
+
+static void write_list(cstor_buf *b, struct cstor_objstore *os, int which, size_t *count)
 	CSTOR_REQUIRES_SHARED(&os->lock)
 {
 	*count = 0;
 	cstor_buf_putc(b, '[');
 	for (size_t i = 0; i < os->n; i++) {
-		if ((os->ops->aside && os->ops->aside(os->recs[i])) != aside)
+		if (file_of(os, os->recs[i]) != which)
 			continue;
 		if ((*count)++)
 			cstor_buf_putc(b, ',');
@@ -614,15 +764,16 @@ static int save_aside(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRE
 		return 0;
 	cstor_buf b = { 0 };
 	size_t count;
-	write_list(&b, os, true, &count);
+	write_list(&b, os, IN_ASIDE, &count);
 	int r = 0;
 	struct stat st;
+	int dfd = aside_dirfd(os);
 	if (b.oom)
 		r = oom(err);
-	else if (count > 0 || fstatat(os->file.dirfd, name, &st, 0) == 0)
+	else if (count > 0 || fstatat(dfd, name, &st, 0) == 0)
 		/* Go writes it without fsync: its records are of volatile
 		 * containers, which do not outlive a crash. */
-		r = cstor_atomic_write_at(os->file.dirfd, name, b.data, b.len, 0600, 0, name, err);
+		r = cstor_atomic_write_at(dfd, name, b.data, b.len, 0600, 0, name, err);
 	cstor_buf_free(&b);
 	return r;
 }
@@ -637,14 +788,30 @@ int cstor_objstore_save(struct cstor_objstore *os, cstor_error *err)
 		return r;
 	cstor_buf b = { 0 };
 	size_t count;
+	if (os->has_split) {
+		/* Both files every time: a reader of either store notices. */
+		write_list(&b, os, IN_SPLIT, &count);
+		r = b.oom ? oom(err) : save_split(os, &b, err);
+		cstor_buf_free(&b);
+		if (r < 0)
+			return r;
+		b = (cstor_buf){ 0 };
+	}
 	cstor_buf_reserve(&b, os->saved_len + os->saved_len / 8 + 4096);
-	write_list(&b, os, false, &count);
+	write_list(&b, os, IN_MAIN, &count);
 	if (b.oom) {
 		cstor_buf_free(&b);
 		return oom(err);
 	}
 	os->saved_len = b.len;
-	r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
+	uint64_t h = text_hash(b.data, b.len);
+	/* The same text: only the token, which tells readers to reload (the
+	 * aside file may have changed). */
+	if (h == os->text_hash[0])
+		r = cstor_recfile_touch(&os->file, &os->lock, &os->seen, err);
+	else
+		r = cstor_recfile_write(&os->file, &os->lock, b.data, b.len, &os->seen, err);
+	os->text_hash[0] = r == 0 ? h : 0;
 	cstor_buf_free(&b);
 	if (r == 0)
 		os->needs_save = false;

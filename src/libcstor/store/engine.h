@@ -78,6 +78,13 @@ struct cstor_objstore_ops {
 	const char *aside_name;
 	bool (*aside)(const struct cstor_obj_head *h);
 	void (*set_aside)(struct cstor_obj_head *h);
+	/* A second main records file, in another directory under a lock of
+	 * its own (a split image store's <imagestore>/<drv>-layers/
+	 * layers.json, holding its image layers), for the records for which
+	 * split() is true; set_split() marks a record loaded from it. Only
+	 * stores opened with a split directory have it (open_at). */
+	bool (*split)(const struct cstor_obj_head *h);
+	void (*set_split)(struct cstor_obj_head *h);
 	/* Run by the first writer after the records were (re)loaded, by any
 	 * process: finish what writers that died left half done. */
 	int (*writer_cleanup)(struct cstor_objstore *os, cstor_error *err);
@@ -98,6 +105,17 @@ struct cstor_objstore_ops {
 };
 
 struct cstor_obj_index;
+
+/* Where a store's files live when not all in one directory
+ * (cstor_objstore_open_at). NULL members: the records directory. */
+struct cstor_objstore_where {
+	const char *dir;       /* the records file and the big data */
+	const char *lock_dir;  /* the lock file (a transient store's run root) */
+	const char *aside_dir; /* the aside file (a transient store's run root) */
+	/* The split file's directory (with its own lock file there), or
+	 * NULL for none: taken, reloaded and saved with the main file. */
+	const char *split_dir;
+};
 
 struct cstor_objstore {
 	cstor_lock lock;
@@ -132,10 +150,32 @@ struct cstor_objstore {
 	bool writing;
 	/* The size of the last save, to size the next one's buffer. */
 	size_t saved_len CSTOR_GUARDED_BY(&lock);
+	/* Hashes of the records file's and the split file's text as last
+	 * loaded or saved (0: unknown): a save that would write the same
+	 * text leaves the file alone, as Go saves only the files whose
+	 * records changed (a transient store's container then costs no
+	 * write, and no sync, on the graph root). */
+	uint64_t text_hash[2] CSTOR_GUARDED_BY(&lock);
+	/* The aside file's directory when it is not the records' (else
+	 * aside_dirfd is -1 and file.dirfd is used). */
+	char *aside_dir;
+	int aside_dirfd;
+	/* The split file (ops->split), when has_split: its lock is taken
+	 * right after `lock` and released right before it, by the lock
+	 * primitives below, so whoever holds `lock` holds it too (the
+	 * analysis cannot express that: the helpers using it are marked). */
+	bool has_split;
+	cstor_lock split_lock;
+	struct cstor_recfile split_file;
+	struct cstor_recfile_seen split_seen;
 };
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
 			const char *dir, bool read_only, cstor_error *err);
+/* The same with the files spread as @where says. */
+int cstor_objstore_open_at(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
+			   const struct cstor_objstore_where *where, bool read_only,
+			   cstor_error *err);
 void cstor_objstore_free(struct cstor_objstore *os);
 
 /* Take the lock shared (or exclusive) with up-to-date records: 0 with the

@@ -21,6 +21,16 @@ static void set_volatile(struct cstor_obj_head *h)
 	CSTOR_LAYER_REC(h)->is_volatile = true;
 }
 
+static bool in_image_store(const struct cstor_obj_head *h)
+{
+	return CSTOR_LAYER_REC(h)->in_image_store;
+}
+
+static void set_in_image_store(struct cstor_obj_head *h)
+{
+	CSTOR_LAYER_REC(h)->in_image_store = true;
+}
+
 static int mark_dying(struct cstor_obj_head *h)
 {
 	struct cstor_layer_rec *rec = CSTOR_LAYER_REC(h);
@@ -33,7 +43,7 @@ static int remove_files(struct cstor_objstore *ls, const char *id, cstor_error *
 	CSTOR_REQUIRES(&ls->lock)
 {
 	struct cstor_store *s = ls->ctx;
-	int r = s->driver_ops->remove(s->driver, id, err);
+	int r = s->driver_ops->remove(cstor_store_driver_of(s, id), id, err);
 	if (r < 0)
 		return cstor_error_wrap(err, r, "remove layer %s", id);
 	_cleanup_free_ char *ts = NULL;
@@ -87,6 +97,9 @@ const struct cstor_objstore_ops cstor_layer_store_ops = {
 	.aside_name = "volatile-layers.json",
 	.aside = is_volatile,
 	.set_aside = set_volatile,
+	/* With a split image store, its image layers' records. */
+	.split = in_image_store,
+	.set_split = set_in_image_store,
 	.writer_cleanup = remove_incomplete,
 	.mark_dying = mark_dying,
 	.remove_files = remove_files,

@@ -308,7 +308,7 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 {
 	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
-	if (o->flags)
+	if (o->flags & ~CSTOR_LAYER_VOLATILE)
 		return cstor_error_set(err, EINVAL, "unknown layer flags 0x%x", o->flags);
 	if (o->id && (!o->id[0] || strpbrk(o->id, " /") || streq(o->id, ".") || streq(o->id, "..")))
 		return cstor_error_set(err, EINVAL, "invalid layer ID \"%s\"", o->id);
@@ -362,6 +362,11 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
+	/* Where newest containers/storage records it (pickStoreLocation):
+	 * volatile first, then an image layer in a split image store. */
+	rec->is_volatile = (o->flags & CSTOR_LAYER_VOLATILE) != 0;
+	rec->in_image_store = !rec->is_volatile && !o->writeable && s->image_driver;
+	struct cstor_driver *drv = rec->in_image_store ? s->image_driver : s->driver;
 	if (o->names && (rec->h.names = strv_copy((char *const *)o->names)) == NULL) {
 		cstor_layer_rec_free(rec);
 		r = cstor_error_set(err, ENOMEM, "out of memory");
@@ -377,7 +382,7 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		cstor_layer_store_remove(ls, rec);
 		goto out;
 	}
-	r = s->driver_ops->create(s->driver, id, parent_id, err);
+	r = s->driver_ops->create(drv, id, parent_id, err);
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, "incomplete");
 		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)
@@ -387,7 +392,7 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 	}
 	if (r < 0) {
 		cstor_error_wrap(err, r, "create layer %s", id);
-		s->driver_ops->remove(s->driver, id, NULL);
+		s->driver_ops->remove(drv, id, NULL);
 		cstor_layer_store_remove(ls, rec);
 		cstor_objstore_save(ls, NULL);
 		goto out;

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstor/check.h>
+
 #include "cstor-config.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
@@ -54,6 +56,12 @@ void cstor_store_free(cstor_store *s)
 	strv_free(s->image_stores);
 	if (s->driver)
 		s->driver_ops->free(s->driver);
+	if (s->image_driver)
+		s->driver_ops->free(s->image_driver);
+	free(s->image_driver_home);
+	free(s->image_layers_dir);
+	free(s->graph_images_dir);
+	free(s->run_containers_dir);
 	if (s->graph_lock.file)
 		cstor_lock_close(&s->graph_lock);
 	cstor_config_done(&s->cfg);
@@ -70,6 +78,11 @@ static void store_freep(struct cstor_store **s)
 {
 	cstor_store_free(*s);
 }
+
+/* In a transient store's <runroot>/<driver>-containers: made by the first
+ * writer after the run root was emptied, once it collected what the
+ * containers of the last boot left on the graph root. */
+#define TRANSIENT_COLLECTED "cstor-collected"
 
 static int driver_options(struct cstor_store *s, cstor_error *err)
 {
@@ -106,9 +119,45 @@ static int driver_options(struct cstor_store *s, cstor_error *err)
 	return 0;
 }
 
+struct cstor_driver *cstor_store_driver_of(struct cstor_store *s, const char *id)
+{
+	if (s->image_driver && !s->driver_ops->exists(s->driver, id) &&
+	    s->driver_ops->exists(s->image_driver, id))
+		return s->image_driver;
+	return s->driver;
+}
+
+int cstor_store_driver_list(char ***ids, struct cstor_store *s, cstor_error *err)
+{
+	*ids = NULL;
+	int r = s->driver_ops->list(s->driver, ids, err);
+	if (r < 0 || !s->image_driver)
+		return r;
+	_cleanup_strv_free_ char **more = NULL;
+	if ((r = s->driver_ops->list(s->image_driver, &more, err)) < 0) {
+		strv_free(*ids);
+		*ids = NULL;
+		return r;
+	}
+	for (size_t i = 0; more && more[i]; i++)
+		if (!strv_contains(*ids, more[i]) && strv_append(ids, more[i]) < 0) {
+			strv_free(*ids);
+			*ids = NULL;
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+	return 0;
+}
+
 static int open_layer_stores(struct cstor_store *s, cstor_error *err)
 {
-	int r = cstor_layer_store_open(&s->layers, s->layers_dir, false, err);
+	/* Volatile layers' records go to the run root in a transient store;
+	 * a split image store's image layers' to its own layers.json. */
+	struct cstor_objstore_where w = {
+		.dir = s->layers_dir,
+		.aside_dir = s->cfg.transient_store ? s->run_layers_dir : NULL,
+		.split_dir = s->image_layers_dir,
+	};
+	int r = cstor_objstore_open_at(&s->layers, &cstor_layer_store_ops, &w, false, err);
 	if (r < 0)
 		return r;
 	/* The layer kind's hooks (removing a layer's driver files, telling a
@@ -147,7 +196,7 @@ static bool has_additional_stores(const struct cstor_config *c)
 
 int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_error *err)
 {
-	if (opts && opts->version != CSTOR_STORE_OPTIONS_VERSION)
+	if (opts && opts->version != CSTOR_STORE_OPTIONS_VERSION && opts->version != 1)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_store_options version %u",
 				       opts->version);
 	if (opts && (opts->flags & ~(CSTOR_STORE_OPEN_EXISTING | CSTOR_STORE_DEBUG)))
@@ -179,6 +228,8 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 				c->driver ? c->driver : "(none)", c->src_driver);
 		cstor_store_log(s, CSTOR_LOG_DEBUG, "config: transient_store = %s (from %s)",
 				c->transient_store ? "true" : "false", c->src_transient);
+		cstor_store_log(s, CSTOR_LOG_DEBUG, "config: imagestore = %s (from %s)",
+				c->image_store ? c->image_store : "(none)", c->src_image_store);
 		for (size_t i = 0; c->driver_opts && c->driver_opts[i]; i++) {
 			bool caller = opts->driver_options &&
 				      strv_contains((char *const *)opts->driver_options,
@@ -228,15 +279,41 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 	    asprintf(&s->layers_dir, "%s/%s-layers", s->cfg.graph_root, dn) < 0 ||
 	    asprintf(&s->images_dir, "%s/%s-images", s->cfg.graph_root, dn) < 0 ||
 	    asprintf(&s->containers_dir, "%s/%s-containers", s->cfg.graph_root, dn) < 0 ||
-	    asprintf(&s->run_layers_dir, "%s/%s-layers", s->cfg.run_root, dn) < 0)
+	    asprintf(&s->run_layers_dir, "%s/%s-layers", s->cfg.run_root, dn) < 0 ||
+	    asprintf(&s->run_containers_dir, "%s/%s-containers", s->cfg.run_root, dn) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	const char *is = s->cfg.image_store;
+	if (is) {
+		/* Newest containers/storage's split layout: the image store
+		 * holds the images and their layers, the graph root the rest;
+		 * the graph root's images stay readable. */
+		s->graph_images_dir = TAKE_PTR(s->images_dir);
+		if (asprintf(&s->images_dir, "%s/%s-images", is, dn) < 0 ||
+		    asprintf(&s->image_layers_dir, "%s/%s-layers", is, dn) < 0 ||
+		    asprintf(&s->image_driver_home, "%s/%s", is, dn) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+
+	/* A transient store whose run root lost its containers (a reboot, or
+	 * a first use): what those containers left on the graph root (their
+	 * layers' directories, their directories) is garbage, collected below
+	 * as podman has containers/storage do at boot. */
+	_cleanup_free_ char *collected = NULL;
+	bool fresh_run = false;
+	if (s->cfg.transient_store) {
+		/* Not the lock files: readers make those. */
+		if (!(collected = cstor_path_join(s->run_containers_dir, TRANSIENT_COLLECTED)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		fresh_run = access(collected, F_OK) < 0 && errno == ENOENT;
+	}
 
 	/* The skeleton containers/storage creates, so that a Go process
 	 * opening this store later finds what it expects. */
 	const char *dirs[] = { s->cfg.graph_root, s->cfg.run_root, s->driver_home, s->layers_dir,
-			       s->images_dir, s->containers_dir, s->run_layers_dir };
+			       s->images_dir, s->containers_dir, s->run_layers_dir,
+			       s->run_containers_dir, is, s->image_driver_home, s->image_layers_dir };
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-		if ((r = cstor_mkdir_p(dirs[i], 0700, err)) < 0)
+		if (dirs[i] && (r = cstor_mkdir_p(dirs[i], 0700, err)) < 0)
 			return r;
 
 	_cleanup_free_ char *graph_lock = cstor_path_join(s->cfg.graph_root, "storage.lock");
@@ -257,12 +334,54 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 		.log = s->log,
 		.log_ctx = s->log_ctx,
 	};
+	/* With a split image store, two instances of the driver: the graph
+	 * root's, and the image store's (image layers). Each finds the
+	 * other's layers as an additional store's: a container's parent is
+	 * in the image store, lower links may point either way. */
+	_cleanup_strv_free_ char **gopts = NULL, **iopts = NULL;
+	if (is) {
+		char *o1 = NULL, *o2 = NULL;
+		if (!(gopts = strv_copy(s->driver_opts_for_driver ? s->driver_opts_for_driver
+								   : (char *[]){ NULL })) ||
+		    !(iopts = strv_copy(gopts)) || asprintf(&o1, "%s.imagestore=%s", dn, is) < 0 ||
+		    strv_consume(&gopts, o1) < 0 ||
+		    asprintf(&o2, "%s.imagestore=%s", dn, s->cfg.graph_root) < 0 ||
+		    strv_consume(&iopts, o2) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		init.options = gopts;
+	}
 	if ((r = s->driver_ops->init(&s->driver, &init, err)) < 0)
 		return cstor_error_wrap(err, r, "initialise %s driver", dn);
+	if (is) {
+		init.home = s->image_driver_home;
+		init.options = iopts;
+		if ((r = s->driver_ops->init(&s->image_driver, &init, err)) < 0)
+			return cstor_error_wrap(err, r, "initialise %s driver in image store %s", dn,
+						is);
+	}
 	if ((r = open_layer_stores(s, err)) < 0)
 		return r;
 	if ((r = cstor_store_open_objects(s, err)) < 0)
 		return r;
+	/* Only by a caller that may write: a reader leaves it to the next.
+	 * Garbage is no reason to refuse the store: a failure is a warning,
+	 * and the mark is not made, so the next writer tries again. */
+	if (fresh_run && !(opts && (opts->flags & CSTOR_STORE_OPEN_EXISTING))) {
+		_cleanup_strv_free_ char **removed = NULL;
+		cstor_error e = CSTOR_ERROR_INIT;
+		int g = cstor_store_gc(&removed, s, &e);
+		for (size_t i = 0; removed && removed[i]; i++)
+			cstor_store_log(s, CSTOR_LOG_DEBUG, "transient store, new run root: %s",
+					removed[i]);
+		if (g < 0)
+			cstor_store_log(s, CSTOR_LOG_WARNING,
+					"transient store: collecting what the last boot left: %s",
+					cstor_error_message(&e));
+		cstor_error_clear(&e);
+		int fd = g < 0 ? -1 : open(collected, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 
 	*out = TAKE_PTR(s);
 	return 0;
@@ -287,6 +406,16 @@ const char *const *cstor_store_driver_options(const cstor_store *s)
 {
 	static const char *const none[] = { NULL };
 	return s->cfg.driver_opts ? (const char *const *)s->cfg.driver_opts : none;
+}
+
+const char *cstor_store_image_store(const cstor_store *s)
+{
+	return s->cfg.image_store;
+}
+
+int cstor_store_transient(const cstor_store *s)
+{
+	return s->cfg.transient_store;
 }
 
 const char *cstor_store_config_file(const cstor_store *s)

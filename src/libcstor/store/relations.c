@@ -66,19 +66,37 @@ int cstor_store_open_objects(struct cstor_store *s, cstor_error *err)
 	if (r < 0)
 		return r;
 	size_t n = strv_length(s->image_stores);
-	if (!(s->ro_images = calloc(n + 1, sizeof(*s->ro_images))))
+	if (!(s->ro_images = calloc(n + 2, sizeof(*s->ro_images))))
 		return cstor_error_set(err, ENOMEM, "out of memory");
+	/* With a split image store, the graph root's images are found
+	 * first among the others, as newest containers/storage does. */
+	if (s->graph_images_dir) {
+		/* Writable (it is ours): an image there can still be deleted,
+		 * as Go's rwImageStores allow. Nothing else writes it. */
+		if ((r = cstor_objstore_open(&s->ro_images[0], &cstor_image_store_ops,
+					     s->graph_images_dir, false, err)) < 0)
+			return r;
+		s->graph_images = s->ro_images[0];
+		s->n_ro_images++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s-images", s->image_stores[i], s->driver_ops->name) < 0)
 			return cstor_error_set(err, ENOMEM, "out of memory");
-		if ((r = cstor_objstore_open(&s->ro_images[i], &cstor_image_store_ops, dir, true,
-					     err)) < 0)
+		if ((r = cstor_objstore_open(&s->ro_images[s->n_ro_images], &cstor_image_store_ops,
+					     dir, true, err)) < 0)
 			return r;
 		s->n_ro_images++;
 	}
-	if ((r = cstor_objstore_open(&s->containers, &cstor_container_store_ops, s->containers_dir,
-				     false, err)) < 0)
+	/* A transient store keeps its lock and its (volatile) records on the
+	 * run root; containers.json stays on the graph root. */
+	struct cstor_objstore_where w = {
+		.dir = s->containers_dir,
+		.lock_dir = s->cfg.transient_store ? s->run_containers_dir : NULL,
+		.aside_dir = s->cfg.transient_store ? s->run_containers_dir : NULL,
+	};
+	if ((r = cstor_objstore_open_at(&s->containers, &cstor_container_store_ops, &w, false,
+					err)) < 0)
 		return r;
 	s->layer_in_use = layer_in_use;
 	return 0;
@@ -91,7 +109,7 @@ void cstor_store_free_objects(struct cstor_store *s)
 		cstor_objstore_free(s->ro_images[i]);
 	free(s->ro_images);
 	cstor_objstore_free(s->images);
-	s->containers = s->images = NULL;
+	s->containers = s->images = s->graph_images = NULL;
 	s->ro_images = NULL;
 	s->n_ro_images = 0;
 }
@@ -318,10 +336,10 @@ static int candidates(struct del_image *di, struct cstor_objstore *ls, const cst
 }
 
 static int delete_image_stores(struct del_image *di, struct cstor_store *s,
-			       struct cstor_objstore *ls, cstor_error *err)
+			       struct cstor_objstore *is, struct cstor_objstore *ls, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
-	struct cstor_objstore *is = s->images, *cs = s->containers;
+	struct cstor_objstore *cs = s->containers;
 	int r = cstor_objstore_start_writing(is, err);
 	if (r != 0)
 		return r;
@@ -351,7 +369,7 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 	struct cstor_objstore *where = NULL;
 	if ((r = cstor_store_find_image(&img, &where, s, ref, err)) < 0)
 		goto out;
-	if (where != s->images) {
+	if (where != s->images && (!where || where != s->graph_images)) {
 		r = cstor_error_set(err, EROFS, "image %s is in a read-only image store", ref);
 		goto out;
 	}
@@ -378,7 +396,7 @@ int cstor_store_delete_image(char ***deleted_layers, cstor_store *s, const char 
 		}
 		cstor_error_clear(&je);
 	}
-	if ((r = delete_image_stores(&di, s, ls, err)) < 0)
+	if ((r = delete_image_stores(&di, s, where, ls, err)) < 0)
 		goto out;
 	if (deleted_layers) {
 		*deleted_layers = di.plan ? TAKE_PTR(di.plan) : calloc(1, sizeof(char *));

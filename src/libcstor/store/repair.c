@@ -453,7 +453,7 @@ static int remove_unaccounted(cstor_store *s, const char *id, cstor_error *err)
 		return r < 0 ? r : -EIO;
 	/* Under the lock: a layer being created has its record first. */
 	if (!cstor_objstore_by_id(ls, id) && !cstor_apply_in_progress(s->run_layers_dir, id))
-		r = s->driver_ops->remove(s->driver, id, err);
+		r = s->driver_ops->remove(cstor_store_driver_of(s, id), id, err);
 	cstor_objstore_done(ls);
 	return r;
 }
@@ -561,12 +561,12 @@ int cstor_store_gc(char ***removed_out, cstor_store *s, cstor_error *err)
 		r = cstor_objstore_start_writing(ls, err);
 		if (r != 0)
 			return r < 0 ? r : -EIO;
-		r = s->driver_ops->list(s->driver, &dirs, err);
+		r = cstor_store_driver_list(&dirs, s, err);
 		for (size_t i = 0; r == 0 && dirs && dirs[i]; i++) {
 			if (cstor_objstore_by_id(ls, dirs[i]) || !cstor_rec_id_valid(dirs[i]) ||
 			    cstor_apply_in_progress(s->run_layers_dir, dirs[i]))
 				continue;
-			r = s->driver_ops->remove(s->driver, dirs[i], err);
+			r = s->driver_ops->remove(cstor_store_driver_of(s, dirs[i]), dirs[i], err);
 			if (r == 0 && say(&removed, "layer %s: removed its driver directory, which no record owned",
 					  dirs[i]) < 0)
 				r = cstor_error_set(err, ENOMEM, "out of memory");

@@ -23,7 +23,18 @@ struct cstor_store {
 	char *images_dir;
 	char *containers_dir;
 	char *run_layers_dir; /* <runroot>/<driver>-layers */
+	char *run_containers_dir; /* <runroot>/<driver>-containers */
 	char **driver_opts_for_driver;
+	/* A split image store (docs/split-store.md): images in
+	 * <imagestore>/<driver>-images (images_dir), the image layers'
+	 * records in <imagestore>/<driver>-layers/layers.json (the layer
+	 * store's split file) and their files under image_driver's home,
+	 * <imagestore>/<driver>; the graph root's images are read as an
+	 * additional store. All NULL without one. */
+	struct cstor_driver *image_driver;
+	char *image_driver_home;
+	char *image_layers_dir;
+	char *graph_images_dir;
 
 	/* storage.lock: driver (re)initialisation and shutdown, first in the
 	 * lock order (docs/locking.md). */
@@ -47,6 +58,9 @@ struct cstor_store {
 	struct cstor_objstore *images;
 	struct cstor_objstore **ro_images;
 	size_t n_ro_images;
+	/* With a split image store: the graph root's images, ro_images[0],
+	 * opened writable so that its images can be deleted. */
+	struct cstor_objstore *graph_images;
 	struct cstor_objstore *containers;
 
 	void (*log)(void *ctx, int level, const char *msg);
@@ -151,6 +165,12 @@ static inline struct cstor_objset cstor_store_container_set(struct cstor_store *
 {
 	return (struct cstor_objset){ s->containers, NULL, 0 };
 }
+
+/* The driver instance holding layer @id's files: the image store's when
+ * the layer is there and not in the graph root, else the graph root's. */
+struct cstor_driver *cstor_store_driver_of(struct cstor_store *s, const char *id);
+/* The layer directories of both driver instances (the driver's list op). */
+int cstor_store_driver_list(char ***ids, struct cstor_store *s, cstor_error *err);
 
 void cstor_store_log(struct cstor_store *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -265,9 +265,9 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	}
 	int whiteouts = 0;
 	bool skip_root = false;
-	r = rebuild ? s->driver_ops->reset(s->driver, id, parent, err) : 0;
+	r = rebuild ? s->driver_ops->reset(cstor_store_driver_of(s, id), id, parent, err) : 0;
 	if (r == 0)
-		r = s->driver_ops->apply_target(s->driver, id, &root_fd, &whiteouts, &skip_root,
+		r = s->driver_ops->apply_target(cstor_store_driver_of(s, id), id, &root_fd, &whiteouts, &skip_root,
 						err);
 	if (r == 0) {
 		ts_fd = open(ts_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -415,7 +415,14 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	}
 	_cleanup_free_ char *stage = NULL;
 	int whiteouts = 0;
-	int r = s->driver_ops->stage_create(s->driver, &stage, &whiteouts, err);
+	/* Staged in the home the layer's files are in (a split image
+	 * store's, or the graph root's): the commit is a rename. */
+	struct cstor_driver *drv = s->driver;
+	cstor_layer *target = NULL;
+	if (cstor_store_find_layer(&target, NULL, s, ref, NULL) == 0)
+		drv = cstor_store_driver_of(s, cstor_layer_id(target));
+	cstor_layer_free(target);
+	int r = s->driver_ops->stage_create(drv, &stage, &whiteouts, err);
 	if (r < 0)
 		return r;
 	char ts_tmp[4300];
@@ -454,7 +461,11 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	else if ((r = cstor_mount_live_count(&holders, s, rec->h.id, err)) == 0 && holders > 0)
 		r = cstor_error_set(err, EBUSY, "apply diff to layer %s: the layer is mounted", rec->h.id);
 	if (r == 0)
-		r = s->driver_ops->stage_commit(s->driver, rec->h.id, stage, err);
+		r = cstor_store_driver_of(s, rec->h.id) == drv
+			    ? s->driver_ops->stage_commit(drv, rec->h.id, stage, err)
+			    : cstor_error_set(err, EXDEV,
+					      "apply diff to layer %s: the layer moved between stores",
+					      rec->h.id);
 	if (r == 0) {
 		snprintf(ts_final, sizeof(ts_final), "%s/%s.tar-split.gz", ls->file.dir, rec->h.id);
 		if (record_results(rec, &res) < 0)

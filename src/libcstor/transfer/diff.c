@@ -149,7 +149,7 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 		goto fail;
 	}
 	c->from_is_parent = streq_ptr(c->from_id, parent);
-	if ((r = s->driver_ops->diff_dirs(s->driver, c->to_id, &c->top, &c->lowers, &c->n_lowers,
+	if ((r = s->driver_ops->diff_dirs(cstor_store_driver_of(s, c->to_id), c->to_id, &c->top, &c->lowers, &c->n_lowers,
 					  &c->native, err)) < 0)
 		goto fail;
 	if (c->from_is_parent && !(c->tarsplit = cstor_layer_store_tarsplit_path(c->ls, c->to_id))) {
@@ -178,7 +178,7 @@ static int open_from_tree(struct diff_ctx *c, cstor_error *err)
 	int *lw = NULL;
 	size_t nl = 0;
 	bool nat;
-	int r = c->s->driver_ops->diff_dirs(c->s->driver, c->from_id, &c->from_top, &lw, &nl, &nat,
+	int r = c->s->driver_ops->diff_dirs(cstor_store_driver_of(c->s, c->from_id), c->from_id, &c->from_top, &lw, &nl, &nat,
 					    err);
 	for (size_t i = 0; i < nl; i++)
 		close(lw[i]);
