@@ -63,7 +63,7 @@ const struct cli_cmd cmd_unshare = {
 		       "and /etc/subgid (through newuidmap and newgidmap) to 1 and up, as "
 		       "containers-storage does for rootless users. As root, runs COMMAND as it is. "
 		       "A command that fails makes cstor exit 1, as the Go CLI.",
-	.examples = CLI_EXAMPLES("cstor unshare id -u\t# 0",
+	.examples = CLI_EXAMPLES("cstor unshare cat /proc/self/uid_map\t# 0 mapped to the caller",
 				 "cstor unshare sh -c 'cstor mount LAYER'"),
 	.max_args = -1,
 	.no_store = true,

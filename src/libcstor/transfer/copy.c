@@ -283,7 +283,12 @@ static int copy_one(struct end *src, const struct end *dst, const cstor_copy_opt
 	_cleanup_free_ char *target = NULL;
 	const char *trel = dst->rel;
 	size_t tl = strlen(trel);
-	if (!p.is_dir && (tl == 0 || trel[tl - 1] == '/')) {
+	/* A host target ending in "/" takes the source's name. In a layer
+	 * only the root does: Go joins the path to the mount point, which
+	 * drops a trailing slash ("L:/dir/" writes the file "dir"). */
+	bool into = tl == 0 || (trel[tl - 1] == '/' &&
+				(dst->root_fd < 0 || strspn(trel, "/") == tl));
+	if (!p.is_dir && into) {
 		_cleanup_free_ char *s = strdup(src->rel);
 		if (!s)
 			return cstor_error_set(err, ENOMEM, "out of memory");
@@ -349,7 +354,23 @@ static int copy_one(struct end *src, const struct end *dst, const cstor_copy_opt
 		return p.r;
 	}
 	cstor_error_clear(&p.err);
-	return r;
+	if (r < 0 || !p.is_dir)
+		return r;
+	/* Go's archive of a directory starts with the directory itself,
+	 * whose owner (or --chown's) and mode the target directory takes. */
+	_cleanup_close_ int tfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		return cstor_error_errno(err, errno, "open \"%s\"", dst->rel);
+	uid_t uid = ao.chown ? (uid_t)ao.chown_uid : p.st.st_uid;
+	gid_t gid = ao.chown ? (gid_t)ao.chown_gid : p.st.st_gid;
+	if (fchown(tfd, uid, gid) < 0)
+		return cstor_error_errno(err, errno, "chown \"%s\"", dst->rel);
+	if (fchmod(tfd, p.st.st_mode & 07777) < 0)
+		return cstor_error_errno(err, errno, "chmod \"%s\"", dst->rel);
+	struct timespec ts[2] = { p.st.st_atim, p.st.st_mtim };
+	if (futimens(tfd, ts) < 0)
+		return cstor_error_errno(err, errno, "set the times of \"%s\"", dst->rel);
+	return 0;
 }
 
 int cstor_store_copy(cstor_store *store, const char *const *sources, const char *target,
