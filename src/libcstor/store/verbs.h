@@ -31,6 +31,10 @@ struct cstor_verb_hooks {
 	/* After a big-data item of @h was written (an image's digests);
 	 * may set *changed. */
 	int (*big_data_changed)(struct cstor_obj_head *h, bool *changed, cstor_error *err);
+	/* Names of an object of a read-only store are changed on a copy
+	 * of it (record and big data) made in the primary store, as newest
+	 * containers/storage does for images. */
+	bool names_copy_up;
 };
 
 /* Copy what the caller needs of @h while its store @os is held. */
