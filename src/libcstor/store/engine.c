@@ -538,9 +538,23 @@ static bool stale(struct cstor_objstore *os) CSTOR_REQUIRES_SHARED(&os->lock)
  * across an exclusive reload in between, which the analysis cannot follow. */
 int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
 {
+	bool cleaned = false;
 	for (;;) {
 		cstor_lock_rlock(&os->lock);
-		if (!stale(os))
+		bool fresh = !stale(os);
+		if (fresh && !cleaned && os->cleanup_pending && !os->read_only && os->ctx &&
+		    os->ops->reader_cleanup && os->ops->reader_cleanup(os)) {
+			/* Once: a cleanup that cannot run (no write access)
+			 * leaves the reader reading what is there. */
+			cleaned = true;
+			cstor_lock_unlock(&os->lock);
+			cstor_error e = CSTOR_ERROR_INIT;
+			if (cstor_objstore_start_writing(os, &e) == 0)
+				cstor_objstore_done(os);
+			cstor_error_clear(&e);
+			continue;
+		}
+		if (fresh)
 			return 0;
 		cstor_lock_unlock(&os->lock);
 		/* Reloading replaces records other threads may be reading: it
