@@ -441,6 +441,11 @@ extra" "names after add-names"
 	expect_eq "$($C image -j "$ri" | jq -r '.[0].layer')" "$rl" "its top layer"
 	$C remove-names -n roimg "$ri" || die "remove-names on a read-only image"
 	expect_eq "$($C get-names "$ri")" extra "names after remove-names"
+	# The read-only copy still says "roimg", but the read-write copy of
+	# the same ID replaces it for lookups, as in Go.
+	$C exists -i roimg && die "the removed name still finds the image"
+	$C exists -i extra || die "the added name does not find the image"
+	$C exists -i "$ri" || die "the ID does not find the image"
 	# Both copies are listed, the read-write one first, as Go lists them.
 	expect_eq "$($C images | grep -c "^$ri")" 2 "listed from both stores"
 	expect_eq "$($C images -j | jq -c --arg id "$ri" '[.[] | select(.id == $id) | .names]')" \
@@ -454,6 +459,26 @@ extra" "names after add-names"
 	fi
 }
 
+# A layer changed behind its tar-split (by copy) is reported by check with
+# Go's phrase right after the layer, where scripts match it.
+test_check_phrase_after_copy() {
+	local s; s=$(t_store)
+	local C="$CSTOR -g $s/g -R $s/r -s vfs"
+	head -c 300 /dev/urandom >"$s/d1"
+	head -c 300 /dev/urandom >"$s/d3"
+	tar -C "$s" -cf "$s/diff.tar" d1
+	local l; l=$($C create-layer | head -1)
+	$C applydiff -f "$s/diff.tar" "$l"
+	$C create-image "$l" >/dev/null
+	$C copy "$s/d3" "$l:/d1"
+	local rc=0
+	$C check >"$s/out" 2>&1 || rc=$?
+	expect_eq "$rc" 1 "check of the changed layer"
+	grep -qE "layer $l: (layer content incorrect digest|file integrity checksum failed)" "$s/out" ||
+		die "check: $(cat "$s/out")"
+	$C check -r >/dev/null 2>&1
+}
+
 t_run test_copy_like_go
 t_run test_copy_confined
 t_run test_config
@@ -465,4 +490,5 @@ t_run test_dedup_without_reflinks
 t_run test_incomplete_layer_removed
 t_run test_names_move
 t_run test_names_of_read_only_images
+t_run test_check_phrase_after_copy
 t_end

@@ -178,6 +178,24 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 		struct cstor_obj_head *h = NULL;
 		r = lookup(&h, os, ref, &a, err);
 		amb |= a;
+		if (h && i > 0 && set->ro_shadowed_by_id) {
+			/* The primary store comes first in the lock order:
+			 * look there with this one released, then again. */
+			_cleanup_free_ char *id = strdup(h->id);
+			cstor_objstore_done(os);
+			if (!id)
+				return cstor_error_set(err, ENOMEM, "out of memory");
+			if ((r = cstor_objstore_start_reading(set->primary, err)) != 0)
+				return r;
+			bool shadowed = cstor_objstore_by_id(set->primary, id) != NULL;
+			cstor_objstore_done(set->primary);
+			if (shadowed)
+				continue;
+			if ((r = cstor_objstore_start_reading(os, err)) != 0)
+				return r;
+			h = NULL;
+			r = lookup(&h, os, ref, &a, err);
+		}
 		if (h)
 			r = copy(out, os, h, err);
 		cstor_objstore_done(os);

@@ -22,6 +22,10 @@ struct cstor_objset {
 	struct cstor_objstore *primary;
 	struct cstor_objstore *const *ro;
 	size_t n_ro;
+	/* A read-only store's record whose ID the primary store has too is
+	 * not found by lookups: the primary's copy replaced it (images whose
+	 * names changed, as in newest containers/storage's Image()). */
+	bool ro_shadowed_by_id;
 };
 
 /* What a kind adds to a verb; every member may be NULL. */
