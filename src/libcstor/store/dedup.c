@@ -224,27 +224,27 @@ static int64_t dedup_pair(struct dedup *d, const struct dfile *src, const struct
 	struct stat st;
 	if (fstat(sfd, &st) < 0)
 		return -errno;
-	struct {
-		struct file_dedupe_range r;
-		struct file_dedupe_range_info info;
-	} req;
+	/* One destination after the header's flexible array. */
+	_Alignas(struct file_dedupe_range) unsigned char
+		buf[sizeof(struct file_dedupe_range) + sizeof(struct file_dedupe_range_info)];
+	struct file_dedupe_range *req = (struct file_dedupe_range *)buf;
 	int64_t total = 0;
 	for (uint64_t off = 0; off < (uint64_t)st.st_size;) {
 		uint64_t len = (uint64_t)st.st_size - off;
 		if (len > DEDUP_CHUNK)
 			len = DEDUP_CHUNK;
-		memset(&req, 0, sizeof(req));
-		req.r.src_offset = off;
-		req.r.src_length = len;
-		req.r.dest_count = 1;
-		req.info.dest_fd = dfd;
-		req.info.dest_offset = off;
-		if (ioctl(sfd, FIDEDUPERANGE, &req) < 0)
+		memset(buf, 0, sizeof(buf));
+		req->src_offset = off;
+		req->src_length = len;
+		req->dest_count = 1;
+		req->info[0].dest_fd = dfd;
+		req->info[0].dest_offset = off;
+		if (ioctl(sfd, FIDEDUPERANGE, req) < 0)
 			return total > 0 ? total : -errno;
-		if (req.info.status != FILE_DEDUPE_RANGE_SAME || req.info.bytes_deduped == 0)
+		if (req->info[0].status != FILE_DEDUPE_RANGE_SAME || req->info[0].bytes_deduped == 0)
 			break;
-		total += (int64_t)req.info.bytes_deduped;
-		off += req.info.bytes_deduped;
+		total += (int64_t)req->info[0].bytes_deduped;
+		off += req->info[0].bytes_deduped;
 	}
 	return total;
 }
