@@ -190,6 +190,15 @@ CSTOR_PUBLIC int cstor_store_apply_diff_staged(int64_t *size, cstor_store *store
 					       cstor_error *err);
 
 /**
+ * cstor_store_apply_diff_staged() of the archive of the host directory
+ * @dir (its contents, as containers-storage's applydiff-using-staging-dir
+ * archives its DIRECTORY argument).
+ * Since: 0.4
+ */
+CSTOR_PUBLIC int cstor_store_apply_dir_staged(int64_t *size, cstor_store *store, const char *ref,
+					      const char *dir, cstor_error *err);
+
+/**
  * Create a layer and apply a tarball to it in one step (import-layer). If
  * the apply fails, or the process dies before it completes, the layer is
  * removed (at once, or by the next writer that opens the store).

@@ -392,3 +392,45 @@ int cstor_store_copy(cstor_store *store, const char *const *sources, const char 
 	end_done(&dst, store);
 	return r;
 }
+
+/* The archive of a host directory, read by a staged apply: the same
+ * producer as copy's, on a thread, through a socket. */
+struct sock_ctx {
+	int fd;
+};
+
+static long sock_read_long(void *ctx, void *buf, size_t len)
+{
+	return (long)sock_read(ctx, buf, len);
+}
+
+int cstor_store_apply_dir_staged(int64_t *size, cstor_store *store, const char *ref,
+				 const char *dir, cstor_error *err)
+{
+	_cleanup_close_ int sfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return cstor_error_errno(err, errno, "open directory %s", dir);
+	struct producer p = { .fd = -1, .src_fd = sfd, .is_dir = true, .err = CSTOR_ERROR_INIT };
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return cstor_error_errno(err, errno, "socketpair");
+	_cleanup_close_ int rfd = sv[0];
+	p.fd = sv[1];
+	pthread_t t;
+	int e = pthread_create(&t, NULL, produce, &p);
+	if (e != 0) {
+		close(p.fd);
+		return cstor_error_errno(err, e, "start a thread");
+	}
+	int r = cstor_store_apply_diff_staged(size, store, ref, sock_read_long, &rfd, err);
+	shutdown(rfd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(p.fd);
+	if (p.r < 0 && (r == 0 || p.r != -EPIPE)) {
+		cstor_error_clear(err);
+		cstor_error_move(err, &p.err);
+		return cstor_error_wrap(err, p.r, "archive %s", dir);
+	}
+	cstor_error_clear(&p.err);
+	return r;
+}
