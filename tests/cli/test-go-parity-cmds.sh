@@ -232,6 +232,18 @@ EOF
 		CONTAINERS_STORAGE_CONF=$s/storage.conf $o applydiff-using-staging-dir -f "$s/x.tar" "$l" >/dev/null ||
 			die "applydiff-using-staging-dir with enable_partial_images"
 		[ -f "$s/og/overlay/$l/diff/x" ] || die "the staged apply did not land"
+		# The newest Go CLI's form: LAYER DIRECTORY.
+		mkdir -p "$s/src/sub"
+		head -c 1000 /dev/urandom >"$s/src/sub/f"
+		ln -s sub/f "$s/src/link"
+		l=$(CONTAINERS_STORAGE_CONF=$s/storage.conf $o create-layer | head -1)
+		CONTAINERS_STORAGE_CONF=$s/storage.conf $o applydiff-using-staging-dir "$l" "$s/src" ||
+			die "applydiff-using-staging-dir LAYER DIRECTORY"
+		cmp "$s/src/sub/f" "$s/og/overlay/$l/diff/sub/f" || die "the directory's file"
+		expect_eq "$(readlink "$s/og/overlay/$l/diff/link")" sub/f "the directory's symlink"
+		CONTAINERS_STORAGE_CONF=$s/storage.conf $o applydiff-using-staging-dir "$l" "$s/none" 2>/dev/null &&
+			die "a missing directory"
+		CONTAINERS_STORAGE_CONF=$s/storage.conf $o wipe >/dev/null
 		sed -i 's/^driver = "overlay"/driver = "vfs"/' "$s/storage.conf"
 	fi
 	# Without --debug: nothing said.
