@@ -165,6 +165,17 @@ static int lookup(struct cstor_obj_head **out, struct cstor_objstore *os, const 
 	return by_short_name(out, os, strrchr(norm, '/'), bare, ref, amb, err);
 }
 
+/* 1 when @primary has a record with ID @id, 0 when not, or -errno. */
+static int primary_has(struct cstor_objstore *primary, const char *id, cstor_error *err)
+{
+	int r = cstor_objstore_start_reading(primary, err);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	r = cstor_objstore_by_id(primary, id) != NULL;
+	cstor_objstore_done(primary);
+	return r;
+}
+
 int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj_copy_fn copy,
 		      void *out, struct cstor_objstore **where, cstor_error *err)
 {
@@ -185,13 +196,13 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 			cstor_objstore_done(os);
 			if (!id)
 				return cstor_error_set(err, ENOMEM, "out of memory");
-			if ((r = cstor_objstore_start_reading(set->primary, err)) != 0)
+			r = primary_has(set->primary, id, err);
+			if (r < 0)
 				return r;
-			bool shadowed = cstor_objstore_by_id(set->primary, id) != NULL;
-			cstor_objstore_done(set->primary);
-			if (shadowed)
+			if (r > 0)
 				continue;
-			if ((r = cstor_objstore_start_reading(os, err)) != 0)
+			r = cstor_objstore_start_reading(os, err);
+			if (r != 0)
 				return r;
 			h = NULL;
 			r = lookup(&h, os, ref, &a, err);
