@@ -534,6 +534,8 @@ static bool stale(struct cstor_objstore *os) CSTOR_REQUIRES_SHARED(&os->lock)
 	return cstor_recfile_stale(&os->file, &os->lock, &os->seen);
 }
 
+static int begin_writing(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA;
+
 /* A lock primitive: the lock is taken shared or handed back with an error,
  * across an exclusive reload in between, which the analysis cannot follow. */
 int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
@@ -548,8 +550,12 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 			 * leaves the reader reading what is there. */
 			cleaned = true;
 			cstor_lock_unlock(&os->lock);
+			/* Without waiting: a lock held elsewhere (or by this
+			 * very thread, reading in a nested call) must not turn
+			 * a read into a deadlock; the layer is then shown as
+			 * it is and removed by the next writer. */
 			cstor_error e = CSTOR_ERROR_INIT;
-			if (cstor_objstore_start_writing(os, &e) == 0)
+			if (cstor_lock_trylock(&os->lock) && begin_writing(os, &e) == 0)
 				cstor_objstore_done(os);
 			cstor_error_clear(&e);
 			continue;
@@ -578,6 +584,13 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 		return cstor_error_set(err, EROFS, "%s store %s is read-only", os->ops->kind,
 				       os->file.dir);
 	cstor_lock_lock(&os->lock);
+	return begin_writing(os, err);
+}
+
+/* With the lock just taken exclusively: up-to-date records, cleaned up;
+ * on failure the lock is released. */
+static int begin_writing(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
+{
 	os->writing = true;
 	drop_shared_copies(os);
 	int r = stale(os) ? reload(os, err) : 0;
