@@ -139,4 +139,28 @@ CSTOR_PUBLIC int cstor_store_gc(char ***removed, cstor_store *store, cstor_error
 
 CSTOR_END_DECL
 
+/** Hash methods of cstor_store_dedup(). */
+enum {
+	CSTOR_DEDUP_HASH_CRC = 1,
+	CSTOR_DEDUP_HASH_SIZE = 2,
+	CSTOR_DEDUP_HASH_SHA256 = 3,
+};
+
+/**
+ * Make identical files of the layers that images use share their disk
+ * extents (reflinks, FIDEDUPERANGE), as newest containers/storage's Dedup:
+ * the layers of every image's chain in the primary store, their regular
+ * files grouped by @hash_method (a CSTOR_DEDUP_HASH_*; the kernel compares
+ * the contents itself, so any method is safe). Contents, owners, modes
+ * and times do not change. On a filesystem without reflinks nothing is
+ * shared and *deduped is 0 (not an error, as in Go).
+ *
+ * @param[out] deduped bytes the kernel reported deduplicated (a second
+ *             run reports the same again: already shared extents count)
+ * @return 0, -EINVAL (bad method), -ENOTSUP (driver), I/O errors.
+ * Since: 0.4
+ */
+CSTOR_PUBLIC int cstor_store_dedup(uint64_t *deduped, cstor_store *store, int hash_method,
+				   cstor_error *err);
+
 #endif

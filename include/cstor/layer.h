@@ -79,6 +79,38 @@ typedef struct cstor_layer_options {
 CSTOR_PUBLIC int cstor_store_create_layer(cstor_layer **out, cstor_store *store,
 					  const cstor_layer_options *opts, cstor_error *err);
 
+#define CSTOR_COPY_OPTIONS_VERSION 1
+
+typedef struct cstor_copy_options {
+	unsigned int version; /* CSTOR_COPY_OPTIONS_VERSION */
+	int chown;            /* own every copy by uid:gid instead of the source's owners */
+	uint32_t uid, gid;
+	uint32_t flags; /* none defined yet; must be 0 */
+} cstor_copy_options;
+
+#define CSTOR_COPY_OPTIONS_INIT { CSTOR_COPY_OPTIONS_VERSION, 0, 0, 0, 0 }
+
+/**
+ * Copy files between host paths and layers, as `containers-storage copy`:
+ * each of @sources ("PATH" on the host or "LAYER:PATH" in a layer) is
+ * copied to @target ("LAYER:PATH" or a host PATH). A directory's contents
+ * go into the target directory (made, 0755, if missing); anything else
+ * becomes the target (or TARGET/NAME when the target ends in "/"),
+ * replacing what was there. Owners, modes and times are kept (owners
+ * become uid:gid with @opts->chown). Paths inside a layer are resolved
+ * inside its mounted root: "..", absolute symlinks and symlinks planted in
+ * the layer never reach outside it. Layers are mounted for the copy (a
+ * read-only store's layer only as a source) and unmounted after.
+ *
+ * @return 0, -ENOENT (no such layer or path), -EROFS (target layer in a
+ *         read-only store), -EINVAL, I/O errors; on failure what was copied
+ *         so far stays.
+ * Since: 0.4
+ */
+CSTOR_PUBLIC int cstor_store_copy(cstor_store *store, const char *const *sources,
+				  const char *target, const cstor_copy_options *opts,
+				  cstor_error *err);
+
 /** Replace the names of a layer. Names are unique among layers: a name
  *  given here is taken away from the layer that had it. */
 CSTOR_PUBLIC int cstor_layer_set_names(cstor_store *store, const char *ref,
@@ -162,6 +194,15 @@ CSTOR_PUBLIC int cstor_store_apply_diff(int64_t *size, cstor_store *store, const
 CSTOR_PUBLIC int cstor_store_apply_diff_staged(int64_t *size, cstor_store *store,
 					       const char *ref, cstor_read_fn read, void *ctx,
 					       cstor_error *err);
+
+/**
+ * cstor_store_apply_diff_staged() of the archive of the host directory
+ * @dir (its contents, as containers-storage's applydiff-using-staging-dir
+ * archives its DIRECTORY argument).
+ * Since: 0.4
+ */
+CSTOR_PUBLIC int cstor_store_apply_dir_staged(int64_t *size, cstor_store *store, const char *ref,
+					      const char *dir, cstor_error *err);
 
 /**
  * Create a layer and apply a tarball to it in one step (import-layer). If

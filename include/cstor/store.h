@@ -101,6 +101,34 @@ CSTOR_PUBLIC int cstor_store_transient(const cstor_store *store);
 CSTOR_PUBLIC const char *cstor_store_config_file(const cstor_store *store);
 
 /**
+ * The store options that storage.conf, the environment ($STORAGE_DRIVER,
+ * $STORAGE_OPTS, $CONTAINERS_STORAGE_CONF) and @opts (its config_file,
+ * roots, driver and driver options) resolve to, without opening a store:
+ * one line of JSON in the shape of containers/storage's StoreOptions
+ * (`containers-storage config`), keys as its encoding/json writes them.
+ *
+ * @param[out] json the JSON text and its newline, freed with free()
+ * @return 0, -EBADMSG (unparsable storage.conf), -EINVAL, -ENOMEM.
+ * Since: 0.4
+ */
+CSTOR_PUBLIC int cstor_store_options_json(char **json, const cstor_store_options *opts,
+					  cstor_error *err);
+
+/**
+ * For an unprivileged caller: move the calling process (which must have
+ * one thread) into a new user namespace and mount namespace in which it
+ * is root, as containers/storage's rootless commands do: its own IDs map
+ * to 0 and, when /etc/subuid and /etc/subgid give the user ranges and
+ * newuidmap/newgidmap accept them, those ranges map to 1 and up. Sets
+ * _CONTAINERS_USERNS_CONFIGURED, _CONTAINERS_ROOTLESS_UID and _GID in the
+ * environment. Does nothing for root, or when that variable is set.
+ *
+ * @return 0, or -errno (e.g. -EPERM where user namespaces are disabled).
+ * Since: 0.4
+ */
+CSTOR_PUBLIC int cstor_enter_user_namespace(cstor_error *err);
+
+/**
  * Status as (key, value) pairs, the keys containers-storage's `status`
  * prints: "Root", "Run Root", "Driver Name", "Driver Options", then the
  * driver's own.

@@ -139,6 +139,21 @@ static int import_layer(cstor_store *store, int argc, char **argv)
 
 static int applydiff_staged(cstor_store *store, int argc, char **argv)
 {
+	if (argc > 1) {
+		/* The newest Go CLI's form: a directory, archived. */
+		if (file && file[0]) {
+			fprintf(stderr, "%s: applydiff-using-staging-dir: -f and a directory both given\n",
+				cli_program);
+			return EXIT_FAIL;
+		}
+		cstor_error err = CSTOR_ERROR_INIT;
+		if (cstor_store_apply_dir_staged(NULL, store, argv[0], argv[1], &err) < 0) {
+			cli_error("applydiff-using-staging-dir", &err);
+			cstor_error_clear(&err);
+			return EXIT_FAIL;
+		}
+		return EXIT_OK;
+	}
 	struct input in = { .fd = open_input("applydiff-using-staging-dir") };
 	if (in.fd < 0)
 		return EXIT_FAIL;
@@ -156,13 +171,19 @@ static int applydiff_staged(cstor_store *store, int argc, char **argv)
 
 const struct cli_cmd cmd_applydiff_staged = {
 	.names = { "applydiff-using-staging-dir" },
-	.args_help = "layerNameOrID",
+	.args_help = "layerNameOrID [directory]",
 	.usage = "Apply a diff to a layer using a staging directory",
+	.description = "Applies a tarball (-f FILE, else stdin), or the contents of a host "
+		       "DIRECTORY as the newest containers-storage does, to an empty overlay layer: "
+		       "extracted into a staging directory with no store lock held, then made the "
+		       "layer's content in one rename.",
 	.min_args = 1,
-	.max_args = 1,
+	.max_args = 2,
 	.flags = apply_flags,
-	.examples = CLI_EXAMPLES("cstor applydiff-using-staging-dir -f layer.tar mylayer", "zcat layer.tar.gz | cstor applydiff-using-staging-dir mylayer"),
-	.complete = CLI_OBJ_LAYER,
+	.examples = CLI_EXAMPLES("cstor applydiff-using-staging-dir -f layer.tar mylayer",
+				 "zcat layer.tar.gz | cstor applydiff-using-staging-dir mylayer",
+				 "cstor applydiff-using-staging-dir mylayer ./rootfs\t# a directory's contents"),
+	.complete = CLI_OBJ_LAYER | CLI_ARG_FILE,
 	.run = applydiff_staged,
 };
 

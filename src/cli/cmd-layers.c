@@ -31,9 +31,11 @@ struct node {
 };
 
 /* cstor's note for an incomplete layer, by the reason: an interrupted
- * apply (Go deletes such layers when it next writes the store; cstor keeps
- * them until the apply is redone or the layer deleted), or a create, delete
- * or import whose process died (the next writer removes the layer). */
+ * apply (cstor keeps such layers until the apply is redone or the layer
+ * deleted), or a create, delete or import whose process died (removed by
+ * the next command that opens the store and can write it, readers too, as
+ * in containers/storage: seen only in read-only stores, or when the
+ * removal could not run). */
 static const char *incomplete_note(const cstor_layer *l)
 {
 	switch (cstor_layer_incomplete(l)) {
@@ -41,10 +43,10 @@ static const char *incomplete_note(const cstor_layer *l)
 		return NULL;
 	case CSTOR_LAYER_INCOMPLETE_REMOVING:
 		return "incomplete: a create or delete was interrupted; "
-		       "the next change to the store removes it";
+		       "the next command that can write its store removes it";
 	case CSTOR_LAYER_INCOMPLETE_CREATING:
 		return "incomplete: being imported, or the import was interrupted "
-		       "and the next change to the store removes it";
+		       "and the next command that can write its store removes it";
 	default:
 		return "incomplete: an apply was interrupted; apply again or delete";
 	}

@@ -12,8 +12,10 @@ static const struct cli_flag flags[] = {
 
 static int run(cstor_store *store, int argc, char **argv)
 {
-	/* The Debian Go CLI prints nothing here; newer ones print
-	 * "Version: X" pairs, which is what we follow. */
+	/* The Debian Go CLI prints nothing here; the newest prints the
+	 * pairs of store.Version(), one "Key: value" line each, or their
+	 * JSON. It writes the lines to stderr; cstor keeps them on stdout,
+	 * where `v=$(cstor version)` finds them. */
 	if (json)
 		printf("[[\"Version\",\"%s\"]]\n", cstor_version());
 	else
@@ -24,7 +26,7 @@ static int run(cstor_store *store, int argc, char **argv)
 const struct cli_cmd cmd_version = {
 	.names = { "version" },
 	.usage = "Return cstor version information",
-	.max_args = -1,
+	.max_args = 0,
 	.flags = flags,
 	.no_store = true,
 	.examples = CLI_EXAMPLES("cstor version", "cstor version --json"),

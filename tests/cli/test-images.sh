@@ -464,9 +464,9 @@ Read Only: true" "image of a read-only store"
   └─rtop
     image: rimg
     image name: rname" "layers -t with both stores"
-	# Nothing of it can be changed.
-	for c in "set-metadata -m x rimg" "add-names -n n rimg" "set-names -n n rimg" "remove-names -n rname rimg" \
-		"delete-image rimg" "delete rimg" "delete-layer rtop"; do
+	# Nothing of it can be changed (its names change on a copy in the
+	# primary store, as in newest Go: test-go-parity-cmds.sh).
+	for c in "set-metadata -m x rimg" "delete-image rimg" "delete rimg" "delete-layer rtop"; do
 		run "$S/out" "$S/err" $c </dev/null
 		expect_eq "$RC" 1 "$c"
 		grep -q "read-only" "$S/err" || die "$c message: $(cat "$S/err")"

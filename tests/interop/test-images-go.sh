@@ -501,17 +501,18 @@ test_deliberate_differences() {
 	"$CSTOR" $GA get-image-data -f "$A/out" img nokey 2>/dev/null && die "cstor: missing item"
 	"$GO_CS" $GB get-image-data -f "$B/out" img nokey 2>/dev/null && die "Go: missing item"
 	expect_eq "$([ -e "$A/out" ] && echo y):$([ -e "$B/out" ] && echo y)" ":y" "file left for a missing item"
-	# set-names on an image of a read-only store: Go copies the record
-	# into the primary store (without the first name); cstor refuses.
+	# set-names on an image of a read-only store: both copy the record
+	# into the primary store; Go 1.43 then loses the first name, cstor
+	# gives it both, as the newest Go does.
 	local R; R=$(t_store)
 	"$GO_CS" -g "$R/g" -R "$R/r" -s vfs create-layer -i rl >/dev/null
 	"$GO_CS" -g "$R/g" -R "$R/r" -s vfs create-image -i rimg rl >/dev/null
 	rc_c=0 rc_g=0
 	"$CSTOR" $GA --storage-opt vfs.imagestore=$R/g set-names -n a -n b rimg 2>/dev/null || rc_c=$?
 	"$GO_CS" $GB --storage-opt vfs.imagestore=$R/g set-names -n a -n b rimg 2>/dev/null || rc_g=$?
-	expect_eq "$rc_c:$rc_g" "1:0" "set-names of a read-only image"
-	expect_eq "$(grep -c rimg "$B/g/vfs-images/images.json"):$(grep -c rimg "$A/g/vfs-images/images.json")" "1:0" \
-		"Go copied the record, cstor did not"
+	expect_eq "$rc_c:$rc_g" "0:0" "set-names of a read-only image"
+	expect_eq "$(jq -c '.[] | select(.id == "rimg") | [.layer, .names]' "$A/g/vfs-images/images.json"):$(jq -c '.[] | select(.id == "rimg") | [.layer, .names]' "$B/g/vfs-images/images.json")" \
+		'["rl",["a","b"]]:["rl",["b"]]' "the records cstor and Go copied"
 }
 
 t_begin

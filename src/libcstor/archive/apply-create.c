@@ -91,9 +91,10 @@ struct meta {
 static int set_meta(struct apply *a, const struct meta *m, cstor_error *err)
 {
 	const cstor_tar_header *h = m->h;
-	int r = m->fd >= 0 ? fchown(m->fd, (uid_t)h->uid, (gid_t)h->gid)
-			   : fchownat(m->pfd, m->name, (uid_t)h->uid, (gid_t)h->gid,
-				      AT_SYMLINK_NOFOLLOW);
+	uid_t uid = a->o->chown ? (uid_t)a->o->chown_uid : (uid_t)h->uid;
+	gid_t gid = a->o->chown ? (gid_t)a->o->chown_gid : (gid_t)h->gid;
+	int r = m->fd >= 0 ? fchown(m->fd, uid, gid)
+			   : fchownat(m->pfd, m->name, uid, gid, AT_SYMLINK_NOFOLLOW);
 	if (r < 0 && !(a->o->ignore_chown_errors && (errno == EPERM || errno == EINVAL))) {
 		/* Say what works: an unprivileged user gives files away only
 		 * inside a user namespace that maps the IDs. */
@@ -104,9 +105,9 @@ static int set_meta(struct apply *a, const struct meta *m, cstor_error *err)
 				"files to other IDs: run in a user namespace, `podman unshare cstor "
 				"...` or `unshare -rm cstor ...`, or set the driver option "
 				"ignore_chown_errors=true to keep the files yours)",
-				h->uid, h->gid);
-		return cstor_error_errno(err, errno, "chown to %" PRId64 ":%" PRId64, h->uid,
-					 h->gid);
+				(int64_t)uid, (int64_t)gid);
+		return cstor_error_errno(err, errno, "chown to %" PRId64 ":%" PRId64, (int64_t)uid,
+					 (int64_t)gid);
 	}
 
 	/* After chown, which clears setuid/setgid. */

@@ -64,6 +64,10 @@ struct cstor_apply_options {
 	/* lchown failing with EPERM or EINVAL is not an error (rootless,
 	 * unmapped IDs). */
 	bool ignore_chown_errors;
+	/* Every member owned by chown_uid:chown_gid instead of the header's
+	 * IDs (copy --chown). */
+	bool chown;
+	uint32_t chown_uid, chown_gid;
 };
 
 struct cstor_apply_stats {

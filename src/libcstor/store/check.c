@@ -490,11 +490,19 @@ static int check_layer_diff(struct cstor_check_report *rep, cstor_store *s,
 		r = cstor_digester_final(&sink.dg, got, &e);
 	cstor_digester_done(&sink.dg);
 	int q = 0;
-	if (r < 0) {
+	const char *msg = r < 0 ? cstor_error_message(&e) : NULL;
+	/* Go's phrase right after the layer, where containers/storage's
+	 * tests match it; where it was found follows. */
+	const char *crc = msg ? strstr(msg, "file integrity checksum failed") : NULL;
+	if (crc && crc - msg >= 2) {
 		l->content_bad = true;
 		q = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_UNREADABLE, l->id,
-				      l->ro, "%slayer %s: %s", pre, l->id,
-				      cstor_error_message(&e));
+				      l->ro, "%slayer %s: %s (%.*s)", pre, l->id, crc,
+				      (int)(crc - msg - 2), msg);
+	} else if (r < 0) {
+		l->content_bad = true;
+		q = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_UNREADABLE, l->id,
+				      l->ro, "%slayer %s: %s", pre, l->id, msg);
 	} else if (!streq(got, l->diff_id)) {
 		l->content_bad = true;
 		q = check_add_problem(rep, CSTOR_CHECK_LAYER, CSTOR_PROBLEM_LAYER_DIGEST, l->id,

@@ -18,6 +18,7 @@
 #include "store/config.h"
 #include "drivers/driver.h"
 #include "util/error-internal.h"
+#include "util/gojson.h"
 #include "util/toml.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -35,6 +36,8 @@ void cstor_config_done(struct cstor_config *c)
 	free(c->rootless_storage_path);
 	strv_free(c->driver_opts);
 	free(c->config_file);
+	strv_free(c->ignored_keys);
+	json_decref(c->file_root);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -239,6 +242,76 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 	return 0;
 }
 
+/* Tables and keys of storage.conf that cstor accepts and does not act on:
+ * newer containers/storage has more of them (pull_options, imagestore,
+ * driver_priority, the thinpool table, composefs), and Go ignores what it
+ * does not know, so they are never an error; -D names each one. */
+static int note_ignored(struct cstor_config *c, const char *table, const char *key)
+{
+	char *s;
+	if (asprintf(&s, "%s%s%s", table, table[0] ? "." : "", key) < 0)
+		return -ENOMEM;
+	return strv_consume(&c->ignored_keys, s);
+}
+
+static bool in_list(const char *const *list, const char *key)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (streq(list[i], key))
+			return true;
+	return false;
+}
+
+static int collect_ignored(struct cstor_config *c, const json_t *root)
+{
+	static const char *const storage_keys[] = { "driver", "runroot", "graphroot",
+						    "rootless_storage_path", "transient_store",
+						    "options", NULL };
+	static const char *const option_keys[] = { "additionalimagestores", "additionallayerstores",
+						   "size", "mount_program", "skip_mount_home",
+						   "ignore_chown_errors", "force_mask", "mountopt",
+						   NULL };
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)root, key, v)
+	{
+		if (!streq(key, "storage") && note_ignored(c, "", key) < 0)
+			return -ENOMEM;
+	}
+	json_t *storage = json_object_get(root, "storage");
+	if (!json_is_object(storage))
+		return 0;
+	json_object_foreach(storage, key, v)
+	{
+		if (!in_list(storage_keys, key) && note_ignored(c, "storage", key) < 0)
+			return -ENOMEM;
+	}
+	json_t *o = json_object_get(storage, "options");
+	if (!json_is_object(o))
+		return 0;
+	const struct cstor_driver_ops *ops = c->driver ? cstor_driver_lookup(c->driver) : NULL;
+	json_object_foreach(o, key, v)
+	{
+		if (in_list(option_keys, key))
+			continue;
+		if (ops && streq(key, ops->name) && json_is_object(v)) {
+			const char *dk;
+			json_t *dv;
+			char sect[64];
+			snprintf(sect, sizeof(sect), "storage.options.%s", key);
+			json_object_foreach(v, dk, dv)
+			{
+				if (!in_list(ops->conf_keys, dk) && note_ignored(c, sect, dk) < 0)
+					return -ENOMEM;
+			}
+			continue;
+		}
+		if (note_ignored(c, "storage.options", key) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int cstor_driver_opt_split(const char *opt, char **prefix, char **key, char **value)
 {
 	const char *eq = strchr(opt, '=');
@@ -390,6 +463,11 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 	if (root && (r = file_driver_options(&c->driver_opts, root, c->config_file, prefix,
 					     c->driver, err)) < 0)
 		return r;
+	if (root) {
+		if (collect_ignored(c, root) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		c->file_root = json_incref(root);
+	}
 	c->src_opts = "the config file";
 	const char *envo = getenv("STORAGE_OPTS");
 	if (envo) {
@@ -491,5 +569,74 @@ int cstor_config_resolve(struct cstor_config *c, const cstor_store_options *o, c
 		c->transient_store = o->transient_store != 0;
 		c->src_transient = "the caller (cstor: --transient-store)";
 	}
+	return 0;
+}
+
+/* A [storage] or [storage.options] string-list key, for `config`. */
+static const json_t *file_key(const struct cstor_config *c, const char *table, const char *key)
+{
+	const json_t *t = c->file_root ? json_object_get(c->file_root, "storage") : NULL;
+	if (t && table)
+		t = json_object_get(t, table);
+	return json_is_object(t) ? json_object_get(t, key) : NULL;
+}
+
+static void json_kv_uint_omit(cstor_buf *b, bool *first, const json_t *v, const char *key)
+{
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		cstor_json_kv_int_omit(b, first, key, json_integer_value(v));
+}
+
+int cstor_store_options_json(char **json, const cstor_store_options *opts, cstor_error *err)
+{
+	_cleanup_(cstor_config_done) struct cstor_config c = { 0 };
+	int r = cstor_config_resolve(&c, opts, err);
+	if (r < 0)
+		return r;
+	cstor_buf b = { 0 };
+	bool first = true;
+	const json_t *v;
+	/* The fields in StoreOptions' order; RootlessStoragePath and
+	 * PullOptions have no JSON tag, so Go writes them under their Go
+	 * names and always. */
+	cstor_buf_putc(&b, '{');
+	cstor_json_kv_str_omit(&b, &first, "runroot", c.run_root);
+	cstor_json_kv_str_omit(&b, &first, "root", c.graph_root);
+	v = file_key(&c, NULL, "imagestore");
+	cstor_json_kv_str_omit(&b, &first, "imagestore", json_is_string(v) ? json_string_value(v) : NULL);
+	cstor_json_kv_str(&b, &first, "RootlessStoragePath",
+			  c.rootless_storage_path ? c.rootless_storage_path : "");
+	cstor_json_kv_str_omit(&b, &first, "driver", c.driver);
+	v = file_key(&c, NULL, "driver_priority");
+	if (json_is_array(v) && json_array_size(v) > 0) {
+		cstor_json_key(&b, &first, "driver-priority");
+		cstor_json_value(&b, v);
+	}
+	cstor_json_kv_strv_omit(&b, &first, "driver-options", c.driver_opts);
+	v = file_key(&c, "options", "root-auto-userns-user");
+	cstor_json_kv_str_omit(&b, &first, "root_auto_ns_user",
+			       json_is_string(v) ? json_string_value(v) : NULL);
+	json_kv_uint_omit(&b, &first, file_key(&c, "options", "auto-userns-min-size"),
+			  "auto_userns_min_size");
+	json_kv_uint_omit(&b, &first, file_key(&c, "options", "auto-userns-max-size"),
+			  "auto_userns_max_size");
+	v = file_key(&c, "options", "pull_options");
+	cstor_json_key(&b, &first, "PullOptions");
+	if (json_is_object(v))
+		cstor_json_value(&b, v);
+	else
+		cstor_buf_puts(&b, "null");
+	v = file_key(&c, "options", "disable-volatile");
+	if (json_is_true(v)) {
+		cstor_json_key(&b, &first, "disable-volatile");
+		cstor_buf_puts(&b, "true");
+	}
+	if (c.transient_store) {
+		cstor_json_key(&b, &first, "transient_store");
+		cstor_buf_puts(&b, "true");
+	}
+	cstor_buf_puts(&b, "}\n");
+	if (!(*json = cstor_buf_steal(&b, NULL)))
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef CSTOR_CONFIG_H
 #define CSTOR_CONFIG_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include <cstor/store.h>
@@ -18,6 +19,11 @@ struct cstor_config {
 	bool transient_store;
 	bool disable_volatile;
 	char *config_file; /* the file that was read, NULL if none */
+	/* The file's tables and keys cstor accepts without acting on them
+	 * ("storage.pull_options", "storage.options.thinpool"), for -D. */
+	char **ignored_keys;
+	/* The parsed file (NULL if none), for `cstor config`. */
+	json_t *file_root;
 	bool rootless;
 	/* Where each setting came from, for -D: "the caller", "$STORAGE_DRIVER",
 	 * "the config file", "the default", ... (static strings). */

@@ -665,14 +665,40 @@ static bool stale(struct cstor_objstore *os) CSTOR_REQUIRES_SHARED(&os->lock)
 	return cstor_recfile_stale(&os->file, &os->lock, &os->seen) || split_stale(os);
 }
 
+static int begin_writing(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA;
+
 /* A lock primitive: the lock is taken shared or handed back with an error,
  * across an exclusive reload in between, which the analysis cannot follow. */
 int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
 {
+	bool cleaned = false;
 	for (;;) {
 		cstor_lock_rlock(&os->lock);
 		split_lock(os, SPLIT_SHARED);
-		if (!stale(os))
+		bool fresh = !stale(os);
+		if (fresh && !cleaned && os->cleanup_pending && !os->read_only && os->ctx &&
+		    os->ops->reader_cleanup && os->ops->reader_cleanup(os)) {
+			/* Once: a cleanup that cannot run (no write access)
+			 * leaves the reader reading what is there. */
+			cleaned = true;
+			split_lock(os, SPLIT_UNLOCK);
+			cstor_lock_unlock(&os->lock);
+			/* Without waiting: a lock held elsewhere (or by this
+			 * very thread, reading in a nested call) must not turn
+			 * a read into a deadlock; the layer is then shown as
+			 * it is and removed by the next writer. The split
+			 * file's lock is only ever taken under the store's,
+			 * so once that one is ours, waiting for it is safe. */
+			cstor_error e = CSTOR_ERROR_INIT;
+			if (cstor_lock_trylock(&os->lock)) {
+				split_lock(os, SPLIT_EXCLUSIVE);
+				if (begin_writing(os, &e) == 0)
+					cstor_objstore_done(os);
+			}
+			cstor_error_clear(&e);
+			continue;
+		}
+		if (fresh)
 			return 0;
 		split_lock(os, SPLIT_UNLOCK);
 		cstor_lock_unlock(&os->lock);
@@ -700,6 +726,13 @@ int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err) CS
 				       os->file.dir);
 	cstor_lock_lock(&os->lock);
 	split_lock(os, SPLIT_EXCLUSIVE);
+	return begin_writing(os, err);
+}
+
+/* With the lock (and the split file's) just taken exclusively: up-to-date
+ * records, cleaned up; on failure both are released. */
+static int begin_writing(struct cstor_objstore *os, cstor_error *err) CSTOR_NO_TSA
+{
 	os->writing = true;
 	drop_shared_copies(os);
 	int r = stale(os) ? reload(os, err) : 0;

@@ -88,6 +88,11 @@ struct cstor_objstore_ops {
 	/* Run by the first writer after the records were (re)loaded, by any
 	 * process: finish what writers that died left half done. */
 	int (*writer_cleanup)(struct cstor_objstore *os, cstor_error *err);
+	/* Whether writer_cleanup has work a reader must not wait for: a
+	 * reader then takes the store for writing once to run it, as
+	 * containers/storage's readers do for layers flagged incomplete
+	 * (so that nothing is built on them). Optional. */
+	bool (*reader_cleanup)(struct cstor_objstore *os);
 	/* Deleting: when mark_dying is given, the record is marked and saved
 	 * first and removed last, so an interrupted delete leaves a record
 	 * writer_cleanup finishes; without it the record goes first and the

@@ -394,6 +394,7 @@ static int big_data_changed(struct cstor_obj_head *h, bool *changed, cstor_error
 static const struct cstor_verb_hooks image_hooks = {
 	.names_changed = names_changed,
 	.big_data_changed = big_data_changed,
+	.names_copy_up = true,
 };
 
 static int change_names(struct cstor_store *s, const char *ref, const char *const *names,

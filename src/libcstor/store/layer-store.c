@@ -54,6 +54,22 @@ static int remove_files(struct cstor_objstore *ls, const char *id, cstor_error *
 	return 0;
 }
 
+static bool layer_dead(struct cstor_store *s, struct cstor_layer_rec *rec)
+{
+	bool dead = cstor_layer_rec_flag_bool(rec, "incomplete") ||
+		    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_CREATING);
+	return dead && !cstor_apply_in_progress(s->run_layers_dir, rec->h.id);
+}
+
+/* Readers too have dead layers removed, as containers/storage's do. */
+static bool has_incomplete(struct cstor_objstore *ls) CSTOR_REQUIRES_SHARED(&ls->lock)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (layer_dead(ls->ctx, cstor_layer_store_at(ls, i)))
+			return true;
+	return false;
+}
+
 /* Layers flagged "incomplete" were being created or deleted by a writer
  * that died (writers hold the lock exclusively from flag to unflag): finish
  * removing them, as containers/storage does at load. A layer an apply is
@@ -66,11 +82,7 @@ static int remove_incomplete(struct cstor_objstore *ls, cstor_error *err)
 	int r = 0;
 	for (size_t i = 0; i < ls->n && r == 0;) {
 		struct cstor_layer_rec *rec = cstor_layer_store_at(ls, i);
-		bool dead = cstor_layer_rec_flag_bool(rec, "incomplete") ||
-			    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_CREATING);
-		if (dead && cstor_apply_in_progress(s->run_layers_dir, rec->h.id))
-			dead = false;
-		if (!dead) {
+		if (!layer_dead(s, rec)) {
 			i++;
 			continue;
 		}
@@ -101,6 +113,7 @@ const struct cstor_objstore_ops cstor_layer_store_ops = {
 	.split = in_image_store,
 	.set_split = set_in_image_store,
 	.writer_cleanup = remove_incomplete,
+	.reader_cleanup = has_incomplete,
 	.mark_dying = mark_dying,
 	.remove_files = remove_files,
 };

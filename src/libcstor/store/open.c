@@ -238,6 +238,10 @@ int cstor_store_open(cstor_store **out, const cstor_store_options *opts, cstor_e
 					c->driver_opts[i],
 					caller ? "the caller (cstor: --storage-opt)" : c->src_opts);
 		}
+		for (size_t i = 0; c->ignored_keys && c->ignored_keys[i]; i++)
+			cstor_store_log(s, CSTOR_LOG_DEBUG,
+					"config: %s: %s is accepted; cstor does not act on it",
+					c->config_file, c->ignored_keys[i]);
 	}
 	/* Checked before the driver is detected or initialised: nothing,
 	 * not even a probe mount, may land under a path that is not a store.

@@ -158,7 +158,7 @@ static inline struct cstor_objset cstor_store_layer_set(struct cstor_store *s)
 
 static inline struct cstor_objset cstor_store_image_set(struct cstor_store *s)
 {
-	return (struct cstor_objset){ s->images, s->ro_images, s->n_ro_images };
+	return (struct cstor_objset){ s->images, s->ro_images, s->n_ro_images, true };
 }
 
 static inline struct cstor_objset cstor_store_container_set(struct cstor_store *s)

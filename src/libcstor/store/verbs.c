@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <jansson.h>
+#include <sys/stat.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "archive/digest.h"
@@ -7,6 +11,8 @@
 #include "records/bigdata.h"
 #include "store/verbs.h"
 #include "util/cleanup.h"
+#include "util/copy.h"
+#include "util/gojson.h"
 #include "util/error-internal.h"
 #include "util/strv.h"
 
@@ -159,6 +165,17 @@ static int lookup(struct cstor_obj_head **out, struct cstor_objstore *os, const 
 	return by_short_name(out, os, strrchr(norm, '/'), bare, ref, amb, err);
 }
 
+/* 1 when @primary has a record with ID @id, 0 when not, or -errno. */
+static int primary_has(struct cstor_objstore *primary, const char *id, cstor_error *err)
+{
+	int r = cstor_objstore_start_reading(primary, err);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	r = cstor_objstore_by_id(primary, id) != NULL;
+	cstor_objstore_done(primary);
+	return r;
+}
+
 int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj_copy_fn copy,
 		      void *out, struct cstor_objstore **where, cstor_error *err)
 {
@@ -172,6 +189,24 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 		struct cstor_obj_head *h = NULL;
 		r = lookup(&h, os, ref, &a, err);
 		amb |= a;
+		if (h && i > 0 && set->ro_shadowed_by_id) {
+			/* The primary store comes first in the lock order:
+			 * look there with this one released, then again. */
+			_cleanup_free_ char *id = strdup(h->id);
+			cstor_objstore_done(os);
+			if (!id)
+				return cstor_error_set(err, ENOMEM, "out of memory");
+			r = primary_has(set->primary, id, err);
+			if (r < 0)
+				return r;
+			if (r > 0)
+				continue;
+			r = cstor_objstore_start_reading(os, err);
+			if (r != 0)
+				return r;
+			h = NULL;
+			r = lookup(&h, os, ref, &a, err);
+		}
 		if (h)
 			r = copy(out, os, h, err);
 		cstor_objstore_done(os);
@@ -243,6 +278,80 @@ static char **new_names(const struct cstor_obj_head *h, const char *const *names
 	return TAKE_PTR(all);
 }
 
+/* Copy record @ref of a read-only store of @set into the primary store
+ * @os (held for writing), with its big-data directory: the record the
+ * names then change on. NULL with @err set when no read-only store has it
+ * (or the copy failed). */
+static struct cstor_obj_head *copy_up(struct cstor_objstore *os, const struct cstor_objset *set,
+				      const char *ref, cstor_error *err) CSTOR_REQUIRES(&os->lock)
+{
+	const struct cstor_rec_codec *codec = os->ops->codec;
+	for (size_t i = 0; i < set->n_ro; i++) {
+		struct cstor_objstore *ro = set->ro[i];
+		if (cstor_objstore_start_reading(ro, NULL) != 0)
+			continue;
+		bool amb = false;
+		struct cstor_obj_head *h = NULL;
+		if (lookup(&h, ro, ref, &amb, NULL) < 0 || !h) {
+			cstor_objstore_done(ro);
+			continue;
+		}
+		/* The record through its own codec: every field, unknown
+		 * ones included, as the read-only store has it. */
+		cstor_buf b = { 0 };
+		codec->write(&b, h);
+		_cleanup_free_ char *text = cstor_buf_steal(&b, NULL);
+		_cleanup_free_ char *src_dir = cstor_objstore_data_dir(ro, h->id);
+		_cleanup_free_ char *dst_dir = cstor_objstore_data_dir(os, h->id);
+		cstor_objstore_done(ro);
+		if (!text || !src_dir || !dst_dir) {
+			cstor_error_set(err, ENOMEM, "out of memory");
+			return NULL;
+		}
+		json_error_t je;
+		json_t *obj = json_loads(text, 0, &je);
+		if (!obj) {
+			cstor_error_set(err, EBADMSG, "copy %s %s: %s", kind_of(set), ref, je.text);
+			return NULL;
+		}
+		struct cstor_obj_head *nh = NULL;
+		int r = codec->parse(&nh, obj, os->file.path, err);
+		json_decref(obj);
+		if (r < 0)
+			return NULL;
+		if (codec->loaded && codec->loaded(nh, os->file.path, err) < 0) {
+			codec->free(nh);
+			return NULL;
+		}
+		/* The names move over with set_names below, taken from any
+		 * other record of the primary store that has them. */
+		_cleanup_strv_free_ char **names = nh->names;
+		nh->names = NULL;
+		_cleanup_close_ int sfd = open(src_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (sfd >= 0) {
+			if (mkdir(dst_dir, 0700) < 0 && errno != EEXIST) {
+				cstor_error_errno(err, errno, "create %s", dst_dir);
+				codec->free(nh);
+				return NULL;
+			}
+			_cleanup_close_ int dfd = open(dst_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0 || cstor_copy_tree(sfd, dfd, 0, err) < 0) {
+				if (dfd < 0)
+					cstor_error_errno(err, errno, "open %s", dst_dir);
+				codec->free(nh);
+				return NULL;
+			}
+		}
+		if (cstor_objstore_add(os, nh) < 0 ||
+		    cstor_objstore_set_names(os, nh, names ? names : (char *[]){ NULL }) < 0) {
+			cstor_error_set(err, ENOMEM, "out of memory");
+			return NULL;
+		}
+		return nh;
+	}
+	return NULL;
+}
+
 int cstor_objset_change_names(const struct cstor_objset *set, const struct cstor_verb_hooks *hooks,
 			      const char *ref, const char *const *names, enum cstor_names_op op,
 			      const char *what, cstor_error *err)
@@ -252,6 +361,10 @@ int cstor_objset_change_names(const struct cstor_objset *set, const struct cstor
 	if (r != 0)
 		return r;
 	struct cstor_obj_head *h = cstor_objset_find_writable(os, set, ref, what, err);
+	if (!h && hooks && hooks->names_copy_up && cstor_objset_fail_code(err) == -EROFS) {
+		cstor_error_clear(err);
+		h = copy_up(os, set, ref, err);
+	}
 	_cleanup_strv_free_ char **all = h ? new_names(h, names, op) : NULL;
 	if (!h)
 		r = cstor_objset_fail_code(err);

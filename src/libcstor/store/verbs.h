@@ -22,6 +22,10 @@ struct cstor_objset {
 	struct cstor_objstore *primary;
 	struct cstor_objstore *const *ro;
 	size_t n_ro;
+	/* A read-only store's record whose ID the primary store has too is
+	 * not found by lookups: the primary's copy replaced it (images whose
+	 * names changed, as in newest containers/storage's Image()). */
+	bool ro_shadowed_by_id;
 };
 
 /* What a kind adds to a verb; every member may be NULL. */
@@ -31,6 +35,10 @@ struct cstor_verb_hooks {
 	/* After a big-data item of @h was written (an image's digests);
 	 * may set *changed. */
 	int (*big_data_changed)(struct cstor_obj_head *h, bool *changed, cstor_error *err);
+	/* Names of an object of a read-only store are changed on a copy
+	 * of it (record and big data) made in the primary store, as newest
+	 * containers/storage does for images. */
+	bool names_copy_up;
 };
 
 /* Copy what the caller needs of @h while its store @os is held. */
