@@ -243,7 +243,7 @@ static int file_driver_options(char ***opts, const json_t *root, const char *fil
 }
 
 /* Tables and keys of storage.conf that cstor accepts and does not act on:
- * newer containers/storage has more of them (pull_options, imagestore,
+ * newer containers/storage has more of them (pull_options,
  * driver_priority, the thinpool table, composefs), and Go ignores what it
  * does not know, so they are never an error; -D names each one. */
 static int note_ignored(struct cstor_config *c, const char *table, const char *key)
@@ -265,7 +265,7 @@ static bool in_list(const char *const *list, const char *key)
 static int collect_ignored(struct cstor_config *c, const json_t *root)
 {
 	static const char *const storage_keys[] = { "driver", "runroot", "graphroot",
-						    "rootless_storage_path", "transient_store",
+						    "rootless_storage_path", "transient_store", "imagestore",
 						    "options", NULL };
 	static const char *const option_keys[] = { "additionalimagestores", "additionallayerstores",
 						   "size", "mount_program", "skip_mount_home",
