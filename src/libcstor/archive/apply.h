@@ -50,6 +50,7 @@
 #include <cstor/error.h>
 
 #include "tar.h"
+#include "util/idmap.h"
 #include "tarsplit.h"
 #include "whiteout.h"
 
@@ -64,6 +65,10 @@ struct cstor_apply_options {
 	/* lchown failing with EPERM or EINVAL is not an error (rootless,
 	 * unmapped IDs). */
 	bool ignore_chown_errors;
+	/* The layer's ID mappings (NULL: none): headers give container IDs,
+	 * files get the host IDs they map to; an ID outside the maps is an
+	 * error, as in containers/storage. */
+	const struct cstor_idmaps *maps;
 };
 
 struct cstor_apply_stats {

@@ -16,6 +16,7 @@
 #include "util/fileutil.h"
 #include "store/objects-internal.h"
 #include "util/cleanup.h"
+#include "util/idmap.h"
 #include "util/rm.h"
 #include "util/strv.h"
 
@@ -219,6 +220,13 @@ static struct cstor_container_rec *new_record(const cstor_container_options *o, 
 	}
 	if (o->is_volatile && set_flag(rec, CSTOR_CONTAINER_FLAG_VOLATILE, json_true()) < 0)
 		goto oom;
+	/* The mappings asked for (not those inherited from the image), as
+	 * containers/storage records them. */
+	if (cstor_idmap_dup(&rec->uidmap, &rec->n_uidmap, o->host_uidmap ? NULL : o->uidmap,
+			    o->host_uidmap ? 0 : o->n_uidmap) < 0 ||
+	    cstor_idmap_dup(&rec->gidmap, &rec->n_gidmap, o->host_gidmap ? NULL : o->gidmap,
+			    o->host_gidmap ? 0 : o->n_gidmap) < 0)
+		goto oom;
 	return rec;
 oom:
 	cstor_container_rec_free(rec);
@@ -231,6 +239,7 @@ struct create {
 	const char *top;      /* the parent layer's ID, NULL: none */
 	const char *ro_parent; /* = top when it lives in a read-only store */
 	char *id_out;
+	char *mapped_top; /* a mapped copy of the top layer made for us */
 };
 
 /* Whether @id and @names are free in the container store. */
@@ -295,7 +304,10 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	lo.parent = c->top;
 	lo.mount_label = c->o->mount_label;
 	lo.writeable = 1;
-	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, err)) < 0)
+	lo.uidmap = c->o->uidmap, lo.n_uidmap = c->o->n_uidmap;
+	lo.gidmap = c->o->gidmap, lo.n_gidmap = c->o->n_gidmap;
+	lo.host_uidmap = c->o->host_uidmap, lo.host_gidmap = c->o->host_gidmap;
+	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, NULL, err)) < 0)
 		return r;
 	r = cstor_objstore_start_writing(cs, err);
 	if (r == 0) {
@@ -314,12 +326,83 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	return 0;
 }
 
+/* containers/storage's layerMatchesMappingOptions: whether a top layer
+ * with maps @u/@g serves a container asking for @o's. */
+static bool layer_matches(struct cstor_store *s, const cstor_container_options *o,
+			  const cstor_idmap *u, size_t nu, const cstor_idmap *g, size_t ng)
+{
+	const cstor_idmap *ou = o->host_uidmap ? NULL : o->uidmap;
+	const cstor_idmap *og = o->host_gidmap ? NULL : o->gidmap;
+	size_t nou = o->host_uidmap ? 0 : o->n_uidmap, nog = o->host_gidmap ? 0 : o->n_gidmap;
+	if (cstor_store_can_use_shifting(s, ou, nou, og, nog) && nu == 0 && ng == 0)
+		return true;
+	if ((o->host_uidmap && nu) || (o->host_gidmap && ng))
+		return false;
+	return cstor_idmap_equal(u, nu, ou, nou) && cstor_idmap_equal(g, ng, og, nog);
+}
+
+/* The top layer to build on (containers/storage's imageTopLayerForMapping):
+ * the image's top layer or one of its mapped copies whose mappings match;
+ * else, for an image of the primary image store whose top layer is ours,
+ * a new mapped copy of the top layer, recorded in the image's
+ * "mapped-layers"; else the top layer (the container's own layer is then
+ * shifted). The image store @home is held for writing when primary. */
+static int pick_top(struct create *c, struct cstor_store *s, struct cstor_objstore *ls,
+		    struct cstor_objstore *home, struct cstor_image_rec *img, cstor_error *err)
+	CSTOR_REQUIRES(&ls->lock)
+{
+	if (c->ro_parent)
+		return 0; /* a read-only store's layer: nothing of ours to copy */
+	struct cstor_layer_rec *top = cstor_layer_store_by_id(ls, c->top);
+	if (!top || layer_matches(s, c->o, top->uidmap, top->n_uidmap, top->gidmap, top->n_gidmap))
+		return 0;
+	for (size_t i = 0; img->mapped_layers && img->mapped_layers[i]; i++) {
+		struct cstor_layer_rec *m = cstor_layer_store_by_id(ls, img->mapped_layers[i]);
+		if (m && layer_matches(s, c->o, m->uidmap, m->n_uidmap, m->gidmap, m->n_gidmap)) {
+			c->top = m->h.id;
+			return 0;
+		}
+	}
+	if (home != s->images)
+		return 0;
+	cstor_layer_options lo = CSTOR_LAYER_OPTIONS_INIT;
+	lo.parent = top->parent && top->parent[0] ? top->parent : NULL;
+	lo.mount_label = top->mountlabel;
+	lo.uidmap = c->o->uidmap, lo.n_uidmap = c->o->n_uidmap;
+	lo.gidmap = c->o->gidmap, lo.n_gidmap = c->o->n_gidmap;
+	/* Asked for no mappings: none, not the parent's. */
+	lo.host_uidmap = c->o->host_uidmap || !c->o->n_uidmap;
+	lo.host_gidmap = c->o->host_gidmap || !c->o->n_gidmap;
+	const char *ro_parent = lo.parent && !cstor_layer_store_by_id(ls, lo.parent) ? lo.parent : NULL;
+	int r = cstor_layer_create_locked(&c->mapped_top, s, ls, &lo, ro_parent, top->h.id, NULL,
+					  err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "creating an ID-mapped copy of layer %s", top->h.id);
+	if (strv_append(&img->mapped_layers, c->mapped_top) < 0)
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if ((r = cstor_objstore_save(home, err)) < 0)
+		strv_remove(img->mapped_layers, c->mapped_top);
+	if (r < 0) {
+		struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, c->mapped_top);
+		if (l)
+			cstor_layer_store_delete(ls, l, NULL);
+		return cstor_error_wrap(err, r, "registering ID-mapped layer with image %s",
+					c->image_id);
+	}
+	c->top = c->mapped_top;
+	return 0;
+}
+
 /* With the image's store held: is the image still there, on that layer? */
 static int create_with_image(struct create *c, struct cstor_store *s,
 			     struct cstor_objstore *ls, struct cstor_objstore *home,
 			     cstor_error *err) CSTOR_REQUIRES(&ls->lock)
 {
-	int r = cstor_objstore_start_reading(home, err);
+	/* The primary image store is written when a mapped copy of the top
+	 * layer is registered with the image. */
+	bool write = home == s->images;
+	int r = write ? cstor_objstore_start_writing(home, err)
+		      : cstor_objstore_start_reading(home, err);
 	if (r != 0)
 		return r;
 	struct cstor_obj_head *h = cstor_objstore_by_id(home, c->image_id);
@@ -328,7 +411,7 @@ static int create_with_image(struct create *c, struct cstor_store *s,
 				     : NULL,
 			     c->top))
 		r = cstor_obj_not_found(err, "image", c->image_id, false);
-	else
+	else if (!c->top || (r = pick_top(c, s, ls, home, CSTOR_IMAGE_REC(h), err)) == 0)
 		r = create_locked(c, s, ls, err);
 	cstor_objstore_done(home);
 	return r;
@@ -365,11 +448,55 @@ static bool id_ok(const char *id)
 	return cstor_rec_id_valid(id) && !strchr(id, ' ');
 }
 
-int cstor_store_create_container(cstor_container **out, cstor_store *s,
-				 const cstor_container_options *o, cstor_error *err)
+int cstor_container_layer_maps(struct cstor_store *s, const char *layer, struct cstor_idmaps *maps,
+			       cstor_error *err)
 {
-	if (!o || o->version != CSTOR_CONTAINER_OPTIONS_VERSION)
+	*maps = (struct cstor_idmaps){ 0 };
+	struct cstor_objstore *cs = s->containers;
+	int r = cstor_objstore_start_reading(cs, err);
+	if (r != 0)
+		return r;
+	struct cstor_idmap *u = NULL, *g = NULL;
+	size_t nu = 0, ng = 0;
+	for (size_t k = 0; k < cs->n && r == 0; k++) {
+		struct cstor_container_rec *c = CSTOR_CONTAINER_REC(cs->recs[k]);
+		if (!streq(c->layer, layer))
+			continue;
+		if (cstor_idmap_dup(&u, &nu, c->uidmap, c->n_uidmap) < 0 ||
+		    cstor_idmap_dup(&g, &ng, c->gidmap, c->n_gidmap) < 0) {
+			free(u);
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		break;
+	}
+	cstor_objstore_done(cs);
+	if (r == 0)
+		*maps = (struct cstor_idmaps){ u, nu, g, ng };
+	return r;
+}
+
+int cstor_store_create_container(cstor_container **out, cstor_store *s,
+				 const cstor_container_options *opts, cstor_error *err)
+{
+	if (!opts || opts->version < 1 || opts->version > CSTOR_CONTAINER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_container_options version");
+	/* Version 1 callers have no ID-mapping fields. */
+	cstor_container_options ov = CSTOR_CONTAINER_OPTIONS_INIT;
+	if (opts->version == 1) {
+		ov.id = opts->id, ov.image = opts->image, ov.names = opts->names;
+		ov.metadata = opts->metadata, ov.mount_label = opts->mount_label;
+		ov.process_label = opts->process_label, ov.mount_options = opts->mount_options;
+		ov.is_volatile = opts->is_volatile, ov.flags = opts->flags;
+	} else
+		ov = *opts;
+	const cstor_container_options *o = &ov;
+	if (cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err) < 0 ||
+	    cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err) < 0)
+		return -EINVAL;
+	if (o->host_uidmap && o->n_uidmap)
+		return cstor_error_set(err, EINVAL, "host uid map specified along with UID mapping");
+	if (o->host_gidmap && o->n_gidmap)
+		return cstor_error_set(err, EINVAL, "host gid map specified along with GID mapping");
 	if (o->flags)
 		return cstor_error_set(err, EINVAL, "unknown container flags 0x%x", o->flags);
 	if (o->id && !id_ok(o->id))
@@ -409,6 +536,7 @@ int cstor_store_create_container(cstor_container **out, cstor_store *s,
 	if (r == 0 && out)
 		r = cstor_store_container(out, s, c.id_out, err);
 	free(c.id_out);
+	free(c.mapped_top);
 	return r;
 }
 
