@@ -64,7 +64,11 @@ int overlay_userns_open(const struct cstor_idmaps *maps, int *out, cstor_error *
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		/* Only async-signal-safe calls: the caller may have threads. */
+		/* Only async-signal-safe calls: the caller may have threads.
+		 * The write end of done is closed here too, so the read
+		 * below ends when the parent closes its copy. */
+		close(done[1]);
+		close(ready[0]);
 		char c = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
 		if (write(ready[1], &c, 1) != 1)
 			_exit(1);

@@ -262,13 +262,16 @@ static int shift_one(struct shift *s, int pfd, const char *name, int fd, const s
 {
 	uint32_t uid, gid;
 	int r;
+	struct seen *e = NULL;
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+		e = seen_find(s, st);
+		if (e && e->uid == st->st_uid && e->gid == st->st_gid)
+			return 0;
+	}
 	if ((r = map_id(&uid, s, st->st_uid, true, err)) < 0 ||
 	    (r = map_id(&gid, s, st->st_gid, false, err)) < 0)
 		return r;
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
-		struct seen *e = seen_find(s, st);
-		if (e && e->uid == st->st_uid && e->gid == st->st_gid)
-			return 0;
 		if (!e) {
 			if (s->n_seen == s->cap_seen) {
 				size_t cap = s->cap_seen ? 2 * s->cap_seen : 64;
