@@ -78,10 +78,17 @@ steps() {
 		owners "$m"
 		# (container IDs are random)
 		"$cli" "$@" container-parent-owners $c | sed "s/^ID: .*/ID: $c/"
+		# A file the container writes, with host IDs of its mappings.
+		[ $c = c2 ] || { echo new >$m/new && chown 300001:300002 $m/new; }
 		"$cli" "$@" unmount $c >/dev/null
 	done
 	echo "== diff of $L1"
 	"$cli" "$@" diff $L1 | tar -tvf - | awk '{print $2, $6}'
+	# A computed diff gives the container IDs of the layer's mappings.
+	echo "== diff of c1's layer"
+	local layer
+	layer=$("$cli" "$@" container --json c1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["layer"])')
+	"$cli" "$@" diff $layer | tar -tvf - | awk '{print $2, $6}' | sort
 }
 
 # Go and cstor on vfs: the same records (uidmap, gidmap, uidset, gidset,
@@ -108,6 +115,7 @@ test_vfs_same_as_go() {
 	grep -q '300005:300006 644 ./d/f' $A/out || die "c1's files not owned by its mapped IDs"
 	grep -q '100005:200006 644 ./d/f' $A/out || die "the layer's files not owned by its mapped IDs"
 	grep -q '^5/6 d/f$' $A/out || die "the diff does not give the container IDs back"
+	grep -q '^1/2 new$' $A/out || die "a computed diff does not give the container IDs"
 	# Each side reads the other's store the same way.
 	expect_eq "$(owners "$("$CSTOR" -g $B/g -R $B/r -s vfs mount c1)")" \
 		"$(owners "$("$GO_CS" --graph $A/g --run $A/r --storage-driver vfs mount c1)")" \

@@ -326,6 +326,13 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	return 0;
 }
 
+static void drop_layer(struct cstor_objstore *ls, const char *id) CSTOR_REQUIRES(&ls->lock)
+{
+	struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, id);
+	if (l)
+		cstor_layer_store_delete(ls, l, NULL);
+}
+
 /* containers/storage's layerMatchesMappingOptions: whether a top layer
  * with maps @u/@g serves a container asking for @o's. */
 static bool layer_matches(struct cstor_store *s, const cstor_container_options *o,
@@ -343,14 +350,15 @@ static bool layer_matches(struct cstor_store *s, const cstor_container_options *
 
 /* The top layer to build on (containers/storage's imageTopLayerForMapping):
  * the image's top layer or one of its mapped copies whose mappings match;
- * else, for an image of the primary image store whose top layer is ours,
- * a new mapped copy of the top layer, recorded in the image's
- * "mapped-layers"; else the top layer (the container's own layer is then
- * shifted). The image store @home is held for writing when primary. */
+ * else, when @can_copy (an image of the primary image store whose top
+ * layer is ours), a new mapped copy of the top layer, added to the image's
+ * "mapped-layers" (*added: the caller saves the image store); else the top
+ * layer (the container's own layer is then shifted). */
 static int pick_top(struct create *c, struct cstor_store *s, struct cstor_objstore *ls,
-		    struct cstor_objstore *home, struct cstor_image_rec *img, cstor_error *err)
+		    struct cstor_image_rec *img, bool can_copy, bool *added, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)
 {
+	*added = false;
 	if (c->ro_parent)
 		return 0; /* a read-only store's layer: nothing of ours to copy */
 	struct cstor_layer_rec *top = cstor_layer_store_by_id(ls, c->top);
@@ -363,7 +371,7 @@ static int pick_top(struct create *c, struct cstor_store *s, struct cstor_objsto
 			return 0;
 		}
 	}
-	if (home != s->images)
+	if (!can_copy)
 		return 0;
 	cstor_layer_options lo = CSTOR_LAYER_OPTIONS_INIT;
 	lo.parent = top->parent && top->parent[0] ? top->parent : NULL;
@@ -378,43 +386,65 @@ static int pick_top(struct create *c, struct cstor_store *s, struct cstor_objsto
 					  err);
 	if (r < 0)
 		return cstor_error_wrap(err, r, "creating an ID-mapped copy of layer %s", top->h.id);
-	if (strv_append(&img->mapped_layers, c->mapped_top) < 0)
-		r = cstor_error_set(err, ENOMEM, "out of memory");
-	else if ((r = cstor_objstore_save(home, err)) < 0)
-		strv_remove(img->mapped_layers, c->mapped_top);
-	if (r < 0) {
-		struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, c->mapped_top);
-		if (l)
-			cstor_layer_store_delete(ls, l, NULL);
-		return cstor_error_wrap(err, r, "registering ID-mapped layer with image %s",
-					c->image_id);
+	if (strv_append(&img->mapped_layers, c->mapped_top) < 0) {
+		drop_layer(ls, c->mapped_top);
+		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
+	*added = true;
 	c->top = c->mapped_top;
 	return 0;
 }
 
-/* With the image's store held: is the image still there, on that layer? */
-static int create_with_image(struct create *c, struct cstor_store *s,
-			     struct cstor_objstore *ls, struct cstor_objstore *home,
-			     cstor_error *err) CSTOR_REQUIRES(&ls->lock)
+/* The image record, if it is still there on that layer. */
+static struct cstor_image_rec *image_held(struct create *c, struct cstor_objstore *home,
+					  cstor_error *err) CSTOR_REQUIRES_SHARED(&home->lock)
 {
-	/* The primary image store is written when a mapped copy of the top
-	 * layer is registered with the image. */
-	bool write = home == s->images;
-	int r = write ? cstor_objstore_start_writing(home, err)
-		      : cstor_objstore_start_reading(home, err);
-	if (r != 0)
-		return r;
 	struct cstor_obj_head *h = cstor_objstore_by_id(home, c->image_id);
 	if (!h || !streq_ptr(CSTOR_IMAGE_REC(h)->layer && CSTOR_IMAGE_REC(h)->layer[0]
 				     ? CSTOR_IMAGE_REC(h)->layer
 				     : NULL,
-			     c->top))
-		r = cstor_obj_not_found(err, "image", c->image_id, false);
-	else if (!c->top || (r = pick_top(c, s, ls, home, CSTOR_IMAGE_REC(h), err)) == 0)
-		r = create_locked(c, s, ls, err);
+			     c->top)) {
+		cstor_obj_not_found(err, "image", c->image_id, false);
+		return NULL;
+	}
+	return CSTOR_IMAGE_REC(h);
+}
+
+/* With the image's store held: is the image still there, on that layer?
+ * The primary image store is held for writing: a mapped copy of the top
+ * layer is registered with the image before the container is made. */
+static int create_with_image(struct create *c, struct cstor_store *s,
+			     struct cstor_objstore *ls, struct cstor_objstore *home,
+			     cstor_error *err) CSTOR_REQUIRES(&ls->lock)
+{
+	int r;
+	if (home != s->images) {
+		r = cstor_objstore_start_reading(home, err);
+		if (r != 0)
+			return r;
+		struct cstor_image_rec *img = image_held(c, home, err);
+		bool added = false;
+		r = !img ? -ENOENT : c->top ? pick_top(c, s, ls, img, false, &added, err) : 0;
+		if (r == 0)
+			r = create_locked(c, s, ls, err);
+		cstor_objstore_done(home);
+		return r;
+	}
+	r = cstor_objstore_start_writing(home, err);
+	if (r != 0)
+		return r;
+	struct cstor_image_rec *img = image_held(c, home, err);
+	bool added = false;
+	int k = !img ? -ENOENT : c->top ? pick_top(c, s, ls, img, true, &added, err) : 0;
+	if (k == 0 && added && (k = cstor_objstore_save(home, err)) < 0) {
+		strv_remove(img->mapped_layers, c->mapped_top);
+		drop_layer(ls, c->mapped_top);
+		cstor_error_wrap(err, k, "registering ID-mapped layer with image %s", c->image_id);
+	}
+	if (k == 0)
+		k = create_locked(c, s, ls, err);
 	cstor_objstore_done(home);
-	return r;
+	return k;
 }
 
 static int resolve_parent(struct create *c, char **ro_parent, struct cstor_store *s,
@@ -456,23 +486,21 @@ int cstor_container_layer_maps(struct cstor_store *s, const char *layer, struct 
 	int r = cstor_objstore_start_reading(cs, err);
 	if (r != 0)
 		return r;
+	struct cstor_container_rec *found = NULL;
+	for (size_t k = 0; k < cs->n && !found; k++)
+		if (streq(CSTOR_CONTAINER_REC(cs->recs[k])->layer, layer))
+			found = CSTOR_CONTAINER_REC(cs->recs[k]);
 	struct cstor_idmap *u = NULL, *g = NULL;
 	size_t nu = 0, ng = 0;
-	for (size_t k = 0; k < cs->n && r == 0; k++) {
-		struct cstor_container_rec *c = CSTOR_CONTAINER_REC(cs->recs[k]);
-		if (!streq(c->layer, layer))
-			continue;
-		if (cstor_idmap_dup(&u, &nu, c->uidmap, c->n_uidmap) < 0 ||
-		    cstor_idmap_dup(&g, &ng, c->gidmap, c->n_gidmap) < 0) {
-			free(u);
-			r = cstor_error_set(err, ENOMEM, "out of memory");
-		}
-		break;
-	}
+	bool oom = found && (cstor_idmap_dup(&u, &nu, found->uidmap, found->n_uidmap) < 0 ||
+			     cstor_idmap_dup(&g, &ng, found->gidmap, found->n_gidmap) < 0);
 	cstor_objstore_done(cs);
-	if (r == 0)
-		*maps = (struct cstor_idmaps){ u, nu, g, ng };
-	return r;
+	if (oom) {
+		free(u);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	*maps = (struct cstor_idmaps){ u, nu, g, ng };
+	return 0;
 }
 
 int cstor_store_create_container(cstor_container **out, cstor_store *s,
@@ -490,9 +518,10 @@ int cstor_store_create_container(cstor_container **out, cstor_store *s,
 	} else
 		ov = *opts;
 	const cstor_container_options *o = &ov;
-	if (cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err) < 0 ||
-	    cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err) < 0)
-		return -EINVAL;
+	int r;
+	if ((r = cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err)) < 0 ||
+	    (r = cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err)) < 0)
+		return r;
 	if (o->host_uidmap && o->n_uidmap)
 		return cstor_error_set(err, EINVAL, "host uid map specified along with UID mapping");
 	if (o->host_gidmap && o->n_gidmap)
@@ -511,7 +540,6 @@ int cstor_store_create_container(cstor_container **out, cstor_store *s,
 	 * the layer stores in the lock order. It is checked again below. */
 	cstor_image *img = NULL;
 	struct cstor_objstore *home = NULL;
-	int r;
 	if (o->image && o->image[0] && (r = cstor_store_find_image(&img, &home, s, o->image, err)) < 0)
 		return r;
 	_cleanup_free_ char *image_id = img ? strdup(cstor_image_id(img)) : NULL;

@@ -417,9 +417,10 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 {
 	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
-	if (cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err) < 0 ||
-	    cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err) < 0)
-		return -EINVAL;
+	int cr;
+	if ((cr = cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err)) < 0 ||
+	    (cr = cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err)) < 0)
+		return cr;
 	if ((o->host_uidmap && o->n_uidmap) || (o->host_gidmap && o->n_gidmap))
 		return cstor_error_set(err, EINVAL, "host %s map specified along with %s mapping",
 				       o->host_uidmap && o->n_uidmap ? "uid" : "gid",
@@ -439,6 +440,9 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		return cstor_error_errno(err, errno, "generate a layer ID");
 
 	int r = 0;
+	/* A read-only parent's mappings, copied (declared before any goto). */
+	_cleanup_free_ struct cstor_idmap *ro_u = NULL, *ro_g = NULL;
+	size_t n_ro_u = 0, n_ro_g = 0;
 	const char *parent_id = ro_parent;
 	if (o->parent && o->parent[0] && !ro_parent) {
 		struct cstor_layer_rec *p = cstor_layer_store_lookup(ls, o->parent, NULL);
@@ -457,8 +461,6 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 	/* The mappings: the caller's, else the parent's (containers/storage's
 	 * PutLayer), none with host_*; what the files had before the shift:
 	 * the parent's, or the template's for a copy of one. */
-	_cleanup_free_ struct cstor_idmap *ro_u = NULL, *ro_g = NULL;
-	size_t n_ro_u = 0, n_ro_g = 0;
 	const struct cstor_idmap *pu = NULL, *pg = NULL;
 	size_t npu = 0, npg = 0;
 	if (parent_id && !ro_parent) {
