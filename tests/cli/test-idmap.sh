@@ -245,6 +245,12 @@ test_overlay_chown_copy() {
 	$C create-layer -n child base >/dev/null
 	$C layer --json child | grep -q '"gidmap":\[{"container_id":0,"host_id":200000' ||
 		die "a child does not inherit its parent's maps"
+	# A staged apply into a mapped layer gives the files host IDs too.
+	$C create-layer -n staged --uidmap 0:500000:65536 --gidmap 0:500000:65536 >/dev/null
+	$C applydiff-using-staging-dir -f "$T_TMP/layer.tar" staged
+	m=$($C mount staged)
+	expect_eq "$(stat -c %u:%g $m/d/f)" 500005:500006 "staged apply into a mapped layer"
+	$C unmount staged >/dev/null
 	$C create-image -n img base >/dev/null
 	$C create-container -n c1 --uidmap 0:300000:65536 --gidmap 0:300000:65536 img >/dev/null
 	local mapped
@@ -353,6 +359,16 @@ EOF
 	expect_eq $rc 1 "unmappable owner in the tarball"
 	grep -q "cannot be mapped to a host ID" $S/err || die "message: $(cat $S/err)"
 	expect_eq "$($C layers | grep -c '^[0-9a-f]')" 1 "layers after the refused import"
+	# A file of a mapped layer owned by a host ID its maps do not map
+	# cannot be shifted: the error names it, no layer is left.
+	$C import-layer -n mapped -f "$T_TMP/layer.tar" --uidmap 0:100000:65536 --gidmap 0:100000:65536 >/dev/null
+	chown 5:5 "$($C mount mapped)/d/f"
+	$C unmount mapped >/dev/null
+	rc=0
+	$C create-layer --uidmap 0:300000:65536 --gidmap 0:300000:65536 mapped 2>$S/err >/dev/null || rc=$?
+	expect_eq $rc 1 "shifting an unmapped owner"
+	grep -qE "d/(f|hl): owner UID 5 is not mapped by the layer's old UID map" $S/err || die "message: $(cat $S/err)"
+	expect_eq "$($C layers | grep -c '^[0-9a-f]')" 2 "layers after the refused shift"
 }
 
 t_begin
