@@ -164,6 +164,28 @@ test_vfs_chown_copy_keeps() {
 	$C layer --json host | grep -q uidmap && die "host-mapped layer has a uidmap" || true
 }
 
+# An image of a read-only (additional) image store gets no mapped copy:
+# the container's own layer is shifted from the image's (vfs).
+test_ro_store_image() {
+	t_unchecked "the primary store is checked only with its additional image store"
+	make_tar
+	local R P m
+	R=$(t_store)
+	P=$(t_store)
+	"$CSTOR" -g $R/g -R $R/r -s vfs import-layer -n base -f "$T_TMP/layer.tar" >/dev/null
+	"$CSTOR" -g $R/g -R $R/r -s vfs create-image -n img base >/dev/null
+	local C="$CSTOR -g $P/g -R $P/r -s vfs --storage-opt vfs.imagestore=$R/g"
+	$C create-container -n c1 --uidmap 0:300000:65536 --gidmap 0:300000:65536 img >/dev/null
+	python3 -c 'import json,sys; assert not json.load(open(sys.argv[1]))[0].get("mapped-layers")' \
+		$R/g/vfs-images/images.json || die "the read-only store's image was changed"
+	expect_eq "$($C layers | grep -c '^[0-9a-f]')" 2 "layers: the image's and the container's"
+	m=$($C mount c1)
+	expect_eq "$(stat -c %u:%g $m/d/f)" 300005:300006 "container layer shifted"
+	expect_eq "$(stat -c %u:%g $R/g/vfs/dir/*/d/f)" 5:6 "read-only store's layer untouched"
+	$C unmount c1 >/dev/null
+	$C check >/dev/null || die "check with the additional image store"
+}
+
 # overlay where idmapped lower layers work: layers unshifted and recorded
 # without maps (as Go records them then), the probe cached in the run root
 # under Go's name, containers shifted at mount time.
@@ -376,6 +398,7 @@ t_run test_bad_maps
 t_run test_subid
 t_run test_vfs_chown_copy_keeps
 t_run test_vfs_same_as_go
+t_run test_ro_store_image
 t_run test_overlay_idmapped_mounts
 t_run test_overlay_idmapped_same_as_go
 t_run test_overlay_chown_copy
