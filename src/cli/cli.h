@@ -264,8 +264,10 @@ struct cli_idmap_args {
 #define CLI_IDMAP_FLAGS(a)                                                                  \
 	{ { "-hostuidmap" }, CLI_BOOL, &(a).host_uid, "Force host UID map" },              \
 	{ { "-hostgidmap" }, CLI_BOOL, &(a).host_gid, "Force host GID map" },              \
-	{ { "-uidmap" }, CLI_STRING, &(a).uidmap, "UID map", NULL, "container:host:size[,...]" }, \
-	{ { "-gidmap" }, CLI_STRING, &(a).gidmap, "GID map", NULL, "container:host:size[,...]" }, \
+	{ { "-uidmap" }, CLI_STRING, &(a).uidmap, "UID map (container:host:size[,...])",           \
+	  "the parent layer's", "MAP" },                                                             \
+	{ { "-gidmap" }, CLI_STRING, &(a).gidmap, "GID map (container:host:size[,...])",           \
+	  "the parent layer's", "MAP" },                                                             \
 	{ { "-subuidmap" }, CLI_STRING, &(a).subuidmap, "subuid UID map for a user", NULL, "USER" }, \
 	{ { "-subgidmap" }, CLI_STRING, &(a).subgidmap, "subgid GID map for a group", NULL, "GROUP" }
 
