@@ -64,7 +64,14 @@ steps() {
 	"$cli" "$@" import-layer -i $L1 -n base --uidmap 0:100000:65536 --gidmap 0:200000:65536 \
 		-f "$T_TMP/layer.tar" >/dev/null
 	"$cli" "$@" create-layer -i $L2 -n child $L1 >/dev/null
+	"$cli" "$@" create-layer -i $L3 --uidmap 0:400000:65536 --gidmap 0:400000:65536 $L1 >/dev/null
 	"$cli" "$@" create-image -n img $L1 >/dev/null
+	# (owners below the root: Go leaves a shifted layer's root directory
+	# with the parent's owner, docs/differences.md)
+	echo "== layer $L3 mounted"
+	m=$("$cli" "$@" mount $L3)
+	owners "$m"
+	"$cli" "$@" unmount $L3 >/dev/null
 	"$cli" "$@" create-container -n c1 --uidmap 0:300000:65536 --gidmap 0:300000:65536 img >/dev/null
 	"$cli" "$@" create-container -n c2 img >/dev/null
 	echo "== layer $L1 mounted"
@@ -116,6 +123,11 @@ test_vfs_same_as_go() {
 	grep -q '100005:200006 644 ./d/f' $A/out || die "the layer's files not owned by its mapped IDs"
 	grep -q '^5/6 d/f$' $A/out || die "the diff does not give the container IDs back"
 	grep -q '^1/2 new$' $A/out || die "a computed diff does not give the container IDs"
+	grep -q '400005:400006 644 ./d/f' $A/out || die "a child with other maps is not shifted"
+	# cstor shifts the root directory too.
+	expect_eq "$(stat -c %u:%g "$("$CSTOR" -g $A/g -R $A/r -s vfs mount $L3)")" 400000:400000 \
+		"root of a shifted layer"
+	"$CSTOR" -g $A/g -R $A/r -s vfs unmount $L3 >/dev/null
 	# Each side reads the other's store the same way.
 	expect_eq "$(owners "$("$CSTOR" -g $B/g -R $B/r -s vfs mount c1)")" \
 		"$(owners "$("$GO_CS" --graph $A/g --run $A/r --storage-driver vfs mount c1)")" \
@@ -162,6 +174,15 @@ test_vfs_chown_copy_keeps() {
 	check_kept "$m" 5:6
 	$C unmount host >/dev/null
 	$C layer --json host | grep -q uidmap && die "host-mapped layer has a uidmap" || true
+	# applydiff into an existing mapped layer: host IDs on disk, the
+	# container IDs recorded.
+	$C create-layer -n empty --uidmap 0:600000:65536 --gidmap 0:600000:65536 >/dev/null
+	$C applydiff -f "$T_TMP/layer.tar" empty
+	m=$($C mount empty)
+	expect_eq "$(stat -c '%u:%g' "$m/d/f")" 600005:600006 "applydiff into a mapped layer"
+	$C unmount empty >/dev/null
+	$C layer --json empty | grep -q '"uidset":\[0,5,7,9\],"gidset":\[0,6,8,10\]' ||
+		die "uidset/gidset: $($C layer --json empty)"
 }
 
 # An image of a read-only (additional) image store gets no mapped copy:
