@@ -250,6 +250,22 @@ test_overlay_idmapped_mounts() {
 	fi
 }
 
+# Without ID mappings nothing asks whether the driver can shift: no probe.
+test_no_maps_no_probe() {
+	t_need_overlay
+	make_tar
+	local S
+	S=$(t_store)
+	local C="$CSTOR -g $S/g -R $S/r -s overlay"
+	$C import-layer -n base -f "$T_TMP/layer.tar" >/dev/null
+	$C create-layer -n child base >/dev/null
+	$C create-image -n img base >/dev/null
+	$C create-container -n c1 img >/dev/null
+	$C mount c1 >/dev/null
+	$C unmount c1 >/dev/null
+	[ -z "$(ls $S/r/overlay | grep idmapped)" ] || die "probed without ID mappings: $(ls $S/r/overlay)"
+}
+
 # Go on overlay makes the same records when idmapped mounts work.
 test_overlay_idmapped_same_as_go() {
 	need_go
@@ -317,6 +333,12 @@ test_overlay_chown_copy() {
 UIDs: [0]
 GIDs: [0]" "layer-parent-owners"
 	$C unmount base >/dev/null
+	# Mounted where idmapped mounts are used, a container over shifted
+	# layers is not shifted a second time.
+	m=$(env -u CSTOR_IDMAP_FORCE_CHOWN $C mount c1)
+	expect_eq "$(stat -c %u:%g $m/d/f)" 300005:300006 "shifted layers mounted without idmapped lowers"
+	grep " $m " /proc/self/mountinfo | grep -q "/mapped/" && die "idmapped mount over shifted layers"
+	$C unmount c1 >/dev/null
 	$C delete-container c1 >/dev/null
 	$C delete-container c2 >/dev/null
 	$C delete-image img >/dev/null
@@ -423,4 +445,5 @@ t_run test_ro_store_image
 t_run test_overlay_idmapped_mounts
 t_run test_overlay_idmapped_same_as_go
 t_run test_overlay_chown_copy
+t_run test_no_maps_no_probe
 t_end

@@ -341,7 +341,11 @@ static bool layer_matches(struct cstor_store *s, const cstor_container_options *
 	const cstor_idmap *ou = o->host_uidmap ? NULL : o->uidmap;
 	const cstor_idmap *og = o->host_gidmap ? NULL : o->gidmap;
 	size_t nou = o->host_uidmap ? 0 : o->n_uidmap, nog = o->host_gidmap ? 0 : o->n_gidmap;
-	if (cstor_store_can_use_shifting(s, ou, nou, og, nog) && nu == 0 && ng == 0)
+	/* Nothing mapped on either side: a match without asking the driver
+	 * (whose first answer may cost a probe). */
+	if (nu == 0 && ng == 0 && nou == 0 && nog == 0)
+		return true;
+	if (nu == 0 && ng == 0 && cstor_store_can_use_shifting(s, ou, nou, og, nog))
 		return true;
 	if ((o->host_uidmap && nu) || (o->host_gidmap && ng))
 		return false;

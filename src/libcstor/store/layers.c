@@ -487,7 +487,8 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		o->host_gidmap ? NULL : o->n_gidmap ? o->gidmap : pg,
 		o->host_gidmap ? 0 : o->n_gidmap ? o->n_gidmap : npg,
 	};
-	if (can_use_shifting(s, to.uids, to.n_uids, to.gids, to.n_gids))
+	/* Only mapped layers ask (the driver's first answer may cost a probe). */
+	if ((to.n_uids || to.n_gids) && can_use_shifting(s, to.uids, to.n_uids, to.gids, to.n_gids))
 		to = (struct cstor_idmaps){ 0 };
 	bool shift = !cstor_idmap_equal(from.uids, from.n_uids, to.uids, to.n_uids) ||
 		     !cstor_idmap_equal(from.gids, from.n_gids, to.gids, to.n_gids);
