@@ -280,7 +280,7 @@ int cstor_layer_options_norm(cstor_layer_options *out, const cstor_layer_options
 int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options *opts,
 		       const char *flag, cstor_error *err)
 {
-	cstor_layer_options ov;
+	cstor_layer_options ov = CSTOR_LAYER_OPTIONS_INIT;
 	int nr = cstor_layer_options_norm(&ov, opts, err);
 	if (nr < 0)
 		return nr;

@@ -364,7 +364,7 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 	/* The apply lock is taken before the layer exists, so that no writer
 	 * ever sees it "creating" without a live owner. */
 	char rid[65];
-	cstor_layer_options opts;
+	cstor_layer_options opts = CSTOR_LAYER_OPTIONS_INIT;
 	int nr = cstor_layer_options_norm(&opts, o, err);
 	if (nr < 0)
 		return nr;
