@@ -21,6 +21,7 @@
 
 #include <cstor/common.h>
 #include <cstor/error.h>
+#include <cstor/idmap.h>
 #include <cstor/store.h>
 
 CSTOR_BEGIN_DECL
@@ -62,7 +63,7 @@ CSTOR_PUBLIC int cstor_store_containers(cstor_container ***out, cstor_store *sto
 CSTOR_PUBLIC int cstor_store_container(cstor_container **out, cstor_store *store,
 				       const char *ref, cstor_error *err);
 
-#define CSTOR_CONTAINER_OPTIONS_VERSION 1
+#define CSTOR_CONTAINER_OPTIONS_VERSION 2
 
 typedef struct cstor_container_options {
 	unsigned int version;     /* CSTOR_CONTAINER_OPTIONS_VERSION */
@@ -77,9 +78,20 @@ typedef struct cstor_container_options {
 	const char *const *mount_options;
 	int is_volatile; /* recorded as the "Volatile" flag */
 	uint32_t flags;  /* none defined yet; must be 0 */
+	/* Version 2: ID mappings (docs/idmap.md), recorded on the container.
+	 * None given: the image's top layer's. Where the driver cannot shift
+	 * IDs at mount time, an image whose top layer has other mappings gets
+	 * a mapped copy of it (its "mapped-top-layers"). */
+	const cstor_idmap *uidmap;
+	size_t n_uidmap;
+	const cstor_idmap *gidmap;
+	size_t n_gidmap;
+	int host_uidmap;
+	int host_gidmap;
 } cstor_container_options;
 
-#define CSTOR_CONTAINER_OPTIONS_INIT { CSTOR_CONTAINER_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define CSTOR_CONTAINER_OPTIONS_INIT                                                  \
+	{ CSTOR_CONTAINER_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Create a container: a new read-write layer (random ID, its parent the

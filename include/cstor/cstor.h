@@ -7,6 +7,7 @@
 #include <cstor/container.h>
 #include <cstor/check.h>
 #include <cstor/error.h>
+#include <cstor/idmap.h>
 #include <cstor/image.h>
 #include <cstor/layer.h>
 #include <cstor/mount.h>

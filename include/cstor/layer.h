@@ -16,6 +16,7 @@
 
 #include <cstor/common.h>
 #include <cstor/error.h>
+#include <cstor/idmap.h>
 #include <cstor/store.h>
 
 CSTOR_BEGIN_DECL
@@ -50,7 +51,7 @@ CSTOR_PUBLIC int cstor_store_layers(cstor_layer ***out, cstor_store *store, csto
 CSTOR_PUBLIC int cstor_store_layer(cstor_layer **out, cstor_store *store, const char *ref,
 				   cstor_error *err);
 
-#define CSTOR_LAYER_OPTIONS_VERSION 1
+#define CSTOR_LAYER_OPTIONS_VERSION 2
 
 typedef struct cstor_layer_options {
 	unsigned int version;     /* CSTOR_LAYER_OPTIONS_VERSION */
@@ -60,15 +61,25 @@ typedef struct cstor_layer_options {
 	const char *mount_label;
 	int writeable; /* a container's read-write layer (vs. an image layer) */
 	uint32_t flags; /* CSTOR_LAYER_* */
+	/* Version 2: ID mappings (docs/idmap.md). None given (n == 0 and no
+	 * host_*): the parent's, as containers/storage does; host_uidmap /
+	 * host_gidmap: none at all. The layer's files are owned by the host
+	 * IDs; a tarball applied to it gives container IDs. */
+	const cstor_idmap *uidmap;
+	size_t n_uidmap;
+	const cstor_idmap *gidmap;
+	size_t n_gidmap;
+	int host_uidmap;
+	int host_gidmap;
 } cstor_layer_options;
+
+#define CSTOR_LAYER_OPTIONS_INIT { CSTOR_LAYER_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /** The layer's record is kept in volatile-layers.json, written without
  *  fsync (as newest containers/storage keeps volatile containers'
  *  layers; on the run root in a transient store). Since: 0.4 (older
  *  libraries reject it with -EINVAL). */
 #define CSTOR_LAYER_VOLATILE (1u << 0)
-
-#define CSTOR_LAYER_OPTIONS_INIT { CSTOR_LAYER_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Create an empty layer (a child starts with its parent's content). The

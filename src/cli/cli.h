@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <cstor/idmap.h>
 #include <cstor/cstor.h>
 
 enum cli_flag_type {
@@ -261,6 +262,32 @@ void cli_progress_die_of_cancel(void);
 void cli_progress_release_interrupt(void);
 /* The layers as a JSON array: [{"digest","size","reused"}]. */
 void cli_progress_layers_json(const struct cli_progress *p, FILE *f);
+
+/* ID-mapping flags of create-layer, import-layer and create-container,
+ * as the Go CLI has them (idmap.c, docs/idmap.md). */
+struct cli_idmap_args {
+	bool host_uid, host_gid;
+	char *uidmap, *gidmap, *subuidmap, *subgidmap;
+};
+#define CLI_IDMAP_FLAGS(a)                                                                  \
+	{ { "-hostuidmap" }, CLI_BOOL, &(a).host_uid, "Force host UID map" },              \
+	{ { "-hostgidmap" }, CLI_BOOL, &(a).host_gid, "Force host GID map" },              \
+	{ { "-uidmap" }, CLI_STRING, &(a).uidmap, "UID map (container:host:size[,...])",           \
+	  "the parent layer's", "MAP" },                                                             \
+	{ { "-gidmap" }, CLI_STRING, &(a).gidmap, "GID map (container:host:size[,...])",           \
+	  "the parent layer's", "MAP" },                                                             \
+	{ { "-subuidmap" }, CLI_STRING, &(a).subuidmap, "subuid UID map for a user", NULL, "USER" }, \
+	{ { "-subgidmap" }, CLI_STRING, &(a).subgidmap, "subgid GID map for a group", NULL, "GROUP" }
+
+struct cli_idmaps {
+	cstor_idmap *uids, *gids;
+	size_t n_uids, n_gids;
+};
+/* The maps the flags give: --subuidmap/--subgidmap (each the other's
+ * default) from /etc/subuid and /etc/subgid, then --uidmap/--gidmap. An
+ * error is printed, naming @what; -1 then. */
+int cli_idmaps_from_args(struct cli_idmaps *out, const struct cli_idmap_args *a, const char *what);
+void cli_idmaps_free(struct cli_idmaps *m);
 
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 

@@ -14,6 +14,7 @@ static char *file;
 static bool json, readonly;
 static char *id, *label;
 static char **names;
+static struct cli_idmap_args idmap;
 
 /* The input, counted for the progress line a terminal gets. */
 struct input {
@@ -108,15 +109,24 @@ static const struct cli_flag import_flags[] = {
 	{ { "-name", "n" }, CLI_LIST, &names, "Layer name" },
 	{ { "-label", "l" }, CLI_STRING, &label, "Mount Label" },
 	{ { "-readonly", "r" }, CLI_BOOL, &readonly, "Mark as read-only" },
+	CLI_IDMAP_FLAGS(idmap),
 	{ { NULL } },
 };
 
 static int import_layer(cstor_store *store, int argc, char **argv)
 {
-	struct input in = { .fd = open_input("import-layer") };
-	if (in.fd < 0)
+	struct cli_idmaps maps;
+	if (cli_idmaps_from_args(&maps, &idmap, "import-layer") < 0)
 		return EXIT_FAIL;
+	struct input in = { .fd = open_input("import-layer") };
+	if (in.fd < 0) {
+		cli_idmaps_free(&maps);
+		return EXIT_FAIL;
+	}
 	cstor_layer_options o = CSTOR_LAYER_OPTIONS_INIT;
+	o.uidmap = maps.uids, o.n_uidmap = maps.n_uids;
+	o.gidmap = maps.gids, o.n_gidmap = maps.n_gids;
+	o.host_uidmap = idmap.host_uid, o.host_gidmap = idmap.host_gid;
 	o.id = id;
 	o.parent = argc > 0 ? argv[0] : NULL;
 	o.names = (const char *const *)names;
@@ -127,6 +137,7 @@ static int import_layer(cstor_store *store, int argc, char **argv)
 	input_start(&in, "Importing");
 	int r = cstor_store_import_layer(&layer, store, &o, fd_read, &in, &err);
 	input_end(&in);
+	cli_idmaps_free(&maps);
 	if (r < 0) {
 		cli_error("import-layer", &err);
 		cstor_error_clear(&err);

@@ -9,8 +9,9 @@
 
 #include "cli.h"
 
-static bool json, is_volatile, host_uidmap, host_gidmap;
-static char *id, *metadata, *metadata_file, *uidmap, *gidmap, *subuidmap, *subgidmap;
+static bool json, is_volatile;
+static char *id, *metadata, *metadata_file;
+static struct cli_idmap_args idmap;
 static char **names;
 
 static const struct cli_flag json_flags[] = {
@@ -25,12 +26,7 @@ static const struct cli_flag create_flags[] = {
 	{ { "-metadata", "m" }, CLI_STRING, &metadata, "Metadata" },
 	{ { "-metadata-file", "f" }, CLI_STRING, &metadata_file, "Metadata File" },
 	CLI_JSON_FLAG(json),
-	{ { "-hostuidmap" }, CLI_BOOL, &host_uidmap, "Force host UID map" },
-	{ { "-hostgidmap" }, CLI_BOOL, &host_gidmap, "Force host GID map" },
-	{ { "-uidmap" }, CLI_STRING, &uidmap, "UID map" },
-	{ { "-gidmap" }, CLI_STRING, &gidmap, "GID map" },
-	{ { "-subuidmap" }, CLI_STRING, &subuidmap, "subuid UID map for a user" },
-	{ { "-subgidmap" }, CLI_STRING, &subgidmap, "subgid GID map for a group" },
+	CLI_IDMAP_FLAGS(idmap),
 	{ { NULL } },
 };
 
@@ -131,23 +127,9 @@ static int container(cstor_store *store, int argc, char **argv)
 
 static int create_container(cstor_store *store, int argc, char **argv)
 {
-	bool uids = (uidmap && uidmap[0]) || (subuidmap && subuidmap[0]);
-	bool gids = (gidmap && gidmap[0]) || (subgidmap && subgidmap[0]);
-	if (host_uidmap && uids) {
-		fprintf(stderr, "%s: create-container: host uid map specified along with UID mapping\n",
-			cli_program);
+	struct cli_idmaps maps;
+	if (cli_idmaps_from_args(&maps, &idmap, "create-container") < 0)
 		return EXIT_FAIL;
-	}
-	if (host_gidmap && gids) {
-		fprintf(stderr, "%s: create-container: host gid map specified along with GID mapping\n",
-			cli_program);
-		return EXIT_FAIL;
-	}
-	if (uids || gids) {
-		fprintf(stderr, "%s: create-container: ID mappings are not supported yet\n",
-			cli_program);
-		return EXIT_FAIL;
-	}
 	char *text = NULL;
 	if (metadata_file && metadata_file[0]) {
 		FILE *f = fopen(metadata_file, "rb");
@@ -157,6 +139,7 @@ static int create_container(cstor_store *store, int argc, char **argv)
 				metadata_file);
 			if (f)
 				fclose(f);
+			cli_idmaps_free(&maps);
 			return EXIT_FAIL;
 		}
 		fclose(f);
@@ -164,6 +147,7 @@ static int create_container(cstor_store *store, int argc, char **argv)
 			fprintf(stderr, "%s: create-container: %s: metadata cannot contain NUL bytes\n",
 				cli_program, metadata_file);
 			free(text);
+			cli_idmaps_free(&maps);
 			return EXIT_FAIL;
 		}
 	}
@@ -173,10 +157,14 @@ static int create_container(cstor_store *store, int argc, char **argv)
 	o.names = (const char *const *)names;
 	o.metadata = text ? text : metadata;
 	o.is_volatile = is_volatile;
+	o.uidmap = maps.uids, o.n_uidmap = maps.n_uids;
+	o.gidmap = maps.gids, o.n_gidmap = maps.n_gids;
+	o.host_uidmap = idmap.host_uid, o.host_gidmap = idmap.host_gid;
 	cstor_error err = CSTOR_ERROR_INIT;
 	cstor_container *c = NULL;
 	int r = cstor_store_create_container(&c, store, &o, &err);
 	free(text);
+	cli_idmaps_free(&maps);
 	if (r < 0)
 		return fail("create-container", &err);
 	if (json) {

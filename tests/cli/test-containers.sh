@@ -69,8 +69,8 @@ test_create_container() {
 	expect_eq "$RC:$(cat "$S/err")" "1:cstor: create-container: a container with ID \"$C1\" already exists" "ID in use"
 	run "$S/out" "$S/err" create-container nope
 	expect_eq "$RC:$(cat "$S/err")" "1:cstor: create-container: image not known: nope" "unknown image"
-	run "$S/out" "$S/err" create-container --uidmap 0:1000:10 img
-	expect_eq "$RC:$(cat "$S/err")" "1:cstor: create-container: ID mappings are not supported yet" "ID maps"
+	run "$S/out" "$S/err" create-container --uidmap 0:1000:10,5:2000:10 img
+	expect_eq "$RC:$(cat "$S/err")" "1:cstor: create-container: uid map: ranges 0:1000:10 and 5:2000:10 overlap (container IDs)" "bad ID maps (tests/cli/test-idmap.sh has the rest)"
 	run "$S/out" "$S/err" create-container --hostuidmap --uidmap 0:1:1 img
 	expect_eq "$RC:$(cat "$S/err")" "1:cstor: create-container: host uid map specified along with UID mapping" "host and map"
 	run "$S/out" "$S/err" create-container -i a/b img

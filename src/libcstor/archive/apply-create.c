@@ -91,10 +91,19 @@ struct meta {
 static int set_meta(struct apply *a, const struct meta *m, cstor_error *err)
 {
 	const cstor_tar_header *h = m->h;
-	uid_t uid = a->o->chown ? (uid_t)a->o->chown_uid : (uid_t)h->uid;
-	gid_t gid = a->o->chown ? (gid_t)a->o->chown_gid : (gid_t)h->gid;
-	int r = m->fd >= 0 ? fchown(m->fd, uid, gid)
-			   : fchownat(m->pfd, m->name, uid, gid, AT_SYMLINK_NOFOLLOW);
+	/* copy --chown names the owner (container IDs, mapped as a header's). */
+	uint32_t uid = a->o->chown ? a->o->chown_uid : (uint32_t)h->uid;
+	uint32_t gid = a->o->chown ? a->o->chown_gid : (uint32_t)h->gid;
+	const struct cstor_idmaps *maps = a->o->maps;
+	if (maps && (cstor_idmap_to_host(maps->uids, maps->n_uids, uid, &uid) < 0 ||
+		     cstor_idmap_to_host(maps->gids, maps->n_gids, gid, &gid) < 0))
+		return cstor_error_set(err, EINVAL,
+				       "owner %" PRId64 ":%" PRId64 " cannot be mapped to a host ID "
+				       "by the layer's ID mappings",
+				       (int64_t)uid, (int64_t)gid);
+	int r = m->fd >= 0 ? fchown(m->fd, (uid_t)uid, (gid_t)gid)
+			   : fchownat(m->pfd, m->name, (uid_t)uid, (gid_t)gid,
+				      AT_SYMLINK_NOFOLLOW);
 	if (r < 0 && !(a->o->ignore_chown_errors && (errno == EPERM || errno == EINVAL))) {
 		/* Say what works: an unprivileged user gives files away only
 		 * inside a user namespace that maps the IDs. */

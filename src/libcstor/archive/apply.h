@@ -50,6 +50,7 @@
 #include <cstor/error.h>
 
 #include "tar.h"
+#include "util/idmap.h"
 #include "tarsplit.h"
 #include "whiteout.h"
 
@@ -68,6 +69,10 @@ struct cstor_apply_options {
 	 * IDs (copy --chown). */
 	bool chown;
 	uint32_t chown_uid, chown_gid;
+	/* The layer's ID mappings (NULL: none): headers give container IDs,
+	 * files get the host IDs they map to; an ID outside the maps is an
+	 * error, as in containers/storage. */
+	const struct cstor_idmaps *maps;
 };
 
 struct cstor_apply_stats {

@@ -43,6 +43,7 @@ struct exporter {
 	char *target;
 	size_t target_cap;
 	bool try_noatime;
+	const struct cstor_idmaps *maps;
 
 	/* Overlay whiteout converter, when set. */
 	bool overlay;
@@ -86,6 +87,7 @@ static int exporter_init(struct exporter *e, cstor_tar_write_fn write, void *ctx
 			 const struct cstor_export_options *opts, cstor_error *err)
 {
 	e->try_noatime = true;
+	e->maps = opts ? opts->maps : NULL;
 	e->out_write = write;
 	e->out_ctx = ctx;
 	if (!write)
@@ -413,6 +415,16 @@ static int add_file(struct exporter *e, int dirfd, const char *name, unsigned ch
 	if (st.st_mode & (S_IFBLK | S_IFCHR)) {
 		h.devmajor = (int64_t)cstor_tree__go_major(st.st_rdev);
 		h.devminor = (int64_t)cstor_tree__go_minor(st.st_rdev);
+	}
+	uint32_t cuid, cgid;
+	if (e->maps && (cstor_idmap_to_container(e->maps->uids, e->maps->n_uids, st.st_uid, &cuid) < 0 ||
+			cstor_idmap_to_container(e->maps->gids, e->maps->n_gids, st.st_gid, &cgid) < 0))
+		return cstor_error_set(err, EINVAL,
+				       "export %s: owner %u:%u is not mapped by the layer's ID mappings",
+				       tarname, (unsigned)st.st_uid, (unsigned)st.st_gid);
+	if (e->maps) {
+		h.uid = cuid;
+		h.gid = cgid;
 	}
 	const char *uname, *gname;
 	int r = lookup_name(e, false, st.st_uid, &uname);

@@ -61,6 +61,7 @@
 #include "archive/changes.h"
 #include "archive/compress.h"
 #include "archive/tar.h"
+#include "util/idmap.h"
 
 enum {
 	/* Overlay: opaque directories carry user.overlay.opaque (rootless). */
@@ -75,6 +76,9 @@ struct cstor_export_options {
 	/* mtime of the whiteouts of cstor_export_changes(); NULL: now,
 	 * rounded to the second as Go's writer rounds it. For tests. */
 	const struct timespec *whiteout_time;
+	/* The layer's ID mappings (NULL: none): members get the container IDs
+	 * of the files' host owners; a host ID they do not map is an error. */
+	const struct cstor_idmaps *maps;
 };
 
 /* @opts may be NULL for an uncompressed stream. Fds may be O_PATH and are

@@ -18,6 +18,8 @@
 
 #include <cstor/error.h>
 
+#include "util/idmap.h"
+
 struct cstor_driver;
 
 struct cstor_driver_init {
@@ -88,9 +90,12 @@ struct cstor_driver_ops {
 			 char **path);
 	/* Make the layer's file tree available: *path gets the mount point
 	 * (malloc'd). @options are mount options ("ro", ...), NULL-terminated
-	 * or NULL. */
+	 * or NULL. @maps (NULL: none): ID mappings to show the files through,
+	 * only given when supports_shifting says yes (a container's mappings
+	 * over its unshifted layers). */
 	int (*get)(struct cstor_driver *d, const char *id, char *const *options,
-		   const char *mount_label, char **path, cstor_error *err);
+		   const char *mount_label, const struct cstor_idmaps *maps, char **path,
+		   cstor_error *err);
 	/* Undo get(). */
 	int (*put)(struct cstor_driver *d, const char *id, cstor_error *err);
 	/* Where get() mounts layer @id (malloc'd), whether or not it is
@@ -134,6 +139,22 @@ struct cstor_driver_ops {
 	 * CSTOR_DRIVER_FULL_TREES, through mounts). */
 	int (*diff_dirs)(struct cstor_driver *d, const char *id, int *top, int **lowers,
 			 size_t *n_lowers, bool *native, cstor_error *err);
+	/* ID mappings (docs/idmap.md). Whether get() can shift owners by a
+	 * container's ID mappings (overlay: idmapped mounts of the lower
+	 * layers), probed once and cached as containers/storage caches it.
+	 * When it can, layers are kept unshifted and recorded without maps,
+	 * as containers/storage does. Optional: NULL is no. */
+	bool (*supports_shifting)(struct cstor_driver *d);
+	/* The chown copy: give the files layer @id shows (its whole tree,
+	 * parents' files included) the owners @to gives the container IDs
+	 * that @from gave them. */
+	int (*shift_owners)(struct cstor_driver *d, const char *id, const struct cstor_idmaps *from,
+			    const struct cstor_idmaps *to, cstor_error *err);
+	/* Create layer @id on @parent (NULL: none) starting with a copy of
+	 * layer @template's own files (a template shares @parent): an image's
+	 * top layer copied to be shifted for other ID mappings. */
+	int (*create_from_template)(struct cstor_driver *d, const char *id, const char *tmpl,
+				    const char *parent, cstor_error *err);
 };
 
 extern const struct cstor_driver_ops cstor_driver_vfs;

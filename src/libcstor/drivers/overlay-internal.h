@@ -17,6 +17,10 @@ struct cstor_driver {
 	bool skip_mount_home;
 	bool ignore_chown_errors;
 	bool metacopy; /* the configured mountopt makes the kernel use metacopy */
+	/* Idmapped lower layers: 0 not probed yet, 1 usable, 2 not usable.
+	 * CSTOR_IDMAP_FORCE_CHOWN=1 in the environment makes it 2 (tests of
+	 * the chown copy, docs/idmap.md). */
+	int shifting;
 };
 
 /* Open the directory of layer @id: the home first, then each additional
@@ -47,7 +51,21 @@ int overlay_create(struct cstor_driver *d, const char *id, const char *parent, c
 int overlay_remove(struct cstor_driver *d, const char *id, cstor_error *err);
 bool overlay_exists(struct cstor_driver *d, const char *id);
 int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
-		const char *mount_label, char **path, cstor_error *err);
+		const char *mount_label, const struct cstor_idmaps *maps, char **path,
+		cstor_error *err);
+/* ID mappings (overlay-idmap.c): a user namespace fd with @maps; an
+ * idmapped clone of the mount of @src_fd attached on @target; detaching it. */
+int overlay_userns_open(const struct cstor_idmaps *maps, int *out, cstor_error *err);
+int overlay_idmapped_mount(int src_fd, int userns_fd, const char *target, cstor_error *err);
+void overlay_idmapped_unmount(const char *target);
+/* Whether overlay mounts may have idmapped lower layers: probed once,
+ * cached in the run home as "idmapped-lower-dir-true/false", as
+ * containers/storage caches it (overlay-probe.c). */
+bool overlay_supports_shifting(struct cstor_driver *d);
+int overlay_shift_owners(struct cstor_driver *d, const char *id, const struct cstor_idmaps *from,
+			 const struct cstor_idmaps *to, cstor_error *err);
+int overlay_create_from_template(struct cstor_driver *d, const char *id, const char *tmpl,
+				 const char *parent, cstor_error *err);
 int overlay_put(struct cstor_driver *d, const char *id, cstor_error *err);
 int overlay_mount_path(struct cstor_driver *d, const char *id, char **path);
 bool overlay_is_mounted(struct cstor_driver *d, const char *id, const char *path);

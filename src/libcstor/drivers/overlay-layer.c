@@ -18,6 +18,8 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/copy.h"
+#include "util/idmap.h"
 #include "util/rm.h"
 
 #define LINK_LEN 26
@@ -254,4 +256,50 @@ int overlay_stage_commit(struct cstor_driver *d, const char *id, const char *pat
 	    chown(diff, st.st_uid, st.st_gid) < 0)
 		return cstor_error_errno(err, errno, "commit %s as %s", path, diff);
 	return 0;
+}
+
+/* The chown copy through the layer's own mount: every file shifted there
+ * is copied up into its diff/, so the layer shows its parents' files with
+ * the new owners and the parents stay as they are (containers/storage
+ * shifts through a mount too). */
+int overlay_shift_owners(struct cstor_driver *d, const char *id, const struct cstor_idmaps *from,
+			 const struct cstor_idmaps *to, cstor_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = overlay_get(d, id, NULL, NULL, NULL, &path, err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "shift owners of layer %s", id);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		r = cstor_error_errno(err, errno, "open %s", path);
+	else {
+		r = cstor_idmap_shift_tree(fd, from, to, err);
+		close(fd);
+		if (r < 0)
+			cstor_error_wrap(err, r, "shift owners of layer %s", id);
+	}
+	int p = overlay_put(d, id, r < 0 ? NULL : err);
+	return r < 0 ? r : p;
+}
+
+/* A layer on @parent whose own files start as a copy of @tmpl's (which has
+ * the same parent). */
+int overlay_create_from_template(struct cstor_driver *d, const char *id, const char *tmpl,
+				 const char *parent, cstor_error *err)
+{
+	int r = overlay_create(d, id, parent, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int tdir = overlay_open_layer_dir(d, tmpl, NULL);
+	if (tdir < 0)
+		return cstor_error_errno(err, tdir, "overlay: template layer %s", tmpl);
+	_cleanup_close_ int src = openat(tdir, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char dst_path[4200];
+	snprintf(dst_path, sizeof(dst_path), "%s/diff", id);
+	_cleanup_close_ int dst =
+		openat(d->home_fd, dst_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0 || dst < 0)
+		return cstor_error_errno(err, errno, "overlay: open diff of %s or %s", tmpl, id);
+	r = cstor_copy_tree(src, dst, 0, err);
+	return r < 0 ? cstor_error_wrap(err, r, "overlay: copy layer %s to %s", tmpl, id) : 0;
 }

@@ -472,8 +472,66 @@ static int kernel_mount(struct cstor_driver *d, const char *id, const struct low
 	return 0;
 }
 
+/* The lowers shown through idmapped mounts of @maps, attached under the
+ * layer's mapped/ (containers/storage's place for them) and detached again
+ * once the overlay is mounted: overlay keeps its own references. */
+struct mapped_lowers {
+	char **targets;
+	size_t n;
+};
+
+static void mapped_lowers_done(struct mapped_lowers *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		overlay_idmapped_unmount(m->targets[i]);
+		rmdir(m->targets[i]);
+	}
+	strv_free(m->targets);
+	memset(m, 0, sizeof(*m));
+}
+
+static int map_lowers(struct mapped_lowers *m, struct lowers *l, struct cstor_driver *d, int dir,
+		      const char *id, const struct cstor_idmaps *maps, cstor_error *err)
+{
+	_cleanup_close_ int ns = -1;
+	int r = overlay_userns_open(maps, &ns, err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "overlay: mount layer %s with ID mappings", id);
+	if (mkdirat(dir, "mapped", 0700) < 0 && errno != EEXIST)
+		return cstor_error_errno(err, errno, "overlay: create %s/%s/mapped", d->home, id);
+	if (!(m->targets = calloc(l->n + 1, sizeof(char *))))
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < l->n; i++) {
+		char *t = NULL;
+		if (asprintf(&t, "%s/%s/mapped/%zu", d->home, id, i) < 0)
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		overlay_idmapped_unmount(t); /* a crashed process's leftover */
+		if (mkdir(t, 0700) < 0 && errno != EEXIST) {
+			r = cstor_error_errno(err, errno, "overlay: create %s", t);
+			free(t);
+			return r;
+		}
+		if ((r = overlay_idmapped_mount(l->fds[i], ns, t, err)) < 0) {
+			rmdir(t);
+			free(t);
+			return cstor_error_wrap(err, r, "overlay: mount layer %s with ID mappings", id);
+		}
+		m->targets[m->n++] = t;
+		int fd = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return cstor_error_errno(err, errno, "overlay: open %s", t);
+		close(l->fds[i]);
+		l->fds[i] = fd;
+		free(l->abs[i]);
+		if (!(l->abs[i] = strdup(t)))
+			return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
-		const char *mount_label, char **path, cstor_error *err)
+		const char *mount_label, const struct cstor_idmaps *maps, char **path,
+		cstor_error *err)
 {
 	bool in_ro_store = false;
 	_cleanup_close_ int dir = overlay_open_layer_dir(d, id, &in_ro_store);
@@ -508,6 +566,11 @@ int overlay_get(struct cstor_driver *d, const char *id, char *const *options,
 		snprintf(v, sizeof(v), "%s/work/work/incompat/volatile", id);
 		cstor_rm_rf_at_quiet(d->home_fd, v);
 	}
+	/* Only with idmapped lowers usable (the store asks first). */
+	_cleanup_(mapped_lowers_done) struct mapped_lowers ml = { 0 };
+	if (maps && (maps->n_uids || maps->n_gids) && !d->mount_program &&
+	    (r = map_lowers(&ml, &l, d, dir, id, maps, err)) < 0)
+		return r;
 	if (d->mount_program) {
 		/* The program gets the data only: mount flags ("ro",
 		 * "nodev", ...) are the kernel's, and Go drops them too. */

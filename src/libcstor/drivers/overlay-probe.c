@@ -340,3 +340,67 @@ bool overlay_native_diff(struct cstor_driver *d)
 	cache_put(d, feature, r == 0, text);
 	return r == 0;
 }
+
+/* containers/storage's supportsIdmappedLowerLayers: an overlay mount whose
+ * lower is an idmapped mount (of a one-ID namespace) must work. */
+static bool probe_idmapped_lowers(struct cstor_driver *d, char *why, size_t why_len)
+{
+	struct scratch s;
+	cstor_error err = CSTOR_ERROR_INIT;
+	if (scratch_new(&s, d, "compat", &err) < 0) {
+		snprintf(why, why_len, "%s", cstor_error_message(&err));
+		cstor_error_clear(&err);
+		return false;
+	}
+	static const char *const dirs[] = { "merged", "lower", "lower-mapped", "upper", "work",
+					    NULL };
+	static const cstor_idmap one = { 0, 0, 1 };
+	const struct cstor_idmaps maps = { &one, 1, &one, 1 };
+	char mapped[4200];
+	snprintf(mapped, sizeof(mapped), "%s/lower-mapped", s.path);
+	bool ok = false, attached = false;
+	int r = mkdirs(s.fd, dirs);
+	_cleanup_close_ int ns = -1, lower = -1;
+	if (r < 0)
+		snprintf(why, why_len, "create probe directories: %s", strerror(-r));
+	else if ((lower = openat(s.fd, "lower", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		snprintf(why, why_len, "open probe directory: %s", strerror(errno));
+	else if (overlay_userns_open(&maps, &ns, &err) < 0 ||
+		 overlay_idmapped_mount(lower, ns, mapped, &err) < 0)
+		snprintf(why, why_len, "%s", cstor_error_message(&err));
+	else {
+		attached = true;
+		ok = probe_mount(&s, mapped, "upper", "", why, why_len) == 0;
+	}
+	cstor_error_clear(&err);
+	if (attached)
+		overlay_idmapped_unmount(mapped);
+	scratch_done(&s, d);
+	return ok;
+}
+
+bool overlay_supports_shifting(struct cstor_driver *d)
+{
+	if (d->shifting)
+		return d->shifting == 1;
+	const char *force = getenv("CSTOR_IDMAP_FORCE_CHOWN");
+	if (force && streq(force, "1")) {
+		cstor_debug("overlay: idmapped mounts not used (CSTOR_IDMAP_FORCE_CHOWN=1)");
+		d->shifting = 2;
+		return false;
+	}
+	/* The mount program would have to shift on its own (fuse-overlayfs's
+	 * uidmapping options), which cstor does not pass. */
+	if (d->mount_program) {
+		d->shifting = 2;
+		return false;
+	}
+	int c = cache_get(d, "idmapped-lower-dir");
+	if (c < 0) {
+		char why[1024] = "";
+		c = probe_idmapped_lowers(d, why, sizeof(why));
+		cache_put(d, "idmapped-lower-dir", c == 1, why);
+	}
+	d->shifting = c == 1 ? 1 : 2;
+	return c == 1;
+}

@@ -220,8 +220,10 @@ static char *ro_store_dir(struct cstor_driver *d, const char *id)
 }
 
 static int vfs_get(struct cstor_driver *d, const char *id, char *const *options,
-		   const char *mount_label, char **path, cstor_error *err)
+		   const char *mount_label, const struct cstor_idmaps *maps, char **path,
+		   cstor_error *err)
 {
+	(void)maps; /* never given: vfs cannot shift at mount time */
 	for (size_t i = 0; options && options[i]; i++)
 		if (!streq(options[i], "ro"))
 			return cstor_error_set(err, EINVAL,
@@ -327,6 +329,26 @@ static int vfs_diff_dirs(struct cstor_driver *d, const char *id, int *top, int *
 	return 0;
 }
 
+/* The chown copy in place: a vfs layer is its whole tree. */
+static int vfs_shift_owners(struct cstor_driver *d, const char *id, const struct cstor_idmaps *from,
+			    const struct cstor_idmaps *to, cstor_error *err)
+{
+	_cleanup_close_ int fd = openat(d->dir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cstor_error_errno(err, errno, "open layer directory %s/dir/%s", d->home, id);
+	int r = cstor_idmap_shift_tree(fd, from, to, err);
+	return r < 0 ? cstor_error_wrap(err, r, "shift owners of layer %s", id) : 0;
+}
+
+/* A vfs layer holds its parent's files too: the template's tree is the
+ * copy to start from. */
+static int vfs_create_from_template(struct cstor_driver *d, const char *id, const char *tmpl,
+				    const char *parent, cstor_error *err)
+{
+	(void)parent;
+	return vfs_create(d, id, tmpl, err);
+}
+
 /* [storage.options.vfs], as containers/storage reads it. */
 static bool vfs_ignores_chown_errors(struct cstor_driver *d)
 {
@@ -352,6 +374,8 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	/* A vfs layer is a copy of its parent plus its own changes: create()
 	 * makes exactly the starting point again. */
 	.reset = vfs_create,
+	.shift_owners = vfs_shift_owners,
+	.create_from_template = vfs_create_from_template,
 	.files_dir = vfs_files_dir,
 	.name = "vfs",
 	.init = vfs_init,

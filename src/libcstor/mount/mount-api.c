@@ -52,6 +52,8 @@ static void located_done(struct located *l)
 {
 	free(l->t.id);
 	free(l->t.label);
+	free((cstor_idmap *)l->t.maps.uids);
+	free((cstor_idmap *)l->t.maps.gids);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -91,6 +93,26 @@ static int lock_layer(struct located *l, struct cstor_store *s, const char *ref,
 			cstor_objstore_done(s->layers);
 			located_done(l);
 			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+		/* A container's layer on a driver that shifts at mount time is
+		 * mounted through the container's ID mappings, as
+		 * containers/storage mounts a container; a layer recorded with
+		 * maps has its files shifted already. (The container store
+		 * comes after the layer stores in the lock order; it is
+		 * released before the mount state is taken.) */
+		if (s->driver_ops->supports_shifting && !rec->n_uidmap && !rec->n_gidmap &&
+		    (r = cstor_container_layer_maps(s, l->t.id, &l->t.maps, err)) < 0) {
+			cstor_objstore_done(s->layers);
+			located_done(l);
+			return r;
+		}
+		/* Only a container with maps asks the driver (the first
+		 * answer may cost a probe). */
+		if ((l->t.maps.n_uids || l->t.maps.n_gids) &&
+		    !s->driver_ops->supports_shifting(s->driver)) {
+			free((cstor_idmap *)l->t.maps.uids);
+			free((cstor_idmap *)l->t.maps.gids);
+			l->t.maps = (struct cstor_idmaps){ 0 };
 		}
 		r = cstor_mounts_layer_lock(s->mounts, l->t.id, &l->lock_fd, err);
 		if (r != 0) {

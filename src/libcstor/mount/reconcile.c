@@ -123,7 +123,9 @@ int cstor_mount_remount(struct cstor_store *s, struct cstor_reconciled *rc,
 {
 	_cleanup_free_ char *path = NULL;
 	const char *label = rc->st.label ? rc->st.label : t->label;
-	int r = s->driver_ops->get(cstor_store_driver_of(s, t->id), t->id, rc->st.options, label, &path, err);
+	const struct cstor_idmaps *maps = t->maps.n_uids || t->maps.n_gids ? &t->maps : NULL;
+	int r = s->driver_ops->get(cstor_store_driver_of(s, t->id), t->id, rc->st.options, label, maps,
+				   &path, err);
 	if (r < 0)
 		return r;
 	free(rc->path);
@@ -317,7 +319,7 @@ int cstor_mount_borrow(char **path, bool *temporary, struct cstor_store *s, cons
 		*path = TAKE_PTR(rc.path);
 	} else if (r == 0) {
 		char *const ro[] = { (char *)"ro", NULL };
-		r = s->driver_ops->get(cstor_store_driver_of(s, id), id, ro, NULL, path, err);
+		r = s->driver_ops->get(cstor_store_driver_of(s, id), id, ro, NULL, NULL, path, err);
 		*temporary = r == 0;
 	}
 	cstor_reconciled_done(&rc);

@@ -23,6 +23,9 @@ struct cstor_mount_target {
 	char *id;
 	bool ro_store; /* a layer of a read-only store: Go never holds it */
 	char *label;   /* the layer's mount label */
+	/* A container's ID mappings over its unshifted layers, shown through
+	 * idmapped mounts (only where the driver supports shifting). */
+	struct cstor_idmaps maps;
 };
 
 /* The outcome of reconcile(), which the caller may change and write out. */

@@ -14,14 +14,10 @@
 #include <stdint.h>
 
 #include <cstor/error.h>
+#include <cstor/idmap.h>
 
 #include "util/gojson.h"
 
-struct cstor_idmap {
-	uint32_t container_id;
-	uint32_t host_id;
-	uint32_t size;
-};
 
 /* Shared by image and container records. */
 int cstor_json_get_strv(char ***out, json_t *v, const char *what, cstor_error *err);

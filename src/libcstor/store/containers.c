@@ -16,6 +16,7 @@
 #include "util/fileutil.h"
 #include "store/objects-internal.h"
 #include "util/cleanup.h"
+#include "util/idmap.h"
 #include "util/rm.h"
 #include "util/strv.h"
 
@@ -234,6 +235,13 @@ static struct cstor_container_rec *new_record(const cstor_container_options *o, 
 	}
 	if (o->is_volatile && set_flag(rec, CSTOR_CONTAINER_FLAG_VOLATILE, json_true()) < 0)
 		goto oom;
+	/* The mappings asked for (not those inherited from the image), as
+	 * containers/storage records them. */
+	if (cstor_idmap_dup(&rec->uidmap, &rec->n_uidmap, o->host_uidmap ? NULL : o->uidmap,
+			    o->host_uidmap ? 0 : o->n_uidmap) < 0 ||
+	    cstor_idmap_dup(&rec->gidmap, &rec->n_gidmap, o->host_gidmap ? NULL : o->gidmap,
+			    o->host_gidmap ? 0 : o->n_gidmap) < 0)
+		goto oom;
 	return rec;
 oom:
 	cstor_container_rec_free(rec);
@@ -246,6 +254,7 @@ struct create {
 	const char *top;      /* the parent layer's ID, NULL: none */
 	const char *ro_parent; /* = top when it lives in a read-only store */
 	char *id_out;
+	char *mapped_top; /* a mapped copy of the top layer made for us */
 };
 
 /* Whether @id and @names are free in the container store. */
@@ -327,7 +336,10 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	bool vol = s->cfg.transient_store;
 	if (vol)
 		lo.flags |= CSTOR_LAYER_VOLATILE;
-	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, err)) < 0)
+	lo.uidmap = c->o->uidmap, lo.n_uidmap = c->o->n_uidmap;
+	lo.gidmap = c->o->gidmap, lo.n_gidmap = c->o->n_gidmap;
+	lo.host_uidmap = c->o->host_uidmap, lo.host_gidmap = c->o->host_gidmap;
+	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, NULL, err)) < 0)
 		return r;
 	r = cstor_objstore_start_writing(cs, err);
 	if (r == 0) {
@@ -346,24 +358,129 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	return 0;
 }
 
-/* With the image's store held: is the image still there, on that layer? */
-static int create_with_image(struct create *c, struct cstor_store *s,
-			     struct cstor_objstore *ls, struct cstor_objstore *home,
-			     cstor_error *err) CSTOR_REQUIRES(&ls->lock)
+static void drop_layer(struct cstor_objstore *ls, const char *id) CSTOR_REQUIRES(&ls->lock)
 {
-	int r = cstor_objstore_start_reading(home, err);
-	if (r != 0)
-		return r;
+	struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, id);
+	if (l)
+		cstor_layer_store_delete(ls, l, NULL);
+}
+
+/* containers/storage's layerMatchesMappingOptions: whether a top layer
+ * with maps @u/@g serves a container asking for @o's. */
+static bool layer_matches(struct cstor_store *s, const cstor_container_options *o,
+			  const cstor_idmap *u, size_t nu, const cstor_idmap *g, size_t ng)
+{
+	const cstor_idmap *ou = o->host_uidmap ? NULL : o->uidmap;
+	const cstor_idmap *og = o->host_gidmap ? NULL : o->gidmap;
+	size_t nou = o->host_uidmap ? 0 : o->n_uidmap, nog = o->host_gidmap ? 0 : o->n_gidmap;
+	/* Nothing mapped on either side: a match without asking the driver
+	 * (whose first answer may cost a probe). */
+	if (nu == 0 && ng == 0 && nou == 0 && nog == 0)
+		return true;
+	if (nu == 0 && ng == 0 && cstor_store_can_use_shifting(s, ou, nou, og, nog))
+		return true;
+	if ((o->host_uidmap && nu) || (o->host_gidmap && ng))
+		return false;
+	return cstor_idmap_equal(u, nu, ou, nou) && cstor_idmap_equal(g, ng, og, nog);
+}
+
+/* The top layer to build on (containers/storage's imageTopLayerForMapping):
+ * the image's top layer or one of its mapped copies whose mappings match;
+ * else, when @can_copy (an image of the primary image store whose top
+ * layer is ours), a new mapped copy of the top layer, added to the image's
+ * "mapped-layers" (*added: the caller saves the image store); else the top
+ * layer (the container's own layer is then shifted). */
+static int pick_top(struct create *c, struct cstor_store *s, struct cstor_objstore *ls,
+		    struct cstor_image_rec *img, bool can_copy, bool *added, cstor_error *err)
+	CSTOR_REQUIRES(&ls->lock)
+{
+	*added = false;
+	if (c->ro_parent)
+		return 0; /* a read-only store's layer: nothing of ours to copy */
+	struct cstor_layer_rec *top = cstor_layer_store_by_id(ls, c->top);
+	if (!top || layer_matches(s, c->o, top->uidmap, top->n_uidmap, top->gidmap, top->n_gidmap))
+		return 0;
+	for (size_t i = 0; img->mapped_layers && img->mapped_layers[i]; i++) {
+		struct cstor_layer_rec *m = cstor_layer_store_by_id(ls, img->mapped_layers[i]);
+		if (m && layer_matches(s, c->o, m->uidmap, m->n_uidmap, m->gidmap, m->n_gidmap)) {
+			c->top = m->h.id;
+			return 0;
+		}
+	}
+	if (!can_copy)
+		return 0;
+	cstor_layer_options lo = CSTOR_LAYER_OPTIONS_INIT;
+	lo.parent = top->parent && top->parent[0] ? top->parent : NULL;
+	lo.mount_label = top->mountlabel;
+	lo.uidmap = c->o->uidmap, lo.n_uidmap = c->o->n_uidmap;
+	lo.gidmap = c->o->gidmap, lo.n_gidmap = c->o->n_gidmap;
+	/* Asked for no mappings: none, not the parent's. */
+	lo.host_uidmap = c->o->host_uidmap || !c->o->n_uidmap;
+	lo.host_gidmap = c->o->host_gidmap || !c->o->n_gidmap;
+	const char *ro_parent = lo.parent && !cstor_layer_store_by_id(ls, lo.parent) ? lo.parent : NULL;
+	int r = cstor_layer_create_locked(&c->mapped_top, s, ls, &lo, ro_parent, top->h.id, NULL,
+					  err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "creating an ID-mapped copy of layer %s", top->h.id);
+	if (strv_append(&img->mapped_layers, c->mapped_top) < 0) {
+		drop_layer(ls, c->mapped_top);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	*added = true;
+	c->top = c->mapped_top;
+	return 0;
+}
+
+/* The image record, if it is still there on that layer. */
+static struct cstor_image_rec *image_held(struct create *c, struct cstor_objstore *home,
+					  cstor_error *err) CSTOR_REQUIRES_SHARED(&home->lock)
+{
 	struct cstor_obj_head *h = cstor_objstore_by_id(home, c->image_id);
 	if (!h || !streq_ptr(CSTOR_IMAGE_REC(h)->layer && CSTOR_IMAGE_REC(h)->layer[0]
 				     ? CSTOR_IMAGE_REC(h)->layer
 				     : NULL,
-			     c->top))
-		r = cstor_obj_not_found(err, "image", c->image_id, false);
-	else
-		r = create_locked(c, s, ls, err);
+			     c->top)) {
+		cstor_obj_not_found(err, "image", c->image_id, false);
+		return NULL;
+	}
+	return CSTOR_IMAGE_REC(h);
+}
+
+/* With the image's store held: is the image still there, on that layer?
+ * The primary image store is held for writing: a mapped copy of the top
+ * layer is registered with the image before the container is made. */
+static int create_with_image(struct create *c, struct cstor_store *s,
+			     struct cstor_objstore *ls, struct cstor_objstore *home,
+			     cstor_error *err) CSTOR_REQUIRES(&ls->lock)
+{
+	int r;
+	if (home != s->images) {
+		r = cstor_objstore_start_reading(home, err);
+		if (r != 0)
+			return r;
+		struct cstor_image_rec *img = image_held(c, home, err);
+		bool added = false;
+		r = !img ? -ENOENT : c->top ? pick_top(c, s, ls, img, false, &added, err) : 0;
+		if (r == 0)
+			r = create_locked(c, s, ls, err);
+		cstor_objstore_done(home);
+		return r;
+	}
+	r = cstor_objstore_start_writing(home, err);
+	if (r != 0)
+		return r;
+	struct cstor_image_rec *img = image_held(c, home, err);
+	bool added = false;
+	int k = !img ? -ENOENT : c->top ? pick_top(c, s, ls, img, true, &added, err) : 0;
+	if (k == 0 && added && (k = cstor_objstore_save(home, err)) < 0) {
+		strv_remove(img->mapped_layers, c->mapped_top);
+		drop_layer(ls, c->mapped_top);
+		cstor_error_wrap(err, k, "registering ID-mapped layer with image %s", c->image_id);
+	}
+	if (k == 0)
+		k = create_locked(c, s, ls, err);
 	cstor_objstore_done(home);
-	return r;
+	return k;
 }
 
 static int resolve_parent(struct create *c, char **ro_parent, struct cstor_store *s,
@@ -397,11 +514,54 @@ static bool id_ok(const char *id)
 	return cstor_rec_id_valid(id) && !strchr(id, ' ');
 }
 
-int cstor_store_create_container(cstor_container **out, cstor_store *s,
-				 const cstor_container_options *o, cstor_error *err)
+int cstor_container_layer_maps(struct cstor_store *s, const char *layer, struct cstor_idmaps *maps,
+			       cstor_error *err)
 {
-	if (!o || o->version != CSTOR_CONTAINER_OPTIONS_VERSION)
+	*maps = (struct cstor_idmaps){ 0 };
+	struct cstor_objstore *cs = s->containers;
+	int r = cstor_objstore_start_reading(cs, err);
+	if (r != 0)
+		return r;
+	struct cstor_container_rec *found = NULL;
+	for (size_t k = 0; k < cs->n && !found; k++)
+		if (streq(CSTOR_CONTAINER_REC(cs->recs[k])->layer, layer))
+			found = CSTOR_CONTAINER_REC(cs->recs[k]);
+	struct cstor_idmap *u = NULL, *g = NULL;
+	size_t nu = 0, ng = 0;
+	bool oom = found && (cstor_idmap_dup(&u, &nu, found->uidmap, found->n_uidmap) < 0 ||
+			     cstor_idmap_dup(&g, &ng, found->gidmap, found->n_gidmap) < 0);
+	cstor_objstore_done(cs);
+	if (oom) {
+		free(u);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
+	*maps = (struct cstor_idmaps){ u, nu, g, ng };
+	return 0;
+}
+
+int cstor_store_create_container(cstor_container **out, cstor_store *s,
+				 const cstor_container_options *opts, cstor_error *err)
+{
+	if (!opts || opts->version < 1 || opts->version > CSTOR_CONTAINER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_container_options version");
+	/* Version 1 callers have no ID-mapping fields. */
+	cstor_container_options ov = CSTOR_CONTAINER_OPTIONS_INIT;
+	if (opts->version == 1) {
+		ov.id = opts->id, ov.image = opts->image, ov.names = opts->names;
+		ov.metadata = opts->metadata, ov.mount_label = opts->mount_label;
+		ov.process_label = opts->process_label, ov.mount_options = opts->mount_options;
+		ov.is_volatile = opts->is_volatile, ov.flags = opts->flags;
+	} else
+		ov = *opts;
+	const cstor_container_options *o = &ov;
+	int r;
+	if ((r = cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err)) < 0 ||
+	    (r = cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err)) < 0)
+		return r;
+	if (o->host_uidmap && o->n_uidmap)
+		return cstor_error_set(err, EINVAL, "host uid map specified along with UID mapping");
+	if (o->host_gidmap && o->n_gidmap)
+		return cstor_error_set(err, EINVAL, "host gid map specified along with GID mapping");
 	if (o->flags)
 		return cstor_error_set(err, EINVAL, "unknown container flags 0x%x", o->flags);
 	if (o->id && !id_ok(o->id))
@@ -416,7 +576,6 @@ int cstor_store_create_container(cstor_container **out, cstor_store *s,
 	 * the layer stores in the lock order. It is checked again below. */
 	cstor_image *img = NULL;
 	struct cstor_objstore *home = NULL;
-	int r;
 	if (o->image && o->image[0] && (r = cstor_store_find_image(&img, &home, s, o->image, err)) < 0)
 		return r;
 	_cleanup_free_ char *image_id = img ? strdup(cstor_image_id(img)) : NULL;
@@ -441,6 +600,7 @@ int cstor_store_create_container(cstor_container **out, cstor_store *s,
 	if (r == 0 && out)
 		r = cstor_store_container(out, s, c.id_out, err);
 	free(c.id_out);
+	free(c.mapped_top);
 	return r;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public layer API on top of the layer stores and the driver. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
+#include "util/fileutil.h"
+#include "util/idmap.h"
 #include "util/strv.h"
 
 static char *const no_names[] = { NULL };
@@ -254,11 +257,34 @@ int cstor_store_create_layer(cstor_layer **out, cstor_store *s, const cstor_laye
 	return out ? cstor_store_layer(out, s, id, err) : 0;
 }
 
-int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options *o,
+int cstor_layer_options_norm(cstor_layer_options *out, const cstor_layer_options *o,
+			     cstor_error *err)
+{
+	if (!o || o->version < 1 || o->version > CSTOR_LAYER_OPTIONS_VERSION)
+		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	/* Version 1 callers have no ID-mapping fields: read only what they have. */
+	cstor_layer_options v = CSTOR_LAYER_OPTIONS_INIT;
+	if (o->version == 1) {
+		v.id = o->id;
+		v.parent = o->parent;
+		v.names = o->names;
+		v.mount_label = o->mount_label;
+		v.writeable = o->writeable;
+		v.flags = o->flags;
+	} else
+		v = *o;
+	*out = v;
+	return 0;
+}
+
+int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options *opts,
 		       const char *flag, cstor_error *err)
 {
-	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
-		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	cstor_layer_options ov = CSTOR_LAYER_OPTIONS_INIT;
+	int nr = cstor_layer_options_norm(&ov, opts, err);
+	if (nr < 0)
+		return nr;
+	const cstor_layer_options *o = &ov;
 
 	/* A parent in a read-only store is found before we lock the primary
 	 * store for writing (the lock order puts read-only stores after the
@@ -279,9 +305,56 @@ int cstor_layer_create(char **id_out, cstor_store *s, const cstor_layer_options 
 	int r = cstor_objstore_start_writing(ls, err);
 	if (r != 0)
 		return r;
-	r = cstor_layer_create_locked(id_out, s, ls, o, ro_parent, flag, err);
+	r = cstor_layer_create_locked(id_out, s, ls, o, ro_parent, NULL, flag, err);
 	cstor_objstore_done(ls);
 	return r;
+}
+
+/* What a mapped copy of a layer keeps of it (containers/storage's
+ * CreateFromTemplate): the digests, sizes and owners of its diff. */
+static int copy_template(struct cstor_layer_rec *rec, const struct cstor_layer_rec *t)
+{
+	if (!t)
+		return 0;
+	if ((t->h.metadata && !(rec->h.metadata = strdup(t->h.metadata))) ||
+	    (t->compressed_digest && !(rec->compressed_digest = strdup(t->compressed_digest))) ||
+	    (t->uncompressed_digest && !(rec->uncompressed_digest = strdup(t->uncompressed_digest))) ||
+	    (t->toc_digest && !(rec->toc_digest = strdup(t->toc_digest))))
+		return -ENOMEM;
+	rec->compressed_size = t->compressed_size;
+	rec->uncompressed_size = t->uncompressed_size;
+	rec->compression = t->compression;
+	if (t->n_uidset && !(rec->uidset = malloc(t->n_uidset * sizeof(uint32_t))))
+		return -ENOMEM;
+	if (t->n_gidset && !(rec->gidset = malloc(t->n_gidset * sizeof(uint32_t))))
+		return -ENOMEM;
+	if (t->n_uidset)
+		memcpy(rec->uidset, t->uidset, t->n_uidset * sizeof(uint32_t));
+	if (t->n_gidset)
+		memcpy(rec->gidset, t->gidset, t->n_gidset * sizeof(uint32_t));
+	rec->n_uidset = t->n_uidset;
+	rec->n_gidset = t->n_gidset;
+	return 0;
+}
+
+/* The template's tar-split, so the copy's diff is the same tarball. */
+static int copy_template_tarsplit(struct cstor_objstore *ls, const char *tmpl, const char *id,
+				  cstor_error *err)
+{
+	char from[4200], to[4200];
+	snprintf(from, sizeof(from), "%s.tar-split.gz", tmpl);
+	snprintf(to, sizeof(to), "%s.tar-split.gz", id);
+	_cleanup_close_ int dfd = open(ls->file.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return cstor_error_errno(err, errno, "open %s", ls->file.dir);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = cstor_read_file_at(dfd, from, &data, &len, from, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return cstor_error_errno(err, r, "read %s/%s", ls->file.dir, from);
+	return cstor_atomic_write_at(dfd, to, data, len, 0600, 0, to, err);
 }
 
 /* -EBUSY when layer @parent_id is a container's layer (no layer may be
@@ -302,12 +375,56 @@ static int cstor_store_check_parent(struct cstor_store *s, const char *parent_id
 	return r;
 }
 
+/* The ID mappings of layer @id of a read-only store, copied (the primary
+ * store is held: read-only stores come after it in the lock order). */
+static int ro_layer_maps(struct cstor_store *s, const char *id, struct cstor_idmap **u, size_t *nu,
+			 struct cstor_idmap **g, size_t *ng, cstor_error *err)
+{
+	for (size_t i = 0; i < s->n_ro_layers; i++) {
+		struct cstor_objstore *ro = s->ro_layers[i];
+		int r = cstor_objstore_start_reading(ro, err);
+		if (r != 0)
+			return r;
+		struct cstor_layer_rec *p = cstor_layer_store_by_id(ro, id);
+		if (p && (cstor_idmap_dup(u, nu, p->uidmap, p->n_uidmap) < 0 ||
+			  cstor_idmap_dup(g, ng, p->gidmap, p->n_gidmap) < 0))
+			r = cstor_error_set(err, ENOMEM, "out of memory");
+		cstor_objstore_done(ro);
+		if (p || r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Whether the driver shifts at mount time for these mappings: then layers
+ * are kept unshifted and recorded without maps (Go's canUseShifting). */
+static bool can_use_shifting(struct cstor_store *s, const cstor_idmap *u, size_t nu,
+			     const cstor_idmap *g, size_t ng)
+{
+	return s->driver_ops->supports_shifting && s->driver_ops->supports_shifting(s->driver) &&
+	       cstor_idmap_contiguous(u, nu) && cstor_idmap_contiguous(g, ng);
+}
+
+bool cstor_store_can_use_shifting(struct cstor_store *s, const cstor_idmap *u, size_t nu,
+				  const cstor_idmap *g, size_t ng)
+{
+	return can_use_shifting(s, u, nu, g, ng);
+}
+
 int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objstore *ls,
 			      const cstor_layer_options *o, const char *ro_parent,
-			      const char *flag, cstor_error *err)
+			      const char *tmpl, const char *flag, cstor_error *err)
 {
 	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
 		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
+	int cr;
+	if ((cr = cstor_idmap_check(o->uidmap, o->n_uidmap, "uid", err)) < 0 ||
+	    (cr = cstor_idmap_check(o->gidmap, o->n_gidmap, "gid", err)) < 0)
+		return cr;
+	if ((o->host_uidmap && o->n_uidmap) || (o->host_gidmap && o->n_gidmap))
+		return cstor_error_set(err, EINVAL, "host %s map specified along with %s mapping",
+				       o->host_uidmap && o->n_uidmap ? "uid" : "gid",
+				       o->host_uidmap && o->n_uidmap ? "UID" : "GID");
 	if (o->flags & ~CSTOR_LAYER_VOLATILE)
 		return cstor_error_set(err, EINVAL, "unknown layer flags 0x%x", o->flags);
 	if (o->id && (!o->id[0] || strpbrk(o->id, " /") || streq(o->id, ".") || streq(o->id, "..")))
@@ -323,6 +440,9 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		return cstor_error_errno(err, errno, "generate a layer ID");
 
 	int r = 0;
+	/* A read-only parent's mappings, copied (declared before any goto). */
+	_cleanup_free_ struct cstor_idmap *ro_u = NULL, *ro_g = NULL;
+	size_t n_ro_u = 0, n_ro_g = 0;
 	const char *parent_id = ro_parent;
 	if (o->parent && o->parent[0] && !ro_parent) {
 		struct cstor_layer_rec *p = cstor_layer_store_lookup(ls, o->parent, NULL);
@@ -337,6 +457,45 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 			goto out;
 		}
 		parent_id = p->h.id;
+	}
+	/* The mappings: the caller's, else the parent's (containers/storage's
+	 * PutLayer), none with host_*; what the files had before the shift:
+	 * the parent's, or the template's for a copy of one. */
+	const struct cstor_idmap *pu = NULL, *pg = NULL;
+	size_t npu = 0, npg = 0;
+	if (parent_id && !ro_parent) {
+		struct cstor_layer_rec *p = cstor_layer_store_by_id(ls, parent_id);
+		pu = p ? p->uidmap : NULL, npu = p ? p->n_uidmap : 0;
+		pg = p ? p->gidmap : NULL, npg = p ? p->n_gidmap : 0;
+	} else if (ro_parent) {
+		if ((r = ro_layer_maps(s, ro_parent, &ro_u, &n_ro_u, &ro_g, &n_ro_g, err)) < 0)
+			goto out;
+		pu = ro_u, npu = n_ro_u, pg = ro_g, npg = n_ro_g;
+	}
+	struct cstor_idmaps from = { pu, npu, pg, npg };
+	if (tmpl) {
+		struct cstor_layer_rec *t = cstor_layer_store_by_id(ls, tmpl);
+		if (!t) {
+			r = cstor_error_set(err, ENOENT, "layer not known: %s", tmpl);
+			goto out;
+		}
+		from = (struct cstor_idmaps){ t->uidmap, t->n_uidmap, t->gidmap, t->n_gidmap };
+	}
+	struct cstor_idmaps to = {
+		o->host_uidmap ? NULL : o->n_uidmap ? o->uidmap : pu,
+		o->host_uidmap ? 0 : o->n_uidmap ? o->n_uidmap : npu,
+		o->host_gidmap ? NULL : o->n_gidmap ? o->gidmap : pg,
+		o->host_gidmap ? 0 : o->n_gidmap ? o->n_gidmap : npg,
+	};
+	/* Only mapped layers ask (the driver's first answer may cost a probe). */
+	if ((to.n_uids || to.n_gids) && can_use_shifting(s, to.uids, to.n_uids, to.gids, to.n_gids))
+		to = (struct cstor_idmaps){ 0 };
+	bool shift = !cstor_idmap_equal(from.uids, from.n_uids, to.uids, to.n_uids) ||
+		     !cstor_idmap_equal(from.gids, from.n_gids, to.gids, to.n_gids);
+	if (shift && !s->driver_ops->shift_owners) {
+		r = cstor_error_set(err, ENOTSUP, "the %s driver cannot shift file owners",
+				    s->driver_ops->name);
+		goto out;
 	}
 	/* A container's layer is nobody's parent (Go: ErrParentIsContainer). */
 	if (parent_id && s->containers && (r = cstor_store_check_parent(s, parent_id, err)) < 0)
@@ -367,6 +526,13 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 	rec->is_volatile = (o->flags & CSTOR_LAYER_VOLATILE) != 0;
 	rec->in_image_store = !rec->is_volatile && !o->writeable && s->image_driver;
 	struct cstor_driver *drv = rec->in_image_store ? s->image_driver : s->driver;
+	if (cstor_idmap_dup(&rec->uidmap, &rec->n_uidmap, to.uids, to.n_uids) < 0 ||
+	    cstor_idmap_dup(&rec->gidmap, &rec->n_gidmap, to.gids, to.n_gids) < 0 ||
+	    (tmpl && copy_template(rec, cstor_layer_store_by_id(ls, tmpl)) < 0)) {
+		cstor_layer_rec_free(rec);
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
 	if (o->names && (rec->h.names = strv_copy((char *const *)o->names)) == NULL) {
 		cstor_layer_rec_free(rec);
 		r = cstor_error_set(err, ENOMEM, "out of memory");
@@ -382,7 +548,23 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		cstor_layer_store_remove(ls, rec);
 		goto out;
 	}
-	r = s->driver_ops->create(drv, id, parent_id, err);
+	if (tmpl && !s->driver_ops->create_from_template)
+		r = cstor_error_set(err, ENOTSUP, "the %s driver cannot copy layers",
+				    s->driver_ops->name);
+	else if (tmpl && cstor_store_driver_of(s, tmpl) != drv)
+		/* A mapped copy goes where the template's driver home is. */
+		r = cstor_error_set(err, ENOTSUP,
+				    "layer %s: a mapped copy between the image store and the "
+				    "graph root is not supported", tmpl);
+	else if (tmpl)
+		r = s->driver_ops->create_from_template(drv, id, tmpl, parent_id, err);
+	else
+		r = s->driver_ops->create(drv, id, parent_id, err);
+	/* The chown copy: the files get the new mappings' owners. */
+	if (r == 0 && shift)
+		r = s->driver_ops->shift_owners(drv, id, &from, &to, err);
+	if (r == 0 && tmpl)
+		r = copy_template_tarsplit(ls, tmpl, id, err);
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, "incomplete");
 		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)

@@ -92,6 +92,11 @@ struct cstor_layer_rec *cstor_store_find_primary_layer(struct cstor_store *s,
 						       const char *what, cstor_error *err)
 	CSTOR_REQUIRES_SHARED(&ls->lock);
 
+/* The ID mappings of the container whose layer is @layer (none when no
+ * container has it), malloc'd into @maps. Takes the container store. */
+int cstor_container_layer_maps(struct cstor_store *s, const char *layer, struct cstor_idmaps *maps,
+			       cstor_error *err);
+
 /* Create a layer record and its driver directory; @flag (optional) is set
  * on the record (true) in the same save that completes the creation.
  * *id_out gets the new ID. */
@@ -102,7 +107,17 @@ int cstor_layer_create(char **id_out, struct cstor_store *s, const cstor_layer_o
  * store, found by the caller) is given. */
 int cstor_layer_create_locked(char **id_out, struct cstor_store *s, struct cstor_objstore *ls,
 			      const cstor_layer_options *o, const char *ro_parent,
-			      const char *flag, cstor_error *err) CSTOR_REQUIRES(&ls->lock);
+			      const char *tmpl, const char *flag, cstor_error *err)
+	CSTOR_REQUIRES(&ls->lock);
+/* Options of any supported version as the current version (-EINVAL for
+ * an unknown one). @tmpl above: the new layer starts as a copy of that
+ * layer's own files (on the same parent), shifted to the new mappings. */
+int cstor_layer_options_norm(cstor_layer_options *out, const cstor_layer_options *o,
+			     cstor_error *err);
+/* Go's canUseShifting: the driver shifts at mount time and the maps are
+ * contiguous. */
+bool cstor_store_can_use_shifting(struct cstor_store *s, const cstor_idmap *u, size_t nu,
+				  const cstor_idmap *g, size_t ng);
 /* What an importer knows the blob must be (manifest and config digests):
  * checked after extraction and before the layer is marked complete, so a
  * mismatching layer is never visible as a finished one. NULL fields are

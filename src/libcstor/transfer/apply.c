@@ -31,6 +31,7 @@
 #include "mount/mount-internal.h"
 #include "store/store-internal.h"
 #include "util/cleanup.h"
+#include "util/idmap.h"
 #include "util/rm.h"
 
 /* ---- the pipeline ------------------------------------------------------ */
@@ -73,8 +74,8 @@ static bool ignores_chown(const struct cstor_store *s)
 
 /* Decompress, extract into @root_fd and write the tar-split to @ts_fd. */
 static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool skip_root,
-			bool ignore_chown, int ts_fd, cstor_read_fn read, void *ctx,
-			cstor_error *err)
+			bool ignore_chown, const struct cstor_idmaps *maps, int ts_fd,
+			cstor_read_fn read, void *ctx, cstor_error *err)
 {
 	struct source src = { read, ctx };
 	struct dec_ctx dc = { NULL, CSTOR_ERROR_INIT };
@@ -95,6 +96,7 @@ static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool sk
 		.whiteouts = (enum cstor_whiteout_mode)whiteouts,
 		.skip_existing_root = skip_root,
 		.ignore_chown_errors = ignore_chown,
+		.maps = maps,
 	};
 	r = cstor_apply_tar(root_fd, tr, &ao, pk, &res->stats, err);
 	if (r < 0) {
@@ -274,9 +276,11 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 		if (ts_fd < 0)
 			r = cstor_error_errno(err, errno, "create %s", ts_tmp);
 	}
+	/* A mapped layer's files get the host IDs of the tarball's. */
+	struct cstor_idmaps maps = { rec->uidmap, rec->n_uidmap, rec->gidmap, rec->n_gidmap };
 	if (r == 0)
-		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s), ts_fd, read, ctx,
-				 err);
+		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s), &maps, ts_fd,
+				 read, ctx, err);
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
@@ -357,12 +361,13 @@ int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_o
 		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
 		       cstor_error *err)
 {
-	if (!o || o->version != CSTOR_LAYER_OPTIONS_VERSION)
-		return cstor_error_set(err, EINVAL, "unsupported cstor_layer_options version");
 	/* The apply lock is taken before the layer exists, so that no writer
 	 * ever sees it "creating" without a live owner. */
 	char rid[65];
-	cstor_layer_options opts = *o;
+	cstor_layer_options opts = CSTOR_LAYER_OPTIONS_INIT;
+	int nr = cstor_layer_options_norm(&opts, o, err);
+	if (nr < 0)
+		return nr;
 	if (!opts.id) {
 		if (cstor_random_id(rid) < 0)
 			return cstor_error_errno(err, errno, "generate a layer ID");
@@ -435,9 +440,17 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	_cleanup_close_ int ts_fd = open(ts_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (stage_fd < 0 || ts_fd < 0)
 		r = cstor_error_errno(err, errno, "open %s", stage);
+	/* The layer's ID mappings, read first (checked again at the commit:
+	 * mappings never change once a layer exists). */
+	cstor_layer *l = NULL;
+	struct cstor_idmaps maps = { 0 };
+	if (r == 0 && (r = cstor_store_layer(&l, s, ref, err)) == 0)
+		maps = (struct cstor_idmaps){ l->rec->uidmap, l->rec->n_uidmap, l->rec->gidmap,
+					      l->rec->n_gidmap };
 	if (r == 0)
-		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), ts_fd, read, ctx,
-				 err);
+		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), &maps, ts_fd,
+				 read, ctx, err);
+	cstor_layer_free(l);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	if (r < 0) {

@@ -47,6 +47,9 @@ struct diff_ctx {
 	bool native;
 	int from_top; /* vfs/naive: the reference layer's tree, -1 if none */
 	char *tarsplit;
+	/* @to's ID mappings: a computed diff gives container IDs. */
+	struct cstor_idmap *uidmap, *gidmap;
+	size_t n_uidmap, n_gidmap;
 };
 
 static void diff_ctx_done(struct diff_ctx *c)
@@ -61,6 +64,8 @@ static void diff_ctx_done(struct diff_ctx *c)
 	if (c->from_top >= 0)
 		close(c->from_top);
 	free(c->tarsplit);
+	free(c->uidmap);
+	free(c->gidmap);
 }
 
 /* Find @ref in the primary store, then in the read-only ones, and take
@@ -117,6 +122,11 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 		goto fail;
 	}
 	c->compression = rec->compression;
+	if (cstor_idmap_dup(&c->uidmap, &c->n_uidmap, rec->uidmap, rec->n_uidmap) < 0 ||
+	    cstor_idmap_dup(&c->gidmap, &c->n_gidmap, rec->gidmap, rec->n_gidmap) < 0) {
+		r = cstor_error_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
 	const char *parent = rec->parent && rec->parent[0] ? rec->parent : NULL;
 	if (from && from[0]) {
 		/* The reference is looked up like any layer; it may live in
@@ -386,7 +396,11 @@ int cstor_store_diff(cstor_store *s, const char *from, const char *to, int compr
 			return r;
 		}
 	}
-	struct cstor_export_options eo = { .compression = (cstor_compression)comp };
+	struct cstor_idmaps maps = { c.uidmap, c.n_uidmap, c.gidmap, c.n_gidmap };
+	struct cstor_export_options eo = {
+		.compression = (cstor_compression)comp,
+		.maps = c.n_uidmap || c.n_gidmap ? &maps : NULL,
+	};
 	if (needs_mounts(&c)) {
 		struct trees t;
 		r = trees_open(&t, &c, err);
