@@ -19,9 +19,11 @@
 #     concurrent use).
 # Operations that fail because another worker got there first (deleting a
 # shared image someone deleted) are counted as expected, by reason.
-# Failures of the Go CLI that are Go's own bugs (docs/differences.md,
-# "Bugs of containers/storage 1.43") are counted and named, not failed;
-# every other failure fails the test.
+# Failures of the Go CLI that are Go's own bugs would be classified
+# "gobug:NAME", counted and named, not failed (docs/differences.md,
+# "Concurrent use with containers-storage 1.43"; none seen so far); every
+# other failure fails the test. cstor check runs among the workers too, and
+# must find nothing.
 #
 # CSTOR_STRESS_SECONDS (default 40, split between the drivers) and
 # CSTOR_STRESS_WORKERS (default 6) make it longer or wider.
