@@ -267,8 +267,13 @@ unmount_one() { # ID
 	[ "${MOUNTS[$id]}" != 0 ] || unset "MOUNTS[$id]" "CHOLDS[$id]" "GHOLDS[$id]"
 }
 
+# A third of the time it is the long-lived layer every worker mounts, so
+# that holds of both implementations on one layer come and go at once
+# (each worker releases only as many as it took, and the count must end at
+# zero).
 op_mount() {
-	local id i; id=$(pick $(of_kind layer) $(of_kind container)) || return 0
+	local id i; id=$(pick $(of_kind layer) $(of_kind container)) || id=$LL_MNT
+	[ $((RANDOM % 3)) != 0 ] || id=$LL_MNT
 	if [ -n "${MOUNTS[$id]:-}" ] && [ $((RANDOM % 2)) = 0 ]; then
 		unmount_one "$id"
 		return 0
@@ -455,9 +460,10 @@ stress() { # DRIVER SECONDS
 	LL_BASE=$(gcs create-layer -n ll-base | head -n 1)
 	LL_IMG=$(cs create-image -n ll-img "$LL_BASE" | head -n 1)
 	LL_CTR=$(gcs create-container -n ll-ctr ll-img | head -n 1 | tr -d '[:space:]')
+	LL_MNT=$(cs create-layer -n ll-mnt "$LL_BASE" | head -n 1)
 	cs import -q -n localhost/shared-a "oci:$IMG/a:v1" >/dev/null
 	cs import -q -n localhost/shared-b "oci:$IMG/b:v1" >/dev/null
-	export LL_BASE LL_IMG LL_CTR
+	export LL_BASE LL_IMG LL_CTR LL_MNT
 	local end=$(($(date +%s) + secs)) pids=() w
 	for ((w = 1; w <= WORKERS; w++)); do
 		worker "$w" "$end" &
@@ -499,7 +505,7 @@ stress() { # DRIVER SECONDS
 	echo "$out"
 	echo "$out" | grep '^records checked' | sed 's/^/#   /' >&3
 	local id have
-	for id in "$LL_BASE" "$LL_IMG" "$LL_CTR"; do
+	for id in "$LL_BASE" "$LL_IMG" "$LL_CTR" "$LL_MNT"; do
 		cs exists "$id" >/dev/null || { echo "FAIL: long-lived $id is gone"; rc=1; }
 	done
 	# Both implementations list the same layers.
