@@ -103,9 +103,69 @@ test_each_side_rewrites_the_others_file() {
 	}
 }
 
+# A layer big enough that its tarball fills any pipe buffer many times.
+big_layer() { # STORE-OPTS... -> prints the layer ID
+	local d; d=$(mktemp -d "$T_TMP/big.XXXXXX")
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$d/big"
+	tar -C "$d" -cf "$d.tar" big
+	local id; id=$("$CSTOR" "$@" create-layer | head -n 1)
+	"$CSTOR" "$@" applydiff -f "$d.tar" "$id" >/dev/null
+	rm -rf "$d" "$d.tar"
+	echo "$id"
+}
+
+# No layer store lock is held while a diff's tarball is written
+# (docs/locking.md, "Mount, unmount, diff"): with the consumer stalled, other
+# processes, cstor and Go, still create layers; and the diff, once read,
+# is the same tarball.
+diff_lets_writers_go() { # DRIVER
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s $1"
+	local id; id=$(big_layer $G)
+	"$CSTOR" $G diff -u "$id" >"$s/want.tar"
+	# Against another layer than the parent, the diff is computed (on
+	# overlay, through mounts: the mount state is held, not the store).
+	local other; other=$("$CSTOR" $G create-layer | head -n 1)
+	local verb
+	for verb in "diff -u $id" "diff -u $id $other" "changes $id" "diffsize $id $other"; do
+		{ "$CSTOR" $G $verb; echo "rc=$?" >"$s/rc"; } | { sleep 3; cat >"$s/got"; } &
+		local bg=$!
+		sleep 0.7
+		timeout 2 "$CSTOR" $G create-layer >/dev/null || die "$1 $verb: cstor create-layer waited for it"
+		if have_go_cs; then
+			timeout 2 "$GO_CS" $G create-layer >/dev/null || die "$1 $verb: Go create-layer waited for it"
+		fi
+		wait $bg
+		expect_eq "$(cat "$s/rc")" rc=0 "$1 $verb exit status"
+	done
+	"$CSTOR" $G diff -u "$id" | { sleep 2; cat >"$s/got.tar"; }
+	cmp "$s/want.tar" "$s/got.tar" || die "$1: diff read slowly differs"
+}
+
+test_diff_lets_writers_go_vfs() { diff_lets_writers_go vfs; }
+test_diff_lets_writers_go_overlay() { t_need_overlay; diff_lets_writers_go overlay; }
+
+# A layer deleted while its diff is being written: the delete goes on, the
+# diff fails saying so (what it wrote is not the layer's tarball).
+test_diff_of_layer_deleted_meanwhile() {
+	local s; s=$(t_store)
+	local G="-g $s/g -R $s/r -s vfs"
+	local id; id=$(big_layer $G)
+	{ "$CSTOR" $G diff -u "$id" 2>"$s/err"; echo "rc=$?" >"$s/rc"; } | { sleep 3; cat >/dev/null; } &
+	local bg=$!
+	sleep 0.7
+	timeout 2 "$CSTOR" $G delete-layer "$id" || die "delete-layer waited for the diff"
+	wait $bg
+	[ "$(cat "$s/rc")" != rc=0 ] || die "the diff of a layer deleted meanwhile succeeded"
+	grep -q "was deleted while it was being read" "$s/err" || die "diff error: $(cat "$s/err")"
+}
+
 t_begin
 t_run test_go_waits_for_cstor_lock
 t_run test_cstor_waits_for_go_lock
 t_run test_writes_seen_both_ways
 t_run test_each_side_rewrites_the_others_file
+t_run test_diff_lets_writers_go_vfs
+t_run test_diff_lets_writers_go_overlay
+t_run test_diff_of_layer_deleted_meanwhile
 t_end

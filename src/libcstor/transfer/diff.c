@@ -9,9 +9,17 @@
  * (native) or, when that cannot be trusted (metacopy) or the reference is
  * not the parent, compares the two layers mounted read-only.
  *
- * Locking: the store holding the layer shared for the whole operation;
- * when a mount is needed, the mount state exclusive, as Mount takes it
- * (docs/locking.md). Layers of read-only stores are diffed the same way.
+ * Locking (docs/locking.md, "Mount, unmount, diff"): the store holding
+ * the layer is held shared only while the records are read and the layer's
+ * directories (and its tar-split) are opened; the files are read and the
+ * tarball written with no layer store lock, so a slow consumer (a pipe, a
+ * registry) never keeps other processes from writing the store. What the
+ * open directories cannot guard against, the layer deleted or applied
+ * again meanwhile, is found afterwards: the record is read again, and an
+ * output made from a layer that changed under it is an error. When mounts
+ * are needed, the layers are held mounted by process-bound holds, with no
+ * lock held while the trees are read. Layers of read-only stores are
+ * diffed the same way.
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -22,6 +30,7 @@
 #include <unistd.h>
 
 #include <cstor/layer.h>
+#include <cstor/mount.h>
 
 #include "archive/changes.h"
 #include "archive/compress.h"
@@ -50,6 +59,11 @@ struct diff_ctx {
 	/* @to's ID mappings: a computed diff gives container IDs. */
 	struct cstor_idmap *uidmap, *gidmap;
 	size_t n_uidmap, n_gidmap;
+	int ts_fd; /* the tar-split, opened under the lock; -1: none */
+	/* The record as read under the lock, to tell afterwards whether the
+	 * layer was deleted or applied again while its files were read. */
+	char *seen_created, *seen_diff_id, *seen_blob;
+	int64_t seen_size;
 };
 
 static void diff_ctx_done(struct diff_ctx *c)
@@ -63,9 +77,14 @@ static void diff_ctx_done(struct diff_ctx *c)
 	free(c->lowers);
 	if (c->from_top >= 0)
 		close(c->from_top);
+	if (c->ts_fd >= 0)
+		close(c->ts_fd);
 	free(c->tarsplit);
 	free(c->uidmap);
 	free(c->gidmap);
+	free(c->seen_created);
+	free(c->seen_diff_id);
+	free(c->seen_blob);
 }
 
 /* Find @ref in the primary store, then in the read-only ones, and take
@@ -97,12 +116,15 @@ static int lock_layer(struct cstor_objstore **where, struct cstor_layer_rec **re
 	return cstor_error_set(err, ENOENT, "layer not known: %s", ref);
 }
 
+static int open_from_tree(struct diff_ctx *c, cstor_error *err);
+static bool needs_mounts(const struct diff_ctx *c);
+
 static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, const char *to,
 		   const char *what, cstor_error *err) CSTOR_NO_TSA
 {
 	memset(c, 0, sizeof(*c));
 	c->s = s;
-	c->top = c->from_top = -1;
+	c->top = c->from_top = c->ts_fd = -1;
 	struct cstor_layer_rec *rec;
 	int r = lock_layer(&c->ls, &rec, s, to, err);
 	if (r < 0)
@@ -117,10 +139,14 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 				    what, rec->h.id);
 		goto fail;
 	}
-	if (!(c->to_id = strdup(rec->h.id))) {
+	if (!(c->to_id = strdup(rec->h.id)) ||
+	    (rec->h.created && !(c->seen_created = strdup(rec->h.created))) ||
+	    (rec->uncompressed_digest && !(c->seen_diff_id = strdup(rec->uncompressed_digest))) ||
+	    (rec->compressed_digest && !(c->seen_blob = strdup(rec->compressed_digest)))) {
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto fail;
 	}
+	c->seen_size = rec->uncompressed_size;
 	c->compression = rec->compression;
 	if (cstor_idmap_dup(&c->uidmap, &c->n_uidmap, rec->uidmap, rec->n_uidmap) < 0 ||
 	    cstor_idmap_dup(&c->gidmap, &c->n_gidmap, rec->gidmap, rec->n_gidmap) < 0) {
@@ -166,6 +192,16 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto fail;
 	}
+	/* Opened now: an apply renames a new one over it only under the
+	 * exclusive lock, so this fd and the directories are one layer's. */
+	if (c->tarsplit && (c->ts_fd = open(c->tarsplit, O_RDONLY | O_CLOEXEC)) < 0 &&
+	    errno != ENOENT) {
+		r = cstor_error_errno(err, errno, "open %s", c->tarsplit);
+		goto fail;
+	}
+	/* A naive comparison's reference tree, opened under the lock too. */
+	if (!needs_mounts(c) && !c->native && c->from_id && (r = open_from_tree(c, err)) < 0)
+		goto fail;
 	return 0;
 fail:
 	cstor_objstore_done(c->ls);
@@ -180,10 +216,53 @@ static void finish(struct diff_ctx *c) CSTOR_NO_TSA
 	diff_ctx_done(c);
 }
 
+/* The long step follows: the layer store is let go (what it is needed
+ * for, the directories and the tar-split, is open). */
+static void unlock_store(struct diff_ctx *c) CSTOR_NO_TSA
+{
+	if (c->ls_held)
+		cstor_objstore_done(c->ls);
+	c->ls_held = false;
+}
+
+/* After the long step: is the layer still the one whose files were read?
+ * Deleted, or applied again, meanwhile, what was read may be a mix of
+ * both, and the output is no diff of any layer: an error. @r is the
+ * step's result, returned when it failed (a read error of a deleted
+ * layer's files is reported as the deletion it was). */
+static int recheck(struct diff_ctx *c, int r, const char *what, cstor_error *err) CSTOR_NO_TSA
+{
+	cstor_error e = CSTOR_ERROR_INIT;
+	int q = cstor_objstore_start_reading(c->ls, &e);
+	if (q != 0) {
+		if (r < 0) {
+			cstor_error_clear(&e);
+			return r;
+		}
+		cstor_error_move(err, &e);
+		return q < 0 ? q : -EIO;
+	}
+	struct cstor_layer_rec *rec = cstor_layer_store_by_id(c->ls, c->to_id);
+	bool same = rec && !cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_APPLY_INCOMPLETE) &&
+		    !cstor_layer_rec_flag_bool(rec, "incomplete") &&
+		    streq_ptr(rec->h.created, c->seen_created) &&
+		    streq_ptr(rec->uncompressed_digest, c->seen_diff_id) &&
+		    streq_ptr(rec->compressed_digest, c->seen_blob) &&
+		    rec->uncompressed_size == c->seen_size;
+	cstor_objstore_done(c->ls);
+	if (same)
+		return r;
+	cstor_error_clear(err);
+	return cstor_error_set(err, ESTALE,
+			       "%s: layer %s was %s while it was being read; the output is not "
+			       "usable, run it again",
+			       what, c->to_id, rec ? "applied to again" : "deleted");
+}
+
 /* The reference layer's tree for a naive comparison (vfs: its directory). */
 static int open_from_tree(struct diff_ctx *c, cstor_error *err)
 {
-	if (!c->from_id)
+	if (!c->from_id || c->from_top >= 0)
 		return 0;
 	int *lw = NULL;
 	size_t nl = 0;
@@ -206,79 +285,64 @@ static bool needs_mounts(const struct diff_ctx *c)
 }
 
 /*
- * Mounted trees of both layers, for a naive comparison on overlay. Taken
- * under the mount state lock, exclusively, as Mount takes it: a layer that
- * is mounted already is used where it is; one that is not is mounted
- * read-only for the duration and unmounted afterwards. The lock is held
- * until trees_done(), so nobody unmounts them under us.
+ * Mounted trees of both layers, for a naive comparison on overlay. Each is
+ * held by a process-bound mount hold (docs/mounts.md, "Holders"), as check
+ * holds the layers it reads: a layer mounted already is used where it is,
+ * one that is not is mounted for the duration (as Go's naive diff mounts
+ * it) and unmounted when the last holder goes; nobody unmounts it under us
+ * meanwhile, and no lock is held while the trees are read: mounts and
+ * listings of other layers go on. (Holding the whole mount state across
+ * the read, as this did before, kept every other cstor process from
+ * looking a layer up until a slow consumer had read the whole diff.)
  */
 struct trees {
 	int to, from;
-	bool mounted_to, mounted_from;
-	bool locked;
+	cstor_mount_hold *hold_to, *hold_from;
 };
 
-static int mount_tree(int *fd, bool *we_mounted, struct diff_ctx *c, const char *id,
-		      cstor_error *err) CSTOR_REQUIRES(&c->s->mounts->lock)
+static int mount_tree(int *fd, cstor_mount_hold **hold, struct diff_ctx *c, const char *id,
+		      cstor_error *err)
 {
 	_cleanup_free_ char *path = NULL;
-	int r = cstor_mount_borrow(&path, we_mounted, c->s, id, err);
+	cstor_mount_options mo = CSTOR_MOUNT_OPTIONS_INIT;
+	/* A layer of a read-only store can only be mounted read-only. */
+	mo.flags = CSTOR_MOUNT_READ_ONLY_IF_NEEDED;
+	mo.description = "cstor diff";
+	int r = cstor_store_mount_hold(hold, &path, c->s, id, &mo, err);
 	if (r < 0)
 		return r;
 	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0) {
 		r = cstor_error_errno(err, errno, "open %s", path);
-		cstor_mount_borrow_end(c->s, id, *we_mounted);
-		*we_mounted = false;
+		cstor_mount_hold_release(*hold, c->s, NULL);
+		*hold = NULL;
 		return r;
 	}
 	return 0;
 }
 
-static void trees_done(struct trees *t, struct diff_ctx *c) CSTOR_NO_TSA
+static void trees_done(struct trees *t, struct diff_ctx *c)
 {
-	struct cstor_store *s = c->s;
 	if (t->to >= 0)
 		close(t->to);
 	if (t->from >= 0)
 		close(t->from);
-	if (t->mounted_to)
-		cstor_mount_borrow_end(s, c->to_id, true);
-	if (t->mounted_from)
-		cstor_mount_borrow_end(s, c->from_id, true);
-	if (t->locked)
-		cstor_mounts_done(s->mounts);
+	cstor_mount_hold_release(t->hold_to, c->s, NULL);
+	cstor_mount_hold_release(t->hold_from, c->s, NULL);
 }
 
-/* The mount state comes before the read-only layer stores in the lock
- * order (docs/locking.md): a layer of a read-only store has its store
- * released while the mount state is taken, then taken again. Nothing of
- * cstor writes a read-only store, so the layer is still the one we saw;
- * whether its owner deleted it meanwhile is checked. */
-static int trees_open(struct trees *t, struct diff_ctx *c, cstor_error *err) CSTOR_NO_TSA
+/* The mount holds take their own locks (the mount state comes after the
+ * primary layer store and before the read-only ones, docs/locking.md): the
+ * layer store is let go first. Whether the layer was deleted meanwhile is
+ * checked afterwards (recheck()). */
+static int trees_open(struct trees *t, struct diff_ctx *c, cstor_error *err)
 {
 	t->to = t->from = -1;
-	t->mounted_to = t->mounted_from = false;
-	bool ro = c->ls != c->s->layers;
-	if (ro)
-		cstor_objstore_done(c->ls);
-	int r = cstor_mounts_start(c->s->mounts, err);
-	if (ro) {
-		int q = cstor_objstore_start_reading(c->ls, r == 0 ? err : NULL);
-		c->ls_held = q == 0;
-		if (q == 0 && !cstor_layer_store_by_id(c->ls, c->to_id))
-			q = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", c->to_id);
-		if (q < 0 && r == 0)
-			cstor_mounts_done(c->s->mounts);
-		if (q < 0)
-			return q;
-	}
-	if (r != 0)
-		return r;
-	t->locked = true;
-	r = mount_tree(&t->to, &t->mounted_to, c, c->to_id, err);
+	t->hold_to = t->hold_from = NULL;
+	unlock_store(c);
+	int r = mount_tree(&t->to, &t->hold_to, c, c->to_id, err);
 	if (r == 0 && c->from_id)
-		r = mount_tree(&t->from, &t->mounted_from, c, c->from_id, err);
+		r = mount_tree(&t->from, &t->hold_from, c, c->from_id, err);
 	if (r < 0)
 		trees_done(t, c);
 	return r;
@@ -347,9 +411,9 @@ static int comp_write(void *ctx, const void *buf, size_t len)
 static int reassemble(struct diff_ctx *c, int compression, cstor_write_fn write, void *wctx,
 		      cstor_error *err)
 {
-	_cleanup_close_ int ts = open(c->tarsplit, O_RDONLY | O_CLOEXEC);
-	if (ts < 0)
-		return errno == ENOENT ? 1 : cstor_error_errno(err, errno, "open %s", c->tarsplit);
+	if (c->ts_fd < 0)
+		return 1;
+	int ts = c->ts_fd;
 	int fds[1 + 512];
 	size_t n = 0;
 	fds[n++] = c->top;
@@ -389,19 +453,15 @@ int cstor_store_diff(cstor_store *s, const char *from, const char *to, int compr
 				       "compress; ask for gzip (-c) or no compression (-u)",
 				       to, cstor_compression_name((cstor_compression)comp));
 	}
-	if (c.tarsplit) {
-		r = reassemble(&c, comp, write, ctx, err);
-		if (r <= 0) {
-			finish(&c);
-			return r;
-		}
-	}
 	struct cstor_idmaps maps = { c.uidmap, c.n_uidmap, c.gidmap, c.n_gidmap };
 	struct cstor_export_options eo = {
 		.compression = (cstor_compression)comp,
 		.maps = c.n_uidmap || c.n_gidmap ? &maps : NULL,
 	};
-	if (needs_mounts(&c)) {
+	if (c.ts_fd >= 0) {
+		unlock_store(&c);
+		r = reassemble(&c, comp, write, ctx, err);
+	} else if (needs_mounts(&c)) {
 		struct trees t;
 		r = trees_open(&t, &c, err);
 		if (r == 0) {
@@ -413,23 +473,26 @@ int cstor_store_diff(cstor_store *s, const char *from, const char *to, int compr
 			cstor_change_list_done(&l);
 			trees_done(&t, &c);
 		}
-	} else if (c.native)
+	} else if (c.native) {
+		unlock_store(&c);
 		r = cstor_export_overlay_diff(c.top, c.lowers, c.n_lowers, write, ctx, &eo, err);
-	else if (!c.from_id)
+	} else if (!c.from_id) {
+		unlock_store(&c);
 		r = cstor_export_tree(c.top, write, ctx, &eo, err);
-	else {
+	} else {
+		unlock_store(&c);
 		struct cstor_change_list l = { 0 };
-		r = open_from_tree(&c, err);
-		if (r == 0)
-			r = cstor_changes_naive(&l, c.top, c.from_top, err);
+		r = cstor_changes_naive(&l, c.top, c.from_top, err);
 		if (r == 0)
 			r = cstor_export_changes(c.top, &l, write, ctx, &eo, err);
 		cstor_change_list_done(&l);
 	}
+	r = recheck(&c, r, "diff", err);
 	finish(&c);
 	return r;
 }
 
+/* Releases the layer store (the walk is the long step). */
 static int compute_changes(struct cstor_change_list *l, struct diff_ctx *c, cstor_error *err)
 {
 	if (needs_mounts(c)) {
@@ -441,11 +504,9 @@ static int compute_changes(struct cstor_change_list *l, struct diff_ctx *c, csto
 		trees_done(&t, c);
 		return r;
 	}
+	unlock_store(c);
 	if (c->native)
 		return cstor_changes_overlay(l, c->top, c->lowers, c->n_lowers, 0, err);
-	int r = open_from_tree(c, err);
-	if (r < 0)
-		return r;
 	return cstor_changes_naive(l, c->top, c->from_top, err);
 }
 
@@ -458,6 +519,7 @@ int cstor_store_changes(cstor_change **out, size_t *n, cstor_store *s, const cha
 		return r;
 	struct cstor_change_list l = { 0 };
 	r = compute_changes(&l, &c, err);
+	r = recheck(&c, r, "changes", err);
 	finish(&c);
 	if (r < 0) {
 		cstor_change_list_done(&l);
@@ -482,9 +544,10 @@ int cstor_store_diff_size(int64_t *size, cstor_store *s, const char *from, const
 	int r = prepare(&c, s, from, to, "diffsize", err);
 	if (r < 0)
 		return r;
-	if (c.native && c.from_is_parent)
+	if (c.native && c.from_is_parent) {
+		unlock_store(&c);
 		r = cstor_dir_size(size, c.top, err);
-	else if (needs_mounts(&c)) {
+	} else if (needs_mounts(&c)) {
 		struct trees t;
 		r = trees_open(&t, &c, err);
 		if (r == 0) {
@@ -502,6 +565,7 @@ int cstor_store_diff_size(int64_t *size, cstor_store *s, const char *from, const
 			r = cstor_changes_size(size, &l, c.top, err);
 		cstor_change_list_done(&l);
 	}
+	r = recheck(&c, r, "diffsize", err);
 	finish(&c);
 	return r;
 }
