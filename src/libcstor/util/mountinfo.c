@@ -80,11 +80,18 @@ static int mount_root(const char *path, const char *fstype)
 		return 0;
 	if (!fstype)
 		return 1;
+	/* Filesystem types (as the table names them) whose superblock magic
+	 * names them exactly. */
+	static const struct {
+		const char *type;
+		long magic;
+	} magics[] = { { "overlay", OVERLAYFS_SUPER_MAGIC }, { "tmpfs", TMPFS_MAGIC } };
 	struct statfs sfs;
-	/* A different type on top may hide one of @fstype below: the table. */
-	if (streq(fstype, "overlay") && statfs(path, &sfs) == 0 &&
-	    sfs.f_type == OVERLAYFS_SUPER_MAGIC)
-		return 1;
+	for (size_t i = 0; i < ELEMENTSOF(magics); i++)
+		if (!strcmp(magics[i].type, fstype))
+			/* A different type on top may hide one of @fstype
+			 * below: the table tells. */
+			return statfs(path, &sfs) == 0 && sfs.f_type == magics[i].magic ? 1 : -1;
 	return -1;
 }
 
