@@ -18,6 +18,7 @@
 #include "util/cleanup.h"
 #include "util/rm.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static char *const none[] = { NULL };
 
@@ -297,7 +298,10 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	lo.writeable = 1;
 	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, err)) < 0)
 		return r;
-	r = cstor_objstore_start_writing(cs, err);
+	r = cstor_failpoint_err(err, "container-create:after-layer", NULL,
+				"record the container");
+	if (r == 0)
+		r = cstor_objstore_start_writing(cs, err);
 	if (r == 0) {
 		r = add_record(c, cs, id, names, layer, err);
 		cstor_objstore_done(cs);

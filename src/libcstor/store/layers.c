@@ -14,6 +14,7 @@
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static char *const no_names[] = { NULL };
 
@@ -377,7 +378,12 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		cstor_layer_store_remove(ls, rec);
 		goto out;
 	}
-	r = s->driver_ops->create(s->driver, id, parent_id, err);
+	r = cstor_failpoint_err(err, "layer-create:before-driver", NULL, "create the layer's files");
+	if (r == 0)
+		r = s->driver_ops->create(s->driver, id, parent_id, err);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "layer-create:after-driver", NULL,
+					"record the layer as complete");
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, "incomplete");
 		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)

@@ -32,6 +32,7 @@
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/rm.h"
+#include "util/failpoint.h"
 
 /* ---- the pipeline ------------------------------------------------------ */
 
@@ -242,6 +243,8 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	else
 		r = cstor_objstore_save(ls, err);
 	cstor_objstore_done(ls);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "apply:after-flag", NULL, "apply diff: extract the files");
 	if (r < 0) {
 		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		return r;
@@ -279,6 +282,8 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 				 err);
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "apply:after-files", NULL, "apply diff: sync the tar-split");
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	cstor_objstore_done(ls);
@@ -303,8 +308,13 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	 * (its compressed digest names the blob it was imported from). */
 	if (!rebuild && record_results(rec, &res) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if ((r = cstor_failpoint_at("apply:before-tar-split-rename", NULL)) < 0)
+		cstor_error_errno(err, -r, "rename %s", ts_tmp);
 	else if (rename(ts_tmp, ts_final) < 0)
 		r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "apply:after-tar-split-rename", NULL,
+					"apply diff: record the layer");
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_APPLY_INCOMPLETE);
 		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_CREATING);

@@ -1,0 +1,291 @@
+#!/bin/bash
+# Every crash point walked (docs/crash-testing.md): each mutating operation
+# is run once with CSTOR_FAILPOINT_TRACE to learn the failure points it
+# passes; then, for each point, on a fresh copy of a store with committed
+# content, the operation is killed there (SIGKILL) and, separately, made to
+# fail there with EIO. After a kill: the store reopens, `check` finds
+# nothing but what the interrupted operation left for the next writer, one
+# writer later it is clean, everything committed before is intact and
+# nothing outside the store changed. After EIO: a non-zero exit and an
+# error saying what failed, the same consistency, and the operation then
+# succeeds when retried.
+#
+# A quick sample by default (every CSTOR_CRASH_STEP-th point, 6 unless
+# set); CSTOR_CRASH_ALL=1 walks every point. CSTOR_CRASH_OPS="op ..."
+# limits the walk to some operations.
+if [ -n "${BUILD_DIR:-}" ] && [ -z "${CSTOR:-}" ]; then
+	case $BUILD_DIR in
+	/*) CSTOR=$BUILD_DIR/src/cli/cstor ;;
+	*) CSTOR=$(cd "$(dirname "$0")/../.." && pwd)/$BUILD_DIR/src/cli/cstor ;;
+	esac
+fi
+. "$(dirname "$0")/../lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+
+STEP=${CSTOR_CRASH_STEP:-6}
+[ "${CSTOR_CRASH_ALL:-0}" = 1 ] && STEP=1
+
+hexid() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+L1=$(hexid l1) L2=$(hexid l2) L3=$(hexid l3) LE=$(hexid le) LN=$(hexid ln)
+I1=$(hexid i1) I2=$(hexid i2) IE=$(hexid ie) IN=$(hexid in)
+C1=$(hexid c1) C2=$(hexid c2) CN=$(hexid cn)
+
+# The store walked ($W/g, $W/r: always the same paths, so that copies of
+# the base store are byte for byte what the base was), the base copy, and
+# a directory outside the store that nothing may change.
+W= BASE= C= HAVE_BB=0
+
+tars() {
+	local d=$T_TMP/src
+	mkdir -p "$d/a/etc" "$d/a/bin" "$d/b/etc" "$d/c/usr/share"
+	echo hello >"$d/a/etc/hello"
+	printf '#!/bin/sh\necho x\n' >"$d/a/bin/x" && chmod 755 "$d/a/bin/x"
+	echo two >"$d/b/etc/two"
+	: >"$d/b/etc/.wh.hello"
+	head -c 20000 /dev/urandom >"$d/c/usr/share/blob"
+	echo three >"$d/c/usr/share/three"
+	local x
+	for x in a b c; do tar -C "$d/$x" -cf "$T_TMP/$x.tar" .; done
+	echo data-item >"$T_TMP/item"
+}
+
+build_base() {
+	W=$(t_store)
+	BASE=$T_TMP/base
+	C="$CSTOR -g $W/g -R $W/r -s vfs"
+	tars
+	$C create-layer -i "$L1" -n l1 >/dev/null
+	$C applydiff -f "$T_TMP/a.tar" l1
+	$C create-layer -i "$L2" -n l2 l1 >/dev/null
+	$C applydiff -f "$T_TMP/b.tar" l2
+	$C create-layer -i "$L3" -n spare >/dev/null
+	$C applydiff -f "$T_TMP/a.tar" spare
+	$C create-image -i "$I1" -n img1 l2 >/dev/null
+	$C set-image-data -f "$T_TMP/item" img1 notes
+	$C create-image -i "$I2" -n img2 spare >/dev/null
+	$C create-container -i "$C1" -n c1 img1 >/dev/null
+	$C create-container -i "$C2" -n c2 img2 >/dev/null
+	$C set-container-data -f "$T_TMP/item" c1 notes
+	if [ -x /bin/busybox ]; then
+		"$ROOT/scripts/mkimage-busybox" "$T_TMP/bb" v1 >/dev/null
+		# A docker-archive of it, by way of a scratch store.
+		local s; s=$(t_store)
+		local X="$CSTOR -g $s/g -R $s/r -s vfs"
+		$X import -q -n bb "oci:$T_TMP/bb:v1" >/dev/null
+		$X export -q bb "docker-archive:$T_TMP/bb-docker.tar:bb:v1" >/dev/null
+		$X wipe >/dev/null
+		HAVE_BB=1
+	fi
+	mkdir -p "$T_TMP/outside" && echo untouched >"$T_TMP/outside/file"
+	$C check >/dev/null || die "the base store does not check clean"
+	mkdir -p "$BASE"
+	cp -a "$W/g" "$BASE/g" && cp -a "$W/r" "$BASE/r"
+}
+
+# A fresh copy of the base store at $W.
+fresh() {
+	t_cleanup_mounts "$W"
+	rm -rf "$W/g" "$W/r" "$T_TMP/out"
+	cp -a "$BASE/g" "$W/g" && cp -a "$BASE/r" "$W/r"
+	mkdir -p "$T_TMP/out"
+}
+
+# ---- the operations: prep_OP (on the fresh store, not walked), run_OP
+# (walked), SKIP_OP (IDs the operation may change: left out of the
+# comparison of what was committed), done_OP (true when a retry's failure
+# is fine: the first attempt committed before its error was reported).
+OPS="create-layer create-layer-child applydiff import-layer delete-layer create-image
+delete-image create-container delete-container add-names set-names remove-names
+set-metadata set-layer-data set-image-data set-container-data mount unmount
+import-oci import-docker export-oci-archive export-oci wipe"
+
+run_create-layer() { $C create-layer -i "$LN" -n new; }
+done_create-layer() { $C exists -q -l "$LN"; }
+run_create-layer-child() { $C create-layer -i "$LN" -n new l2; }
+done_create-layer-child() { $C exists -q -l "$LN"; }
+prep_applydiff() { $C create-layer -i "$LE" -n empty l1 >/dev/null; }
+run_applydiff() { $C applydiff -f "$T_TMP/c.tar" empty; }
+SKIP_applydiff="$LE"
+run_import-layer() { $C import-layer -i "$LN" -n imported -f "$T_TMP/c.tar" l2; }
+done_import-layer() { $C exists -q -l "$LN"; }
+prep_delete-layer() { $C create-layer -i "$LE" -n gone l1 >/dev/null && $C applydiff -f "$T_TMP/c.tar" gone; }
+run_delete-layer() { $C delete-layer gone; }
+done_delete-layer() { ! $C exists -q -l "$LE"; }
+SKIP_delete_layer="$LE"
+run_create-image() { $C create-image -i "$IN" -n img3 spare; }
+done_create-image() { $C exists -q -i "$IN"; }
+prep_delete-image() {
+	$C create-layer -i "$LE" -n gone l1 >/dev/null && $C applydiff -f "$T_TMP/c.tar" gone &&
+		$C create-image -i "$IE" -n imgx gone >/dev/null &&
+		$C set-image-data -f "$T_TMP/item" imgx notes
+}
+run_delete-image() { $C delete-image imgx; }
+done_delete-image() { ! $C exists -q -i "$IE"; }
+run_create-container() { $C create-container -i "$CN" -n c3 img1; }
+done_create-container() { $C exists -q -c "$CN"; }
+run_delete-container() { $C delete-container c2; }
+done_delete-container() { ! $C exists -q -c "$C2"; }
+SKIP_delete_container="$C2 $(:)"
+run_add-names() { $C add-names -n another img1; }
+SKIP_add_names="$I1"
+run_set-names() { $C set-names -n renamed -n other c2; }
+SKIP_set_names="$C2"
+run_remove-names() { $C remove-names -n l2 l2; }
+SKIP_remove_names="$L2"
+run_set-metadata() { $C set-metadata -m '{"a":1}' spare; }
+SKIP_set_metadata="$L3"
+run_set-layer-data() { $C set-layer-data -f "$T_TMP/c.tar" spare big; }
+SKIP_set_layer_data="$L3"
+run_set-image-data() { $C set-image-data -f "$T_TMP/c.tar" img1 big; }
+SKIP_set_image_data="$I1"
+run_set-container-data() { $C set-container-data -f "$T_TMP/c.tar" c1 big; }
+SKIP_set_container_data="$C1"
+run_mount() { $C mount c1; }
+prep_unmount() { $C mount c1 >/dev/null; }
+run_unmount() { $C unmount c1; }
+run_import-oci() { $C import -q -n bb "oci:$T_TMP/bb:v1"; }
+run_import-docker() { $C import -q -n bb "docker-archive:$T_TMP/bb-docker.tar"; }
+run_export-oci-archive() { $C export -q img1 "oci-archive:$T_TMP/out/img.tar:img1"; }
+run_export-oci() { $C export -q img1 "oci:$T_TMP/out/layout:img1"; }
+run_wipe() { $C wipe; }
+SKIP_wipe=ALL
+
+skip_of() { local v="SKIP_${1//-/_}"; echo "${!v:-}"; }
+has_fn() { declare -F "$1" >/dev/null; }
+
+# What was committed before the operation and is not its target: the
+# records (sorted) and the files of each layer and big-data item.
+snapshot() { # snapshot OP
+	local skip k
+	skip=$(skip_of "$1")
+	[ "$skip" = ALL ] && return 0
+	local sk
+	sk=$(printf '%s\n' $skip | jq -R . | jq -sc .)
+	for k in layers images containers; do
+		jq -S --argjson skip "$sk" --slurpfile base "$BASE/$k.ids" \
+			'[.[] | select(.id as $i | ($skip | index($i) | not) and ($base[0] | index($i)))] | sort_by(.id)' \
+			"$W/g/vfs-$k/$k.json"
+	done
+	local id
+	for id in $(jq -r '.[]' "$BASE/layers.ids"); do
+		case " $skip " in *" $id "*) continue ;; esac
+		(cd "$W/g/vfs/dir/$id" && find . -printf '%p %y %m %s %l\n' | sort &&
+			find . -type f -print0 | sort -z | xargs -0r sha256sum)
+	done
+	for id in $(jq -r '.[]' "$BASE/images.ids"); do
+		case " $skip " in *" $id "*) continue ;; esac
+		(cd "$W/g/vfs-images/$id" && find . -type f ! -name '.*' -print0 | sort -z | xargs -0r sha256sum)
+	done
+}
+
+outside_sum() {
+	(cd "$T_TMP" && find outside src a.tar b.tar c.tar item -printf '%p %s\n' 2>/dev/null | sort
+	 [ -d "$T_TMP/bb" ] && find "$T_TMP/bb" -type f -print0 | sort -z | xargs -0r sha256sum) | sha256sum
+}
+
+# check's findings that an interrupted operation leaves for the next
+# writer (docs/check.md): anything else is a failure.
+INTERRUPTED='interrupted|^[a-z -]*ID: [0-9a-f]{64}$|^read-only'
+
+# consistent WHAT: check shows nothing but interrupted work; after one
+# writer (a throwaway layer made and deleted) check is fully clean.
+consistent() {
+	local what=$1 rc=0
+	$C check >"$T_TMP/chk" 2>&1 || rc=$?
+	if [ $rc -ne 0 ]; then
+		grep -Evq "$INTERRUPTED|^ *$" "$T_TMP/chk" &&
+			die "$what: check found more than interrupted work: $(cat "$T_TMP/chk")"
+		grep -Eq "interrupted" "$T_TMP/chk" ||
+			die "$what: check failed: $(cat "$T_TMP/chk")"
+	fi
+	$C create-layer -n next-writer >/dev/null 2>"$T_TMP/nw" ||
+		die "$what: the next writer failed: $(cat "$T_TMP/nw")"
+	$C delete-layer next-writer 2>"$T_TMP/nw" || die "$what: delete after: $(cat "$T_TMP/nw")"
+	rc=0
+	$C check >"$T_TMP/chk" 2>&1 || rc=$?
+	[ $rc -eq 0 ] && [ ! -s "$T_TMP/chk" ] ||
+		die "$what: check not clean after the next writer (status $rc): $(cat "$T_TMP/chk")"
+}
+
+WALKED=0 WALKED_EIO=0
+
+walk_point() { # walk_point OP POINT
+	local op=$1 p=$2 rc=0 before after
+	# Killed there.
+	fresh
+	has_fn "prep_$op" && { "prep_$op" >/dev/null || die "$op: prep failed"; }
+	before=$(snapshot "$op")
+	CSTOR_FAILPOINT=$p "run_$op" >/dev/null 2>"$T_TMP/err" || rc=$?
+	[ $rc -eq 137 ] || die "$op: not killed at $p (status $rc): $(cat "$T_TMP/err")"
+	$C layers >/dev/null 2>"$T_TMP/err" || die "$op killed at $p: the store does not reopen: $(cat "$T_TMP/err")"
+	consistent "$op killed at $p"
+	after=$(snapshot "$op")
+	[ "$before" = "$after" ] || die "$op killed at $p: committed content changed: $(diff <(echo "$before") <(echo "$after") | head -20)"
+	[ "$(outside_sum)" = "$OUTSIDE" ] || die "$op killed at $p: something outside the store changed"
+	WALKED=$((WALKED + 1))
+
+	# Failing there with EIO.
+	fresh
+	has_fn "prep_$op" && { "prep_$op" >/dev/null || die "$op: prep failed"; }
+	before=$(snapshot "$op")
+	rc=0
+	CSTOR_FAILPOINT=$p:EIO "run_$op" >/dev/null 2>"$T_TMP/err" || rc=$?
+	[ $rc -ne 0 ] && [ $rc -ne 137 ] || die "$op with EIO at $p: status $rc"
+	grep -q "Input/output error" "$T_TMP/err" ||
+		die "$op with EIO at $p: the error does not say what failed: $(cat "$T_TMP/err")"
+	grep -q "[a-z]" <(sed 's/Input\/output error//' "$T_TMP/err") || die "$op with EIO at $p: bare error"
+	consistent "$op with EIO at $p"
+	after=$(snapshot "$op")
+	[ "$before" = "$after" ] || die "$op with EIO at $p: committed content changed: $(diff <(echo "$before") <(echo "$after") | head -20)"
+	rc=0
+	"run_$op" >/dev/null 2>"$T_TMP/err" || rc=$?
+	if [ $rc -ne 0 ] && ! { has_fn "done_$op" && "done_$op"; }; then
+		die "$op with EIO at $p: the retry failed: $(cat "$T_TMP/err")"
+	fi
+	$C check >"$T_TMP/chk" 2>&1 || die "$op with EIO at $p: check after the retry: $(cat "$T_TMP/chk")"
+	WALKED_EIO=$((WALKED_EIO + 1))
+}
+
+walk_op() { # walk_op OP
+	local op=$1
+	case $op in import-*) [ $HAVE_BB = 1 ] || { echo "# $op: skipped, no busybox" >&2; return 0; } ;; esac
+	fresh
+	has_fn "prep_$op" && { "prep_$op" >/dev/null || die "$op: prep failed"; }
+	rm -f "$T_TMP/trace"
+	CSTOR_FAILPOINT_TRACE=$T_TMP/trace "run_$op" >/dev/null 2>"$T_TMP/err" ||
+		die "$op failed: $(cat "$T_TMP/err")"
+	[ -s "$T_TMP/trace" ] || die "$op passes no failure point"
+	# NAME@N: the N-th pass of the point NAME.
+	awk '{n[$0]++; print $0 "@" n[$0]}' "$T_TMP/trace" >"$T_TMP/points.$op"
+	local total i=0 p
+	total=$(wc -l <"$T_TMP/points.$op")
+	TOTAL=$((TOTAL + total))
+	while read -r p; do
+		i=$((i + 1))
+		# The sample: every STEP-th point, offset by the operation so
+		# that a short operation still gets some.
+		[ $(((i + ${#op}) % STEP)) -eq 0 ] || continue
+		walk_point "$op" "$p" || return 1
+	done <"$T_TMP/points.$op"
+}
+
+test_crash_points() {
+	build_base
+	OUTSIDE=$(outside_sum)
+	local k
+	for k in layers images containers; do
+		jq -c '[.[].id]' "$W/g/vfs-$k/$k.json" >"$BASE/$k.ids"
+	done
+	TOTAL=0
+	local op
+	for op in ${CSTOR_CRASH_OPS:-$OPS}; do
+		walk_op "$op" || return 1
+	done
+	fresh
+	echo "crash points: $TOTAL on the operations' paths, $WALKED killed there, $WALKED_EIO failed there with EIO (every ${STEP}th)" >"$T_TMP/count"
+}
+
+t_begin
+t_run test_crash_points
+[ -f "$T_TMP/count" ] && sed 's/^/# /' "$T_TMP/count"
+t_end
