@@ -221,7 +221,8 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 		rc.st.options = options ? strv_copy((char *const *)options) : NULL;
 		free(rc.st.label);
 		rc.st.label = o && o->mount_label ? strdup(o->mount_label) : NULL;
-		if ((r = cstor_mount_remount(s, &rc, &l.t, err)) < 0)
+		if ((r = cstor_failpoint_err(err, "mount:before-mount", NULL, "mount the layer")) < 0 ||
+		    (r = cstor_mount_remount(s, &rc, &l.t, err)) < 0)
 			goto out;
 	}
 	/* Mounted (or already), no holder yet. */
