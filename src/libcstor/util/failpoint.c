@@ -21,7 +21,6 @@
 int cstor_failpoint_off;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char want[512];
 static long want_pass = 1;
 static int want_errno; /* 0: die */
@@ -99,10 +98,7 @@ int cstor_failpoint_slow(const char *name, const char *detail)
 	}
 	if (!have_point || !matches(name, detail))
 		return 0;
-	pthread_mutex_lock(&mu);
-	long pass = ++passes;
-	pthread_mutex_unlock(&mu);
-	if (pass != want_pass)
+	if (__atomic_add_fetch(&passes, 1, __ATOMIC_RELAXED) != want_pass)
 		return 0;
 	if (want_errno)
 		return -want_errno;
