@@ -262,8 +262,15 @@ static int add_record(struct create *c, struct cstor_objstore *cs, const char *i
 	struct cstor_container_rec *rec = new_record(c->o, id, (char **)names, c->image_id, layer);
 	if (!rec || cstor_objstore_add(cs, &rec->h) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	if ((r = cstor_objstore_save(cs, err)) < 0)
+	if ((r = cstor_objstore_save(cs, err)) < 0) {
 		cstor_objstore_remove(cs, &rec->h);
+		/* A save can fail after its rename (syncing the directory):
+		 * the file may hold the record, whose layer our caller now
+		 * removes. Written again without it, best effort, as a
+		 * failed layer creation does (found by the crash-point walk:
+		 * "container layer is missing"). */
+		cstor_objstore_save(cs, NULL);
+	}
 	return r;
 }
 
