@@ -141,9 +141,9 @@ done_delete-container() { ! $C exists -q -c "$C2"; }
 SKIP_delete_container="$C2" # and its layer, known once made
 run_add-names() { $C add-names -n another img1; }
 SKIP_add_names="$I1"
-run_set-names() { $C set-names -n renamed -n other c2; }
+run_set-names() { $C set-names -n renamed -n other "$C2"; }
 SKIP_set_names="$C2"
-run_remove-names() { $C remove-names -n l2 l2; }
+run_remove-names() { $C remove-names -n l2 "$L2"; }
 SKIP_remove_names="$L2"
 run_set-metadata() { $C set-metadata -m '{"a":1}' spare; }
 SKIP_set_metadata="$L3"

@@ -18,6 +18,7 @@
 #include "util/fileutil.h"
 #include "util/gojson.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 /* Public (include/cstor/mount.h), here with the holder lists it frees. */
 void cstor_mount_holders_free(cstor_mount_holder *h, size_t n)
@@ -264,8 +265,9 @@ int cstor_holder_create(int *fd_out, char **file_out, const char *dir, bool proc
 			return r;
 		}
 	}
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		r = cstor_error_errno(err, errno, "create mount holder in %s", dir);
+	if ((r = cstor_failpoint("holder:before-rename")) < 0 ||
+	    (r = renameat(dfd, tmp, dfd, name) < 0 ? -errno : 0) < 0) {
+		cstor_error_errno(err, -r, "create mount holder in %s", dir);
 		unlinkat(dfd, tmp, 0);
 		return r;
 	}
