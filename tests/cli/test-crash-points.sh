@@ -161,8 +161,10 @@ run_import-docker() { $C import -q -n bb "docker-archive:$T_TMP/bb-docker.tar"; 
 # Exported: an imported image (one made by create-image has no manifest).
 prep_export-oci-archive() { $C import -q -n bb "oci:$T_TMP/bb:v1"; }
 run_export-oci-archive() { $C export -q bb "oci-archive:$T_TMP/out/img.tar:bb"; }
+OUT_export_oci_archive=img.tar
 prep_export-oci() { $C import -q -n bb "oci:$T_TMP/bb:v1"; }
 run_export-oci() { $C export -q bb "oci:$T_TMP/out/layout:bb"; }
+OUT_export_oci=layout
 run_wipe() { $C wipe; }
 SKIP_wipe=ALL
 
@@ -255,6 +257,11 @@ retry() {
 		return 1
 	fi
 	$C check >"$T_TMP/chk" 2>&1 || { fail "$what: check after the retry: $(cat "$T_TMP/chk")"; return 1; }
+	# What an export writes outside the store: only its result is left
+	# (no temporary file of the interrupted attempt).
+	local v="OUT_${op//-/_}"
+	[ "$(ls -A "$T_TMP/out")" = "${!v:-}" ] ||
+		{ fail "$what: left beside the export: $(ls -A "$T_TMP/out")"; return 1; }
 }
 
 WALKED=0 WALKED_EIO=0 FAILS=0 IGNORED= GC_NEEDED=
