@@ -14,7 +14,8 @@
 # CSTOR_CRASH_STEP=N walks every N-th point, CSTOR_CRASH_ALL=1 every point.
 # CSTOR_CRASH_OPS="op ..." limits the walk to some operations,
 # CSTOR_CRASH_DRIVER=overlay walks an overlay store instead of vfs, and
-# CSTOR_CRASH_POINTS_DIR=DIR keeps the list of points of each operation.
+# CSTOR_CRASH_POINTS_DIR=DIR keeps the list of points of each operation,
+# CSTOR_CRASH_ERRNO=ENOSPC injects ENOSPC instead of EIO.
 if [ -n "${BUILD_DIR:-}" ] && [ -z "${CSTOR:-}" ]; then
 	case $BUILD_DIR in
 	/*) CSTOR=$BUILD_DIR/src/cli/cstor ;;
@@ -25,6 +26,13 @@ fi
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
 STEP=${CSTOR_CRASH_STEP:-0}
+# The error injected at each point: EIO, or ENOSPC (CSTOR_CRASH_ERRNO).
+ERRNO=${CSTOR_CRASH_ERRNO:-EIO}
+case $ERRNO in
+EIO) ERRTEXT="Input/output error" ;;
+ENOSPC) ERRTEXT="No space left on device" ;;
+*) echo "CSTOR_CRASH_ERRNO: EIO or ENOSPC" >&2; exit 2 ;;
+esac
 # The driver of the walked store: vfs (the default), or overlay.
 DRV=${CSTOR_CRASH_DRIVER:-vfs}
 [ "${CSTOR_CRASH_ALL:-0}" = 1 ] && STEP=1
@@ -290,22 +298,25 @@ walk_point() { # walk_point OP POINT
 	has_fn "prep_$op" && { "prep_$op" >/dev/null || { fail "$op: prep failed"; return 1; }; }
 	before=$(snapshot "$op")
 	rc=0
-	CSTOR_FAILPOINT=$p:EIO "run_$op" >/dev/null 2>"$T_TMP/err" || rc=$?
-	[ $rc -ne 137 ] || { fail "$op with EIO at $p: killed"; return 1; }
+	CSTOR_FAILPOINT=$p:$ERRNO "run_$op" >/dev/null 2>"$T_TMP/err" || rc=$?
+	[ $rc -ne 137 ] || { fail "$op with $ERRNO at $p: killed"; return 1; }
 	if [ $rc -eq 0 ]; then
 		# A failure the operation may ignore: cleaning up its own
-		# scratch files. It must then be done, and say nothing.
+		# scratch files; or, with ENOSPC, a record written into the
+		# spare file kept for a full disk. It must then be done, and
+		# say nothing.
 		IGNORED="$IGNORED ${p%@*}"
-		[ ! -s "$T_TMP/err" ] || { fail "$op with EIO at $p: succeeded with: $(cat "$T_TMP/err")"; return 1; }
+		[ ! -s "$T_TMP/err" ] || { fail "$op with $ERRNO at $p: succeeded with: $(cat "$T_TMP/err")"; return 1; }
 	else
-		grep -q "Input/output error" "$T_TMP/err" ||
-			{ fail "$op with EIO at $p: the error does not say what failed: $(cat "$T_TMP/err")"; return 1; }
-		grep -q "[a-z]" <(sed 's/Input\/output error//' "$T_TMP/err") || { fail "$op with EIO at $p: bare error"; return 1; }
+		# "cstor: COMMAND: what failed ...: Input/output error", or as
+		# Go's delete commands print: "NAME: what failed ...: ..."
+		grep -Eq "^(cstor: [a-z-]+|[^ :]+): .+: $ERRTEXT" "$T_TMP/err" ||
+			{ fail "$op with $ERRNO at $p: the error does not say what failed: $(cat "$T_TMP/err")"; return 1; }
 	fi
-	consistent "$op with EIO at $p" "$(flag_ok "$op")" || return 1
+	consistent "$op with $ERRNO at $p" "$(flag_ok "$op")" || return 1
 	after=$(snapshot "$op")
-	[ "$before" = "$after" ] || { fail "$op with EIO at $p: committed content changed: $(diff <(echo "$before") <(echo "$after") | head -20)"; return 1; }
-	retry "$op" "$op with EIO at $p" || return 1
+	[ "$before" = "$after" ] || { fail "$op with $ERRNO at $p: committed content changed: $(diff <(echo "$before") <(echo "$after") | head -20)"; return 1; }
+	retry "$op" "$op with $ERRNO at $p" || return 1
 	WALKED_EIO=$((WALKED_EIO + 1))
 }
 
@@ -352,7 +363,7 @@ test_crash_points() {
 		walk_op "$op" || true
 	done
 	fresh
-	echo "crash points: $TOTAL on the operations' paths, $WALKED killed there, $WALKED_EIO failed there with EIO ($([ "$STEP" = 0 ] && echo "one per operation" || echo "every ${STEP}th")); $(echo $GC_NEEDED | grep -o ' at ' | wc -l) left layers for gc; EIO ignored (cleanup) at:$(printf '%s\n' $IGNORED | sort -u | tr '\n' ' ')" >"$T_TMP/count"
+	echo "crash points: $TOTAL on the operations' paths, $WALKED killed there, $WALKED_EIO failed there with $ERRNO ($([ "$STEP" = 0 ] && echo "one per operation" || echo "every ${STEP}th")); $(echo $GC_NEEDED | grep -o ' at ' | wc -l) left layers for gc; $ERRNO ignored at:$(printf '%s\n' $IGNORED | sort -u | tr '\n' ' ')" >"$T_TMP/count"
 	[ $FAILS -eq 0 ] || die "$FAILS failures"
 }
 
