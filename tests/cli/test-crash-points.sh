@@ -62,6 +62,7 @@ tars() {
 }
 
 build_base() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a tmpfs"
 	# On a tmpfs: the walk syncs thousands of times, and what it tests
 	# is what a process leaves when it dies, which a tmpfs keeps.
 	mkdir -p "$T_TMP/tmpfs"
