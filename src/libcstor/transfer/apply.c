@@ -255,8 +255,6 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	else
 		r = cstor_objstore_save(ls, err);
 	cstor_objstore_done(ls);
-	if (r == 0)
-		r = cstor_failpoint_err(err, "apply:after-flag", NULL, "apply diff: extract the files");
 	if (r < 0) {
 		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		return r;
@@ -280,7 +278,11 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	}
 	int whiteouts = 0;
 	bool skip_root = false;
-	r = rebuild || redo ? s->driver_ops->reset(s->driver, id, parent, err) : 0;
+	/* Flagged, no file touched yet: failing here takes the path of a
+	 * failed extraction. */
+	r = cstor_failpoint_err(err, "apply:after-flag", NULL, "extract the files");
+	if (r == 0 && (rebuild || redo))
+		r = s->driver_ops->reset(s->driver, id, parent, err);
 	if (r == 0)
 		r = s->driver_ops->apply_target(s->driver, id, &root_fd, &whiteouts, &skip_root,
 						err);
@@ -295,7 +297,7 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0)
-		r = cstor_failpoint_err(err, "apply:after-files", NULL, "apply diff: sync the tar-split");
+		r = cstor_failpoint_err(err, "apply:after-files", NULL, "sync the tar-split");
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	cstor_objstore_done(ls);
