@@ -307,11 +307,12 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 		return r;
 	r = cstor_failpoint_err(err, "container-create:after-layer", NULL,
 				"record the container");
-	if (r == 0)
-		r = cstor_objstore_start_writing(cs, err);
 	if (r == 0) {
-		r = add_record(c, cs, id, names, layer, err);
-		cstor_objstore_done(cs);
+		r = cstor_objstore_start_writing(cs, err);
+		if (r == 0) {
+			r = add_record(c, cs, id, names, layer, err);
+			cstor_objstore_done(cs);
+		}
 	}
 	if (r < 0) {
 		/* No container: no layer either. */
