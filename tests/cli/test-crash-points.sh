@@ -305,13 +305,14 @@ walk_point() { # walk_point OP POINT
 		# A failure the operation may ignore: cleaning up its own
 		# scratch files; or, with ENOSPC, a record written into the
 		# spare file kept for a full disk. It must then be done, and
-		# say nothing.
+		# not mention the error.
 		IGNORED="$IGNORED ${p%@*}"
-		[ ! -s "$T_TMP/err" ] || { fail "$op with $ERRNO at $p: succeeded with: $(cat "$T_TMP/err")"; return 1; }
+		! grep -q "$ERRTEXT" "$T_TMP/err" || { fail "$op with $ERRNO at $p: succeeded with: $(cat "$T_TMP/err")"; return 1; }
 	else
 		# "cstor: COMMAND: what failed ...: Input/output error", or as
-		# Go's delete commands print: "NAME: what failed ...: ..."
-		grep -Eq "^(cstor: [a-z-]+|[^ :]+): .+: $ERRTEXT" "$T_TMP/err" ||
+		# Go's commands print some: "NAME: what failed: ...", "what
+		# failed: ... while mounting NAME": context before the errno.
+		grep -Eq ".+: $ERRTEXT" "$T_TMP/err" ||
 			{ fail "$op with $ERRNO at $p: the error does not say what failed: $(cat "$T_TMP/err")"; return 1; }
 	fi
 	consistent "$op with $ERRNO at $p" "$(flag_ok "$op")" || return 1
