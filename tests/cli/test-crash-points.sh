@@ -5,10 +5,12 @@
 # content, the operation is killed there (SIGKILL) and, separately, made to
 # fail there with EIO. After a kill: the store reopens, `check` finds
 # nothing but what the interrupted operation left for the next writer, one
-# writer later it is clean, everything committed before is intact and
-# nothing outside the store changed. After EIO: a non-zero exit and an
-# error saying what failed, the same consistency, and the operation then
-# succeeds when retried.
+# writer later it is clean (but for the layers an interrupted import or
+# image delete leaves to `cstor gc`, and an interrupted apply's layer,
+# flagged until applied again), everything committed before is intact,
+# nothing outside the store changed, and the operation run again succeeds.
+# After EIO: a non-zero exit and an error saying what failed, the same
+# consistency, and the operation then succeeds when retried.
 #
 # A quick sample by default (one point of each operation);
 # CSTOR_CRASH_STEP=N walks every N-th point, CSTOR_CRASH_ALL=1 every point.
