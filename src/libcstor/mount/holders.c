@@ -121,9 +121,12 @@ int cstor_holder_state_write(const char *dir, const struct cstor_holder_state *s
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The error names the file (EIO or ENOSPC there is the user's to
+	 * find), not only "mount state". */
+	_cleanup_free_ char *what = cstor_path_join(dir, "state");
 	int r = dfd < 0 ? cstor_error_errno(err, errno, "open %s", dir)
-			: cstor_atomic_write_at(dfd, "state", b.data, b.len, 0600, 0, "mount state",
-						err);
+			: cstor_atomic_write_at(dfd, "state", b.data, b.len, 0600, 0,
+						what ? what : "mount state", err);
 	cstor_buf_free(&b);
 	return r;
 }
