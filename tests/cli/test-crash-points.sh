@@ -18,6 +18,8 @@
 # CSTOR_CRASH_DRIVER=overlay walks an overlay store instead of vfs, and
 # CSTOR_CRASH_POINTS_DIR=DIR keeps the list of points of each operation,
 # CSTOR_CRASH_ERRNO=ENOSPC injects ENOSPC instead of EIO.
+# The SKIP_, FLAG_OK_, OUT_ and done_ settings of each operation are read by name.
+# shellcheck disable=SC2034
 if [ -n "${BUILD_DIR:-}" ] && [ -z "${CSTOR:-}" ]; then
 	case $BUILD_DIR in
 	/*) CSTOR=$BUILD_DIR/src/cli/cstor ;;
@@ -47,7 +49,7 @@ C1=$(hexid c1) C2=$(hexid c2) CN=$(hexid cn)
 # The store walked ($W/g, $W/r: always the same paths, so that copies of
 # the base store are byte for byte what the base was), the base copy, and
 # a directory outside the store that nothing may change.
-W= BASE= C= HAVE_BB=0
+W='' BASE='' C='' HAVE_BB=0
 
 tars() {
 	local d=$T_TMP/src
@@ -275,7 +277,7 @@ retry() {
 		{ fail "$what: left beside the export: $(ls -A "$T_TMP/out")"; return 1; }
 }
 
-WALKED=0 WALKED_EIO=0 FAILS=0 IGNORED= GC_NEEDED=
+WALKED=0 WALKED_EIO=0 FAILS=0 IGNORED='' GC_NEEDED=''
 # A failure is counted and the walk goes on with the next point, so that
 # one run shows every point that fails.
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
