@@ -21,6 +21,7 @@
 #include "util/copy.h"
 #include "util/idmap.h"
 #include "util/rm.h"
+#include "util/failpoint.h"
 
 #define LINK_LEN 26
 
@@ -142,6 +143,9 @@ int overlay_create(struct cstor_driver *d, const char *id, const char *parent, c
 		r = cstor_error_errno(err, errno, "create %s/%s/diff", d->home, id);
 		goto fail;
 	}
+	if ((r = cstor_failpoint_err(err, "overlay-create:after-diff", NULL,
+				     "create the layer's link")) < 0)
+		goto fail;
 	if ((r = new_link_name(link)) < 0) {
 		cstor_error_errno(err, r, "generate a link name");
 		goto fail;

@@ -22,6 +22,7 @@
 #include "util/mountinfo.h"
 #include "util/rm.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 struct cstor_driver {
 	char *home;
@@ -170,6 +171,9 @@ static int vfs_create(struct cstor_driver *d, const char *id, const char *parent
 		return cstor_error_errno(err, errno, "open layer directory %s/dir/%s", d->home, id);
 	if (fchown(fd, uid, gid) < 0 && !d->ignore_chown_errors)
 		return cstor_error_errno(err, errno, "chown layer directory %s/dir/%s", d->home, id);
+	if ((r = cstor_failpoint_err(err, "vfs-create:after-mkdir", NULL,
+				     "fill layer directory")) < 0)
+		return r;
 	if (parent) {
 		/* A child starts as a full copy of its parent. */
 		r = cstor_copy_tree(pfd, fd, 0, err);

@@ -18,6 +18,7 @@
 #include "util/fileutil.h"
 #include "util/gojson.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 /* Public (include/cstor/mount.h), here with the holder lists it frees. */
 void cstor_mount_holders_free(cstor_mount_holder *h, size_t n)
@@ -120,9 +121,12 @@ int cstor_holder_state_write(const char *dir, const struct cstor_holder_state *s
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The error names the file (EIO or ENOSPC there is the user's to
+	 * find), not only "mount state". */
+	_cleanup_free_ char *what = cstor_path_join(dir, "state");
 	int r = dfd < 0 ? cstor_error_errno(err, errno, "open %s", dir)
-			: cstor_atomic_write_at(dfd, "state", b.data, b.len, 0600, 0, "mount state",
-						err);
+			: cstor_atomic_write_at(dfd, "state", b.data, b.len, 0600, 0,
+						what ? what : "mount state", err);
 	cstor_buf_free(&b);
 	return r;
 }
@@ -264,8 +268,9 @@ int cstor_holder_create(int *fd_out, char **file_out, const char *dir, bool proc
 			return r;
 		}
 	}
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		r = cstor_error_errno(err, errno, "create mount holder in %s", dir);
+	if ((r = cstor_failpoint("holder:before-rename")) < 0 ||
+	    (r = renameat(dfd, tmp, dfd, name) < 0 ? -errno : 0) < 0) {
+		cstor_error_errno(err, -r, "create mount holder in %s", dir);
 		unlinkat(dfd, tmp, 0);
 		return r;
 	}

@@ -24,6 +24,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 struct cstor_mount_hold {
 	char *id;
@@ -242,18 +243,25 @@ static int do_mount(cstor_mount_hold **hold, char **mountpoint, struct cstor_sto
 		rc.st.options = options ? strv_copy((char *const *)options) : NULL;
 		free(rc.st.label);
 		rc.st.label = o && o->mount_label ? strdup(o->mount_label) : NULL;
-		if ((r = cstor_mount_remount(s, &rc, &l.t, err)) < 0)
+		if ((r = cstor_failpoint_err(err, "mount:before-mount", NULL, "mount the layer")) < 0 ||
+		    (r = cstor_mount_remount(s, &rc, &l.t, err)) < 0)
 			goto out;
 	}
-	r = cstor_holder_create(process ? &fd : NULL, process ? &file : NULL, rc.dir, process,
-		       o && (o->flags & CSTOR_MOUNT_HOLD_INHERIT), o ? o->description : NULL, err);
+	/* Mounted (or already), no holder yet. */
+	r = cstor_failpoint_err(err, "mount:before-holder", NULL, "mount: record the holder");
+	if (r == 0)
+		r = cstor_holder_create(process ? &fd : NULL, process ? &file : NULL, rc.dir,
+					process, o && (o->flags & CSTOR_MOUNT_HOLD_INHERIT),
+					o ? o->description : NULL, err);
 	if (r < 0) {
 		if (rc.live + rc.foreign == 0)
 			s->driver_ops->put(cstor_store_driver_of(s, l.t.id), l.t.id, NULL);
 		goto out;
 	}
 	rc.live++;
-	if ((r = cstor_mount_write_out_layer(s, &rc, l.t.id, err)) < 0)
+	if ((r = cstor_failpoint_err(err, "mount:after-holder", NULL,
+				     "mount: record the mount")) < 0 ||
+	    (r = cstor_mount_write_out_layer(s, &rc, l.t.id, err)) < 0)
 		goto out;
 	if (mountpoint && !(*mountpoint = strdup(rc.path)))
 		r = cstor_error_set(err, ENOMEM, "out of memory");
@@ -380,8 +388,14 @@ int cstor_store_unmount(int *still_mounted, cstor_store *s, const char *ref, int
 				    l.t.id, who ? who : "?");
 		goto out;
 	}
+	if ((r = cstor_failpoint_err(err, "unmount:after-release", NULL,
+				     "unmount: unmount the layer")) < 0)
+		goto out;
 	if (rc.live + rc.foreign == 0 && rc.mounted) {
 		if ((r = s->driver_ops->put(cstor_store_driver_of(s, l.t.id), l.t.id, err)) < 0)
+			goto out;
+		if ((r = cstor_failpoint_err(err, "unmount:after-put", NULL,
+					     "unmount: record the unmount")) < 0)
 			goto out;
 		rc.mounted = false;
 		free(rc.path);

@@ -24,6 +24,7 @@
 #include "util/cleanup.h"
 #include "util/rm.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static int add_entry(cstor_tar_writer *w, int dirfd, const char *name, const char *tar_name,
 		     cstor_error *err)
@@ -314,6 +315,8 @@ static int write_file(int layout_fd, const char *file, tar_body_fn body, void *c
 	r = body(fd, layout_fd, ctx, err);
 	if (r == 0 && fdatasync(fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", file);
+	if (r == 0 && (r = cstor_failpoint_at("export:before-rename", NULL)) < 0)
+		cstor_error_errno(err, -r, "replace %s", file);
 	if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
 		r = cstor_error_errno(err, errno, "replace %s", file);
 	if (r < 0) {

@@ -23,6 +23,7 @@
 #include "oci/export-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 #ifndef FICLONE
 #define FICLONE _IOW(0x94, 9, int)
@@ -245,8 +246,9 @@ int cstor_export_blob_commit(struct cstor_export_blob *b, const char *expect_dig
 			goto fail;
 		}
 	}
-	if (renameat(l->blobs_fd, b->tmp, l->blobs_fd, hex) < 0) {
-		r = cstor_error_errno(err, errno, "rename %s to blobs/sha256/%s", what, hex);
+	if ((r = cstor_failpoint("export:before-blob-rename")) < 0 ||
+	    (r = renameat(l->blobs_fd, b->tmp, l->blobs_fd, hex) < 0 ? -errno : 0) < 0) {
+		cstor_error_errno(err, -r, "rename %s to blobs/sha256/%s", what, hex);
 		goto fail;
 	}
 	if (name)

@@ -41,6 +41,7 @@
 #include "util/cleanup.h"
 #include "util/macro.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 enum src_kind { SRC_AUTO, SRC_OCI, SRC_OCI_ARCHIVE, SRC_DOCKER_ARCHIVE };
 
@@ -272,6 +273,9 @@ static int store_image(bool *created_image, cstor_store *s, const struct cstor_o
 		cstor_error_move(err, &e);
 		return r;
 	}
+	if ((r = cstor_failpoint_err(err, "import:after-image-record", NULL,
+				     "store the image's manifest and config")) < 0)
+		return r;
 	char key[CSTOR_DIGEST_STRING_MAX + 16];
 	if ((r = cstor_image_set_big_data(s, image_id, img->config_digest, img->config,
 					  img->config_len, NULL, err)) < 0)
@@ -447,7 +451,10 @@ fail_layer:
 	}
 	bool created_image = false;
 	const char *image = img->config_digest + strlen("sha256:");
-	int r = store_image(&created_image, s, img, image, parent[0] ? parent : NULL, names, err);
+	int r = cstor_failpoint_err(err, "import:before-image", NULL, "record the image");
+	if (r < 0)
+		return r;
+	r = store_image(&created_image, s, img, image, parent[0] ? parent : NULL, names, err);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "%s: image %.12s", source, image);
 		if (created_image) {

@@ -19,6 +19,7 @@
 #include "util/idmap.h"
 #include "util/rm.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static char *const none[] = { NULL };
 
@@ -293,8 +294,15 @@ static int add_record(struct create *c, struct cstor_objstore *cs, const char *i
 		rec->is_volatile = vol;
 	if (!rec || cstor_objstore_add(cs, &rec->h) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");
-	if ((r = cstor_objstore_save(cs, err)) < 0)
+	if ((r = cstor_objstore_save(cs, err)) < 0) {
 		cstor_objstore_remove(cs, &rec->h);
+		/* A save can fail after its rename (syncing the directory):
+		 * the file may hold the record, whose layer our caller now
+		 * removes. Written again without it, best effort, as a
+		 * failed layer creation does (found by the crash-point walk:
+		 * "container layer is missing"). */
+		cstor_objstore_save(cs, NULL);
+	}
 	return r;
 }
 
@@ -341,10 +349,14 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	lo.host_uidmap = c->o->host_uidmap, lo.host_gidmap = c->o->host_gidmap;
 	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, NULL, err)) < 0)
 		return r;
-	r = cstor_objstore_start_writing(cs, err);
+	r = cstor_failpoint_err(err, "container-create:after-layer", NULL,
+				"record the container");
 	if (r == 0) {
-		r = add_record(c, cs, id, names, layer, vol, err);
-		cstor_objstore_done(cs);
+		r = cstor_objstore_start_writing(cs, err);
+		if (r == 0) {
+			r = add_record(c, cs, id, names, layer, vol, err);
+			cstor_objstore_done(cs);
+		}
 	}
 	if (r < 0) {
 		/* No container: no layer either. */

@@ -12,6 +12,7 @@
 #include "util/fileutil.h"
 #include "util/rm.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static int oom(cstor_error *err)
 {
@@ -1026,7 +1027,11 @@ int cstor_objstore_delete(struct cstor_objstore *os, struct cstor_obj_head *h, c
 		if ((r = os->ops->mark_dying(h)) < 0)
 			return oom(err);
 		if ((r > 0 && (r = cstor_objstore_save(os, err)) < 0) ||
-		    (r = remove_files(os, id, err)) < 0)
+		    (r = cstor_failpoint_err(err, "delete:after-mark", os->ops->kind,
+					     "remove the files")) < 0 ||
+		    (r = remove_files(os, id, err)) < 0 ||
+		    (r = cstor_failpoint_err(err, "delete:after-files", os->ops->kind,
+					     "remove the record")) < 0)
 			return r;
 		cstor_objstore_remove(os, h);
 		return cstor_objstore_save(os, err);
@@ -1035,6 +1040,9 @@ int cstor_objstore_delete(struct cstor_objstore *os, struct cstor_obj_head *h, c
 	if ((r = cstor_objstore_save(os, err)) < 0)
 		return r;
 	/* The record is gone: the files are only garbage now. */
+	if ((r = cstor_failpoint_err(err, "delete:after-record", os->ops->kind,
+				     "remove the files")) < 0)
+		return r;
 	return remove_files(os, id, err);
 }
 
@@ -1086,6 +1094,9 @@ int cstor_objstore_write_big_data(struct cstor_objstore *os, struct cstor_obj_he
 	if (!dir)
 		return oom(err);
 	int r = cstor_big_data_write(dir, key, data, len, err);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "big-data:after-file", os->ops->kind,
+					"record the big data item");
 	if (r < 0)
 		return r;
 	if (cstor_bigdata_index_set(&h->bd, key, (int64_t)len,

@@ -302,6 +302,10 @@ static int create_locked(struct cstor_image_rec **out, struct cstor_objstore *is
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	if ((r = cstor_objstore_save(is, err)) < 0) {
 		cstor_objstore_remove(is, &rec->h);
+		/* The file may hold the image if the save failed after its
+		 * rename: written again without it, best effort, so that a
+		 * create that failed leaves no image behind. */
+		cstor_objstore_save(is, NULL);
 		return r;
 	}
 	*out = rec;

@@ -17,6 +17,7 @@
 #include "util/fileutil.h"
 #include "util/idmap.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static char *const no_names[] = { NULL };
 
@@ -548,23 +549,27 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		cstor_layer_store_remove(ls, rec);
 		goto out;
 	}
-	if (tmpl && !s->driver_ops->create_from_template)
+	r = cstor_failpoint_err(err, "layer-create:before-driver", NULL, "create the layer's files");
+	if (r == 0 && tmpl && !s->driver_ops->create_from_template)
 		r = cstor_error_set(err, ENOTSUP, "the %s driver cannot copy layers",
 				    s->driver_ops->name);
-	else if (tmpl && cstor_store_driver_of(s, tmpl) != drv)
+	else if (r == 0 && tmpl && cstor_store_driver_of(s, tmpl) != drv)
 		/* A mapped copy goes where the template's driver home is. */
 		r = cstor_error_set(err, ENOTSUP,
 				    "layer %s: a mapped copy between the image store and the "
 				    "graph root is not supported", tmpl);
-	else if (tmpl)
+	else if (r == 0 && tmpl)
 		r = s->driver_ops->create_from_template(drv, id, tmpl, parent_id, err);
-	else
+	else if (r == 0)
 		r = s->driver_ops->create(drv, id, parent_id, err);
 	/* The chown copy: the files get the new mappings' owners. */
 	if (r == 0 && shift)
 		r = s->driver_ops->shift_owners(drv, id, &from, &to, err);
 	if (r == 0 && tmpl)
 		r = copy_template_tarsplit(ls, tmpl, id, err);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "layer-create:after-driver", NULL,
+					"record the layer as complete");
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, "incomplete");
 		if (flag && cstor_layer_rec_set_flag(rec, flag, json_true()) < 0)

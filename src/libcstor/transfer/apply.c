@@ -33,6 +33,7 @@
 #include "util/cleanup.h"
 #include "util/idmap.h"
 #include "util/rm.h"
+#include "util/failpoint.h"
 
 /* ---- the pipeline ------------------------------------------------------ */
 
@@ -229,6 +230,18 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
 		return r;
 	}
+	/* A layer whose earlier apply was interrupted (killed, or failed on a
+	 * full disk) holds part of that diff: start again from its parent's
+	 * content, or what the interrupted diff left stays in the layer
+	 * beside the new one (found by the crash-point walk and the ENOSPC
+	 * test: check then reports files the recorded diffs do not have). */
+	bool redo = !rebuild && !new_layer &&
+		    cstor_layer_rec_flag_bool(rec, CSTOR_FLAG_APPLY_INCOMPLETE);
+	if (redo && rec->parent && !(parent = strdup(rec->parent))) {
+		cstor_objstore_done(ls);
+		cstor_apply_lock_release(s->run_layers_dir, id, lock_fd);
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	}
 	bool mounted = holders > 0;
 	if (mounted) {
 		cstor_objstore_done(ls);
@@ -267,7 +280,11 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	}
 	int whiteouts = 0;
 	bool skip_root = false;
-	r = rebuild ? s->driver_ops->reset(cstor_store_driver_of(s, id), id, parent, err) : 0;
+	/* Flagged, no file touched yet: failing here takes the path of a
+	 * failed extraction. */
+	r = cstor_failpoint_err(err, "apply:after-flag", NULL, "extract the files");
+	if (r == 0 && (rebuild || redo))
+		r = s->driver_ops->reset(cstor_store_driver_of(s, id), id, parent, err);
 	if (r == 0)
 		r = s->driver_ops->apply_target(cstor_store_driver_of(s, id), id, &root_fd, &whiteouts, &skip_root,
 						err);
@@ -283,6 +300,8 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 				 read, ctx, err);
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "apply:after-files", NULL, "sync the tar-split");
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	cstor_objstore_done(ls);
@@ -307,8 +326,13 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	 * (its compressed digest names the blob it was imported from). */
 	if (!rebuild && record_results(rec, &res) < 0)
 		r = cstor_error_set(err, ENOMEM, "out of memory");
+	else if ((r = cstor_failpoint_at("apply:before-tar-split-rename", NULL)) < 0)
+		cstor_error_errno(err, -r, "rename %s", ts_tmp);
 	else if (rename(ts_tmp, ts_final) < 0)
 		r = cstor_error_errno(err, errno, "rename %s", ts_tmp);
+	if (r == 0)
+		r = cstor_failpoint_err(err, "apply:after-tar-split-rename", NULL,
+					"apply diff: record the layer");
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_APPLY_INCOMPLETE);
 		cstor_layer_rec_del_flag(rec, CSTOR_FLAG_CREATING);

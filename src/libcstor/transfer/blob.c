@@ -22,6 +22,7 @@
 #include "store/store-internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
+#include "util/failpoint.h"
 
 static int copy_range(int out, int in, off_t off, uint64_t size)
 {
@@ -88,6 +89,8 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 	r = copy_range(out, fd, off, size);
 	if (r == 0 && fdatasync(out) < 0)
 		r = -errno;
+	if (r == 0)
+		r = cstor_failpoint("kept-blob:before-rename");
 	if (r < 0) {
 		unlinkat(dfd, tmp, 0);
 		return cstor_error_errno(err, -r, "write layer %s data \"%s\"", id, key);
@@ -102,6 +105,9 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 		r = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", id);
 	else if (renameat(dfd, tmp, dfd, name) < 0)
 		r = cstor_error_errno(err, errno, "rename %s/%s", dir, tmp);
+	else if ((r = cstor_failpoint_err(err, "kept-blob:after-rename", NULL,
+					  "record the kept blob")) < 0)
+		;
 	else {
 		bool changed = false;
 		if (cstor_bigdata_index_set(&rec->h.bd, key, 0, NULL, &changed) < 0)

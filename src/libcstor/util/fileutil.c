@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/error-internal.h"
+#include "util/failpoint.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
 
@@ -185,7 +186,11 @@ int cstor_atomic_write_at(int dirfd, const char *name, const void *data, size_t 
 	if (fd < 0)
 		return cstor_error_set(err, EEXIST, "cannot create a temporary file for %s", what);
 
-	int r = cstor_write_all(fd, data, len);
+	/* Failure points (docs/crash-testing.md): each named by the file,
+	 * before its data, before the rename that commits it, after. */
+	int r = cstor_failpoint_at("write:before", name);
+	if (r == 0)
+		r = cstor_write_all(fd, data, len);
 	if (r < 0 && disk_full(-r) && (flags & CSTOR_WRITE_KEEP_SPARE)) {
 		unlinkat(dirfd, tmp, 0);
 		goto spare;
@@ -202,10 +207,16 @@ int cstor_atomic_write_at(int dirfd, const char *name, const void *data, size_t 
 		r = cstor_error_errno(err, errno, "chmod %s", what);
 		goto fail;
 	}
+	if ((r = cstor_failpoint_at("write:before-rename", name)) < 0) {
+		cstor_error_errno(err, -r, "replace %s", what);
+		goto fail;
+	}
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		r = cstor_error_errno(err, errno, "replace %s", what);
 		goto fail;
 	}
+	if ((r = cstor_failpoint_at("write:after-rename", name)) < 0)
+		return cstor_error_errno(err, -r, "sync directory of %s", what);
 	if (flags & CSTOR_WRITE_DURABLE) {
 		/* The rename itself must reach the disk, or a crash can bring
 		 * back the old file after we reported success. */

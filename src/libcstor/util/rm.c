@@ -10,6 +10,7 @@
 
 #include "util/error-internal.h"
 #include "util/cleanup.h"
+#include "util/failpoint.h"
 #include "util/rm.h"
 #include "util/strv.h"
 
@@ -73,6 +74,9 @@ int cstor_rm_rf_at(int dirfd, const char *name, cstor_error *err)
 	int r = empty_dir(fd, 0, name, err);
 	if (r < 0)
 		return r;
+	/* Dying here leaves an empty directory: a delete half done. */
+	if ((r = cstor_failpoint("rm:emptied")) < 0)
+		return cstor_error_errno(err, -r, "remove %s", name);
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return cstor_error_errno(err, errno, "remove %s", name);
 	return 0;
