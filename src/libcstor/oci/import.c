@@ -379,6 +379,12 @@ static int import_all(bool *src_fail, cstor_store *s, struct cstor_oci_src *src,
 		 * the layer, make it ourselves.
 		 */
 		bool made = false, dead = false;
+		/* Noted before we look, also when it is there to reuse: a
+		 * writer collecting a dead import's layers spares those a
+		 * live journal lists, so the one we find stays until our
+		 * image uses it (records/pending.h). */
+		if (journal && (r = cstor_pending_add(journal, id, err)) < 0)
+			goto fail_layer;
 		for (unsigned tries = 0;; tries++) {
 			enum layer_state st;
 			if ((r = layer_state(&st, s, id, err)) < 0)
@@ -411,11 +417,9 @@ static int import_all(bool *src_fail, cstor_store *s, struct cstor_oci_src *src,
 				cstor_error_clear(&e);
 				continue;
 			}
-			/* Noted before it exists: if we die after creating it
-			 * and before the image, gc finds it unused. */
-			if (journal && !strv_contains(*created, id) &&
-			    (r = cstor_pending_add(journal, id, err)) < 0)
-				goto fail_layer;
+			/* Noted above, before it exists: if we die after
+			 * creating it and before the image, the next writer
+			 * finds it unused. */
 			uint64_t before = pr.bytes_done;
 			pr.layer_done = 0;
 			r = import_layer(src_fail, s, src, l, id, parent[0] ? parent : NULL, o, &pr,

@@ -177,6 +177,52 @@ int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n_out, const cha
 	return 0;
 }
 
+int cstor_pending_live_ids(char ***ids, const char *dir, cstor_error *err)
+{
+	*ids = NULL;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : cstor_error_errno(err, errno, "open %s", dir);
+	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	if (dup < 0)
+		return cstor_error_errno(err, errno, "open %s", dir);
+	_cleanup_closedir_ DIR *d = fdopendir(dup);
+	if (!d) {
+		close(dup);
+		return cstor_error_errno(err, errno, "open %s", dir);
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, CSTOR_PENDING_PREFIX, strlen(CSTOR_PENDING_PREFIX)) != 0)
+			continue;
+		_cleanup_close_ int fd = openat(dfd, de->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (lock_fd(fd, false) == 0) {
+			/* Dead (our own test lock goes with the close). */
+			continue;
+		}
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		if (cstor_read_file_at(dfd, de->d_name, &text, &len, de->d_name, NULL) < 0)
+			continue;
+		struct cstor_pending_dead one = { 0 };
+		int r = parse(&one, text);
+		for (size_t i = 0; r == 0 && one.ids && one.ids[i]; i++)
+			if (!strv_contains(*ids, one.ids[i]) && strv_append(ids, one.ids[i]) < 0)
+				r = -ENOMEM;
+		free(one.file);
+		free(one.what);
+		strv_free(one.ids);
+		if (r < 0) {
+			strv_free(*ids);
+			*ids = NULL;
+			return cstor_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
 void cstor_pending_remove(const char *dir, const char *file)
 {
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

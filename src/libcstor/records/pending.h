@@ -6,8 +6,9 @@
  * layer ID per line after a first line naming the operation ("import",
  * "delete-image"), with an OFD write lock held by its writer for as long as
  * it runs. The writer removes it when done; one whose lock is free belongs
- * to a writer that died, and gc (or check --repair) removes the layers it
- * lists that nothing uses, then the journal. Kept in the graph root, not
+ * to a writer that died, and the next writer of the layer store (or gc, or
+ * check --repair) removes the layers it lists that nothing uses and no
+ * live journal lists, then the journal. Kept in the graph root, not
  * the run root, because the layers outlive a reboot and so must the list.
  * containers/storage ignores files it does not know in that directory.
  */
@@ -41,6 +42,9 @@ struct cstor_pending_dead {
 int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n, const char *dir,
 		       cstor_error *err);
 void cstor_pending_dead_free(struct cstor_pending_dead *d, size_t n);
+/* The layers listed by journals whose writers live (NULL-terminated in
+ * *ids, NULL for none): an operation in progress may be about to use them. */
+int cstor_pending_live_ids(char ***ids, const char *dir, cstor_error *err);
 /* Remove journal @file of @dir, if its writer is still dead. */
 void cstor_pending_remove(const char *dir, const char *file);
 

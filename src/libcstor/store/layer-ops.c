@@ -49,6 +49,31 @@ int cstor_layer_remove_names(cstor_store *s, const char *ref, const char *const 
 	return cstor_objset_change_names(&set, NULL, ref, names, CSTOR_NAMES_REMOVE, "remove names", err);
 }
 
+int cstor_layer_delete_checked(struct cstor_store *s, struct cstor_objstore *ls,
+			       struct cstor_layer_rec *rec, cstor_error *err)
+{
+	int r;
+	/* All checks by ID, whatever the reference was. Children that are
+	 * also ancestors (a corrupt store's parents forming a cycle) do not
+	 * count: else no member of the cycle could ever be deleted. They are
+	 * left with a missing parent, as after Go's unchecked deletes. */
+	if (cstor_layer_store_has_children_outside_cycle(ls, rec->h.id)) {
+		return cstor_error_set(err, EBUSY, "delete layer %s: layer has children",
+				       rec->h.id);
+	}
+	/* Reconciled: dead holders do not keep the layer. */
+	int64_t count = 0;
+	if ((r = cstor_mount_live_count(&count, s, rec->h.id, err)) < 0)
+		return r;
+	if (count > 0) {
+		return cstor_error_set(err, EBUSY, "delete layer %s: layer is mounted (%lld times)",
+				       rec->h.id, (long long)count);
+	}
+	if (s->layer_in_use && (r = s->layer_in_use(s, rec->h.id, err)) < 0)
+		return r;
+	return cstor_layer_store_delete(ls, rec, err);
+}
+
 int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 {
 	struct cstor_objstore *ls = s->layers;
@@ -66,26 +91,7 @@ int cstor_store_delete_layer(cstor_store *s, const char *ref, cstor_error *err)
 		r = cstor_objset_fail_code(err);
 		goto out;
 	}
-	/* All checks by ID, whatever the reference was. Children that are
-	 * also ancestors (a corrupt store's parents forming a cycle) do not
-	 * count: else no member of the cycle could ever be deleted. They are
-	 * left with a missing parent, as after Go's unchecked deletes. */
-	if (cstor_layer_store_has_children_outside_cycle(ls, rec->h.id)) {
-		r = cstor_error_set(err, EBUSY, "delete layer %s: layer has children", rec->h.id);
-		goto out;
-	}
-	/* Reconciled: dead holders do not keep the layer. */
-	int64_t count = 0;
-	if ((r = cstor_mount_live_count(&count, s, rec->h.id, err)) < 0)
-		goto out;
-	if (count > 0) {
-		r = cstor_error_set(err, EBUSY, "delete layer %s: layer is mounted (%lld times)", rec->h.id,
-				    (long long)count);
-		goto out;
-	}
-	if (s->layer_in_use && (r = s->layer_in_use(s, rec->h.id, err)) < 0)
-		goto out;
-	r = cstor_layer_store_delete(ls, rec, err);
+	r = cstor_layer_delete_checked(s, ls, rec, err);
 out:
 	cstor_objstore_done(ls);
 	return r;

@@ -54,6 +54,7 @@ void cstor_store_free(cstor_store *s)
 		cstor_objstore_free(s->ro_layers[i]);
 	free(s->ro_layers);
 	strv_free(s->image_stores);
+	strv_free(s->collected);
 	if (s->driver)
 		s->driver_ops->free(s->driver);
 	if (s->image_driver)

@@ -515,7 +515,18 @@ int cstor_store_gc(char ***removed_out, cstor_store *s, cstor_error *err)
 {
 	*removed_out = NULL;
 	_cleanup_strv_free_ char **removed = NULL;
-	/* Layers of interrupted imports and image deletes, newest first,
+	/* The layer store's writer cleanup collects interrupted imports'
+	 * and image deletes' layers (layer-store.c): run it, and report
+	 * what it (or an earlier writer in this process) removed. */
+	{
+		int w = cstor_objstore_start_writing(s->layers, err);
+		if (w < 0)
+			return w;
+		removed = TAKE_PTR(s->collected);
+		cstor_objstore_done(s->layers);
+	}
+	/* Journals left since (the cleanup runs once per load): the same
+	 * here. Layers of interrupted imports and image deletes, newest first,
 	 * while nothing uses them (delete refuses a layer with children or
 	 * users, so a layer another image came to share stays). */
 	struct cstor_pending_dead *dead = NULL;

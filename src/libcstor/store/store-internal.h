@@ -56,6 +56,9 @@ struct cstor_store {
 	 * the lock order: the primary image store, the read-only ones of the
 	 * additional image stores in configuration order, the containers. */
 	struct cstor_objstore *images;
+	/* What the layer store's writer cleanup removed of interrupted
+	 * imports and image deletes in this process, for gc to report. */
+	char **collected;
 	struct cstor_objstore **ro_images;
 	size_t n_ro_images;
 	/* With a split image store: the graph root's images, ro_images[0],
@@ -159,6 +162,13 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 int cstor_layer_import(char **id_out, struct cstor_store *s, const cstor_layer_options *o,
 		       const struct cstor_apply_expect *expect, cstor_read_fn read, void *ctx,
 		       cstor_error *err);
+
+/* Delete primary layer @rec (its store @ls held exclusively) unless it has
+ * children, is mounted or is in use by an image or container: the checks
+ * of delete-layer (layer-ops.c). */
+int cstor_layer_delete_checked(struct cstor_store *s, struct cstor_objstore *ls,
+			       struct cstor_layer_rec *rec, cstor_error *err)
+	CSTOR_REQUIRES(&ls->lock);
 
 /* store-objects.c: open and free the image and container stores (and set
  * the layer_in_use hook). */
