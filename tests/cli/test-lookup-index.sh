@@ -1,10 +1,10 @@
 #!/bin/bash
 # The lookup index cached next to each records file (cstor-images.index,
-# cstor-layers.index, cstor-containers.index; docs/formats.md "cstor's
-# lookup index"): a lookup served from it gives what a full load gives; a
-# hand edit of the records file is seen at once; a damaged, truncated or
-# hostile index is ignored (no crash, the right answers); `cstor check`,
-# gc and repair (check -r) leave it and the records alone. The Go CLI's side is
+# cstor-layers.index, cstor-containers.index; docs/formats.md §3.8): a
+# lookup served from it gives what a full load gives; a hand edit of the
+# records file is seen at once; a damaged, truncated or hostile index is
+# ignored (no crash, the right answers); `cstor check`, gc and repair
+# (check -r) leave it and the records alone. The Go CLI's side is
 # tests/interop/test-lookup-index-go.sh.
 . "$(dirname "$0")/../lib.sh"
 
@@ -81,7 +81,7 @@ make_indexes() {
 
 # Overwrite @2 bytes of FILE at the first occurrence of the text $2 with
 # $3 (same length), in place, and give the file back its mtime: the index
-# still matches it (docs/formats.md: size, mtime, inode, token).
+# still matches it (docs/formats.md §3.8).
 poke_keep_mtime() {
 	python3 - "$1" "$2" "$3" <<'EOF'
 import os, sys
@@ -254,7 +254,7 @@ test_damaged_index() {
 		done <<<"$LOOKUPS")
 		if [ "$how" = zero-body ]; then
 			# An emptied table only loses keys, and a miss is what the
-			# index is trusted with (docs/formats.md): no crash, no
+			# index is trusted with (docs/formats.md §3.8): no crash, no
 			# wrong record.
 			if grep -Eq 'rc=(1[3-9][0-9]|2[0-9][0-9])$' <<<"$got"; then
 				die "a lookup crashed with an emptied index: $got"

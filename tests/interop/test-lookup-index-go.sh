@@ -1,5 +1,5 @@
 #!/bin/bash
-# The lookup index (docs/formats.md "cstor's lookup index") against the Go
+# The lookup index (docs/formats.md §3.8) against the Go
 # CLI (containers-storage 1.43) on one store: every change Go makes
 # (names, a new image or layer, a delete) is seen by cstor's next lookup,
 # though cstor's index from before the change is still there; and Go reads

@@ -33,6 +33,12 @@
  * name changes; ID prefixes through a sorted array, built at the first
  * prefix lookup after a change: a lookup does not grow with the store.
  * Records are only re-parsed when another process wrote the file.
+ *
+ * A process that wants one record and has not loaded the file since it
+ * last changed (every CLI command) may find it through the lookup index
+ * cached next to the file (store/recindex.h, docs/formats.md §3.8) and
+ * parse that record alone: cstor_objstore_start_lookup. A reader's full
+ * load writes that index.
  */
 #ifndef CSTOR_STORE_ENGINE_H
 #define CSTOR_STORE_ENGINE_H

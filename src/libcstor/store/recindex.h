@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A lookup index cached next to a records file (docs/formats.md,
- * "cstor's lookup index"): <dir>/cstor-<kind>s.index, so that a process
- * that wants one record (`cstor image NAME`, `exists`, `layer ID`) finds
- * and parses that record alone instead of the whole file.
+ * A lookup index cached next to a records file (docs/formats.md §3.8):
+ * <dir>/cstor-<kind>s.index, so that a process that wants one record
+ * (`cstor image NAME`, `exists`, `layer ID`) finds and parses that record
+ * alone instead of the whole file.
  *
  * It is a cache, never a source of truth, and only valid for the exact
  * state it was made from: its header holds the lock file's last-writer
