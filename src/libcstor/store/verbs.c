@@ -174,7 +174,7 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 		if (ref[0] == '@' || strncmp(ref, "sha256:", 7) == 0)
 			final_miss = false;
 		else if (cstor_refname_normalize(&norm, ref, NULL) < 0)
-			norm = NULL; /* not a reference: not found */
+			free(TAKE_PTR(norm)); /* not a reference: not found */
 		else
 			final_miss = !strchr(norm, '@') && strchr(ref, '/');
 	}
