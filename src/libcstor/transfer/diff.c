@@ -63,14 +63,14 @@ static void diff_ctx_done(struct diff_ctx *c)
 	free(c->tarsplit);
 }
 
-/* Find @ref in the primary store, then in the read-only ones, and take
- * that store's lock shared. On success the caller must call
- * cstor_objstore_done(*where). */
-/* With @quick, the layer may come from the lookup index alone (*partial
- * then): the store's other records are not loaded, so the caller may look
- * at nothing else of it (engine.h, cstor_objstore_start_lookup). */
 static bool needs_mounts(const struct diff_ctx *c);
 
+/* Find @ref in the primary store, then in the read-only ones, and take
+ * that store's lock shared. On success the caller must call
+ * cstor_objstore_done(*where). With @quick, the layer may come from the
+ * lookup index alone (*partial then): the store's other records are not
+ * loaded, so the caller may look at nothing else of it (engine.h,
+ * cstor_objstore_start_lookup). */
 static int lock_layer(struct cstor_objstore **where, struct cstor_layer_rec **rec,
 		      struct cstor_store *s, const char *ref, bool quick, bool *partial,
 		      cstor_error *err) CSTOR_NO_TSA
