@@ -636,6 +636,9 @@ static int find_partial(struct cstor_objstore *os, const char *ref, const char *
 		return 0;
 	for (size_t i = 0; i < os->n_partial; i++)
 		if (os->partial[i].rec == rec) {
+			/* Parsed for another key: checked for this one too. */
+			if (!has_key(os, os->partial[i].h, id, kind, key))
+				return 0;
 			*out = os->partial[i].h;
 			return 1;
 		}
