@@ -3,8 +3,8 @@
 # layer, written by bench/gen-store.py; each side gets its own copy of the
 # same content), whole CLI processes, cstor vs the Go CLI in the same run:
 # median wall time of RUNS runs and the largest peak RSS among them, for
-#   images, layers, image NAME, create-container NAME, mount LAYER,
-#   delete-image NAME
+#   images, layers, image NAME, exists NAME, layer ID, create-container NAME,
+#   mount LAYER, delete-image NAME
 # (the writing ones on a different image or layer each run).
 #   bench/big-store.sh [RUNS] [N...]      (default: 5 1000 10000)
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +44,8 @@ op() {
 		case $what in
 		images | layers) one "$cli" "$d" "$what" ;;
 		image) one "$cli" "$d" image "$img" ;;
+		exists) one "$cli" "$d" exists "$img" ;;
+		layer) one "$cli" "$d" layer "$(ident "layer-$((n / 3 + k))")" ;;
 		create-container) one "$cli" "$d" create-container "$img" ;;
 		mount)
 			local id
@@ -63,7 +65,7 @@ for n in $SIZES; do
 	for side in cstor go; do
 		python3 "$TOP/bench/gen-store.py" "$BENCH_TMP/$side-$n/g" --layers "$n" --images "$n"
 	done
-	for what in images layers image create-container mount delete-image; do
+	for what in images layers image exists layer create-container mount delete-image; do
 		read -r ct cm < <(op "$CSTOR" "$BENCH_TMP/cstor-$n" "$what" "$n")
 		read -r gt gm < <(op "$GO_CS" "$BENCH_TMP/go-$n" "$what" "$n")
 		printf '%-26s %10s %10s %8s   %9s %9s %8s\n' "$what, $n" "$ct" "$gt" "$(ratio "$gt" "$ct")" \

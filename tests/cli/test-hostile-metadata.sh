@@ -26,9 +26,14 @@ run() {
 
 # Everything in the store but the lock files (a failed writer may have
 # taken a lock), read with stat only, and every file's content.
+# (The lookup indexes, cstor-*.index, are a cache any reader may write
+# after loading another, sound records file: left out, with the
+# directories' mtimes that their replacement changes.)
 store_state() {
-	(cd "$1" && find g r ! -name '*.lock' -printf '%p %y %m %s %T@\n' | sort &&
-		find g r -type f ! -name '*.lock' -exec md5sum {} + | sort)
+	(cd "$1" && find g r ! -name '*.lock' ! -name 'cstor-*.index' ! -type d \
+		-printf '%p %y %m %s %T@\n' | sort &&
+		find g r -type d -printf '%p %y %m\n' | sort &&
+		find g r -type f ! -name '*.lock' ! -name 'cstor-*.index' -exec md5sum {} + | sort)
 }
 
 # A vfs store with a layer L under image I and container K, and a free

@@ -7,6 +7,7 @@
 
 #include "records/bigdata.h"
 #include "store/engine.h"
+#include "store/recindex.h"
 #include "util/cleanup.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
@@ -289,11 +290,25 @@ int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore
 	return cstor_objstore_open_at(out, ops, &w, read_only, err);
 }
 
+/* Forget the records parsed through the lookup index, and the index. */
+static void drop_partial(struct cstor_objstore *os) CSTOR_REQUIRES(&os->lock)
+{
+	for (size_t i = 0; i < os->n_partial; i++)
+		free_record(os->ops, os->partial[i].h);
+	free(os->partial);
+	os->partial = NULL;
+	os->n_partial = 0;
+	cstor_recindex_close(os->pix);
+	os->pix = NULL;
+}
+
 /* Nobody else can hold a reference to the store being freed. */
 void cstor_objstore_free(struct cstor_objstore *os) CSTOR_NO_TSA
 {
 	if (!os)
 		return;
+	drop_partial(os);
+	free(os->index_name);
 	index_free(os->index);
 	free_records(os->ops, os->recs, os->n);
 	strv_free(os->cleaned);
@@ -315,10 +330,17 @@ int cstor_objstore_open_at(struct cstor_objstore **out, const struct cstor_objst
 	os->ops = ops;
 	os->read_only = read_only;
 	os->aside_dirfd = -1;
+	/* "layers.json" -> "cstor-layers.index" */
+	size_t stem = strcspn(ops->json_name, ".");
+	if (asprintf(&os->index_name, "cstor-%.*s.index", (int)stem, ops->json_name) < 0) {
+		free(os);
+		return oom(err);
+	}
 	int r = cstor_recfile_open_at(&os->file, &os->lock, w->dir, ops->json_name,
 				      w->lock_dir ? w->lock_dir : w->dir, ops->lock_name, read_only,
 				      err);
 	if (r < 0) {
+		free(os->index_name);
 		free(os);
 		return r;
 	}
@@ -615,6 +637,165 @@ static int drop_duplicate_ids(const struct cstor_objstore_ops *ops, struct cstor
 	return dup;
 }
 
+/* ---- the lookup index cached next to the file (store/recindex.h) ---- */
+
+/* After a reader's full load of @data (which @seen saw), unless the index
+ * there already matches. A writer's load is about to be outdated by its
+ * save, so it makes none. Errors are ignored: it is a cache. */
+/* The index covers the records file alone: a store whose records are
+ * spread over more files (a split image store's layers.json, a transient
+ * store's volatile file on the run root, each changed under its own lock
+ * or token) loads them whole. */
+static bool index_usable(const struct cstor_objstore *os)
+{
+	return !os->has_split && os->aside_dirfd < 0;
+}
+
+static void write_index(struct cstor_objstore *os, const char *data, size_t len,
+			struct cstor_obj_head *const *recs, size_t n,
+			const struct cstor_recfile_seen *seen) CSTOR_REQUIRES(&os->lock)
+{
+	if (os->read_only || os->writing || os->file.dirfd < 0 || !index_usable(os))
+		return;
+	struct stat st;
+	/* The file read is the one stat'ed: same mtime as when the token was
+	 * read, and the size read. */
+	if (fstatat(os->file.dirfd, os->file.name, &st, 0) < 0 || (size_t)st.st_size != len ||
+	    st.st_mtim.tv_sec != seen->mtime.tv_sec || st.st_mtim.tv_nsec != seen->mtime.tv_nsec)
+		return;
+	struct cstor_recindex *old = cstor_recindex_open(os->file.dirfd, os->index_name);
+	bool current = old && cstor_recindex_matches(old, &seen->token, &st);
+	cstor_recindex_close(old);
+	if (!current)
+		(void)cstor_recindex_write(os->file.dirfd, os->index_name, data, len, recs, n,
+					   os->ops->alt_key, &seen->token, &st);
+}
+
+/* A record parsed alone through the index lives until the index stops
+ * matching; a process that asks for more than this many loads the file
+ * instead (a daemon then answers from memory). */
+#define MAX_PARTIAL 32
+
+/* Read bytes [@off, @off + @len) of @fd and parse them as record @rec. */
+static int parse_one(struct cstor_objstore *os, int fd, uint64_t off, uint64_t len, long rec,
+		     struct cstor_obj_head **out)
+{
+	_cleanup_free_ char *buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t k = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -EIO;
+		got += (size_t)k;
+	}
+	json_t *j = json_loadb(buf, len, JSON_ALLOW_NUL, NULL);
+	if (!j)
+		return -EBADMSG;
+	char where[4200];
+	snprintf(where, sizeof(where), "loading \"%s\": %s %ld", os->file.path,
+		 os->ops->codec->what, rec);
+	int r = json_is_object(j) ? os->ops->codec->parse(out, j, where, NULL) : -EBADMSG;
+	json_decref(j);
+	if (r == 0 && os->ops->codec->loaded && (r = os->ops->codec->loaded(*out, where, NULL)) < 0) {
+		os->ops->codec->free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+/* Whether @h is what the index said: its ID, and the key that matched. */
+static bool has_key(struct cstor_objstore *os, const struct cstor_obj_head *h, const char *id,
+		    enum cstor_recindex_kind kind, const char *key)
+{
+	if (!streq(h->id, id))
+		return false;
+	switch (kind) {
+	case CSTOR_RECINDEX_ID:
+		return strncmp(h->id, key, strlen(key)) == 0;
+	case CSTOR_RECINDEX_NAME:
+		return strv_contains(h->names, key);
+	case CSTOR_RECINDEX_ALT:
+		return os->ops->alt_key && streq_ptr(os->ops->alt_key(h), key);
+	}
+	return false;
+}
+
+/* The record @ref (or the name @name2) names, through the index: 1 with
+ * *out, or with *out NULL when the index has none and @final_miss; 0 when
+ * the index cannot say (missing, outdated, an ambiguous prefix, anything
+ * that does not hold together), -ENOMEM. The lock is held exclusively
+ * among our threads. */
+static int find_partial(struct cstor_objstore *os, const char *ref, const char *name2,
+			bool final_miss, struct cstor_obj_head **out) CSTOR_REQUIRES(&os->lock)
+{
+	*out = NULL;
+	if (os->read_only || os->file.dirfd < 0 || os->n_partial >= MAX_PARTIAL ||
+	    !index_usable(os))
+		return 0;
+	cstor_lock_token token;
+	if (cstor_lock_read_token(&os->lock, &token, NULL) < 0)
+		return 0;
+	_cleanup_close_ int fd = openat(os->file.dirfd, os->file.name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return 0;
+	if (os->pix && !cstor_recindex_matches(os->pix, &token, &st))
+		drop_partial(os);
+	if (!os->pix) {
+		os->pix = cstor_recindex_open(os->file.dirfd, os->index_name);
+		if (os->pix && !cstor_recindex_matches(os->pix, &token, &st))
+			drop_partial(os);
+		if (!os->pix)
+			return 0;
+	}
+	bool amb = false;
+	enum cstor_recindex_kind kind;
+	const char *key = ref;
+	long rec = cstor_recindex_find(os->pix, ref, &amb, &kind);
+	if (rec == -1 && !amb && name2) {
+		key = name2;
+		kind = CSTOR_RECINDEX_NAME;
+		rec = cstor_recindex_find_key(os->pix, kind, name2);
+	}
+	/* The index lists every record of the file, as it was loaded whole
+	 * (no repair, no second file): a miss there is a miss. */
+	if (rec == -1 && !amb && final_miss)
+		return 1;
+	uint64_t off, len;
+	const char *id;
+	if (rec < 0 || !cstor_recindex_record(os->pix, rec, (uint64_t)st.st_size, &off, &len, &id))
+		return 0;
+	for (size_t i = 0; i < os->n_partial; i++)
+		if (os->partial[i].rec == rec) {
+			/* Parsed for another key: checked for this one too. */
+			if (!has_key(os, os->partial[i].h, id, kind, key))
+				return 0;
+			*out = os->partial[i].h;
+			return 1;
+		}
+	struct cstor_objstore_partial *v =
+		realloc(os->partial, (os->n_partial + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	os->partial = v;
+	struct cstor_obj_head *h = NULL;
+	int r = parse_one(os, fd, off, len, rec, &h);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0 || !has_key(os, h, id, kind, key)) {
+		if (h)
+			free_record(os->ops, h);
+		return 0;
+	}
+	v[os->n_partial++] = (struct cstor_objstore_partial){ rec, h };
+	*out = h;
+	return 1;
+}
+
 static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&os->lock)
 {
 	struct cstor_recfile_seen seen;
@@ -627,6 +808,7 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 	size_t n = 0;
 	if (data && (r = cstor_recs_parse(os->ops->codec, &recs, &n, data, len, os->file.path, err)) < 0)
 		return r;
+	size_t n_file = n;
 	/* In Go's order: the stable file, the image store's, the volatile. */
 	struct cstor_recfile_seen split_seen = { 0 };
 	uint64_t hashes[2] = { data ? text_hash(data, len) : 0, 0 };
@@ -647,6 +829,10 @@ static int reload(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&o
 				       "read-only %s store %s assigns the same name to multiple %ss",
 				       os->ops->kind, os->file.dir, os->ops->kind);
 	}
+	/* Only the file's own records, as they are in it, are indexed. */
+	if (!dup && !dup_ids && n == n_file && data)
+		write_index(os, data, len, recs, n, &seen);
+	drop_partial(os);
 	cstor_objstore_changed(os);
 	free_records(os->ops, os->recs, os->n);
 	os->recs = recs;
@@ -717,6 +903,37 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err) CS
 		if (r < 0)
 			return r;
 	}
+}
+
+/* A lock primitive, as start_reading: the lock is held shared, or
+ * exclusively among our threads (shared on the file) when the record came
+ * from the index. */
+int cstor_objstore_start_lookup(struct cstor_objstore *os, const char *ref, const char *name2,
+				bool final_miss, struct cstor_obj_head **h, bool *absent,
+				cstor_error *err) CSTOR_NO_TSA
+{
+	*h = NULL;
+	*absent = false;
+	/* Stores the index does not cover take the whole way (and their
+	 * split file's lock with it). */
+	if (os->read_only || !ref || !ref[0] || !index_usable(os))
+		return cstor_objstore_start_reading(os, err);
+	cstor_lock_rlock(&os->lock);
+	if (!stale(os))
+		return 0;
+	cstor_lock_unlock(&os->lock);
+	/* The parsed records are kept for later lookups: changing them
+	 * needs the lock exclusively among our threads, as a reload. */
+	cstor_lock_lock_threads(&os->lock);
+	int r = stale(os) ? find_partial(os, ref, name2, final_miss, h) : 0;
+	if (r > 0) {
+		*absent = !*h;
+		return 0;
+	}
+	cstor_lock_unlock(&os->lock);
+	if (r < 0)
+		return cstor_error_set(err, ENOMEM, "out of memory");
+	return cstor_objstore_start_reading(os, err);
 }
 
 /* A lock primitive: returns with the lock held on success only. */

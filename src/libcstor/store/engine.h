@@ -33,6 +33,12 @@
  * name changes; ID prefixes through a sorted array, built at the first
  * prefix lookup after a change: a lookup does not grow with the store.
  * Records are only re-parsed when another process wrote the file.
+ *
+ * A process that wants one record and has not loaded the file since it
+ * last changed (every CLI command) may find it through the lookup index
+ * cached next to the file (store/recindex.h, docs/formats.md §3.8) and
+ * parse that record alone: cstor_objstore_start_lookup. A reader's full
+ * load writes that index.
  */
 #ifndef CSTOR_STORE_ENGINE_H
 #define CSTOR_STORE_ENGINE_H
@@ -110,6 +116,13 @@ struct cstor_objstore_ops {
 };
 
 struct cstor_obj_index;
+struct cstor_recindex;
+
+/* A record parsed alone through the lookup index (store/recindex.h). */
+struct cstor_objstore_partial {
+	long rec; /* its number in the index */
+	struct cstor_obj_head *h;
+};
 
 /* Where a store's files live when not all in one directory
  * (cstor_objstore_open_at). NULL members: the records directory. */
@@ -173,6 +186,15 @@ struct cstor_objstore {
 	cstor_lock split_lock;
 	struct cstor_recfile split_file;
 	struct cstor_recfile_seen split_seen;
+	/* "cstor-layers.index": the lookup index cached next to the file. */
+	char *index_name;
+	/* Lookups served without loading the records (start_lookup): the
+	 * index they came from and the records parsed from it alone, kept
+	 * until the index stops matching or the records are loaded. Changed
+	 * only with the lock held exclusively among our threads. */
+	struct cstor_recindex *pix CSTOR_GUARDED_BY(&lock);
+	struct cstor_objstore_partial *partial CSTOR_GUARDED_BY(&lock);
+	size_t n_partial CSTOR_GUARDED_BY(&lock);
 };
 
 int cstor_objstore_open(struct cstor_objstore **out, const struct cstor_objstore_ops *ops,
@@ -191,6 +213,24 @@ int cstor_objstore_start_reading(struct cstor_objstore *os, cstor_error *err)
 int cstor_objstore_start_writing(struct cstor_objstore *os, cstor_error *err)
 	CSTOR_TRY_ACQUIRE(0, &os->lock);
 void cstor_objstore_done(struct cstor_objstore *os) CSTOR_RELEASE_GENERIC(&os->lock);
+
+/* start_reading for a caller that wants the one record @ref names (as
+ * cstor_objstore_lookup finds it, or else by the exact name @name2 when
+ * not NULL): when the records in memory are out of date and the lookup
+ * index next to the file matches it, *h is that record, parsed alone, and
+ * nothing else is loaded; when the index has no such record and
+ * @final_miss says the caller would look no further in this store than
+ * cstor_objstore_lookup and @name2 do, *absent is set instead. Else *h is
+ * NULL and the records are loaded (the caller looks up as after
+ * start_reading). Either way 0 with the lock held (*h lives until
+ * cstor_objstore_done, and nothing else of the store may be looked at
+ * when *h or *absent came from the index), or an error with the lock
+ * released. An ambiguous prefix or an index that does not hold together
+ * loads the records. */
+int cstor_objstore_start_lookup(struct cstor_objstore *os, const char *ref, const char *name2,
+				bool final_miss, struct cstor_obj_head **h, bool *absent,
+				cstor_error *err)
+	CSTOR_TRY_ACQUIRE_SHARED(0, &os->lock);
 
 int cstor_objstore_save(struct cstor_objstore *os, cstor_error *err) CSTOR_REQUIRES(&os->lock);
 

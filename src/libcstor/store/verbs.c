@@ -180,14 +180,33 @@ int cstor_objset_find(const struct cstor_objset *set, const char *ref, cstor_obj
 		      void *out, struct cstor_objstore **where, cstor_error *err)
 {
 	bool amb = false;
+	/* The name lookup() tries after @ref itself: the lookup index can
+	 * answer for it too. */
+	_cleanup_free_ char *norm = NULL;
+	const struct cstor_objstore_ops *ops = set->primary->ops;
+	/* Whether lookup() would search no further than that name: not for
+	 * digests and short names, which it finds by scanning the records. */
+	bool final_miss = true;
+	if (ref && ops->names_are_references && ops->has_digest) {
+		if (ref[0] == '@' || strncmp(ref, "sha256:", 7) == 0)
+			final_miss = false;
+		else if (cstor_refname_normalize(&norm, ref, NULL) < 0)
+			free(TAKE_PTR(norm)); /* not a reference: not found */
+		else
+			final_miss = !strchr(norm, '@') && strchr(ref, '/');
+	}
 	for (size_t i = 0; i <= set->n_ro; i++) {
 		struct cstor_objstore *os = store_at(set, i);
-		int r = cstor_objstore_start_reading(os, err);
+		struct cstor_obj_head *h = NULL;
+		/* One record wanted: the lookup index next to the records
+		 * file may give it without loading them all. */
+		bool absent = false;
+		int r = cstor_objstore_start_lookup(os, ref, norm, final_miss, &h, &absent, err);
 		if (r != 0)
 			return r;
 		bool a = false;
-		struct cstor_obj_head *h = NULL;
-		r = lookup(&h, os, ref, &a, err);
+		if (!h && !absent)
+			r = lookup(&h, os, ref, &a, err);
 		amb |= a;
 		if (h && i > 0 && set->ro_shadowed_by_id) {
 			/* The primary store comes first in the lock order:

@@ -87,23 +87,35 @@ static void diff_ctx_done(struct diff_ctx *c)
 	free(c->seen_blob);
 }
 
+static bool needs_mounts(const struct diff_ctx *c);
+
 /* Find @ref in the primary store, then in the read-only ones, and take
  * that store's lock shared. On success the caller must call
- * cstor_objstore_done(*where). */
+ * cstor_objstore_done(*where). With @quick, the layer may come from the
+ * lookup index alone (*partial then): the store's other records are not
+ * loaded, so the caller may look at nothing else of it (engine.h,
+ * cstor_objstore_start_lookup). */
 static int lock_layer(struct cstor_objstore **where, struct cstor_layer_rec **rec,
-		      struct cstor_store *s, const char *ref, cstor_error *err) CSTOR_NO_TSA
+		      struct cstor_store *s, const char *ref, bool quick, bool *partial,
+		      cstor_error *err) CSTOR_NO_TSA
 {
+	*partial = false;
 	struct cstor_objstore *stores[64];
 	size_t n = 0;
 	stores[n++] = s->layers;
 	for (size_t i = 0; i < s->n_ro_layers && n < 64; i++)
 		stores[n++] = s->ro_layers[i];
 	for (size_t i = 0; i < n; i++) {
-		int r = cstor_objstore_start_reading(stores[i], err);
+		struct cstor_obj_head *h = NULL;
+		bool absent = false;
+		int r = quick ? cstor_objstore_start_lookup(stores[i], ref, NULL, true, &h, &absent, err)
+			      : cstor_objstore_start_reading(stores[i], err);
 		if (r != 0)
 			return r;
 		bool amb = false;
-		struct cstor_layer_rec *x = cstor_layer_store_lookup(stores[i], ref, &amb);
+		struct cstor_layer_rec *x = h ? CSTOR_LAYER_REC(h)
+					      : absent ? NULL : cstor_layer_store_lookup(stores[i], ref, &amb);
+		*partial = h != NULL;
 		if (x) {
 			*where = stores[i];
 			*rec = x;
@@ -126,7 +138,11 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 	c->s = s;
 	c->top = c->from_top = c->ts_fd = -1;
 	struct cstor_layer_rec *rec;
-	int r = lock_layer(&c->ls, &rec, s, to, err);
+	/* Without a reference layer, only @to's record is needed, unless the
+	 * layers are mounted (below): the lookup index may give it alone. */
+	bool quick = !(from && from[0]), partial;
+again:;
+	int r = lock_layer(&c->ls, &rec, s, to, quick, &partial, err);
 	if (r < 0)
 		return cstor_error_wrap(err, r, "%s", what);
 	c->ls_held = true;
@@ -188,6 +204,16 @@ static int prepare(struct diff_ctx *c, struct cstor_store *s, const char *from, 
 	if ((r = s->driver_ops->diff_dirs(cstor_store_driver_of(s, c->to_id), c->to_id, &c->top, &c->lowers, &c->n_lowers,
 					  &c->native, err)) < 0)
 		goto fail;
+	if (partial && needs_mounts(c)) {
+		/* Mounting looks at other layers: load them. */
+		cstor_objstore_done(c->ls);
+		diff_ctx_done(c);
+		memset(c, 0, sizeof(*c));
+		c->s = s;
+		c->top = c->from_top = -1;
+		quick = false;
+		goto again;
+	}
 	if (c->from_is_parent && !(c->tarsplit = cstor_layer_store_tarsplit_path(c->ls, c->to_id))) {
 		r = cstor_error_set(err, ENOMEM, "out of memory");
 		goto fail;
