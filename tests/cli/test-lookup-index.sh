@@ -299,8 +299,11 @@ test_read_only_store_no_index() {
 	setup
 	local R
 	R=$(t_store)
-	"$CSTOR" -g "$R/g" -R "$R/r" -s vfs create-layer -i $L1 >/dev/null
-	"$CSTOR" -g "$R/g" -R "$R/r" -s vfs create-image -i $I1 -n ro/img:1 $L1 >/dev/null
+	# IDs of its own: an image the read-write store has by ID shadows the
+	# read-only copy (as newest containers/storage's Image()).
+	local rl=ee$(printf '%062d' 1) ri=ff$(printf '%062d' 1)
+	"$CSTOR" -g "$R/g" -R "$R/r" -s vfs create-layer -i "$rl" >/dev/null
+	"$CSTOR" -g "$R/g" -R "$R/r" -s vfs create-image -i "$ri" -n ro/img:1 "$rl" >/dev/null
 	"$CSTOR" $G --storage-opt "vfs.imagestore=$R/g" image ro/img:1 >/dev/null ||
 		die "image from the read-only store"
 	"$CSTOR" $G --storage-opt "vfs.imagestore=$R/g" images >/dev/null

@@ -89,7 +89,9 @@ test_transient_not_synced() {
 	! grep -E 'fsync|fdatasync|syncfs|sync\(|sync_file_range' "$s/trace" ||
 		die "a transient container was synced"
 	grep -q 'volatile-containers.json' "$s/trace" || die "no record written: $(cat "$s/trace")"
-	! grep -E 'rename' "$s/trace" | grep -q "$s/g" || die "a graph root file was rewritten"
+	# (The lookup index, a cache a reader may write, aside.)
+	! grep -E 'rename' "$s/trace" | grep -v 'cstor-[a-z]*\.index' | grep -q "$s/g" ||
+		die "a graph root file was rewritten: $(cat "$s/trace")"
 	ASAN_OPTIONS=$asan strace -f -y -e trace=fsync,fdatasync -o "$s/trace" \
 		$C --transient-store delete-container t2
 	! grep -E 'fsync|fdatasync' "$s/trace" || die "deleting a transient container synced"
