@@ -281,6 +281,10 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	/* The files before the record that says they are complete; still
+	 * without the exclusive lock. */
+	if (r == 0)
+		r = cstor_layer_sync_files(s, root_fd, id, err);
 	cstor_objstore_done(ls);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "%s layer %s", rebuild ? "rebuild" : "apply diff to", id);
@@ -433,6 +437,10 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 				 err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	/* The staged files, with no lock held; the commit's rename is made
+	 * durable by the driver. */
+	if (r == 0)
+		r = cstor_layer_sync_files(s, stage_fd, ref, err);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "applydiff-using-staging-dir to %s", ref);
 		goto out;
