@@ -102,6 +102,11 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 		r = cstor_error_set(err, ENOENT, "layer %s was deleted meanwhile", id);
 	else if (renameat(dfd, tmp, dfd, name) < 0)
 		r = cstor_error_errno(err, errno, "rename %s/%s", dir, tmp);
+	/* The rename is in the layer's own data directory, which the save of
+	 * the record below does not sync: without this a power cut could
+	 * keep the record naming the item and lose the item (test-power-cut). */
+	else if (fsync(dfd) < 0)
+		r = cstor_error_errno(err, errno, "sync %s", dir);
 	else {
 		bool changed = false;
 		if (cstor_bigdata_index_set(&rec->h.bd, key, 0, NULL, &changed) < 0)
