@@ -64,6 +64,11 @@ struct cstor_apply_options {
 	/* lchown failing with EPERM or EINVAL is not an error (rootless,
 	 * unmapped IDs). */
 	bool ignore_chown_errors;
+	/* The tree will be synced when the apply is done (the store's sync
+	 * option): start each regular file's writeback as soon as it is
+	 * written, so that the disk works while the rest is extracted and
+	 * the final syncfs has little left to wait for. */
+	bool start_writeback;
 };
 
 struct cstor_apply_stats {

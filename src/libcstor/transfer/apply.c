@@ -72,8 +72,13 @@ static bool ignores_chown(const struct cstor_store *s)
 }
 
 /* Decompress, extract into @root_fd and write the tar-split to @ts_fd. */
+static bool syncs_layers(const struct cstor_store *s)
+{
+	return !s->driver_ops->syncs_layers || s->driver_ops->syncs_layers(s->driver);
+}
+
 static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool skip_root,
-			bool ignore_chown, int ts_fd, cstor_read_fn read, void *ctx,
+			bool ignore_chown, bool durable, int ts_fd, cstor_read_fn read, void *ctx,
 			cstor_error *err)
 {
 	struct source src = { read, ctx };
@@ -95,6 +100,7 @@ static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool sk
 		.whiteouts = (enum cstor_whiteout_mode)whiteouts,
 		.skip_existing_root = skip_root,
 		.ignore_chown_errors = ignore_chown,
+		.start_writeback = durable,
 	};
 	r = cstor_apply_tar(root_fd, tr, &ao, pk, &res->stats, err);
 	if (r < 0) {
@@ -275,8 +281,8 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 			r = cstor_error_errno(err, errno, "create %s", ts_tmp);
 	}
 	if (r == 0)
-		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s), ts_fd, read, ctx,
-				 err);
+		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s),
+				 syncs_layers(s), ts_fd, read, ctx, err);
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
@@ -433,8 +439,8 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 	if (stage_fd < 0 || ts_fd < 0)
 		r = cstor_error_errno(err, errno, "open %s", stage);
 	if (r == 0)
-		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), ts_fd, read, ctx,
-				 err);
+		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), syncs_layers(s),
+				 ts_fd, read, ctx, err);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
 	/* The staged files, with no lock held; the commit's rename is made
