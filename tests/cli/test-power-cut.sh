@@ -86,7 +86,8 @@ power_cut() {
 	RUNS=$((RUNS + 1))
 }
 
-# The steps, by number.
+# The steps, by number. Names and IDs are not hex: a random layer ID
+# (a container's) must never take them as its prefix.
 NSTEPS=12
 step() {
 	local d="$T_TMP/in"
@@ -96,12 +97,12 @@ step() {
 	3) cs applydiff -f "$d/base.tar" base ;;
 	4) cs create-layer -i top -n top base ;;
 	5) cs applydiff -f "$d/top.tar" top ;;
-	6) cs import -q -n bb "oci:$d/img:v1" ;;
+	6) cs import -q -n busy "oci:$d/img:v1" ;;
 	7) cs create-image -i img1 -n img1 top ;;
-	8) cs create-container -i c1 -n c1 img1 ;;
+	8) cs create-container -i ctr -n ctr img1 ;;
 	9) cs set-names -n img1b -n img1c img1 ;;
-	10) cs set-metadata -m '{"k":"v"}' c1 ;;
-	11) cs delete-image bb ;;
+	10) cs set-metadata -m '{"k":"v"}' ctr ;;
+	11) cs delete-image busy ;;
 	12) cs delete-layer spare ;;
 	esac >/dev/null
 }
