@@ -265,7 +265,35 @@ test_negative_control_sync_none() {
 	echo 2 >"$T_TMP/runs.control"
 }
 
+# The option's values, from the command line and storage.conf: the two of
+# containers/storage, anything else refused naming it.
+test_sync_option_values() {
+	local s drv v
+	for drv in vfs overlay; do
+		[ "$drv" = vfs ] || grep -qw overlay /proc/filesystems || continue
+		s=$(t_store)
+		for v in filesystem none; do
+			"$CSTOR" -g "$s/g" -R "$s/r" -s $drv --storage-opt "$drv.sync=$v" layers >/dev/null 2>"$s/err" ||
+				{ cat "$s/err"; die "$drv.sync=$v refused"; }
+		done
+		! "$CSTOR" -g "$s/g" -R "$s/r" -s $drv --storage-opt "$drv.sync=always" layers \
+			>/dev/null 2>"$s/err" || die "$drv.sync=always accepted"
+		grep -q "sync: \"always\" is not a sync mode (none, filesystem)" "$s/err" ||
+			{ cat "$s/err"; die "the error does not name the value"; }
+	done
+	s=$(t_store)
+	printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\nrunroot = "%s"\n[storage.options.vfs]\nsync = "nope"\n' \
+		"$s/g" "$s/r" >"$s/storage.conf"
+	! CONTAINERS_STORAGE_CONF=$s/storage.conf "$CSTOR" layers >/dev/null 2>"$s/err" ||
+		die "storage.conf sync = \"nope\" accepted"
+	grep -q '"nope" is not a sync mode' "$s/err" || { cat "$s/err"; die "storage.conf error"; }
+	sed -i 's/"nope"/"none"/' "$s/storage.conf"
+	CONTAINERS_STORAGE_CONF=$s/storage.conf "$CSTOR" create-layer >/dev/null ||
+		die "storage.conf sync = \"none\" refused"
+}
+
 t_begin
+t_run test_sync_option_values
 t_run test_negative_control_sync_none
 t_run test_cut_after_each_step
 t_run test_cut_during_each_step
