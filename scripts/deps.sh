@@ -10,8 +10,9 @@ demo_pkgs=(busybox-static tar gzip)
 # clang (14, Debian 12's default), clang-19 and dpkg-dev (dpkg-buildflags):
 # the build matrix of tests/build-matrix.sh. docker-registry (the CNCF
 # distribution registry), htpasswd (apache2-utils) and openssl: the
-# registries tests/interop/test-registry.sh starts.
-test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo podman runc attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs python3 man-db bash-completion zsh fish
+# registries tests/interop/test-registry.sh starts. fuse3 and libfuse3-dev:
+# the power-cut filesystem of tests/cli/test-power-cut.sh (tests/tools/cutfs.c).
+test_pkgs=(clang clang-19 dpkg-dev containers-storage skopeo podman runc attr zstd xfsprogs e2fsprogs util-linux jq fuse-overlayfs fuse3 libfuse3-dev python3 man-db bash-completion zsh fish
            docker-registry apache2-utils openssl)
 want=("${build_pkgs[@]}")
 case ${1:-} in

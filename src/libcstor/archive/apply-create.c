@@ -249,6 +249,10 @@ int apply_create_regular(struct apply *a, const cstor_tar_header *h, int pfd, co
 	int r = copy_content(a, fd, src_fd, src_off, src_len, err);
 	if (r < 0)
 		return r;
+	/* Asynchronous: it only queues the dirty pages for writing. Best
+	 * effort: the final sync is what makes the file durable. */
+	if (a->o->start_writeback && h->size > 0)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	struct meta m = {
 		.h = h, .fd = fd, .pfd = pfd, .name = base,
 		.chmod = creation_mode_inexact(a, h->mode), .times = true, .clamp_times = true,

@@ -73,6 +73,11 @@ struct cstor_apply_options {
 	 * files get the host IDs they map to; an ID outside the maps is an
 	 * error, as in containers/storage. */
 	const struct cstor_idmaps *maps;
+	/* The tree will be synced when the apply is done (the store's sync
+	 * option): start each regular file's writeback as soon as it is
+	 * written, so that the disk works while the rest is extracted and
+	 * the final syncfs has little left to wait for. */
+	bool start_writeback;
 };
 
 struct cstor_apply_stats {

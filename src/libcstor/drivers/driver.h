@@ -155,6 +155,11 @@ struct cstor_driver_ops {
 	 * top layer copied to be shifted for other ID mappings. */
 	int (*create_from_template)(struct cstor_driver *d, const char *id, const char *tmpl,
 				    const char *parent, cstor_error *err);
+	/* Whether a layer's files must be on disk before the layer is
+	 * recorded as present: the driver option "sync" (containers/storage's
+	 * "none" or "filesystem"; cstor's default is "filesystem", see
+	 * docs/durability.md). Optional: NULL is "filesystem". */
+	bool (*syncs_layers)(struct cstor_driver *d);
 };
 
 extern const struct cstor_driver_ops cstor_driver_vfs;
@@ -173,6 +178,11 @@ bool cstor_driver_option_is_for(const struct cstor_driver_ops *ops, const char *
  * several), else the first usable one. *name may be a driver cstor does
  * not have (a Go driver's home); lookup tells. */
 int cstor_driver_detect(const char **name, const char *graph_root, cstor_error *err);
+
+/* Parse the value of a driver's "sync" option: "filesystem" sets *durable,
+ * "none" clears it (containers/storage's values, nothing else). */
+int cstor_driver_parse_sync(const char *driver, const char *value, bool *durable,
+			    cstor_error *err);
 
 /* The names of the drivers for which @has returns true (all when NULL),
  * joined with @sep, for messages; malloc'd, NULL when out of memory. */

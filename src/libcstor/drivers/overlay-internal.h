@@ -16,6 +16,7 @@ struct cstor_driver {
 	char *mount_fstype;  /* its mounts' type in mountinfo: "fuse.<program name>" */
 	bool skip_mount_home;
 	bool ignore_chown_errors;
+	bool no_sync; /* overlay.sync=none */
 	bool metacopy; /* the configured mountopt makes the kernel use metacopy */
 	/* Idmapped lower layers: 0 not probed yet, 1 usable, 2 not usable.
 	 * CSTOR_IDMAP_FORCE_CHOWN=1 in the environment makes it 2 (tests of

@@ -259,6 +259,16 @@ int overlay_stage_commit(struct cstor_driver *d, const char *id, const char *pat
 	if (rename(path, diff) < 0 || chmod(diff, st.st_mode & 07777) < 0 ||
 	    chown(diff, st.st_uid, st.st_gid) < 0)
 		return cstor_error_errno(err, errno, "commit %s as %s", path, diff);
+	/* The files were synced while staged; the rename reaches the disk
+	 * with an fsync of the directory it landed in (the staging directory
+	 * losing the entry needs none: a stage left there is removed). */
+	if (!d->no_sync) {
+		char layer[4300];
+		snprintf(layer, sizeof(layer), "%s/%s", d->home, id);
+		_cleanup_close_ int fd = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0)
+			return cstor_error_errno(err, errno, "sync %s", layer);
+	}
 	return 0;
 }
 

@@ -80,6 +80,12 @@ static int set_option(struct cstor_driver *d, const char *opt, cstor_error *err)
 		d->mountopt = TAKE_PTR(val);
 		return 0;
 	}
+	if (streq(key, "sync")) {
+		bool durable = true;
+		int r = cstor_driver_parse_sync("overlay", val, &durable, err);
+		d->no_sync = !durable;
+		return r;
+	}
 	if (streq(key, "mount_program")) {
 		/* Empty means none, as in Go; a program that is not there is
 		 * an error now rather than at the first mount. */
@@ -256,13 +262,18 @@ static bool overlay_ignores_chown_errors(struct cstor_driver *d)
 	return d->ignore_chown_errors;
 }
 
+static bool overlay_syncs_layers(struct cstor_driver *d)
+{
+	return !d->no_sync;
+}
+
 static const char *const overlay_aliases[] = { "overlay2", NULL };
 
 /* [storage.options.overlay], as containers/storage reads it; set_option()
  * refuses those cstor cannot honour. */
 static const char *const overlay_conf_keys[] = {
 	"ignore_chown_errors", "mount_program", "mountopt",   "size",         "inodes",
-	"skip_mount_home",     "force_mask",    "use_composefs", NULL,
+	"skip_mount_home",     "force_mask",    "use_composefs", "sync", NULL,
 };
 
 const struct cstor_driver_ops cstor_driver_overlay = {
@@ -270,6 +281,7 @@ const struct cstor_driver_ops cstor_driver_overlay = {
 	.name = "overlay",
 	.aliases = overlay_aliases,
 	.conf_keys = overlay_conf_keys,
+	.syncs_layers = overlay_syncs_layers,
 	.usable = overlay_usable,
 	.stage_create = overlay_stage_create,
 	.stage_commit = overlay_stage_commit,

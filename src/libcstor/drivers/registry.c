@@ -96,3 +96,17 @@ char *cstor_driver_names(bool (*has)(const struct cstor_driver_ops *ops), const 
 		return NULL;
 	return strv_join(v, sep);
 }
+
+int cstor_driver_parse_sync(const char *driver, const char *value, bool *durable,
+			    cstor_error *err)
+{
+	if (streq(value, "filesystem"))
+		*durable = true;
+	else if (streq(value, "none"))
+		*durable = false;
+	else
+		return cstor_error_set(err, EINVAL,
+				       "%s option sync: \"%s\" is not a sync mode (none, filesystem)",
+				       driver, value);
+	return 0;
+}

@@ -30,6 +30,7 @@ struct cstor_driver {
 	int dir_fd; /* <home>/dir */
 	char **image_stores; /* read-only homes of additional stores */
 	bool ignore_chown_errors;
+	bool no_sync; /* vfs.sync=none */
 };
 
 static void vfs_free(struct cstor_driver *d)
@@ -96,6 +97,13 @@ static int vfs_init(struct cstor_driver **out, const struct cstor_driver_init *i
 						       "vfs option ignore_chown_errors: \"%s\" is not a boolean",
 						       val);
 			}
+		} else if (streq(key, "sync")) {
+			bool durable = true;
+			if ((r = cstor_driver_parse_sync("vfs", val, &durable, err)) < 0) {
+				vfs_free(d);
+				return r;
+			}
+			d->no_sync = !durable;
 		} else if (streq(key, "mountopt")) {
 			vfs_free(d);
 			return cstor_error_set(err, EINVAL, "vfs driver does not support mount options");
@@ -359,7 +367,12 @@ static bool vfs_ignores_chown_errors(struct cstor_driver *d)
 	return d->ignore_chown_errors;
 }
 
-static const char *const vfs_conf_keys[] = { "ignore_chown_errors", NULL };
+static bool vfs_syncs_layers(struct cstor_driver *d)
+{
+	return !d->no_sync;
+}
+
+static const char *const vfs_conf_keys[] = { "ignore_chown_errors", "sync", NULL };
 
 const struct cstor_driver_ops cstor_driver_vfs = {
 	.caps = CSTOR_DRIVER_FULL_TREES,
@@ -367,6 +380,7 @@ const struct cstor_driver_ops cstor_driver_vfs = {
 	.diff_dirs = vfs_diff_dirs,
 	.apply_target = vfs_apply_target,
 	.ignores_chown_errors = vfs_ignores_chown_errors,
+	.syncs_layers = vfs_syncs_layers,
 	.get = vfs_get,
 	.put = vfs_put,
 	.mount_path = vfs_mount_path,

@@ -51,6 +51,12 @@ int cstor_pending_open(struct cstor_pending **out, const char *dir, const char *
 	int r = p->fd < 0 ? -errno : lock_fd(p->fd, false);
 	if (r == 0 && dprintf(p->fd, "%s\n", what) < 0)
 		r = -errno;
+	/* The journal's name on disk before any record change it covers:
+	 * its lines are synced as they are added, but without this a power
+	 * cut could lose the whole file and with it the layers to remove
+	 * (test-power-cut: an image deleted, its layers kept, no journal). */
+	if (r == 0 && fsync(p->dirfd) < 0)
+		r = -errno;
 	if (r < 0) {
 		if (p->fd >= 0) {
 			unlinkat(p->dirfd, p->name, 0);

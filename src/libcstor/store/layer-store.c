@@ -47,6 +47,11 @@ static int remove_files(struct cstor_objstore *ls, const char *id, cstor_error *
 	int r = s->driver_ops->remove(cstor_store_driver_of(s, id), id, err);
 	if (r < 0)
 		return cstor_error_wrap(err, r, "remove layer %s", id);
+	/* The removal before the save that drops the record: else a power
+	 * cut can bring the directory back with no record owning it
+	 * (test-power-cut). */
+	if ((r = cstor_layer_sync_files(s, -1, id, err)) < 0)
+		return r;
 	_cleanup_free_ char *ts = NULL;
 	if (asprintf(&ts, "%s.tar-split.gz", id) < 0)
 		return cstor_error_set(err, ENOMEM, "out of memory");

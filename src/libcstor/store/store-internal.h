@@ -121,6 +121,11 @@ int cstor_layer_options_norm(cstor_layer_options *out, const cstor_layer_options
  * contiguous. */
 bool cstor_store_can_use_shifting(struct cstor_store *s, const cstor_idmap *u, size_t nu,
 				  const cstor_idmap *g, size_t ng);
+/* Make the files of layer @id durable before a record says they are
+ * there: one syncfs() of the filesystem holding them (not an fsync per
+ * file), through @fd when given (>= 0), else through the driver home.
+ * Nothing when the driver's "sync" option is "none". */
+int cstor_layer_sync_files(struct cstor_store *s, int fd, const char *id, cstor_error *err);
 /* What an importer knows the blob must be (manifest and config digests):
  * checked after extraction and before the layer is marked complete, so a
  * mismatching layer is never visible as a finished one. NULL fields are

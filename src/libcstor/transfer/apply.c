@@ -73,9 +73,18 @@ static bool ignores_chown(const struct cstor_store *s)
 	       s->driver_ops->ignores_chown_errors(s->driver);
 }
 
+/* The driver's "sync" option, of the driver instance holding layer @id
+ * (a split image store has its own). */
+static bool syncs_layers(struct cstor_store *s, const char *id)
+{
+	struct cstor_driver *d = id ? cstor_store_driver_of(s, id) : s->driver;
+	return !s->driver_ops->syncs_layers || s->driver_ops->syncs_layers(d);
+}
+
 /* Decompress, extract into @root_fd and write the tar-split to @ts_fd. */
+
 static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool skip_root,
-			bool ignore_chown, const struct cstor_idmaps *maps, int ts_fd,
+			bool ignore_chown, const struct cstor_idmaps *maps, bool durable, int ts_fd,
 			cstor_read_fn read, void *ctx, cstor_error *err)
 {
 	struct source src = { read, ctx };
@@ -98,6 +107,7 @@ static int run_pipeline(struct results *res, int root_fd, int whiteouts, bool sk
 		.skip_existing_root = skip_root,
 		.ignore_chown_errors = ignore_chown,
 		.maps = maps,
+		.start_writeback = durable,
 	};
 	r = cstor_apply_tar(root_fd, tr, &ao, pk, &res->stats, err);
 	if (r < 0) {
@@ -296,14 +306,18 @@ int cstor_layer_apply(int64_t *size, struct cstor_store *s, const char *ref,
 	/* A mapped layer's files get the host IDs of the tarball's. */
 	struct cstor_idmaps maps = { rec->uidmap, rec->n_uidmap, rec->gidmap, rec->n_gidmap };
 	if (r == 0)
-		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s), &maps, ts_fd,
-				 read, ctx, err);
+		r = run_pipeline(&res, root_fd, whiteouts, skip_root, ignores_chown(s), &maps,
+				 syncs_layers(s, id), ts_fd, read, ctx, err);
 	if (r == 0)
 		r = check_expect(expect, &res.dr, err);
 	if (r == 0)
 		r = cstor_failpoint_err(err, "apply:after-files", NULL, "sync the tar-split");
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	/* The files before the record that says they are complete; still
+	 * without the exclusive lock. */
+	if (r == 0)
+		r = cstor_layer_sync_files(s, root_fd, id, err);
 	cstor_objstore_done(ls);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "%s layer %s", rebuild ? "rebuild" : "apply diff to", id);
@@ -472,11 +486,15 @@ int cstor_store_apply_diff_staged(int64_t *size, cstor_store *s, const char *ref
 		maps = (struct cstor_idmaps){ l->rec->uidmap, l->rec->n_uidmap, l->rec->gidmap,
 					      l->rec->n_gidmap };
 	if (r == 0)
-		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), &maps, ts_fd,
-				 read, ctx, err);
+		r = run_pipeline(&res, stage_fd, whiteouts, true, ignores_chown(s), &maps,
+				 syncs_layers(s, l ? cstor_layer_id(l) : NULL), ts_fd, read, ctx, err);
 	cstor_layer_free(l);
 	if (r == 0 && fdatasync(ts_fd) < 0)
 		r = cstor_error_errno(err, errno, "sync %s", ts_tmp);
+	/* The staged files, with no lock held; the commit's rename is made
+	 * durable by the driver. */
+	if (r == 0)
+		r = cstor_layer_sync_files(s, stage_fd, ref, err);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "applydiff-using-staging-dir to %s", ref);
 		goto out;

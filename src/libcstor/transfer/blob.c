@@ -108,6 +108,11 @@ int cstor_layer_set_big_data_fd(struct cstor_store *s, const char *id, const cha
 	else if ((r = cstor_failpoint_err(err, "kept-blob:after-rename", NULL,
 					  "record the kept blob")) < 0)
 		;
+	/* The rename is in the layer's own data directory, which the save of
+	 * the record below does not sync: without this a power cut could
+	 * keep the record naming the item and lose the item (test-power-cut). */
+	else if (fsync(dfd) < 0)
+		r = cstor_error_errno(err, errno, "sync %s", dir);
 	else {
 		bool changed = false;
 		if (cstor_bigdata_index_set(&rec->h.bd, key, 0, NULL, &changed) < 0)
