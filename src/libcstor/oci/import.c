@@ -458,6 +458,13 @@ fail_layer:
 	int r = cstor_failpoint_err(err, "import:before-image", NULL, "record the image");
 	if (r < 0)
 		return r;
+	/* Noted before it is made (when it is not there yet): if we die
+	 * before naming it, the next writer removes it with its layers. */
+	cstor_image *there = NULL;
+	if (journal && cstor_store_image(&there, s, image, NULL) == -ENOENT &&
+	    (r = cstor_pending_add_image(journal, image, err)) < 0)
+		return r;
+	cstor_image_free(there);
 	r = store_image(&created_image, s, img, image, parent[0] ? parent : NULL, names, err);
 	if (r < 0) {
 		cstor_error_wrap(err, r, "%s: image %.12s", source, image);

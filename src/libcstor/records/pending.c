@@ -75,6 +75,15 @@ int cstor_pending_add(struct cstor_pending *p, const char *id, cstor_error *err)
 	return cstor_pending_add_all(p, (char *const *)ids, err);
 }
 
+int cstor_pending_add_image(struct cstor_pending *p, const char *id, cstor_error *err)
+{
+	if (dprintf(p->fd, "image %s\n", id) < 0)
+		return cstor_error_errno(err, errno, "write journal %s", p->name);
+	if (fdatasync(p->fd) < 0)
+		return cstor_error_errno(err, errno, "sync journal %s", p->name);
+	return 0;
+}
+
 int cstor_pending_add_all(struct cstor_pending *p, char *const *ids, cstor_error *err)
 {
 	for (size_t i = 0; ids && ids[i]; i++)
@@ -101,6 +110,7 @@ void cstor_pending_dead_free(struct cstor_pending_dead *d, size_t n)
 		free(d[i].file);
 		free(d[i].what);
 		strv_free(d[i].ids);
+		strv_free(d[i].images);
 	}
 	free(d);
 }
@@ -114,6 +124,12 @@ static int parse(struct cstor_pending_dead *d, char *text)
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!d->what) {
 			if (!(d->what = strdup(line)))
+				return -ENOMEM;
+			continue;
+		}
+		if (strncmp(line, "image ", 6) == 0) {
+			if (cstor_rec_id_valid(line + 6) && !strv_contains(d->images, line + 6) &&
+			    strv_append(&d->images, line + 6) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -217,9 +233,13 @@ int cstor_pending_live_ids(char ***ids, const char *dir, cstor_error *err)
 		for (size_t i = 0; r == 0 && one.ids && one.ids[i]; i++)
 			if (!strv_contains(*ids, one.ids[i]) && strv_append(ids, one.ids[i]) < 0)
 				r = -ENOMEM;
+		for (size_t i = 0; r == 0 && one.images && one.images[i]; i++)
+			if (!strv_contains(*ids, one.images[i]) && strv_append(ids, one.images[i]) < 0)
+				r = -ENOMEM;
 		free(one.file);
 		free(one.what);
 		strv_free(one.ids);
+		strv_free(one.images);
 		if (r < 0) {
 			strv_free(*ids);
 			*ids = NULL;

@@ -26,6 +26,9 @@ int cstor_pending_open(struct cstor_pending **out, const char *dir, const char *
 		       cstor_error *err);
 /* Note layer @id, on disk before it returns. */
 int cstor_pending_add(struct cstor_pending *p, const char *id, cstor_error *err);
+/* Note image @id, about to be made by the operation (import): if it dies,
+ * the image goes too while nothing claimed it (records/pending.h, above). */
+int cstor_pending_add_image(struct cstor_pending *p, const char *id, cstor_error *err);
 /* The same for each of @ids (NULL-terminated), with one sync. */
 int cstor_pending_add_all(struct cstor_pending *p, char *const *ids, cstor_error *err);
 /* The operation finished (either way): remove the journal. NULL is fine. */
@@ -36,6 +39,7 @@ struct cstor_pending_dead {
 	char *file; /* its name in the directory */
 	char *what; /* the operation */
 	char **ids; /* the layers it lists, in order */
+	char **images; /* the images it made ("image <id>" lines) */
 };
 
 /* The journals of dead writers in @dir; *n of them. */

@@ -12,6 +12,7 @@
 
 #include "archive/digest.h"
 #include "records/bigdata.h"
+#include "records/pending.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "store/objects-internal.h"
@@ -347,8 +348,25 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 	lo.uidmap = c->o->uidmap, lo.n_uidmap = c->o->n_uidmap;
 	lo.gidmap = c->o->gidmap, lo.n_gidmap = c->o->n_gidmap;
 	lo.host_uidmap = c->o->host_uidmap, lo.host_gidmap = c->o->host_gidmap;
-	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, NULL, err)) < 0)
+	/* The layer is journaled before it is made: if we die before the
+	 * container's record is on disk, the next writer of the layer store
+	 * finds it unused and removes it (records/pending.h), so a crash or
+	 * a power cut leaves the store as before, never with an orphan
+	 * container layer. */
+	char lid[65];
+	if (cstor_random_id(lid) < 0)
+		return cstor_error_errno(err, errno, "generate a layer ID");
+	lo.id = lid;
+	struct cstor_pending *journal = NULL;
+	if ((r = cstor_pending_open(&journal, s->layers_dir, "container create", err)) < 0 ||
+	    (r = cstor_pending_add(journal, lid, err)) < 0) {
+		cstor_pending_done(journal);
 		return r;
+	}
+	if ((r = cstor_layer_create_locked(&layer, s, ls, &lo, c->ro_parent, NULL, NULL, err)) < 0) {
+		cstor_pending_done(journal);
+		return r;
+	}
 	r = cstor_failpoint_err(err, "container-create:after-layer", NULL,
 				"record the container");
 	if (r == 0) {
@@ -363,8 +381,10 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 		struct cstor_layer_rec *l = cstor_layer_store_by_id(ls, layer);
 		if (l)
 			cstor_layer_store_delete(ls, l, NULL);
-		return r;
 	}
+	cstor_pending_done(journal);
+	if (r < 0)
+		return r;
 	if (!(c->id_out = strdup(id)))
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	return 0;

@@ -104,6 +104,24 @@ static int collect_journals(struct cstor_store *s, struct cstor_objstore *ls, cs
 		/* A layer spared for a live operation keeps the journal, so
 		 * that a later writer can try it (and its parents) again. */
 		bool spared = false;
+		/* An image the dead import made, while nobody claimed it (no
+		 * names: its import names it last; no container): before its
+		 * layers, which it would keep in use. */
+		for (size_t j = 0; dead[i].images && dead[i].images[j] && r == 0; j++) {
+			const char *id = dead[i].images[j];
+			if (strv_contains(live, id)) {
+				spared = true;
+				continue;
+			}
+			cstor_error e = CSTOR_ERROR_INIT;
+			int d = cstor_image_drop_unclaimed(s, id, &e);
+			cstor_error_clear(&e);
+			char *msg;
+			if (d > 0 && (asprintf(&msg, "image %s: removed, left unnamed by an interrupted %s",
+					       id, dead[i].what) < 0 ||
+				      strv_consume(&s->collected, msg) < 0))
+				r = cstor_error_set(err, ENOMEM, "out of memory");
+		}
 		for (bool progress = true; progress && r == 0;) {
 			progress = false;
 			for (size_t j = 0; j < k && r == 0; j++) {

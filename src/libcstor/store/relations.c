@@ -132,6 +132,30 @@ static int check_deletable(struct cstor_store *s, struct cstor_objstore *ls, con
 	return 0;
 }
 
+int cstor_image_drop_unclaimed(struct cstor_store *s, const char *id, cstor_error *err)
+{
+	struct cstor_objstore *is = s->images, *cs = s->containers;
+	int r = cstor_objstore_start_writing(is, err);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	struct cstor_obj_head *h = cstor_objstore_by_id(is, id);
+	if (!h || (h->names && h->names[0])) {
+		cstor_objstore_done(is);
+		return 0;
+	}
+	if ((r = cstor_objstore_start_reading(cs, err)) != 0) {
+		cstor_objstore_done(is);
+		return r < 0 ? r : -EIO;
+	}
+	bool used = false;
+	for (size_t i = 0; i < cs->n && !used; i++)
+		used = streq(CSTOR_CONTAINER_REC(cs->recs[i])->image, id);
+	cstor_objstore_done(cs);
+	r = used ? 0 : cstor_objstore_delete(is, h, err);
+	cstor_objstore_done(is);
+	return r < 0 ? r : !used;
+}
+
 /* Delete primary layer @id (held exclusively); a missing one is fine. */
 static int delete_layer_locked(struct cstor_objstore *ls, const char *id, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock)

@@ -175,6 +175,12 @@ int cstor_layer_delete_checked(struct cstor_store *s, struct cstor_objstore *ls,
 			       struct cstor_layer_rec *rec, cstor_error *err)
 	CSTOR_REQUIRES(&ls->lock);
 
+/* Delete image @id of the primary store if nothing claimed it: no names
+ * and no container (the image a dead import made, found in its journal).
+ * With the primary layer store held (images come after it in the lock
+ * order). 1 deleted, 0 kept or gone. */
+int cstor_image_drop_unclaimed(struct cstor_store *s, const char *id, cstor_error *err);
+
 /* store-objects.c: open and free the image and container stores (and set
  * the layer_in_use hook). */
 int cstor_store_open_objects(struct cstor_store *s, cstor_error *err);
