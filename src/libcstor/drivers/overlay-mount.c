@@ -28,6 +28,7 @@
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/cleanup.h"
+#include "util/idmap.h"
 #include "util/debug.h"
 #include "util/mountinfo.h"
 #include "util/gojson.h"
@@ -654,4 +655,28 @@ int overlay_diff_dirs(struct cstor_driver *d, const char *id, int *top, int **lo
 	*lowers = TAKE_PTR(fds);
 	*n_lowers = nl;
 	return 0;
+}
+
+/* The chown copy through the layer's own mount: every file shifted there
+ * is copied up into its diff/, so the layer shows its parents' files with
+ * the new owners and the parents stay as they are (containers/storage
+ * shifts through a mount too). */
+int overlay_shift_owners(struct cstor_driver *d, const char *id, const struct cstor_idmaps *from,
+			 const struct cstor_idmaps *to, cstor_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = overlay_get(d, id, NULL, NULL, NULL, &path, err);
+	if (r < 0)
+		return cstor_error_wrap(err, r, "shift owners of layer %s", id);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		r = cstor_error_errno(err, errno, "open %s", path);
+	else {
+		r = cstor_idmap_shift_tree(fd, from, to, err);
+		close(fd);
+		if (r < 0)
+			cstor_error_wrap(err, r, "shift owners of layer %s", id);
+	}
+	int p = overlay_put(d, id, r < 0 ? NULL : err);
+	return r < 0 ? r : p;
 }

@@ -412,30 +412,6 @@ bool cstor_store_can_use_shifting(struct cstor_store *s, const cstor_idmap *u, s
 	return can_use_shifting(s, u, nu, g, ng);
 }
 
-int cstor_layer_sync_files(cstor_store *s, int fd, const char *id, cstor_error *err)
-{
-	struct cstor_driver *drv = cstor_store_driver_of(s, id);
-	if (s->driver_ops->syncs_layers && !s->driver_ops->syncs_layers(drv))
-		return 0;
-	_cleanup_close_ int own = -1;
-	if (fd < 0) {
-		/* The driver home is on the layer's filesystem (its own bind
-		 * mount at most), which is all syncfs() needs: a split image
-		 * store's for its layers. */
-		const char *home = drv == s->image_driver ? s->image_driver_home : s->driver_home;
-		own = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (own < 0)
-			return cstor_error_errno(err, errno, "open %s", home);
-		fd = own;
-	}
-	/* Data and metadata of every file written since, in one call: far
-	 * cheaper than an fsync per file and per directory of a layer with
-	 * thousands of small files (docs/durability.md). */
-	if (syncfs(fd) < 0)
-		return cstor_error_errno(err, errno, "sync the files of layer %s", id);
-	return 0;
-}
-
 int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objstore *ls,
 			      const cstor_layer_options *o, const char *ro_parent,
 			      const char *tmpl, const char *flag, cstor_error *err)

@@ -120,35 +120,6 @@ static int driver_options(struct cstor_store *s, cstor_error *err)
 	return 0;
 }
 
-struct cstor_driver *cstor_store_driver_of(struct cstor_store *s, const char *id)
-{
-	if (s->image_driver && !s->driver_ops->exists(s->driver, id) &&
-	    s->driver_ops->exists(s->image_driver, id))
-		return s->image_driver;
-	return s->driver;
-}
-
-int cstor_store_driver_list(char ***ids, struct cstor_store *s, cstor_error *err)
-{
-	*ids = NULL;
-	int r = s->driver_ops->list(s->driver, ids, err);
-	if (r < 0 || !s->image_driver)
-		return r;
-	_cleanup_strv_free_ char **more = NULL;
-	if ((r = s->driver_ops->list(s->image_driver, &more, err)) < 0) {
-		strv_free(*ids);
-		*ids = NULL;
-		return r;
-	}
-	for (size_t i = 0; more && more[i]; i++)
-		if (!strv_contains(*ids, more[i]) && strv_append(ids, more[i]) < 0) {
-			strv_free(*ids);
-			*ids = NULL;
-			return cstor_error_set(err, ENOMEM, "out of memory");
-		}
-	return 0;
-}
-
 static int open_layer_stores(struct cstor_store *s, cstor_error *err)
 {
 	/* Volatile layers' records go to the run root in a transient store;

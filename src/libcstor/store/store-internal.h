@@ -51,6 +51,11 @@ struct cstor_store {
 	/* Set by the image/container stores: -EBUSY (with a message) when an
 	 * image or container uses layer @id. */
 	int (*layer_in_use)(struct cstor_store *s, const char *id, cstor_error *err);
+	/* Remove what dead imports, image deletes and container creates left
+	 * (their journals), with the layer store held exclusively: set with
+	 * the image and container stores it asks (relations.c). */
+	int (*collect_journals)(struct cstor_store *s, struct cstor_objstore *ls,
+				cstor_error *err);
 
 	/* Image and container stores (objstore.h), after the layer stores in
 	 * the lock order: the primary image store, the read-only ones of the
