@@ -358,8 +358,10 @@ static int create_locked(struct create *c, struct cstor_store *s, struct cstor_o
 		return cstor_error_errno(err, errno, "generate a layer ID");
 	lo.id = lid;
 	struct cstor_pending *journal = NULL;
-	if ((r = cstor_pending_open(&journal, s->layers_dir, "container create", err)) < 0 ||
-	    (r = cstor_pending_add(journal, lid, err)) < 0) {
+	/* Not for a transient store's container: nothing of it is synced
+	 * (what a crash leaves there goes with the run root, or to gc). */
+	if (!vol && ((r = cstor_pending_open(&journal, s->layers_dir, "container create", err)) < 0 ||
+		     (r = cstor_pending_add(journal, lid, err)) < 0)) {
 		cstor_pending_done(journal);
 		return r;
 	}

@@ -571,8 +571,9 @@ int cstor_layer_create_locked(char **id_out, cstor_store *s, struct cstor_objsto
 		r = cstor_failpoint_err(err, "layer-create:after-driver", NULL,
 					"record the layer as complete");
 	/* The directory (vfs: a whole copy of the parent) before the record
-	 * that says it is complete. */
-	if (r == 0)
+	 * that says it is complete; a volatile layer (a transient store's
+	 * container) is never synced, as its record is not. */
+	if (r == 0 && !(o->flags & CSTOR_LAYER_VOLATILE))
 		r = cstor_layer_sync_files(s, -1, id, err);
 	if (r == 0) {
 		cstor_layer_rec_del_flag(rec, "incomplete");
