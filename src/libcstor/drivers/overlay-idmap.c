@@ -72,8 +72,9 @@ int overlay_userns_open(const struct cstor_idmaps *maps, int *out, cstor_error *
 		char c = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
 		if (write(ready[1], &c, 1) != 1)
 			_exit(1);
-		(void)read(done[0], &c, 1);
-		_exit(0);
+		/* Until the parent has its namespace (or gave up): EOF or a
+		 * byte, either way the child is done. */
+		_exit(read(done[0], &c, 1) < 0 ? 1 : 0);
 	}
 	close(ready[1]);
 	close(done[0]);

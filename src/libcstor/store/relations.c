@@ -224,7 +224,8 @@ int cstor_image_drop_unclaimed(struct cstor_store *s, const char *id, cstor_erro
 		cstor_objstore_done(is);
 		return 0;
 	}
-	if ((r = cstor_objstore_start_reading(cs, err)) != 0) {
+	r = cstor_objstore_start_reading(cs, err);
+	if (r != 0) {
 		cstor_objstore_done(is);
 		return r < 0 ? r : -EIO;
 	}

@@ -520,8 +520,8 @@ int cstor_store_gc(char ***removed_out, cstor_store *s, cstor_error *err)
 	 * what it (or an earlier writer in this process) removed. */
 	{
 		int w = cstor_objstore_start_writing(s->layers, err);
-		if (w < 0)
-			return w;
+		if (w != 0)
+			return w < 0 ? w : -EIO;
 		removed = TAKE_PTR(s->collected);
 		cstor_objstore_done(s->layers);
 	}
