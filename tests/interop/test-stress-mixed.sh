@@ -489,7 +489,10 @@ stress() { # DRIVER SECONDS
 	fails=$(grep ' FAIL:' "$STRESS/all.log" || true)
 	if [ -n "$fails" ]; then
 		echo "$fails" | head -20
-		sed -n 1,60p "$STRESS"/*/errors 2>/dev/null
+		# What each failed operation said (not the expected errors).
+		echo "$fails" | head -20 | while read -r w op tool _; do
+			grep -h -A8 "^== $w $op $tool rc=" "$STRESS"/*/errors 2>/dev/null | head -24
+		done
 		echo "FAIL: $(echo "$fails" | wc -l) operations failed"
 		rc=1
 	fi

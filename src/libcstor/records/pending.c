@@ -37,19 +37,26 @@ int cstor_pending_open(struct cstor_pending **out, const char *dir, const char *
 	p->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dirfd < 0)
 		return cstor_error_errno(err, errno, "open %s", dir);
-	char rid[65];
+	char rid[65], tmp[sizeof(p->name) + 8];
+	/* Made under a name no scan looks at, locked, then renamed into
+	 * place: a journal is never seen unlocked (as dead) by a writer
+	 * collecting dead ones, which would take it from under us. */
 	for (int tries = 0;; tries++) {
 		if (cstor_random_id(rid) < 0) {
 			close(p->dirfd);
 			return cstor_error_errno(err, errno, "generate a journal name");
 		}
 		snprintf(p->name, sizeof(p->name), "%s%.16s", CSTOR_PENDING_PREFIX, rid);
-		p->fd = openat(p->dirfd, p->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		snprintf(tmp, sizeof(tmp), ".tmp-%s", p->name);
+		p->fd = openat(p->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (p->fd >= 0 || errno != EEXIST || tries > 8)
 			break;
 	}
 	int r = p->fd < 0 ? -errno : lock_fd(p->fd, false);
 	if (r == 0 && dprintf(p->fd, "%s\n", what) < 0)
+		r = -errno;
+	bool renamed = false;
+	if (r == 0 && !(renamed = renameat(p->dirfd, tmp, p->dirfd, p->name) == 0))
 		r = -errno;
 	/* The journal's name on disk before any record change it covers:
 	 * its lines are synced as they are added, but without this a power
@@ -59,7 +66,7 @@ int cstor_pending_open(struct cstor_pending **out, const char *dir, const char *
 		r = -errno;
 	if (r < 0) {
 		if (p->fd >= 0) {
-			unlinkat(p->dirfd, p->name, 0);
+			unlinkat(p->dirfd, renamed ? p->name : tmp, 0);
 			close(p->fd);
 		}
 		close(p->dirfd);
