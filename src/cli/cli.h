@@ -291,6 +291,16 @@ void cli_idmaps_free(struct cli_idmaps *m);
 
 #define CLI_JSON_FLAG(var) { { "-json", "j" }, CLI_BOOL, &(var), "Prefer JSON output" }
 
+/* How pull, push and list-tags reach a registry: the same four flags. */
+#define CLI_REGISTRY_FLAGS(creds, authfile, cert_dir, tls_verify)                            \
+	{ { "-creds" }, CLI_STRING, &(creds), "USER[:PASSWORD] for the registry" },          \
+	{ { "-authfile" }, CLI_STRING, &(authfile),                                          \
+	  "Auth file to read credentials from (default: podman's and docker's)" },           \
+	{ { "-cert-dir" }, CLI_STRING, &(cert_dir),                                          \
+	  "Directory of CA (*.crt) and client (*.cert, *.key) certificates" },               \
+	{ { "-tls-verify" }, CLI_BOOL, &(tls_verify),                                        \
+	  "Check the registry's certificate (=false also allows plain HTTP)" }
+
 extern const struct cli_cmd cmd_check;
 extern const struct cli_cmd cmd_get_image_dir;
 extern const struct cli_cmd cmd_get_image_run_dir;

@@ -11,13 +11,7 @@ static bool json, tls_verify = true;
 static char *creds, *authfile, *cert_dir;
 
 static const struct cli_flag flags[] = {
-	{ { "-creds" }, CLI_STRING, &creds, "USER[:PASSWORD] for the registry" },
-	{ { "-authfile" }, CLI_STRING, &authfile,
-	  "Auth file to read credentials from (default: podman's and docker's)" },
-	{ { "-cert-dir" }, CLI_STRING, &cert_dir,
-	  "Directory of CA (*.crt) and client (*.cert, *.key) certificates" },
-	{ { "-tls-verify" }, CLI_BOOL, &tls_verify,
-	  "Check the registry's certificate (=false also allows plain HTTP)" },
+	CLI_REGISTRY_FLAGS(creds, authfile, cert_dir, tls_verify),
 	CLI_JSON_FLAG(json),
 	{ { NULL } },
 };

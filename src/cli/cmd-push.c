@@ -11,13 +11,7 @@ static bool quiet, tls_verify = true;
 static char *creds, *authfile, *cert_dir, *chunk, *format, *level, *parallel;
 
 static const struct cli_flag flags[] = {
-	{ { "-creds" }, CLI_STRING, &creds, "USER[:PASSWORD] for the registry" },
-	{ { "-authfile" }, CLI_STRING, &authfile,
-	  "Auth file to read credentials from (default: podman's and docker's)" },
-	{ { "-cert-dir" }, CLI_STRING, &cert_dir,
-	  "Directory of CA (*.crt) and client (*.cert, *.key) certificates" },
-	{ { "-tls-verify" }, CLI_BOOL, &tls_verify,
-	  "Check the registry's certificate (=false also allows plain HTTP)" },
+	CLI_REGISTRY_FLAGS(creds, authfile, cert_dir, tls_verify),
 	{ { "-chunk-size" }, CLI_STRING, &chunk,
 	  "Upload blobs in chunks of this many bytes (default: each in one request)" },
 	{ { "-compression-format" }, CLI_STRING, &format,

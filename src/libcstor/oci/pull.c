@@ -299,14 +299,9 @@ int cstor_registry_list_tags(char ***tags, const char *refstr, const cstor_pull_
 		return r;
 	/* The primary location (rewritten by registries.conf, unless
 	 * blocked): mirrors need not have every tag. */
-	struct cstor_reg_conf *conf = NULL;
 	struct cstor_reg_endpoint *eps = NULL;
 	size_t n = 0;
-	if ((r = cstor_reg_conf_load(&conf, err)) < 0)
-		return r;
-	r = cstor_reg_conf_endpoints(&eps, &n, conf, ref.host, ref.repo, false, true, err);
-	cstor_reg_conf_free(conf);
-	if (r < 0)
+	if ((r = cstor_reg_primary_endpoints(&eps, &n, ref.host, ref.repo, err)) < 0)
 		return r;
 	struct cstor_reg_options ro = {
 		.creds = o.creds,

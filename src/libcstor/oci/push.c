@@ -449,14 +449,9 @@ static int push(cstor_export_result *result, cstor_store *s, const char *image, 
 				       dest);
 	/* registries.conf: a blocked registry, a rewritten location, an
 	 * insecure one; mirrors are for pulls only. */
-	struct cstor_reg_conf *conf = NULL;
 	struct cstor_reg_endpoint *eps = NULL;
 	size_t n = 0;
-	if ((r = cstor_reg_conf_load(&conf, err)) < 0)
-		return r;
-	r = cstor_reg_conf_endpoints(&eps, &n, conf, ref.host, ref.repo, false, true, err);
-	cstor_reg_conf_free(conf);
-	if (r < 0)
+	if ((r = cstor_reg_primary_endpoints(&eps, &n, ref.host, ref.repo, err)) < 0)
 		return r;
 	struct cstor_reg_options ro = { .creds = o->creds,
 					.authfile = o->authfile,

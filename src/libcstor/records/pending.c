@@ -11,6 +11,7 @@
 #include "records/fields.h"
 #include "records/pending.h"
 #include "util/cleanup.h"
+#include "util/macro.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/strv.h"
@@ -111,14 +112,18 @@ void cstor_pending_done(struct cstor_pending *p)
 	free(p);
 }
 
+static void dead_free_one(struct cstor_pending_dead *d)
+{
+	free(d->file);
+	free(d->what);
+	strv_free(d->ids);
+	strv_free(d->images);
+}
+
 void cstor_pending_dead_free(struct cstor_pending_dead *d, size_t n)
 {
-	for (size_t i = 0; d && i < n; i++) {
-		free(d[i].file);
-		free(d[i].what);
-		strv_free(d[i].ids);
-		strv_free(d[i].images);
-	}
+	for (size_t i = 0; d && i < n; i++)
+		dead_free_one(&d[i]);
 	free(d);
 }
 
@@ -148,11 +153,24 @@ static int parse(struct cstor_pending_dead *d, char *text)
 	return 0;
 }
 
-int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n_out, const char *dir,
-		       cstor_error *err)
+/* Append what journal @j lists (layers and images) to @ids. */
+static int add_listed(char ***ids, const struct cstor_pending_dead *j)
+{
+	char **const lists[] = { j->ids, j->images };
+	for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+		for (size_t i = 0; lists[l] && lists[l][i]; i++)
+			if (!strv_contains(*ids, lists[l][i]) && strv_append(ids, lists[l][i]) < 0)
+				return -ENOMEM;
+	return 0;
+}
+
+int cstor_pending_scan_all(struct cstor_pending_dead **out, size_t *n_out, char ***live,
+			   const char *dir, cstor_error *err)
 {
 	*out = NULL;
 	*n_out = 0;
+	if (live)
+		*live = NULL;
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : cstor_error_errno(err, errno, "open %s", dir);
@@ -168,37 +186,43 @@ int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n_out, const cha
 	size_t n = 0;
 	struct dirent *de;
 	int r = 0;
-	while ((de = readdir(d))) {
+	while (r == 0 && (de = readdir(d))) {
 		if (strncmp(de->d_name, CSTOR_PENDING_PREFIX, strlen(CSTOR_PENDING_PREFIX)) != 0)
 			continue;
 		_cleanup_close_ int fd = openat(dfd, de->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || lock_fd(fd, false) < 0)
-			continue; /* gone, or its writer lives */
+		if (fd < 0)
+			continue; /* gone */
+		/* Taken: its writer died (our lock goes with the close). */
+		bool dead = lock_fd(fd, false) == 0;
+		if (!dead && !live)
+			continue;
 		_cleanup_free_ char *text = NULL;
 		size_t len = 0;
 		if (cstor_read_file_at(dfd, de->d_name, &text, &len, de->d_name, NULL) < 0)
 			continue;
-		struct cstor_pending_dead *nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
+		struct cstor_pending_dead j = { 0 };
+		if (!(j.file = strdup(de->d_name)) || parse(&j, text) < 0 ||
+		    (!j.what && !(j.what = strdup("?")))) {
 			r = -ENOMEM;
-			break;
-		}
-		v = nv;
-		memset(&v[n], 0, sizeof(v[n]));
-		if (!(v[n].file = strdup(de->d_name)) || parse(&v[n], text) < 0) {
-			n++;
+		} else if (!dead) {
+			r = add_listed(live, &j);
+		} else {
+			struct cstor_pending_dead *nv = realloc(v, (n + 1) * sizeof(*v));
+			if (nv) {
+				v = nv;
+				v[n++] = j;
+				continue;
+			}
 			r = -ENOMEM;
-			break;
 		}
-		if (!v[n].what && !(v[n].what = strdup("?"))) {
-			n++;
-			r = -ENOMEM;
-			break;
-		}
-		n++;
+		dead_free_one(&j);
 	}
 	if (r < 0) {
 		cstor_pending_dead_free(v, n);
+		if (live) {
+			strv_free(*live);
+			*live = NULL;
+		}
 		return cstor_error_set(err, ENOMEM, "out of memory");
 	}
 	*out = v;
@@ -206,54 +230,10 @@ int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n_out, const cha
 	return 0;
 }
 
-int cstor_pending_live_ids(char ***ids, const char *dir, cstor_error *err)
+int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n_out, const char *dir,
+		       cstor_error *err)
 {
-	*ids = NULL;
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : cstor_error_errno(err, errno, "open %s", dir);
-	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (dup < 0)
-		return cstor_error_errno(err, errno, "open %s", dir);
-	_cleanup_closedir_ DIR *d = fdopendir(dup);
-	if (!d) {
-		close(dup);
-		return cstor_error_errno(err, errno, "open %s", dir);
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, CSTOR_PENDING_PREFIX, strlen(CSTOR_PENDING_PREFIX)) != 0)
-			continue;
-		_cleanup_close_ int fd = openat(dfd, de->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (lock_fd(fd, false) == 0) {
-			/* Dead (our own test lock goes with the close). */
-			continue;
-		}
-		_cleanup_free_ char *text = NULL;
-		size_t len = 0;
-		if (cstor_read_file_at(dfd, de->d_name, &text, &len, de->d_name, NULL) < 0)
-			continue;
-		struct cstor_pending_dead one = { 0 };
-		int r = parse(&one, text);
-		for (size_t i = 0; r == 0 && one.ids && one.ids[i]; i++)
-			if (!strv_contains(*ids, one.ids[i]) && strv_append(ids, one.ids[i]) < 0)
-				r = -ENOMEM;
-		for (size_t i = 0; r == 0 && one.images && one.images[i]; i++)
-			if (!strv_contains(*ids, one.images[i]) && strv_append(ids, one.images[i]) < 0)
-				r = -ENOMEM;
-		free(one.file);
-		free(one.what);
-		strv_free(one.ids);
-		strv_free(one.images);
-		if (r < 0) {
-			strv_free(*ids);
-			*ids = NULL;
-			return cstor_error_set(err, ENOMEM, "out of memory");
-		}
-	}
-	return 0;
+	return cstor_pending_scan_all(out, n_out, NULL, dir, err);
 }
 
 void cstor_pending_remove(const char *dir, const char *file)

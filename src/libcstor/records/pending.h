@@ -46,9 +46,11 @@ struct cstor_pending_dead {
 int cstor_pending_scan(struct cstor_pending_dead **out, size_t *n, const char *dir,
 		       cstor_error *err);
 void cstor_pending_dead_free(struct cstor_pending_dead *d, size_t n);
-/* The layers listed by journals whose writers live (NULL-terminated in
- * *ids, NULL for none): an operation in progress may be about to use them. */
-int cstor_pending_live_ids(char ***ids, const char *dir, cstor_error *err);
+/* The same, and (when @live is not NULL) in the same pass what the
+ * journals of live writers list, layers and images (NULL-terminated, NULL
+ * for none): an operation in progress may be about to use them. */
+int cstor_pending_scan_all(struct cstor_pending_dead **out, size_t *n, char ***live,
+			   const char *dir, cstor_error *err);
 /* Remove journal @file of @dir, if its writer is still dead. */
 void cstor_pending_remove(const char *dir, const char *file);
 

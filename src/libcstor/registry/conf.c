@@ -268,3 +268,17 @@ char *const *cstor_reg_conf_search(const struct cstor_reg_conf *c)
 {
 	return c->search;
 }
+
+int cstor_reg_primary_endpoints(struct cstor_reg_endpoint **out, size_t *n, const char *host,
+				const char *repo, cstor_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	struct cstor_reg_conf *conf = NULL;
+	int r = cstor_reg_conf_load(&conf, err);
+	if (r < 0)
+		return r;
+	r = cstor_reg_conf_endpoints(out, n, conf, host, repo, false, true, err);
+	cstor_reg_conf_free(conf);
+	return r;
+}

@@ -38,6 +38,11 @@ int cstor_reg_conf_endpoints(struct cstor_reg_endpoint **out, size_t *n,
 			     const struct cstor_reg_conf *c, const char *host, const char *repo,
 			     bool by_digest, bool push, cstor_error *err);
 void cstor_reg_endpoints_free(struct cstor_reg_endpoint *e, size_t n);
+/* The same from the registries.conf files read now, without mirrors (a
+ * push, a tags list: mirrors need not have every tag): the primary
+ * location, rewritten, or -EACCES when blocked. */
+int cstor_reg_primary_endpoints(struct cstor_reg_endpoint **out, size_t *n, const char *host,
+				const char *repo, cstor_error *err);
 
 /* The alias of short name @name ("busybox", "org/app"), or NULL. */
 const char *cstor_reg_conf_alias(const struct cstor_reg_conf *c, const char *name);

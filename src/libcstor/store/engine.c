@@ -9,6 +9,7 @@
 #include "store/engine.h"
 #include "store/recindex.h"
 #include "util/cleanup.h"
+#include "util/strhash.h"
 #include "util/error-internal.h"
 #include "util/fileutil.h"
 #include "util/rm.h"
@@ -123,31 +124,13 @@ struct cstor_obj_index {
 	size_t n;
 };
 
-/* Keys are IDs (64 hex digits) and names: mixed 8 bytes at a time
- * (byte-at-a-time FNV was most of an index build). */
-static uint64_t hash(const char *s)
-{
-	size_t len = strlen(s);
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
-	for (; len >= 8; s += 8, len -= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	uint64_t w = 0;
-	memcpy(&w, s, len);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-	return h ^ (h >> 29);
-}
-
 /* A removed key's slot: probes go on past it. */
 static const char tombstone[] = "";
 
 /* The slot holding @key, else the empty one ending its probe. */
 static struct slot *probe(struct slot *t, size_t mask, const char *key)
 {
-	for (size_t i = hash(key) & mask;; i = (i + 1) & mask)
+	for (size_t i = cstor_strhash(key) & mask;; i = (i + 1) & mask)
 		if (!t[i].key || (t[i].key != tombstone && streq(t[i].key, key)))
 			return &t[i];
 }

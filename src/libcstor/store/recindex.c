@@ -8,6 +8,7 @@
 
 #include "store/recindex.h"
 #include "util/cleanup.h"
+#include "util/strhash.h"
 #include "util/fileutil.h"
 #include "util/macro.h"
 
@@ -53,23 +54,6 @@ struct cstor_recindex {
 	const uint32_t *sorted;
 	const char *strings;
 };
-
-/* Stable across processes (it is in the file): 8 bytes at a time. */
-static uint64_t hash(const char *s)
-{
-	size_t len = strlen(s);
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
-	for (; len >= 8; s += 8, len -= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	uint64_t w = 0;
-	memcpy(&w, s, len);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-	return h ^ (h >> 29);
-}
 
 /* ---- finding the records' spans ---- */
 
@@ -177,7 +161,7 @@ static uint32_t add_string(struct builder *b, const char *s)
 static void put(struct builder *b, enum cstor_recindex_kind kind, const char *key, uint32_t off,
 		uint32_t rec)
 {
-	for (uint64_t i = hash(key) & b->mask;; i = (i + 1) & b->mask) {
+	for (uint64_t i = cstor_strhash(key) & b->mask;; i = (i + 1) & b->mask) {
 		struct slot *s = &b->slots[i];
 		if (!s->key) {
 			*s = (struct slot){ off, (uint32_t)kind << 30 | rec };
@@ -356,7 +340,7 @@ long cstor_recindex_find_key(const struct cstor_recindex *ix, enum cstor_recinde
 			     const char *key)
 {
 	uint64_t mask = ix->h->n_slots - 1;
-	uint64_t i = hash(key) & mask;
+	uint64_t i = cstor_strhash(key) & mask;
 	for (uint64_t k = 0; k < ix->h->n_slots; k++, i = (i + 1) & mask) {
 		struct slot s = ix->slots[i];
 		if (!s.key)

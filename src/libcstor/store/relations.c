@@ -77,14 +77,10 @@ static int collect_journals(struct cstor_store *s, struct cstor_objstore *ls, cs
 {
 	struct cstor_pending_dead *dead = NULL;
 	size_t n = 0;
-	int r = cstor_pending_scan(&dead, &n, s->layers_dir, err);
+	_cleanup_strv_free_ char **live = NULL;
+	int r = cstor_pending_scan_all(&dead, &n, &live, s->layers_dir, err);
 	if (r < 0 || n == 0)
 		return r;
-	_cleanup_strv_free_ char **live = NULL;
-	if ((r = cstor_pending_live_ids(&live, s->layers_dir, err)) < 0) {
-		cstor_pending_dead_free(dead, n);
-		return r;
-	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		size_t k = strv_length(dead[i].ids);
 		/* A layer spared for a live operation keeps the journal, so
